@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Everything else (npm dependencies, the TypeScript build) happens on demand.
+
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.minos-installed
+SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
+TAP_FLAGS ?=
+
+.PHONY: all build test test-full demo bench wasm clean lint
+
+all: build
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dist/.stamp: $(NPM_STAMP) $(SOURCES)
+	rm -rf dist
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: dist/.stamp
+
+test: build
+	npx tap $(TAP_FLAGS)
+
+# Longer randomized runs (differential solver tests, crash trials).
+test-full: build
+	MINOS_FULL=1 npx tap $(TAP_FLAGS)
+
+demo: build
+	bash images/demo.sh
+
+bench: build
+	node bench/run.mjs
+
+# Rebuild the committed WebAssembly and bindings from the zstd sources (needs
+# Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32).
+wasm: $(NPM_STAMP)
+	node wasm/build.mjs
+
+clean:
+	rm -rf dist .tap bench/.work out

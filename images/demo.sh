@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make demo: pack the example packages with a throwaway key, index and verify
+# the repository, and show what is in it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minos() { node bin/minos.js "$@"; }
+out=${DEMO_OUT:-out/demo}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
+
+rm -rf "$out"
+mkdir -p "$out/keys" "$out/repo"
+echo "== key"
+minos key generate demo --dir "$out/keys"
+echo "== packages"
+for recipe in images/packages/*/recipe.yaml; do
+  minos pack "$recipe" --key "$out/keys/demo.key" --out "$out/repo"
+done
+echo "== repository"
+minos repo index "$out/repo" --key "$out/keys/demo.key" --name demo --expires 365d
+minos repo verify "$out/repo" --keyring "$out/keys"
+echo "== hello"
+minos inspect "$out/repo"/hello-*.mpk --key "$out/keys/demo.pub"
+echo
+echo "Repository in $out/repo, key in $out/keys."

@@ -1,0 +1,39 @@
+/** Helpers shared by CLI commands: keyrings from options, environment, formatting. */
+import { MinosError } from '../errors.js';
+import { loadKeyring, type Keyring } from '../repo/keys.js';
+import type { FileEntry } from '../types.js';
+
+export interface TrustOptions {
+  key: string[];
+  keyring: string[];
+}
+
+/** The keyring from repeatable --key FILE and --keyring DIR options; at least one required. */
+export function trustFrom(opts: TrustOptions): Keyring {
+  const paths = [...opts.key, ...opts.keyring];
+  if (paths.length === 0) throw new MinosError('MN0002', 'no trusted keys: give --key PUB or --keyring DIR');
+  return loadKeyring(paths);
+}
+
+/** SOURCE_DATE_EPOCH from the environment, validated; undefined when unset. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return undefined;
+  if (!/^[0-9]{1,12}$/.test(v)) throw new MinosError('MN0002', `SOURCE_DATE_EPOCH="${v}" is not a number of seconds`);
+  return Number(v);
+}
+
+const TYPE_CHAR: Record<FileEntry['type'], string> = { file: '-', dir: 'd', symlink: 'l', hardlink: 'h', char: 'c', block: 'b', fifo: 'p' };
+
+/** `ls -l`-style permission string, e.g. -rwsr-xr-x. */
+export function modeString(type: FileEntry['type'], mode: number): string {
+  const rwx = (bits: number, special: boolean, ch: string) =>
+    `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? 'x' : '-'}`;
+  return TYPE_CHAR[type] + rwx(mode >> 6, (mode & 0o4000) !== 0, 's') + rwx(mode >> 3, (mode & 0o2000) !== 0, 's') + rwx(mode, (mode & 0o1000) !== 0, 't');
+}
+
+export function formatEntry(e: FileEntry): string {
+  const size = e.type === 'char' || e.type === 'block' ? `${e.devmajor},${e.devminor}` : String(e.size);
+  const link = e.type === 'symlink' ? ` -> ${e.target}` : e.type === 'hardlink' ? ` link to ${e.target}` : '';
+  return `${modeString(e.type, e.mode)} ${`${e.owner}/${e.group}`.padEnd(17)} ${size.padStart(10)} ${e.path}${link}`;
+}

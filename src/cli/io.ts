@@ -1,0 +1,29 @@
+/** Where the CLI writes. Tests pass their own; the real one writes to stdout/stderr. */
+import { readFileSync } from 'node:fs';
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** Standard output is a terminal (progress and colour allowed). */
+  isTTY: boolean;
+  version: string;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function stdio(): Io {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    isTTY: Boolean(process.stdout.isTTY),
+    version: packageVersion(),
+  };
+}
+
+/** Collect a repeatable option's values. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,70 @@
+/**
+ * The `minos` command: a thin shell over the library. Commands turn their
+ * arguments into library calls and render results; every failure is a
+ * MinosError rendered as one line, with its exit status.
+ */
+import { Command, CommanderError } from 'commander';
+import { CODES, EXIT, isMinosError, MinosError } from '../errors.js';
+import { registerKey } from './key.js';
+import { registerPack } from './pack.js';
+import { registerRepo } from './repo.js';
+import type { Io } from './io.js';
+
+export const EXIT_HELP = `
+Exit status:
+  0  success
+  1  other error
+  2  usage error or invalid input file (YAML, recipe, key, malformed package)
+  3  dependencies cannot be satisfied, or no such package
+  4  verification failed (signature, hash, size, untrusted key, expired or rolled-back index)
+  5  another minos holds the lock
+  6  file conflict between packages or with unowned files`;
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('minos')
+    .description('package manager and offline root-image builder for MinOS')
+    .version(io.version, '-V, --version')
+    .showHelpAfterError(false)
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+    })
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride();
+  registerKey(program, io);
+  registerPack(program, io);
+  registerRepo(program, io);
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** Render an error as one line: `minos: MESSAGE [CODE] (hint: …)`. */
+export function renderError(e: MinosError): string {
+  return `minos: ${e.message} [${e.code}]${e.hint ? ` (hint: ${e.hint})` : ''}`;
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: string[], io?: Io): Promise<number> {
+  const { stdio } = await import('./io.js');
+  const sink = io ?? stdio();
+  const program = buildProgram(sink);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (isMinosError(e)) {
+      sink.err(renderError(e));
+      return e.exit;
+    }
+    const err = e as Error;
+    sink.err(`minos: internal error: ${err?.stack ?? String(e)} [MN0001]`);
+    return CODES.MN0001[0];
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * Reading and verifying a package, streaming: file → sha256 of the compressed
+ * bytes → zstd → tar → manifest check → optional sink. Nothing is trusted
+ * before it is checked: the manifest's signature is verified before its
+ * contents are used, every payload entry must equal its manifest entry in
+ * order, every file's content must match its size and sha256, and the
+ * decompressed stream may not exceed what the manifest declares.
+ *
+ * A sink receives payload bytes before the entry's hash is known to match
+ * (`end` is called only once it does), so a sink must write somewhere it can
+ * discard on failure.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ioError, MinosError, type ErrorCode } from '../errors.js';
+import { verifyBytes, type Keyring, type PublicKey } from '../repo/keys.js';
+import type { FileEntry, Manifest } from '../types.js';
+import { createTarReader, type TarHeader } from '../unpack/tar.js';
+import { createZstdDecoder } from '../unpack/zstd.js';
+import { checkManifest, parseCanonical } from './manifest.js';
+
+export const MANIFEST_NAME = '.MANIFEST';
+export const SIGNATURE_NAME = '.SIGNATURE';
+/** Largest manifest accepted, bounding memory before the signature is checked. */
+export const MAX_MANIFEST = 32 << 20;
+const CHUNK = 1 << 20;
+const HEAD_DONE = Symbol('head read');
+
+export interface PackageSink {
+  /** The verified manifest, before any payload entry. */
+  manifest?(m: Manifest): void;
+  /** A payload entry whose header matches the manifest begins. */
+  begin(e: FileEntry): void;
+  /** Content bytes of the current regular file (not yet hash-checked). */
+  data(chunk: Uint8Array): void;
+  /** The current entry is complete and, for a file, its size and sha256 match. */
+  end(e: FileEntry): void;
+}
+
+export interface ReadOptions {
+  /** Trusted keys. Only `headOnly` reads may omit it (the signature is then not checked). */
+  keyring?: Keyring;
+  /** Stop after the manifest and signature: for showing metadata, not for trusting payload. */
+  headOnly?: boolean;
+  /** Size and sha256 of the package file as a signed index lists them. */
+  expect?: { size: number; sha256: string };
+  sink?: PackageSink;
+}
+
+export interface ReadResult {
+  manifest: Manifest;
+  /** The exact manifest bytes the signature covers. */
+  manifestBytes: Buffer;
+  /** The verifying key; undefined only for a head-only read without keyring. */
+  signer?: PublicKey;
+  /** Compressed size and sha256; for a head-only read, of the bytes read so far. */
+  size: number;
+  sha256: string;
+}
+
+/** Upper bound on the decompressed tar size a manifest allows. */
+export function tarBound(m: Manifest, manifestBytes: number): number {
+  const block = (n: number) => Math.ceil(n / 512) * 512;
+  let total = 8 * 512 + 2 * block(manifestBytes) + 20 * 512; // two members with pax, end blocks, record padding
+  for (const e of m.files) total += 4096 + block(2 * Buffer.byteLength(e.path) + 2 * Buffer.byteLength(e.target ?? '')) + block(e.size);
+  return total;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+function describeHeader(h: TarHeader): Partial<Record<string, unknown>> {
+  return { type: h.type, mode: h.mode, owner: h.uname, group: h.gname, size: h.size, target: h.linkname, devmajor: h.devmajor, devminor: h.devminor };
+}
+
+/** First field where a tar header differs from its manifest entry, or undefined. */
+function headerMismatch(h: TarHeader, e: FileEntry): string | undefined {
+  const oct = (n: number) => n.toString(8).padStart(4, '0');
+  if (h.type !== e.type) return `type is ${h.type}, manifest says ${e.type}`;
+  if (h.mode !== e.mode) return `mode is ${oct(h.mode)}, manifest says ${oct(e.mode)}`;
+  if (h.uname !== e.owner) return `owner is "${h.uname}", manifest says "${e.owner}"`;
+  if (h.gname !== e.group) return `group is "${h.gname}", manifest says "${e.group}"`;
+  if (h.size !== e.size) return `size is ${h.size}, manifest says ${e.size}`;
+  if (h.linkname !== (e.target ?? '')) return `link target is "${h.linkname}", manifest says "${e.target ?? ''}"`;
+  if ((e.type === 'char' || e.type === 'block') && (h.devmajor !== e.devmajor || h.devminor !== e.devminor)) {
+    return `device is ${h.devmajor},${h.devminor}, manifest says ${e.devmajor},${e.devminor}`;
+  }
+  return undefined;
+}
+
+/**
+ * Read and fully verify the package at `file`. Throws MinosError: exit 4 codes
+ * for verification failures (signature, key, hashes, sizes, mismatches, corrupt
+ * or oversized zstd), MN0110 (exit 2) for a structurally malformed archive or
+ * manifest, MN0101 if the file cannot be read.
+ */
+export function readPackage(file: string, opts: ReadOptions): ReadResult {
+  const label = basename(file);
+  const fail = (code: ErrorCode, msg: string, data: Record<string, unknown> = {}) =>
+    new MinosError(code, `${label}: ${msg}`, { data: { file, ...data } });
+
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw ioError(e, file, 'MN0101');
+  }
+  const decoder = createZstdDecoder();
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw fail('MN0101', 'not a regular file');
+    if (opts.expect && st.size !== opts.expect.size) {
+      throw fail('MN0206', `file is ${st.size} bytes, the index says ${opts.expect.size}`, { expected: opts.expect.size, actual: st.size });
+    }
+
+    let phase: 'manifest' | 'signature' | 'payload' = 'manifest';
+    let manifestBytes: Buffer | undefined;
+    let manifest: Manifest | undefined;
+    let signer: PublicKey | undefined;
+    let bound = MAX_MANIFEST + 64 * 1024;
+    let produced = 0;
+    let index = 0; // next manifest entry expected in the payload
+    let current: FileEntry | undefined;
+    let fileHash: Hash | undefined;
+    let collect: Buffer[] = [];
+    let collected = 0;
+
+    const finishHead = (sig: Buffer) => {
+      const raw = manifestBytes!;
+      const obj = parseCanonical(raw, { where: `${label}: manifest`, code: 'MN0110' });
+      const id = obj.signer;
+      if (typeof id !== 'string') throw fail('MN0110', 'manifest has no "signer" key id');
+      if (!/^[0-9a-f]{16}$/.test(id)) throw fail('MN0110', 'manifest "signer" is not a key id');
+      if (!opts.keyring) {
+        if (!opts.headOnly) throw new MinosError('MN0001', 'readPackage: a keyring is required');
+        manifest = checkManifest(obj, { where: `${label}: manifest`, code: 'MN0110' });
+        return;
+      }
+      const key = opts.keyring.get(id);
+      if (!key) {
+        throw new MinosError('MN0203', `${label}: signed by untrusted key ${id}`, {
+          data: { file, keyid: id },
+          hint: 'add the signer\'s public key to the keyring (--key PUB or --keyring DIR)',
+        });
+      }
+      if (!verifyBytes(raw, sig, key)) throw fail('MN0201', `manifest signature does not verify with key ${id} (${basename(key.file)})`, { keyid: id });
+      signer = key;
+      manifest = checkManifest(obj, { where: `${label}: manifest`, code: 'MN0110' });
+      bound = tarBound(manifest, raw.length);
+      if (produced > bound) throw fail('MN0209', `decompressed data exceeds what the manifest declares (${bound} bytes)`);
+      opts.sink?.manifest?.(manifest);
+    };
+
+    const tar = createTarReader({
+      entry(h) {
+        if (phase === 'manifest' || phase === 'signature') {
+          const want = phase === 'manifest' ? MANIFEST_NAME : SIGNATURE_NAME;
+          if (h.name !== want || h.type !== 'file') {
+            if (phase === 'signature' || h.name === SIGNATURE_NAME) throw fail('MN0202', `missing signature: expected member ${SIGNATURE_NAME}, found "${h.name}"`);
+            throw fail('MN0110', `first member must be ${MANIFEST_NAME}, found "${h.name}"`);
+          }
+          const max = phase === 'manifest' ? MAX_MANIFEST : 64;
+          if (h.size > max || (phase === 'signature' && h.size !== 64)) {
+            throw fail(phase === 'manifest' ? 'MN0110' : 'MN0201', `${want} is ${h.size} bytes (${phase === 'manifest' ? `at most ${max}` : 'expected 64'})`);
+          }
+          collect = [];
+          collected = 0;
+          return;
+        }
+        const e = manifest!.files[index];
+        if (!e) throw fail('MN0204', `entry "${h.name}" is not in the manifest`, { path: h.name });
+        if (h.name !== e.path) {
+          const listed = manifest!.files.some((f) => f.path === h.name);
+          throw fail('MN0204', listed ? `entry "${h.name}" is out of order or duplicated (expected "${e.path}" next)` : `entry "${h.name}" is not in the manifest`, { path: h.name });
+        }
+        const why = headerMismatch(h, e);
+        if (why) throw fail('MN0204', `${e.path}: ${why}`, { path: e.path, header: describeHeader(h) });
+        current = e;
+        fileHash = e.type === 'file' ? createHash('sha256') : undefined;
+        opts.sink?.begin(e);
+      },
+      data(chunk) {
+        if (phase !== 'payload') {
+          collect.push(Buffer.from(chunk));
+          collected += chunk.length;
+          return;
+        }
+        fileHash!.update(chunk);
+        opts.sink?.data(chunk);
+      },
+      entryEnd() {
+        if (phase === 'manifest') {
+          manifestBytes = Buffer.concat(collect, collected);
+          phase = 'signature';
+          return;
+        }
+        if (phase === 'signature') {
+          finishHead(Buffer.concat(collect, collected));
+          phase = 'payload';
+          if (opts.headOnly) throw HEAD_DONE;
+          return;
+        }
+        const e = current!;
+        if (fileHash) {
+          const got = fileHash.digest('hex');
+          if (got !== e.sha256) throw fail('MN0205', `${e.path}: sha256 is ${got}, manifest says ${e.sha256}`, { path: e.path, expected: e.sha256, actual: got });
+        }
+        opts.sink?.end(e);
+        current = undefined;
+        index++;
+      },
+    });
+
+    const whole = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const onOut = (out: Uint8Array) => {
+      produced += out.length;
+      if (produced > bound) {
+        throw fail('MN0209', manifest ? `decompressed data exceeds what the manifest declares (${bound} bytes)` : 'manifest too large or missing');
+      }
+      tar.push(out);
+    };
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      total += n;
+      if (opts.expect && total > opts.expect.size) throw fail('MN0206', `file is larger than the ${opts.expect.size} bytes the index says`);
+      const chunk = buf.subarray(0, n);
+      whole.update(chunk);
+      try {
+        decoder.push(chunk, onOut);
+      } catch (e) {
+        if (e !== HEAD_DONE) throw e;
+        return { manifest: manifest!, manifestBytes: manifestBytes!, signer, size: total, sha256: hex(whole.digest()) };
+      }
+    }
+    if (total === 0) throw fail('MN0110', 'empty file');
+    decoder.end();
+    tar.end();
+    const ended = phase as string; // assigned inside the tar callbacks
+    if (ended !== 'payload') throw fail(ended === 'signature' ? 'MN0202' : 'MN0110', ended === 'signature' ? 'missing signature' : 'no manifest');
+    if (index < manifest!.files.length) {
+      const e = manifest!.files[index];
+      throw fail('MN0204', `manifest entry "${e.path}" is missing from the payload`, { path: e.path });
+    }
+    const sha256 = hex(whole.digest());
+    if (opts.expect && sha256 !== opts.expect.sha256) {
+      throw fail('MN0205', `file sha256 is ${sha256}, the index says ${opts.expect.sha256}`, { expected: opts.expect.sha256, actual: sha256 });
+    }
+    return { manifest: manifest!, manifestBytes: manifestBytes!, signer, size: total, sha256 };
+  } catch (e) {
+    if (e instanceof MinosError && !e.message.startsWith(label)) {
+      throw new MinosError(e.code, `${label}: ${e.message}`, { data: { file, ...e.data }, hint: e.hint, cause: e.cause });
+    }
+    throw e instanceof MinosError ? e : ioError(e, file);
+  } finally {
+    decoder.free();
+    closeSync(fd);
+  }
+}

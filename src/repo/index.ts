@@ -1,0 +1,281 @@
+/**
+ * Signed repository indexes: `index.json` (canonical JSON, see types.ts Index)
+ * and `index.sig` (64-byte Ed25519 signature over index.json's exact bytes).
+ * Writing verifies every package first; loading verifies the signature before
+ * any field is trusted, then freshness (expiry) and, when asked, anti-rollback.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { canonicalBytes } from '../canonical.js';
+import { ioError, MinosError } from '../errors.js';
+import { checkMeta, exactKeys, getInt, getStr, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
+import { readPackage } from '../pkg/read.js';
+import type { Index, IndexPackage, PackageMeta } from '../types.js';
+import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } from './keys.js';
+
+export const INDEX_NAME = 'index.json';
+export const INDEX_SIG = 'index.sig';
+const MAX_INDEX = 256 << 20;
+const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export function repoNameError(s: string): string | undefined {
+  return REPO_NAME.test(s) ? undefined : `repository name "${s}" must match [a-z0-9][a-z0-9._-]* (at most 64 characters)`;
+}
+
+/** RFC 3339 UTC with second precision. */
+export function formatTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function parseTime(s: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(s)) return undefined;
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}
+
+/** Parse `30d`, `12h`, `90m`, `3600s`, `2w` or `never` into seconds (null for never). */
+export function parseDuration(s: string): number | null {
+  if (s === 'never') return null;
+  const m = /^([1-9][0-9]{0,8})([smhdw])$/.exec(s);
+  if (!m) throw new MinosError('MN0002', `invalid duration "${s}": use a number with s, m, h, d or w (e.g. 30d), or "never"`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 's']!;
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Validate an index object parsed from canonical JSON. */
+export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
+  exactKeys(o, ctx, '', ['format', 'name', 'serial', 'created', 'expires', 'signer', 'packages']);
+  const fail = (field: string, msg: string) => new MinosError(ctx.code, `${ctx.where}: field "${field}": ${msg}`, { data: { file: ctx.where, field } });
+  if (o.format !== 1) throw fail('format', `unsupported format ${JSON.stringify(o.format)} (expected 1)`);
+  const name = getStr(o, 'name', ctx, 'name', 64);
+  const nerr = repoNameError(name);
+  if (nerr) throw fail('name', nerr);
+  const serial = getInt(o, 'serial', ctx, 'serial');
+  const created = getStr(o, 'created', ctx, 'created', 32);
+  if (parseTime(created) === undefined) throw fail('created', 'expected a time like 2026-01-31T12:00:00Z');
+  let expires: string | null = null;
+  if (o.expires !== null) {
+    expires = getStr(o, 'expires', ctx, 'expires', 32);
+    if (parseTime(expires) === undefined) throw fail('expires', 'expected a time like 2026-01-31T12:00:00Z, or null');
+  }
+  const signer = getStr(o, 'signer', ctx, 'signer', 16);
+  if (!Array.isArray(o.packages)) throw fail('packages', 'expected a list');
+  const seen = new Set<string>();
+  const packages = o.packages.map((p, i): IndexPackage => {
+    const f = `packages[${i}]`;
+    const pctx = { where: `${ctx.where}: ${f}`, code: ctx.code };
+    const po = exactKeys(p, pctx, '', [...META_FIELDS, 'file', 'size', 'sha256']);
+    const meta = checkMeta(po, pctx);
+    const file = getStr(po, 'file', pctx, 'file', 255);
+    if (file !== basename(file) || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`${f}.file`, `"${file}" must be a plain file name in the repository folder`);
+    const sha256 = getStr(po, 'sha256', pctx, 'sha256', 64);
+    if (!SHA256.test(sha256)) throw fail(`${f}.sha256`, 'expected 64 lowercase hex digits');
+    const id = `${meta.name} ${meta.version} ${meta.arch}`;
+    if (seen.has(id) || seen.has(file)) throw fail(f, `${id} (${file}) is listed twice`);
+    seen.add(id);
+    seen.add(file);
+    return { ...meta, file, size: getInt(po, 'size', pctx, 'size'), sha256 };
+  });
+  return { format: 1, name, serial, created, expires, signer, packages };
+}
+
+export interface LoadIndexOptions {
+  keyring: Keyring;
+  /** Current time in seconds; default now. */
+  now?: number;
+  /** Accept an index past its expiry time. */
+  allowExpired?: boolean;
+  /** Refuse an index whose serial is lower than this (anti-rollback). */
+  minSerial?: number;
+  /** The index must have this name (e.g. from the client's configuration). */
+  expectName?: string;
+}
+
+export interface LoadedIndex {
+  index: Index;
+  /** sha256 of index.json's bytes: what a lockfile pins. */
+  digest: string;
+  signer: PublicKey;
+  bytes: Buffer;
+}
+
+/**
+ * Verify and parse index bytes and their signature. Order: size bound, JSON,
+ * signature by a trusted key, then fields, expiry and serial.
+ */
+export function verifyIndexBytes(bytes: Buffer, sig: Buffer, where: string, opts: LoadIndexOptions): LoadedIndex {
+  const ctx: Ctx = { where, code: 'MN0111' };
+  const obj = parseCanonical(bytes, ctx);
+  const keyid = obj.signer;
+  if (typeof keyid !== 'string') throw new MinosError('MN0111', `${where}: field "signer": missing`, { data: { file: where } });
+  const key = opts.keyring.get(keyid);
+  if (!key) {
+    throw new MinosError('MN0203', `${where}: signed by untrusted key ${keyid}`, {
+      data: { file: where, keyid },
+      hint: 'trust the repository\'s public key (--keyring DIR or keys: in the spec)',
+    });
+  }
+  if (!verifyBytes(bytes, sig, key)) {
+    throw new MinosError('MN0201', `${where}: index signature does not verify with key ${keyid} (${basename(key.file)})`, { data: { file: where, keyid } });
+  }
+  const index = checkIndex(obj, ctx);
+  if (opts.expectName !== undefined && index.name !== opts.expectName) {
+    throw new MinosError('MN0211', `${where}: index is for repository "${index.name}", expected "${opts.expectName}"`, { data: { file: where } });
+  }
+  const t = opts.now ?? now();
+  if (index.expires !== null && parseTime(index.expires)! < t && !opts.allowExpired) {
+    throw new MinosError('MN0210', `${where}: repository "${index.name}" index expired at ${index.expires}`, {
+      data: { file: where, expires: index.expires },
+      hint: 're-sign the repository, pin it with a lockfile, or pass --allow-expired for an offline snapshot',
+    });
+  }
+  if (opts.minSerial !== undefined && index.serial < opts.minSerial) {
+    throw new MinosError('MN0211', `${where}: repository "${index.name}" serial ${index.serial} is older than ${opts.minSerial} already seen (rollback)`, {
+      data: { file: where, serial: index.serial, seen: opts.minSerial },
+    });
+  }
+  return { index, digest: createHash('sha256').update(bytes).digest('hex'), signer: key, bytes };
+}
+
+function readLimited(file: string, max: number, code: 'MN0101' | 'MN0202' = 'MN0101'): Buffer {
+  let b: Buffer;
+  try {
+    b = readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && code === 'MN0202') {
+      throw new MinosError('MN0202', `${file}: index signature missing`, { data: { file } });
+    }
+    throw ioError(e, file, code === 'MN0202' ? 'MN0101' : code);
+  }
+  if (b.length > max) throw new MinosError('MN0111', `${file}: larger than ${max} bytes`, { data: { file } });
+  return b;
+}
+
+/** Load and verify the index of a repository folder. */
+export function loadIndexDir(dir: string, opts: LoadIndexOptions): LoadedIndex {
+  const file = join(dir, INDEX_NAME);
+  const bytes = readLimited(file, MAX_INDEX);
+  const sig = readLimited(join(dir, INDEX_SIG), 1024, 'MN0202');
+  return verifyIndexBytes(bytes, sig, file, opts);
+}
+
+function writeAtomic(file: string, data: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to remove
+    }
+    throw ioError(e, file);
+  }
+}
+
+function previousIndex(dir: string): { serial: number; name: string } | undefined {
+  try {
+    const o = JSON.parse(readFileSync(join(dir, INDEX_NAME), 'utf8')) as { serial?: unknown; name?: unknown };
+    return { serial: typeof o.serial === 'number' ? o.serial : 0, name: typeof o.name === 'string' ? o.name : '' };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface WriteIndexOptions {
+  dir: string;
+  key: SecretKey;
+  /** Keys trusted to have signed the packages; the index key is always trusted. */
+  keyring?: Keyring;
+  name?: string;
+  /** Validity in seconds from `created`, or null for never. Default 90 days. */
+  expires?: number | null;
+  /** Creation time in seconds (SOURCE_DATE_EPOCH); default now. */
+  created?: number;
+}
+
+/**
+ * Verify every `*.mpk` in the folder and write a signed index listing them,
+ * with a serial one higher than the index it replaces.
+ */
+export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: string } {
+  const dir = resolve(opts.dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.mpk')).sort();
+  } catch (e) {
+    throw ioError(e, dir, 'MN0101');
+  }
+  const keyring: Keyring = new Map(opts.keyring);
+  keyring.set(opts.key.id, opts.key);
+  const seen = new Map<string, string>();
+  const packages: IndexPackage[] = names.map((file) => {
+    const r = readPackage(join(dir, file), { keyring });
+    const m = r.manifest;
+    const id = `${m.name} ${m.version} ${m.arch}`;
+    const other = seen.get(id);
+    if (other) throw new MinosError('MN0104', `${dir}: ${file} and ${other} are both ${id}`, { data: { file } });
+    seen.set(id, file);
+    const meta: PackageMeta = Object.fromEntries(META_FIELDS.map((k) => [k, m[k]])) as unknown as PackageMeta;
+    return { ...meta, file, size: r.size, sha256: r.sha256 };
+  });
+  const prev = previousIndex(dir);
+  const name = opts.name ?? (prev?.name || basename(dir).toLowerCase());
+  const nerr = repoNameError(name);
+  if (nerr) throw new MinosError('MN0002', nerr, { hint: 'give one with --name' });
+  const created = opts.created ?? now();
+  const validity = opts.expires === undefined ? 90 * 86400 : opts.expires;
+  const index: Index = {
+    format: 1,
+    name,
+    serial: (prev?.serial ?? 0) + 1,
+    created: formatTime(created),
+    expires: validity === null ? null : formatTime(created + validity),
+    signer: opts.key.id,
+    packages,
+  };
+  const bytes = canonicalBytes(index);
+  writeAtomic(join(dir, INDEX_SIG), signBytes(bytes, opts.key));
+  writeAtomic(join(dir, INDEX_NAME), bytes);
+  return { index, digest: createHash('sha256').update(bytes).digest('hex') };
+}
+
+export interface RepoProblem {
+  file: string;
+  error: MinosError;
+}
+
+/**
+ * Verify a repository folder: index signature and freshness, then every
+ * listed package: present, the listed size and sha256, a valid signature by a
+ * trusted key, a payload matching its manifest, and index metadata equal to
+ * the manifest's (no mix-and-match). Returns the index; throws the first problem.
+ */
+export function verifyRepository(dir: string, opts: LoadIndexOptions): LoadedIndex {
+  const loaded = loadIndexDir(dir, opts);
+  for (const p of loaded.index.packages) {
+    if (!existsSync(join(dir, p.file))) {
+      throw new MinosError('MN0212', `${join(dir, p.file)}: listed in the index of "${loaded.index.name}" but missing`, { data: { file: p.file } });
+    }
+    const r = readPackage(join(dir, p.file), { keyring: opts.keyring, expect: { size: p.size, sha256: p.sha256 } });
+    const m = r.manifest;
+    for (const k of META_FIELDS) {
+      if (JSON.stringify(m[k]) !== JSON.stringify(p[k])) {
+        throw new MinosError('MN0213', `${p.file}: index says ${k} ${JSON.stringify(p[k])}, the package says ${JSON.stringify(m[k])}`, { data: { file: p.file, field: k } });
+      }
+    }
+  }
+  return loaded;
+}

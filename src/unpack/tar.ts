@@ -1,0 +1,368 @@
+/**
+ * A strict, synchronous POSIX tar (ustar + pax) reader and writer.
+ *
+ * The reader accepts only what a package may contain: ustar headers with valid
+ * checksums and octal fields, pax extended headers ('x') with well-formed
+ * records, and entry types file, hardlink, symlink, char, block, dir, fifo.
+ * GNU long names, sparse files, global pax headers and base-256 numbers are
+ * refused. After the end-of-archive blocks only zero padding may follow.
+ *
+ * The writer is deterministic: the same headers give the same bytes.
+ */
+import { MinosError } from '../errors.js';
+import type { EntryType } from '../types.js';
+
+export interface TarHeader {
+  name: string;
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  size: number;
+  mtime: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+}
+
+export interface TarHandlers {
+  /** A new entry begins; its `size` bytes of content follow through `data`. */
+  entry(h: TarHeader): void;
+  data(chunk: Uint8Array): void;
+  entryEnd(): void;
+}
+
+export interface TarReader {
+  push(chunk: Uint8Array): void;
+  /** Input ended: throws if the archive was not properly terminated. */
+  end(): void;
+}
+
+const BLOCK = 512;
+const MAX_PAX = 1 << 20;
+const MAX_PATH = 4096;
+
+function malformed(msg: string, offset: number): MinosError {
+  return new MinosError('MN0110', `malformed tar archive at offset ${offset}: ${msg}`, { data: { offset } });
+}
+
+const TYPES: Record<number, EntryType> = {
+  0x30: 'file', 0x00: 'file', 0x31: 'hardlink', 0x32: 'symlink', 0x33: 'char',
+  0x34: 'block', 0x35: 'dir', 0x36: 'fifo',
+};
+const TYPEFLAGS: Record<EntryType, number> = {
+  file: 0x30, hardlink: 0x31, symlink: 0x32, char: 0x33, block: 0x34, dir: 0x35, fifo: 0x36,
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function cstr(b: Uint8Array, off: number, len: number, at: number): string {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  try {
+    return utf8.decode(b.subarray(off, end));
+  } catch {
+    throw malformed('header field is not valid UTF-8', at);
+  }
+}
+
+function octal(b: Uint8Array, off: number, len: number, at: number, field: string): number {
+  if (b[off] & 0x80) throw malformed(`base-256 ${field} is not supported`, at);
+  let i = off;
+  const end = off + len;
+  while (i < end && b[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c >= 0x30 && c <= 0x37) {
+      v = v * 8 + (c - 0x30);
+      digits++;
+    } else break;
+  }
+  for (; i < end; i++) if (b[i] !== 0 && b[i] !== 0x20) throw malformed(`invalid octal ${field}`, at);
+  if (digits === 0) {
+    // An all-NUL numeric field means 0 for the optional fields only.
+    if (field === 'size' || field === 'mode' || field === 'checksum') throw malformed(`empty ${field}`, at);
+  }
+  return v;
+}
+
+function checksum(b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];
+  return sum;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/** Parse a pax extended header body strictly: `LEN key=value\n` records. */
+export function parsePax(b: Uint8Array, at: number): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = 0;
+  while (i < b.length) {
+    let j = i;
+    let len = 0;
+    while (j < b.length && b[j] >= 0x30 && b[j] <= 0x39 && j - i < 8) len = len * 10 + (b[j++] - 0x30);
+    if (j === i || b[j] !== 0x20 || b[i] === 0x30) throw malformed('bad pax record length', at);
+    if (len < j - i + 3 || i + len > b.length) throw malformed('pax record length out of range', at);
+    if (b[i + len - 1] !== 0x0a) throw malformed('pax record not terminated by newline', at);
+    let rec: string;
+    try {
+      rec = utf8.decode(b.subarray(j + 1, i + len - 1));
+    } catch {
+      throw malformed('pax record is not valid UTF-8', at);
+    }
+    const eq = rec.indexOf('=');
+    if (eq <= 0) throw malformed('pax record without key', at);
+    const key = rec.slice(0, eq);
+    const value = rec.slice(eq + 1);
+    if (key.startsWith('GNU.sparse')) throw malformed('sparse files are not supported', at);
+    if (out.has(key)) throw malformed(`duplicate pax record "${key}"`, at);
+    out.set(key, value);
+    i += len;
+  }
+  return out;
+}
+
+function paxNumber(v: string, key: string, at: number): number {
+  if (!/^[0-9]{1,16}$/.test(v)) throw malformed(`pax ${key} is not a decimal integer`, at);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw malformed(`pax ${key} too large`, at);
+  return n;
+}
+
+/** Create a push-driven tar reader delivering entries to `h`. */
+export function createTarReader(h: TarHandlers): TarReader {
+  const block = new Uint8Array(BLOCK);
+  let have = 0; // bytes in `block`
+  let offset = 0; // archive offset of the next byte pushed
+  let state: 'header' | 'data' | 'pad' | 'pax' | 'eof1' | 'done' = 'header';
+  let remaining = 0; // data bytes left in the current entry
+  let padding = 0;
+  let pax: Map<string, string> | undefined;
+  let paxBuf: Uint8Array | undefined;
+  let paxHave = 0;
+  let headerAt = 0;
+
+  function header(b: Uint8Array): void {
+    headerAt = offset - BLOCK;
+    if (isZero(b)) {
+      if (pax) throw malformed('pax header not followed by an entry', headerAt);
+      state = 'eof1';
+      return;
+    }
+    const magic = cstr(b, 257, 6, headerAt);
+    if (magic !== 'ustar' || b[263] !== 0x30 || b[264] !== 0x30) {
+      throw malformed(b[257 + 5] === 0x20 ? 'GNU tar format is not supported (use --format=pax)' : 'not a POSIX ustar header', headerAt);
+    }
+    const sum = octal(b, 148, 8, headerAt, 'checksum');
+    if (sum !== checksum(b)) throw malformed('header checksum mismatch', headerAt);
+    const flag = b[156];
+    const size = octal(b, 124, 12, headerAt, 'size');
+    if (flag === 0x78 /* x */) {
+      if (pax) throw malformed('two pax headers in a row', headerAt);
+      if (size > MAX_PAX) throw malformed(`pax header of ${size} bytes is too large`, headerAt);
+      paxBuf = new Uint8Array(size);
+      paxHave = 0;
+      remaining = size;
+      padding = (BLOCK - (size % BLOCK)) % BLOCK;
+      state = size === 0 ? 'pad' : 'pax';
+      if (size === 0) pax = new Map();
+      return;
+    }
+    const type = TYPES[flag];
+    if (!type) {
+      const c = String.fromCharCode(flag);
+      throw malformed(`unsupported entry type '${c}'${c === 'L' || c === 'K' ? ' (GNU long name; use --format=pax)' : c === 'g' ? ' (global pax header)' : ''}`, headerAt);
+    }
+    const prefix = cstr(b, 345, 155, headerAt);
+    let name = cstr(b, 0, 100, headerAt);
+    if (prefix) name = `${prefix}/${name}`;
+    let linkname = cstr(b, 157, 100, headerAt);
+    let uname = cstr(b, 265, 32, headerAt);
+    let gname = cstr(b, 297, 32, headerAt);
+    let uid = octal(b, 108, 8, headerAt, 'uid');
+    let gid = octal(b, 116, 8, headerAt, 'gid');
+    let mtime = octal(b, 136, 12, headerAt, 'mtime');
+    let realSize = size;
+    if (pax) {
+      for (const [k, v] of pax) {
+        if (k === 'path') name = v;
+        else if (k === 'linkpath') linkname = v;
+        else if (k === 'uname') uname = v;
+        else if (k === 'gname') gname = v;
+        else if (k === 'size') realSize = paxNumber(v, k, headerAt);
+        else if (k === 'uid') uid = paxNumber(v, k, headerAt);
+        else if (k === 'gid') gid = paxNumber(v, k, headerAt);
+        else if (k === 'mtime') mtime = Math.floor(Number(v.split('.')[0]));
+      }
+      pax = undefined;
+    }
+    if (name.length === 0) throw malformed('empty entry name', headerAt);
+    if (name.includes('\0') || linkname.includes('\0')) throw malformed('NUL byte in a name', headerAt);
+    if (Buffer.byteLength(name) > MAX_PATH || Buffer.byteLength(linkname) > MAX_PATH) throw malformed('name longer than 4096 bytes', headerAt);
+    if (type === 'dir' && name.endsWith('/')) name = name.slice(0, -1);
+    if (type !== 'file' && realSize !== 0) throw malformed(`${type} entry "${name}" has a non-zero size`, headerAt);
+    h.entry({
+      name, type, mode: octal(b, 100, 8, headerAt, 'mode') & 0o7777, uid, gid, uname, gname, size: realSize, mtime, linkname,
+      devmajor: octal(b, 329, 8, headerAt, 'devmajor'), devminor: octal(b, 337, 8, headerAt, 'devminor'),
+    });
+    remaining = realSize;
+    padding = (BLOCK - (realSize % BLOCK)) % BLOCK;
+    if (remaining === 0) {
+      h.entryEnd();
+      state = padding ? 'pad' : 'header';
+    } else state = 'data';
+  }
+
+  function push(chunk: Uint8Array): void {
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (state === 'data') {
+        const take = Math.min(remaining, n - i);
+        h.data(chunk.subarray(i, i + take));
+        i += take;
+        offset += take;
+        remaining -= take;
+        if (remaining === 0) {
+          h.entryEnd();
+          state = padding ? 'pad' : 'header';
+        }
+        continue;
+      }
+      if (state === 'pax') {
+        const take = Math.min(remaining, n - i);
+        paxBuf!.set(chunk.subarray(i, i + take), paxHave);
+        paxHave += take;
+        i += take;
+        offset += take;
+        remaining -= take;
+        if (remaining === 0) {
+          pax = parsePax(paxBuf!, headerAt);
+          paxBuf = undefined;
+          state = padding ? 'pad' : 'header';
+        }
+        continue;
+      }
+      if (state === 'pad') {
+        const take = Math.min(padding, n - i);
+        for (let k = i; k < i + take; k++) if (chunk[k] !== 0) throw malformed('non-zero padding', offset + k - i);
+        i += take;
+        offset += take;
+        padding -= take;
+        if (padding === 0) state = 'header';
+        continue;
+      }
+      if (state === 'done') {
+        for (let k = i; k < n; k++) if (chunk[k] !== 0) throw malformed('data after the end of the archive', offset + k - i);
+        offset += n - i;
+        return;
+      }
+      // header or eof1: assemble one block
+      const take = Math.min(BLOCK - have, n - i);
+      block.set(chunk.subarray(i, i + take), have);
+      have += take;
+      i += take;
+      offset += take;
+      if (have < BLOCK) continue;
+      have = 0;
+      if (state === 'eof1') {
+        if (!isZero(block)) throw malformed('single zero block before more data', offset - BLOCK);
+        state = 'done';
+      } else header(block);
+    }
+  }
+
+  function end(): void {
+    if (state === 'done') return;
+    if (state === 'eof1' && have === 0) throw malformed('archive ends after one zero block', offset);
+    throw malformed('archive is truncated', offset);
+  }
+
+  return { push, end };
+}
+
+function writeStr(b: Buffer, s: string, off: number, len: number): void {
+  b.write(s, off, len, 'utf8');
+}
+
+function writeOct(b: Buffer, v: number, off: number, len: number): void {
+  b.write(v.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+}
+
+function fitsUstar(s: string, len: number): boolean {
+  return Buffer.byteLength(s) === s.length && s.length <= len;
+}
+
+/** Split a long ASCII name into ustar prefix/name, or undefined if it cannot be. */
+function splitName(name: string): [string, string] | undefined {
+  if (fitsUstar(name, 100)) return ['', name];
+  if (Buffer.byteLength(name) !== name.length) return undefined;
+  for (let i = name.indexOf('/'); i >= 0 && i <= 155; i = name.indexOf('/', i + 1)) {
+    if (name.length - i - 1 <= 100 && i > 0) return [name.slice(0, i), name.slice(i + 1)];
+  }
+  return undefined;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const blen = Buffer.byteLength(body);
+  let len = blen + 1;
+  while (len !== blen + String(len).length) len = blen + String(len).length;
+  return `${len}${body}`;
+}
+
+function ustarBlock(h: TarHeader, name: string, prefix: string, linkname: string, size: number, flag: number): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  writeStr(b, name, 0, 100);
+  writeOct(b, h.mode & 0o7777, 100, 8);
+  writeOct(b, h.uid, 108, 8);
+  writeOct(b, h.gid, 116, 8);
+  writeOct(b, size, 124, 12);
+  writeOct(b, h.mtime, 136, 12);
+  b[156] = flag;
+  writeStr(b, linkname, 157, 100);
+  b.write('ustar\x0000', 257, 8, 'latin1');
+  writeStr(b, h.uname, 265, 32);
+  writeStr(b, h.gname, 297, 32);
+  writeOct(b, h.devmajor, 329, 8);
+  writeOct(b, h.devminor, 337, 8);
+  writeStr(b, prefix, 345, 155);
+  writeOct(b, checksum(b), 148, 7);
+  b[155] = 0x20;
+  return b;
+}
+
+/**
+ * Header block(s) for one entry: a pax extended header first when the name,
+ * link name or size do not fit ustar. Content and padding are the caller's.
+ */
+export function encodeHeader(h: TarHeader): Buffer {
+  const split = splitName(h.type === 'dir' ? `${h.name}/` : h.name);
+  const linkOk = fitsUstar(h.linkname, 100);
+  const sizeOk = h.size < 0o77777777777;
+  const main = ustarBlock(h, split ? split[1] : h.name.slice(0, 99).replace(/[^\x20-\x7e]/g, '_'), split ? split[0] : '',
+    linkOk ? h.linkname : '', sizeOk ? h.size : 0, TYPEFLAGS[h.type]);
+  if (split && linkOk && sizeOk) return main;
+  let records = '';
+  if (!linkOk) records += paxRecord('linkpath', h.linkname);
+  if (!split) records += paxRecord('path', h.type === 'dir' ? `${h.name}/` : h.name);
+  if (!sizeOk) records += paxRecord('size', String(h.size));
+  const body = Buffer.from(records, 'utf8');
+  const paxHeader = ustarBlock({ ...h, mode: 0o644 }, 'PaxHeader', '', '', body.length, 0x78);
+  return Buffer.concat([paxHeader, body, Buffer.alloc(padLength(body.length)), main]);
+}
+
+export function padLength(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** Two zero blocks that end an archive. */
+export const TAR_END = Buffer.alloc(2 * BLOCK);
