@@ -82,6 +82,15 @@ export class MinosError extends Error {
   }
 }
 
+/**
+ * Quote an untrusted string for a one-line message: JSON escapes (so control
+ * characters and newlines show as \n), shortened in the middle when long.
+ */
+export function quote(s: string, max = 160): string {
+  const q = JSON.stringify(s);
+  return q.length <= max ? q : `${q.slice(0, max / 2)}…${q.slice(-max / 2)}`;
+}
+
 export function isMinosError(e: unknown): e is MinosError {
   return e instanceof MinosError;
 }

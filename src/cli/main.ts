@@ -43,7 +43,8 @@ export function buildProgram(io: Io): Command {
 
 /** Render an error as one line: `minos: MESSAGE [CODE] (hint: …)`. */
 export function renderError(e: MinosError): string {
-  return `minos: ${e.message} [${e.code}]${e.hint ? ` (hint: ${e.hint})` : ''}`;
+  const line = `minos: ${e.message} [${e.code}]${e.hint ? ` (hint: ${e.hint})` : ''}`;
+  return line.replace(/[\r\n]+/g, ' ');
 }
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit status. */

@@ -5,7 +5,7 @@
  * and about safety (paths, links, sizes); signatures are checked by callers.
  */
 import { canonicalJson } from '../canonical.js';
-import { MinosError, type ErrorCode } from '../errors.js';
+import { MinosError, quote, type ErrorCode } from '../errors.js';
 import { isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
 import type { EntryType, FileEntry, GroupDecl, Manifest, PackageMeta, UserDecl } from '../types.js';
@@ -122,14 +122,14 @@ function entry(v: unknown, ctx: Ctx, f: string): FileEntry {
   const o = exactKeys(v, ctx, f, ['path', 'type', 'mode', 'owner', 'group', 'size'], ['sha256', 'target', 'devmajor', 'devminor']);
   const path = getStr(o, 'path', ctx, `${f}.path`);
   const perr = pathError(path);
-  if (perr) throw bad(ctx, `${f}.path`, `${perr}: "${path}"`);
+  if (perr) throw bad(ctx, `${f}.path`, `${perr}: ${quote(path)}`);
   const type = o.type as EntryType;
   if (!TYPES.includes(type)) throw bad(ctx, `${f}.type`, `unknown type ${JSON.stringify(o.type)}`);
   const mode = getInt(o, 'mode', ctx, `${f}.mode`, 0o7777);
   const owner = getStr(o, 'owner', ctx, `${f}.owner`);
   const group = getStr(o, 'group', ctx, `${f}.group`);
-  if (!OWNER.test(owner)) throw bad(ctx, `${f}.owner`, `invalid user name "${owner}"`);
-  if (!OWNER.test(group)) throw bad(ctx, `${f}.group`, `invalid group name "${group}"`);
+  if (!OWNER.test(owner)) throw bad(ctx, `${f}.owner`, `invalid user name ${quote(owner)}`);
+  if (!OWNER.test(group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(group)}`);
   const size = getInt(o, 'size', ctx, `${f}.size`);
   const e: FileEntry = { path, type, mode, owner, group, size };
   const want = (k: string, yes: boolean) => {
@@ -169,20 +169,20 @@ function checkFiles(files: FileEntry[], ctx: Ctx): void {
     const f = `files[${i}]`;
     const cur = Buffer.from(e.path);
     if (prev && Buffer.compare(prev, cur) >= 0) {
-      throw bad(ctx, `${f}.path`, Buffer.compare(prev, cur) === 0 ? `duplicate entry "${e.path}"` : `"${e.path}" is out of order (files must be sorted by path)`);
+      throw bad(ctx, `${f}.path`, Buffer.compare(prev, cur) === 0 ? `duplicate entry ${quote(e.path)}` : `${quote(e.path)} is out of order (files must be sorted by path)`);
     }
     prev = cur;
     const slash = e.path.lastIndexOf('/');
     if (slash > 0) {
       const parent = byPath.get(e.path.slice(0, slash));
-      if (!parent || parent.type !== 'dir') throw bad(ctx, `${f}.path`, `parent folder of "${e.path}" is not listed as a directory`);
+      if (!parent || parent.type !== 'dir') throw bad(ctx, `${f}.path`, `parent folder of ${quote(e.path)} is not listed as a directory`);
     }
     if (e.type === 'hardlink') {
       const t = byPath.get(e.target!);
-      if (!t || t.type !== 'file') throw bad(ctx, `${f}.target`, `hardlink "${e.path}" must point to an earlier regular file of this package, not "${e.target}"`);
+      if (!t || t.type !== 'file') throw bad(ctx, `${f}.target`, `hardlink ${quote(e.path)} must point to an earlier regular file of this package, not ${quote(e.target!)}`);
     }
     if (e.type === 'symlink' && symlinkEscapes(e.path, e.target!)) {
-      throw bad(ctx, `${f}.target`, `symlink "${e.path}" -> "${e.target}" points outside the root`);
+      throw bad(ctx, `${f}.target`, `symlink ${quote(e.path)} -> ${quote(e.target!)} points outside the root`);
     }
     byPath.set(e.path, e);
   });
@@ -191,8 +191,8 @@ function checkFiles(files: FileEntry[], ctx: Ctx): void {
 function checkUser(v: unknown, ctx: Ctx, f: string): UserDecl {
   const o = exactKeys(v, ctx, f, ['name', 'uid', 'group'], ['home', 'shell', 'gecos']);
   const u: UserDecl = { name: getStr(o, 'name', ctx, `${f}.name`), uid: getInt(o, 'uid', ctx, `${f}.uid`, 2 ** 32 - 2), group: getStr(o, 'group', ctx, `${f}.group`) };
-  if (!OWNER.test(u.name)) throw bad(ctx, `${f}.name`, `invalid user name "${u.name}"`);
-  if (!OWNER.test(u.group)) throw bad(ctx, `${f}.group`, `invalid group name "${u.group}"`);
+  if (!OWNER.test(u.name)) throw bad(ctx, `${f}.name`, `invalid user name ${quote(u.name)}`);
+  if (!OWNER.test(u.group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(u.group)}`);
   for (const k of ['home', 'shell', 'gecos'] as const) {
     if (k in o) {
       const s = getStr(o, k, ctx, `${f}.${k}`, 255);
@@ -206,7 +206,7 @@ function checkUser(v: unknown, ctx: Ctx, f: string): UserDecl {
 function checkGroup(v: unknown, ctx: Ctx, f: string): GroupDecl {
   const o = exactKeys(v, ctx, f, ['name', 'gid'], ['members']);
   const g: GroupDecl = { name: getStr(o, 'name', ctx, `${f}.name`), gid: getInt(o, 'gid', ctx, `${f}.gid`, 2 ** 32 - 2) };
-  if (!OWNER.test(g.name)) throw bad(ctx, `${f}.name`, `invalid group name "${g.name}"`);
+  if (!OWNER.test(g.name)) throw bad(ctx, `${f}.name`, `invalid group name ${quote(g.name)}`);
   if ('members' in o) {
     g.members = getList(o, 'members', ctx, `${f}.members`, (m, mf) => {
       if (typeof m !== 'string' || !OWNER.test(m)) throw bad(ctx, mf, 'invalid user name');
@@ -256,7 +256,7 @@ export function checkManifest(o: Record<string, unknown>, ctx: Ctx): Manifest {
   checkFiles(files, ctx);
   const regular = new Map(files.filter((e) => e.type === 'file').map((e) => [e.path, e]));
   const config = strings(o, 'config', ctx, (s) => {
-    if (!s.startsWith('/') || !regular.has(s.slice(1))) throw new Error(`"${s}" is not a regular file of this package`);
+    if (!s.startsWith('/') || !regular.has(s.slice(1))) throw new Error(`${quote(s)} is not a regular file of this package`);
   });
   const installed = [...regular.values()].reduce((n, e) => n + e.size, 0);
   if (installed !== meta.installedSize) throw bad(ctx, 'installedSize', `is ${meta.installedSize} but the files add up to ${installed}`);

@@ -13,7 +13,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ioError, MinosError, type ErrorCode } from '../errors.js';
+import { ioError, MinosError, quote, type ErrorCode } from '../errors.js';
 import { verifyBytes, type Keyring, type PublicKey } from '../repo/keys.js';
 import type { FileEntry, Manifest } from '../types.js';
 import { createTarReader, type TarHeader } from '../unpack/tar.js';
@@ -80,10 +80,10 @@ function headerMismatch(h: TarHeader, e: FileEntry): string | undefined {
   const oct = (n: number) => n.toString(8).padStart(4, '0');
   if (h.type !== e.type) return `type is ${h.type}, manifest says ${e.type}`;
   if (h.mode !== e.mode) return `mode is ${oct(h.mode)}, manifest says ${oct(e.mode)}`;
-  if (h.uname !== e.owner) return `owner is "${h.uname}", manifest says "${e.owner}"`;
-  if (h.gname !== e.group) return `group is "${h.gname}", manifest says "${e.group}"`;
+  if (h.uname !== e.owner) return `owner is ${quote(h.uname)}, manifest says ${quote(e.owner)}`;
+  if (h.gname !== e.group) return `group is ${quote(h.gname)}, manifest says ${quote(e.group)}`;
   if (h.size !== e.size) return `size is ${h.size}, manifest says ${e.size}`;
-  if (h.linkname !== (e.target ?? '')) return `link target is "${h.linkname}", manifest says "${e.target ?? ''}"`;
+  if (h.linkname !== (e.target ?? '')) return `link target is ${quote(h.linkname)}, manifest says ${quote(e.target ?? '')}`;
   if ((e.type === 'char' || e.type === 'block') && (h.devmajor !== e.devmajor || h.devminor !== e.devminor)) {
     return `device is ${h.devmajor},${h.devminor}, manifest says ${e.devmajor},${e.devminor}`;
   }
@@ -158,8 +158,8 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
         if (phase === 'manifest' || phase === 'signature') {
           const want = phase === 'manifest' ? MANIFEST_NAME : SIGNATURE_NAME;
           if (h.name !== want || h.type !== 'file') {
-            if (phase === 'signature' || h.name === SIGNATURE_NAME) throw fail('MN0202', `missing signature: expected member ${SIGNATURE_NAME}, found "${h.name}"`);
-            throw fail('MN0110', `first member must be ${MANIFEST_NAME}, found "${h.name}"`);
+            if (phase === 'signature' || h.name === SIGNATURE_NAME) throw fail('MN0202', `missing signature: expected member ${SIGNATURE_NAME}, found ${quote(h.name)}`);
+            throw fail('MN0110', `first member must be ${MANIFEST_NAME}, found ${quote(h.name)}`);
           }
           const max = phase === 'manifest' ? MAX_MANIFEST : 64;
           if (h.size > max || (phase === 'signature' && h.size !== 64)) {
@@ -170,10 +170,10 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
           return;
         }
         const e = manifest!.files[index];
-        if (!e) throw fail('MN0204', `entry "${h.name}" is not in the manifest`, { path: h.name });
+        if (!e) throw fail('MN0204', `entry ${quote(h.name)} is not in the manifest`, { path: h.name });
         if (h.name !== e.path) {
           const listed = manifest!.files.some((f) => f.path === h.name);
-          throw fail('MN0204', listed ? `entry "${h.name}" is out of order or duplicated (expected "${e.path}" next)` : `entry "${h.name}" is not in the manifest`, { path: h.name });
+          throw fail('MN0204', listed ? `entry ${quote(h.name)} is out of order or duplicated (expected ${quote(e.path)} next)` : `entry ${quote(h.name)} is not in the manifest`, { path: h.name });
         }
         const why = headerMismatch(h, e);
         if (why) throw fail('MN0204', `${e.path}: ${why}`, { path: e.path, header: describeHeader(h) });
@@ -244,7 +244,7 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
     if (ended !== 'payload') throw fail(ended === 'signature' ? 'MN0202' : 'MN0110', ended === 'signature' ? 'missing signature' : 'no manifest');
     if (index < manifest!.files.length) {
       const e = manifest!.files[index];
-      throw fail('MN0204', `manifest entry "${e.path}" is missing from the payload`, { path: e.path });
+      throw fail('MN0204', `manifest entry ${quote(e.path)} is missing from the payload`, { path: e.path });
     }
     const sha256 = hex(whole.digest());
     if (opts.expect && sha256 !== opts.expect.sha256) {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
-import { ioError, MinosError } from '../errors.js';
+import { ioError, MinosError, quote } from '../errors.js';
 import { signBytes, type SecretKey } from '../repo/keys.js';
 import type { Recipe } from '../spec/recipe.js';
 import { yamlError } from '../spec/yaml.js';
@@ -126,7 +126,8 @@ function collect(recipe: Recipe): Item[] {
     } else if (!item) {
       throw yamlError(recipe.src, at, `"/${path}" is not in the files folder (give "type" to create a device, FIFO, folder or symlink)`);
     }
-    const e = item.entry;
+    // Mode and owner belong to the inode: an override on a hardlink changes its file.
+    const e = item.entry.type === 'hardlink' ? items.get(item.entry.target!)!.entry : item.entry;
     if (ov.mode !== undefined) {
       if (e.type === 'symlink') throw yamlError(recipe.src, [...at, 'mode'], 'a symlink has no mode of its own');
       e.mode = ov.mode;
@@ -142,7 +143,7 @@ function collect(recipe: Recipe): Item[] {
       Object.assign(entry, { mode: t.mode, owner: t.owner, group: t.group });
     }
     if (entry.type === 'symlink' && symlinkEscapes(entry.path, entry.target!)) {
-      throw new MinosError('MN0104', `${where(entry.path)}: symlink target "${entry.target}" points outside the root`, { data: { path: entry.path } });
+      throw new MinosError('MN0104', `${where(entry.path)}: symlink target ${quote(entry.target!)} points outside the root`, { data: { path: entry.path } });
     }
   }
   recipe.config.forEach((c, i) => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
-import { ioError, MinosError } from '../errors.js';
+import { ioError, MinosError, quote } from '../errors.js';
 import { checkMeta, exactKeys, getInt, getStr, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
@@ -21,7 +21,7 @@ const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export function repoNameError(s: string): string | undefined {
-  return REPO_NAME.test(s) ? undefined : `repository name "${s}" must match [a-z0-9][a-z0-9._-]* (at most 64 characters)`;
+  return REPO_NAME.test(s) ? undefined : `repository name ${quote(s)} must match [a-z0-9][a-z0-9._-]* (at most 64 characters)`;
 }
 
 /** RFC 3339 UTC with second precision. */
@@ -39,7 +39,7 @@ export function parseTime(s: string): number | undefined {
 export function parseDuration(s: string): number | null {
   if (s === 'never') return null;
   const m = /^([1-9][0-9]{0,8})([smhdw])$/.exec(s);
-  if (!m) throw new MinosError('MN0002', `invalid duration "${s}": use a number with s, m, h, d or w (e.g. 30d), or "never"`);
+  if (!m) throw new MinosError('MN0002', `invalid duration ${quote(s)}: use a number with s, m, h, d or w (e.g. 30d), or "never"`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 's']!;
 }
 
@@ -72,7 +72,7 @@ export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
     const po = exactKeys(p, pctx, '', [...META_FIELDS, 'file', 'size', 'sha256']);
     const meta = checkMeta(po, pctx);
     const file = getStr(po, 'file', pctx, 'file', 255);
-    if (file !== basename(file) || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`${f}.file`, `"${file}" must be a plain file name in the repository folder`);
+    if (file !== basename(file) || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`${f}.file`, `${quote(file)} must be a plain file name in the repository folder`);
     const sha256 = getStr(po, 'sha256', pctx, 'sha256', 64);
     if (!SHA256.test(sha256)) throw fail(`${f}.sha256`, 'expected 64 lowercase hex digits');
     const id = `${meta.name} ${meta.version} ${meta.arch}`;

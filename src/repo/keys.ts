@@ -6,7 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ioError, MinosError } from '../errors.js';
+import { ioError, MinosError, quote } from '../errors.js';
 
 export interface PublicKey {
   id: string;
@@ -126,7 +126,7 @@ function writeNew(file: string, data: string, mode: number): void {
 /** Create NAME.key (mode 0600) and NAME.pub in `dir`; refuses to overwrite. */
 export function generateKey(dir: string, name: string): { id: string; secretFile: string; publicFile: string } {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-    throw new MinosError('MN0002', `invalid key name "${name}": use letters, digits, ".", "_" and "-"`);
+    throw new MinosError('MN0002', `invalid key name ${quote(name)}: use letters, digits, ".", "_" and "-"`);
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const secretFile = join(dir, `${name}.key`);

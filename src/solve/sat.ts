@@ -1,0 +1,366 @@
+/**
+ * A small CDCL SAT solver (minisat-style): two watched literals, first-UIP
+ * clause learning, non-chronological backjumping. Decisions are delegated to a
+ * Decider, so the caller's preferences (newest version, fewest packages…)
+ * decide *which* model is found while learning keeps the search complete.
+ *
+ * Literals are integers: `2*v` is variable v, `2*v+1` its negation. Variables
+ * the decider leaves unassigned are false in the model; the decider must only
+ * report "done" when that completion satisfies every clause (see Decider).
+ *
+ * When the clauses are unsatisfiable, `core()` returns the ids of original
+ * clauses whose conjunction is unsatisfiable (from the recorded resolution
+ * proof), which the explainer minimises and renders.
+ */
+
+export const lit = (v: number, negated = false): number => (v << 1) | (negated ? 1 : 0);
+export const litVar = (l: number): number => l >> 1;
+export const litNeg = (l: number): boolean => (l & 1) === 1;
+
+/** Chooses the next decision. */
+export interface Decider {
+  /**
+   * A currently unassigned literal to make true, or -1 when the assignment
+   * extended with "every unassigned variable is false" satisfies all clauses.
+   */
+  decide(sat: Sat): number;
+  /** Called after the solver undid every level above `level`. */
+  backtrack?(level: number): void;
+}
+
+export class Sat {
+  readonly nVars: number;
+  /** Per literal: 1 true, -1 false, 0 unassigned. */
+  readonly litVal: Int8Array;
+  readonly level: Int32Array;
+  readonly reason: Int32Array;
+  readonly trail: Int32Array;
+  trailLen = 0;
+  private qhead = 0;
+  private readonly trailLim: number[] = [];
+
+  private arena: Int32Array = new Int32Array(1024);
+  private arenaLen = 0;
+  private cStart: Int32Array = new Int32Array(256);
+  private cLen: Int32Array = new Int32Array(256);
+  private nClauses = 0;
+  private nOriginal = -1;
+  private readonly watches: number[][];
+  /** Antecedents of each learned clause (index: id - nOriginal). */
+  private readonly proof: Int32Array[] = [];
+  /** Clauses that are empty or unit and must be asserted at level 0. */
+  private readonly pendingUnits: number[] = [];
+  private conflictClause = -1;
+  private seen: Uint8Array;
+  /** Number of conflicts met so far (statistics and budgets). */
+  conflicts = 0;
+  decisions = 0;
+
+  constructor(nVars: number) {
+    this.nVars = nVars;
+    this.litVal = new Int8Array(2 * nVars);
+    this.level = new Int32Array(nVars);
+    this.reason = new Int32Array(nVars).fill(-1);
+    this.trail = new Int32Array(nVars);
+    this.watches = new Array(2 * nVars);
+    for (let i = 0; i < 2 * nVars; i++) this.watches[i] = [];
+    this.seen = new Uint8Array(nVars);
+  }
+
+  get decisionLevel(): number {
+    return this.trailLim.length;
+  }
+
+  /** Value of variable v: 1 true, -1 false, 0 unassigned. */
+  value(v: number): number {
+    return this.litVal[v << 1];
+  }
+
+  get clauseCount(): number {
+    return this.nClauses;
+  }
+
+  /** Literals of clause c (a copy; watched clauses are reordered in place). */
+  clause(c: number): number[] {
+    return Array.from(this.arena.subarray(this.cStart[c], this.cStart[c] + this.cLen[c]));
+  }
+
+  /**
+   * Add an original clause before solve(). Duplicate literals are removed; a
+   * tautology is still stored (and satisfied). Returns the clause id, dense
+   * from 0 in the order of calls.
+   */
+  addClause(lits: ArrayLike<number>): number {
+    if (this.nOriginal >= 0) throw new Error('addClause after solve');
+    const uniq: number[] = [];
+    for (let i = 0; i < lits.length; i++) if (!uniq.includes(lits[i])) uniq.push(lits[i]);
+    const c = this.store(uniq);
+    if (uniq.length >= 2) {
+      this.watches[uniq[0]].push(c);
+      this.watches[uniq[1]].push(c);
+    } else {
+      this.pendingUnits.push(c);
+    }
+    return c;
+  }
+
+  private store(lits: ArrayLike<number>): number {
+    const n = lits.length;
+    if (this.arenaLen + n > this.arena.length) {
+      const a = new Int32Array(Math.max(this.arena.length * 2, this.arenaLen + n));
+      a.set(this.arena.subarray(0, this.arenaLen));
+      this.arena = a;
+    }
+    if (this.nClauses === this.cStart.length) {
+      const s = new Int32Array(this.cStart.length * 2);
+      s.set(this.cStart);
+      this.cStart = s;
+      const l = new Int32Array(this.cLen.length * 2);
+      l.set(this.cLen);
+      this.cLen = l;
+    }
+    const c = this.nClauses++;
+    this.cStart[c] = this.arenaLen;
+    this.cLen[c] = n;
+    for (let i = 0; i < n; i++) this.arena[this.arenaLen++] = lits[i];
+    return c;
+  }
+
+  private enqueue(l: number, reason: number): void {
+    const v = l >> 1;
+    this.litVal[l] = 1;
+    this.litVal[l ^ 1] = -1;
+    this.level[v] = this.trailLim.length;
+    this.reason[v] = reason;
+    this.trail[this.trailLen++] = l;
+  }
+
+  /** Unit propagation; returns a falsified clause id or -1. */
+  private propagate(): number {
+    const arena = this.arena;
+    const litVal = this.litVal;
+    while (this.qhead < this.trailLen) {
+      const falseLit = this.trail[this.qhead++] ^ 1;
+      const ws = this.watches[falseLit];
+      let i = 0;
+      let j = 0;
+      const n = ws.length;
+      while (i < n) {
+        const c = ws[i++];
+        const s = this.cStart[c];
+        if (arena[s] === falseLit) {
+          arena[s] = arena[s + 1];
+          arena[s + 1] = falseLit;
+        }
+        const first = arena[s];
+        if (litVal[first] === 1) {
+          ws[j++] = c;
+          continue;
+        }
+        const end = s + this.cLen[c];
+        let moved = false;
+        for (let k = s + 2; k < end; k++) {
+          const l = arena[k];
+          if (litVal[l] !== -1) {
+            arena[s + 1] = l;
+            arena[k] = falseLit;
+            this.watches[l].push(c);
+            moved = true;
+            break;
+          }
+        }
+        if (moved) continue;
+        ws[j++] = c;
+        if (litVal[first] === -1) {
+          while (i < n) ws[j++] = ws[i++];
+          ws.length = j;
+          return c;
+        }
+        this.enqueue(first, c);
+      }
+      ws.length = j;
+    }
+    return -1;
+  }
+
+  private cancelUntil(level: number, decider: Decider): void {
+    if (this.trailLim.length <= level) return;
+    const lim = this.trailLim[level];
+    for (let i = this.trailLen - 1; i >= lim; i--) {
+      const l = this.trail[i];
+      this.litVal[l] = 0;
+      this.litVal[l ^ 1] = 0;
+      this.reason[l >> 1] = -1;
+    }
+    this.trailLen = lim;
+    this.qhead = lim;
+    this.trailLim.length = level;
+    decider.backtrack?.(level);
+  }
+
+  /** First-UIP analysis of a conflict above level 0. */
+  private analyze(confl: number): { learnt: number[]; btLevel: number; antecedents: number[] } {
+    const seen = this.seen;
+    const learnt: number[] = [-1];
+    const antecedents: number[] = [];
+    const cur = this.trailLim.length;
+    let pathC = 0;
+    let p = -1;
+    let idx = this.trailLen - 1;
+    let c = confl;
+    const touched: number[] = [];
+    for (;;) {
+      antecedents.push(c);
+      const s = this.cStart[c];
+      const e = s + this.cLen[c];
+      for (let k = s; k < e; k++) {
+        const q = this.arena[k];
+        if (q === p) continue;
+        const v = q >> 1;
+        if (seen[v] || this.level[v] === 0) continue;
+        seen[v] = 1;
+        touched.push(v);
+        if (this.level[v] === cur) pathC++;
+        else learnt.push(q);
+      }
+      while (!seen[this.trail[idx] >> 1]) idx--;
+      p = this.trail[idx];
+      idx--;
+      seen[p >> 1] = 0;
+      pathC--;
+      if (pathC <= 0) break;
+      c = this.reason[p >> 1];
+    }
+    learnt[0] = p ^ 1;
+    for (const v of touched) seen[v] = 0;
+    let btLevel = 0;
+    if (learnt.length > 1) {
+      let maxI = 1;
+      for (let k = 2; k < learnt.length; k++) if (this.level[learnt[k] >> 1] > this.level[learnt[maxI] >> 1]) maxI = k;
+      const t = learnt[1];
+      learnt[1] = learnt[maxI];
+      learnt[maxI] = t;
+      btLevel = this.level[learnt[1] >> 1];
+    }
+    return { learnt, btLevel, antecedents };
+  }
+
+  /**
+   * Search for a model. Returns true when one is found (read it with value();
+   * unassigned variables are false), false when the clauses are unsatisfiable
+   * (then core() explains why). `maxConflicts` bounds the work; exceeding it
+   * throws.
+   */
+  solve(decider: Decider, maxConflicts = Infinity): boolean {
+    if (this.nOriginal < 0) this.nOriginal = this.nClauses;
+    for (const c of this.pendingUnits) {
+      if (this.cLen[c] === 0) {
+        this.conflictClause = c;
+        return false;
+      }
+      const l = this.arena[this.cStart[c]];
+      if (this.litVal[l] === -1) {
+        this.conflictClause = c;
+        return false;
+      }
+      if (this.litVal[l] === 0) this.enqueue(l, c);
+    }
+    for (;;) {
+      const confl = this.propagate();
+      if (confl >= 0) {
+        this.conflicts++;
+        if (this.trailLim.length === 0) {
+          this.conflictClause = confl;
+          return false;
+        }
+        if (this.conflicts > maxConflicts) throw new Error('conflict budget exceeded');
+        const { learnt, btLevel, antecedents } = this.analyze(confl);
+        this.cancelUntil(btLevel, decider);
+        const c = this.store(learnt);
+        this.proof.push(Int32Array.from(antecedents));
+        if (learnt.length >= 2) {
+          this.watches[learnt[0]].push(c);
+          this.watches[learnt[1]].push(c);
+        }
+        this.enqueue(learnt[0], c);
+        continue;
+      }
+      const d = decider.decide(this);
+      if (d < 0) return true;
+      if (this.litVal[d] !== 0) throw new Error(`decider chose an assigned literal ${d}`);
+      this.decisions++;
+      this.trailLim.push(this.trailLen);
+      this.enqueue(d, -1);
+    }
+  }
+
+  /**
+   * After solve() returned false: ids of original clauses that are together
+   * unsatisfiable (not necessarily minimal), ascending.
+   */
+  core(): number[] {
+    if (this.conflictClause < 0) throw new Error('core() without a refutation');
+    const inCore = new Uint8Array(this.nClauses);
+    const stack = [this.conflictClause];
+    inCore[this.conflictClause] = 1;
+    const out: number[] = [];
+    while (stack.length) {
+      const c = stack.pop()!;
+      if (c < this.nOriginal) out.push(c);
+      else for (const a of this.proof[c - this.nOriginal]) push(a);
+      const s = this.cStart[c];
+      for (let k = s; k < s + this.cLen[c]; k++) {
+        const v = this.arena[k] >> 1;
+        if (this.litVal[this.arena[k]] !== 0 && this.level[v] === 0 && this.reason[v] >= 0) push(this.reason[v]);
+      }
+    }
+    return out.sort((a, b) => a - b);
+    function push(c: number): void {
+      if (!inCore[c]) {
+        inCore[c] = 1;
+        stack.push(c);
+      }
+    }
+  }
+}
+
+/**
+ * The decider for clause sets whose completion argument holds for any
+ * clause: pick the first clause with no true literal, no negative literal on
+ * an unassigned variable, and decide its first unassigned positive literal.
+ * O(clauses) per decision: for small sets (core minimisation, tests).
+ */
+export function scanDecider(clauses: readonly (readonly number[])[]): Decider {
+  return {
+    decide(sat: Sat): number {
+      for (const c of clauses) {
+        let pending = true;
+        let choice = -1;
+        for (const l of c) {
+          const val = sat.litVal[l];
+          if (val === 1) {
+            pending = false;
+            break;
+          }
+          if (val === 0) {
+            if (l & 1) {
+              pending = false;
+              break;
+            }
+            if (choice < 0) choice = l;
+          }
+        }
+        if (pending && choice >= 0) return choice;
+      }
+      return -1;
+    },
+  };
+}
+
+/** Is the conjunction of these clauses satisfiable? Returns a core when not. */
+export function checkClauses(nVars: number, clauses: readonly (readonly number[])[]): { sat: boolean; core: number[] } {
+  const s = new Sat(nVars);
+  for (const c of clauses) s.addClause(c);
+  const ok = s.solve(scanDecider(clauses));
+  return { sat: ok, core: ok ? [] : s.core() };
+}

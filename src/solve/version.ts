@@ -1,0 +1,123 @@
+/**
+ * Debian version ordering (deb-version(7)): `[epoch:]upstream[-revision]`.
+ * `~` sorts before everything, even the end of a part; letters sort before
+ * non-letters; digit runs compare numerically.
+ */
+import { MinosError } from '../errors.js';
+
+export interface Version {
+  epoch: number;
+  upstream: string;
+  revision: string;
+}
+
+const UPSTREAM = /^[0-9][A-Za-z0-9.+~:-]*$/;
+const REVISION = /^[A-Za-z0-9.+~]+$/;
+
+/** Why `s` is not a valid version, or undefined when it is. */
+export function versionError(s: string): string | undefined {
+  if (typeof s !== 'string' || s.length === 0) return 'empty version';
+  if (s.length > 128) return 'version longer than 128 characters';
+  let rest = s;
+  const colon = rest.indexOf(':');
+  if (colon >= 0) {
+    const epoch = rest.slice(0, colon);
+    if (!/^[0-9]{1,9}$/.test(epoch)) return `bad epoch "${epoch}"`;
+    rest = rest.slice(colon + 1);
+  }
+  const dash = rest.lastIndexOf('-');
+  const upstream = dash >= 0 ? rest.slice(0, dash) : rest;
+  const revision = dash >= 0 ? rest.slice(dash + 1) : '';
+  if (dash >= 0 && !REVISION.test(revision)) return `bad revision "${revision}"`;
+  if (!UPSTREAM.test(upstream)) {
+    return upstream.length === 0 ? 'empty upstream version' : `upstream version "${upstream}" must start with a digit and use only A-Za-z0-9.+~:-`;
+  }
+  if (colon < 0 && upstream.includes(':')) return 'colon in upstream version without an epoch';
+  if (dash < 0 && upstream.includes('-')) return 'hyphen in upstream version without a revision';
+  return undefined;
+}
+
+export function isValidVersion(s: string): boolean {
+  return versionError(s) === undefined;
+}
+
+/** Parse a version; throws MinosError MN0106 naming the problem. */
+export function parseVersion(s: string): Version {
+  const err = versionError(s);
+  if (err) throw new MinosError('MN0106', `invalid version "${s}": ${err}`);
+  return splitVersion(s);
+}
+
+function splitVersion(s: string): Version {
+  const colon = s.indexOf(':');
+  const epoch = colon >= 0 ? Number(s.slice(0, colon)) : 0;
+  const rest = colon >= 0 ? s.slice(colon + 1) : s;
+  const dash = rest.lastIndexOf('-');
+  return dash >= 0
+    ? { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) }
+    : { epoch, upstream: rest, revision: '' };
+}
+
+function order(c: number): number {
+  if (c >= 48 && c <= 57) return 0; // digit
+  if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return c; // letter
+  if (c === 126) return -1; // ~
+  return c + 256;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** dpkg's verrevcmp over one part (upstream or revision). */
+function comparepart(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    let diff = 0;
+    while ((i < a.length && !isDigit(a.charCodeAt(i))) || (j < b.length && !isDigit(b.charCodeAt(j)))) {
+      const ac = i < a.length ? order(a.charCodeAt(i)) : 0;
+      const bc = j < b.length ? order(b.charCodeAt(j)) : 0;
+      if (ac !== bc) return ac - bc;
+      i++;
+      j++;
+    }
+    while (a.charCodeAt(i) === 48) i++;
+    while (b.charCodeAt(j) === 48) j++;
+    while (i < a.length && isDigit(a.charCodeAt(i)) && j < b.length && isDigit(b.charCodeAt(j))) {
+      if (diff === 0) diff = a.charCodeAt(i) - b.charCodeAt(j);
+      i++;
+      j++;
+    }
+    if (i < a.length && isDigit(a.charCodeAt(i))) return 1;
+    if (j < b.length && isDigit(b.charCodeAt(j))) return -1;
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+const cache = new Map<string, Version>();
+function cached(s: string): Version {
+  let v = cache.get(s);
+  if (!v) {
+    if (cache.size > 100_000) cache.clear();
+    v = splitVersion(s);
+    cache.set(s, v);
+  }
+  return v;
+}
+
+/**
+ * Compare two valid version strings: negative, zero or positive like
+ * `dpkg --compare-versions`. Inputs are assumed validated (see parseVersion).
+ */
+export function compareVersions(a: string, b: string): number {
+  if (a === b) return 0;
+  const va = cached(a);
+  const vb = cached(b);
+  if (va.epoch !== vb.epoch) return va.epoch < vb.epoch ? -1 : 1;
+  const u = comparepart(va.upstream, vb.upstream);
+  if (u !== 0) return u < 0 ? -1 : 1;
+  const r = comparepart(va.revision, vb.revision);
+  return r < 0 ? -1 : r > 0 ? 1 : 0;
+}

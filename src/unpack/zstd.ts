@@ -1,0 +1,627 @@
+/**
+ * zstd compression and decompression, synchronous and streaming, backed by our
+ * own WebAssembly build of upstream zstd (wasm/: C glue + WIT interface,
+ * built by `node wasm/build.mjs`, committed under wasm/gen/). This module is
+ * the only one that touches the wasm bindings.
+ *
+ * Memory: every call into wasm returns at most one output buffer (256 KiB), so
+ * a stream of any size decodes in constant memory: about the frame's window
+ * size plus ~1 MiB. Frames made by `zstd -1`…`-19` have windows of at most
+ * 8 MiB; the decoder refuses windows above 2^windowLogMax bytes (default 2^27,
+ * the same limit the zstd CLI applies without `--memory`).
+ *
+ * Integrity: zstd detects corruption through its block structure and, when the
+ * frame carries one (the zstd CLI and our encoder always write it), the XXH64
+ * content checksum at the end of each frame. A streaming decoder emits data
+ * before it reaches that checksum, so when a streaming decode fails, data it
+ * already delivered may be wrong and must be discarded. zstdDecompress() only
+ * returns after the whole input verified.
+ */
+import { readFileSync } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { MinosError } from '../errors.js';
+import { instantiate } from '../../wasm/gen/zstd.js';
+
+/* -------------------------------------------------------------- public API */
+
+/** Options for decoders. */
+export interface ZstdDecodeOptions {
+  /**
+   * Maximum number of decompressed bytes. Output beyond it raises MN0209
+   * before the excess is delivered (or even produced in full: decoding
+   * proceeds at most 256 KiB past the limit). Default: unlimited.
+   */
+  limit?: number;
+  /**
+   * Refuse frames whose window exceeds 2^windowLogMax bytes (MN0208). Integer
+   * 10..31, default 27. Lower values bound memory against hostile input.
+   */
+  windowLogMax?: number;
+}
+
+/** Options for encoders. */
+export interface ZstdEncodeOptions {
+  /** Compression level, integer 1..22; default 3. */
+  level?: number;
+}
+
+/**
+ * Low-level synchronous decoder: push compressed chunks, receive decompressed
+ * chunks via callback.
+ *
+ * - push() copies `chunk` into wasm memory before it returns, so the caller
+ *   may reuse its buffer; `onData` receives freshly allocated Buffers (never
+ *   views into reused memory; keeping them is fine) and is called zero or
+ *   more times before push() returns. Concatenated frames and skippable
+ *   frames are accepted.
+ * - Throws MinosError MN0208 (`corrupt zstd data: <zstd error name>`) on
+ *   invalid data and MN0209 when the output would exceed `limit`. After a
+ *   throw, every further push()/end() throws the same error; output already
+ *   delivered must be discarded (see the module comment).
+ * - If `onData` throws, the exception propagates out of push(); the decoder
+ *   stays usable and keeps the undelivered output for the next push().
+ * - end() throws MN0208 `truncated zstd stream` if the input stopped
+ *   mid-frame or was empty (as with the zstd CLI, a stream has >= 1 frame).
+ * - free() releases wasm memory; idempotent; the decoder is unusable after.
+ *   Always call it (e.g. in `finally`); a leaked decoder is only reclaimed by
+ *   garbage collection.
+ */
+export interface ZstdDecoder {
+  push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void;
+  end(): void;
+  free(): void;
+}
+
+/**
+ * Low-level synchronous encoder. push() copies `chunk` before returning and
+ * hands compressed output, as freshly allocated Buffers, to `onData`; end()
+ * completes the frame (one frame per encoder, with checksum, no content size)
+ * and flushes the rest. Output is deterministic for a given input byte stream
+ * and level regardless of how it is split into chunks. free() releases wasm
+ * memory; idempotent. Errors: MN0001 (out of memory), MN0002 (bad level),
+ * push() after end() throws MN0001.
+ */
+export interface ZstdEncoder {
+  push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void;
+  end(onData: (out: Uint8Array) => void): void;
+  free(): void;
+}
+
+/** Creates a streaming decoder (see ZstdDecoder for the contract). */
+export function createZstdDecoder(opts: ZstdDecodeOptions = {}): ZstdDecoder {
+  return new Decoder(checkLimit(opts.limit), checkWindowLog(opts.windowLogMax));
+}
+
+/** Creates a streaming encoder (see ZstdEncoder for the contract). */
+export function createZstdEncoder(opts: ZstdEncodeOptions = {}): ZstdEncoder {
+  return new Encoder(checkLevel(opts.level));
+}
+
+/**
+ * Decompressing Transform stream. Errors are emitted as MinosError MN0208 /
+ * MN0209 as in ZstdDecoder; it honours backpressure even inside a single
+ * input chunk (a small chunk may expand enormously), and ending the input
+ * mid-frame fails with `truncated zstd stream`.
+ */
+export function zstdDecompressStream(opts: ZstdDecodeOptions = {}): Transform {
+  return new CoderTransform(createZstdDecoder(opts) as Decoder);
+}
+
+/** Compressing Transform stream (one frame; see ZstdEncoder). */
+export function zstdCompressStream(opts: ZstdEncodeOptions = {}): Transform {
+  return new CoderTransform(createZstdEncoder(opts) as Encoder);
+}
+
+/**
+ * Decompresses a whole buffer (any number of frames). Returns only if the
+ * entire input is valid: never partial or wrong data. Throws MN0208 / MN0209.
+ */
+export function zstdDecompress(buf: Uint8Array, opts: ZstdDecodeOptions = {}): Buffer {
+  const out: Uint8Array[] = [];
+  let n = 0;
+  const d = createZstdDecoder(opts);
+  try {
+    const collect = (b: Uint8Array): void => {
+      out.push(b);
+      n += b.length;
+    };
+    // Feed in slices so wasm memory does not grow with the input size.
+    for (let off = 0; off < buf.length; off += FEED) d.push(buf.subarray(off, off + FEED), collect);
+    d.end();
+  } finally {
+    d.free();
+  }
+  return Buffer.concat(out, n);
+}
+
+/** Compresses a whole buffer into one zstd frame (with checksum). */
+export function zstdCompress(buf: Uint8Array, opts: ZstdEncodeOptions = {}): Buffer {
+  const out: Uint8Array[] = [];
+  let n = 0;
+  const collect = (b: Uint8Array): void => {
+    out.push(b);
+    n += b.length;
+  };
+  const e = createZstdEncoder(opts);
+  try {
+    for (let off = 0; off < buf.length; off += FEED) e.push(buf.subarray(off, off + FEED), collect);
+    e.end(collect);
+  } finally {
+    e.free();
+  }
+  return Buffer.concat(out, n);
+}
+
+/**
+ * Bytes of wasm linear memory currently held by the decoder instance, the
+ * encoder instance, or both (default). Linear memory never shrinks while an
+ * instance lives; an instance whose memory grew beyond 64 MiB is discarded
+ * once its last coder is freed.
+ */
+export function zstdMemoryBytes(which: 'decoder' | 'encoder' | 'all' = 'all'): number {
+  let n = 0;
+  if (which !== 'encoder' && instances.decoder) n += instances.decoder.memoryBytes();
+  if (which !== 'decoder' && instances.encoder) n += instances.encoder.memoryBytes();
+  return n;
+}
+
+/* ---------------------------------------------------------- option checks */
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return Infinity;
+  if (!(Number.isSafeInteger(limit) && limit >= 0) && limit !== Infinity) {
+    throw new MinosError('MN0002', `zstd limit must be a non-negative integer, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+function checkWindowLog(w: number | undefined): number {
+  if (w === undefined) return 27;
+  if (!(Number.isInteger(w) && w >= 10 && w <= 31)) {
+    throw new MinosError('MN0002', `zstd windowLogMax must be an integer from 10 to 31, got ${String(w)}`);
+  }
+  return w;
+}
+
+function checkLevel(level: number | undefined): number {
+  if (level === undefined) return 3;
+  if (!(Number.isInteger(level) && level >= 1 && level <= 22)) {
+    throw new MinosError('MN0002', `zstd level must be an integer from 1 to 22, got ${String(level)}`);
+  }
+  return level;
+}
+
+/* --------------------------------------------------------- wasm bindings */
+
+/** Input slice size for the whole-buffer helpers. */
+const FEED = 1 << 20;
+const EMPTY = new Uint8Array(0);
+/** An idle instance whose memory grew beyond this is dropped. */
+const RECYCLE_BYTES = 64 * 1024 * 1024;
+const GEN = new URL('../../wasm/gen/', import.meta.url);
+
+/** One coder inside wasm, as both binding flavours expose it. */
+interface RawCoder {
+  /** Decode/encode step; returns a fresh copy of the output. Throws a string (zstd error name) on failure. */
+  step(input: Uint8Array): Uint8Array;
+  /** Encoder only: finish step. */
+  finish(): Uint8Array;
+  /** Decoder only. */
+  atFrameBoundary(): boolean;
+  drop(): void;
+}
+
+interface Instance {
+  readonly outCapacity: number;
+  newDecoder(windowLogMax: number): RawCoder;
+  newEncoder(level: number): RawCoder;
+  memoryBytes(): number;
+  live: number;
+  broken: boolean;
+}
+
+const modules = new Map<string, WebAssembly.Module>();
+function coreModule(name: string): WebAssembly.Module {
+  let m = modules.get(name);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(new URL(name, GEN)));
+    modules.set(name, m);
+  }
+  return m;
+}
+
+/** Binding through the jco-generated component bindings (wasm/gen/zstd.js). */
+function componentInstance(): Instance {
+  let memory: WebAssembly.Memory | undefined;
+  const root = instantiate(coreModule, {}, (module, imports) => {
+    const inst = new WebAssembly.Instance(module, imports);
+    const m = inst.exports.memory;
+    if (m instanceof WebAssembly.Memory) memory = m;
+    return inst;
+  });
+  const api = root.codec;
+  const mem = memory;
+  if (!mem) throw new MinosError('MN0001', 'zstd wasm module exports no memory');
+  const dispose = (o: object): void => {
+    const f = (o as Record<symbol, unknown>)[DISPOSE];
+    if (typeof f === 'function') f.call(o);
+  };
+  return {
+    outCapacity: api.outCapacity(),
+    live: 0,
+    broken: false,
+    memoryBytes: () => mem.buffer.byteLength,
+    newDecoder(windowLogMax) {
+      const d = new api.Decoder(windowLogMax);
+      return {
+        step: (input) => d.decode(input),
+        finish: () => EMPTY,
+        atFrameBoundary: () => d.atFrameBoundary(),
+        drop: () => dispose(d),
+      };
+    },
+    newEncoder(level) {
+      const e = new api.Encoder(level);
+      return {
+        step: (input) => e.encode(input),
+        finish: () => e.finish(),
+        atFrameBoundary: () => true,
+        drop: () => dispose(e),
+      };
+    },
+  };
+}
+const DISPOSE: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+
+/**
+ * Binding straight to the core module's canonical-ABI exports (same wasm, no
+ * component runtime in between): the calling convention is the one
+ * wasm/glue.c implements.
+ */
+function coreInstance(): Instance {
+  const IFACE = 'minos:zstd/codec@0.1.0';
+  const ident = (rep: number): number => rep;
+  const inst = new WebAssembly.Instance(coreModule('zstd.core.wasm'), {
+    [`[export]${IFACE}`]: { '[resource-new]decoder': ident, '[resource-new]encoder': ident },
+  });
+  const x = inst.exports as Record<string, unknown>;
+  const fn = (name: string): ((...a: number[]) => number) => {
+    const f = x[name.startsWith('cabi_') ? name : `${IFACE}#${name}`];
+    if (typeof f !== 'function') throw new MinosError('MN0001', `zstd wasm module lacks export ${name}`);
+    return f as (...a: number[]) => number;
+  };
+  const mem = x.memory as WebAssembly.Memory;
+  const realloc = fn('cabi_realloc');
+  const decNew = fn('[constructor]decoder');
+  const decDrop = fn('[dtor]decoder');
+  const decStep = fn('[method]decoder.decode');
+  const decAtEnd = fn('[method]decoder.at-frame-boundary');
+  const encNew = fn('[constructor]encoder');
+  const encDrop = fn('[dtor]encoder');
+  const encStep = fn('[method]encoder.encode');
+  const encFinish = fn('[method]encoder.finish');
+  const decoder = new TextDecoder();
+
+  const lower = (input: Uint8Array): number => {
+    if (input.length === 0) return 1;
+    const ptr = realloc(0, 0, 1, input.length);
+    new Uint8Array(mem.buffer, ptr, input.length).set(input);
+    return ptr;
+  };
+  const lift = (ret: number): Uint8Array => {
+    const v = new DataView(mem.buffer, ret, 12);
+    const ptr = v.getUint32(4, true);
+    const len = v.getUint32(8, true);
+    if (v.getUint8(0) !== 0) throw decoder.decode(new Uint8Array(mem.buffer, ptr, len));
+    const out = Buffer.allocUnsafeSlow(len);
+    out.set(new Uint8Array(mem.buffer, ptr, len));
+    return out;
+  };
+  return {
+    outCapacity: fn('out-capacity')(),
+    live: 0,
+    broken: false,
+    memoryBytes: () => mem.buffer.byteLength,
+    newDecoder(windowLogMax) {
+      const rep = decNew(windowLogMax);
+      return {
+        step: (input) => lift(decStep(rep, lower(input), input.length)),
+        finish: () => EMPTY,
+        atFrameBoundary: () => decAtEnd(rep) !== 0,
+        drop: () => void decDrop(rep),
+      };
+    },
+    newEncoder(level) {
+      const rep = encNew(level);
+      return {
+        step: (input) => lift(encStep(rep, lower(input), input.length)),
+        finish: () => lift(encFinish(rep)),
+        atFrameBoundary: () => true,
+        drop: () => void encDrop(rep),
+      };
+    },
+  };
+}
+
+/**
+ * Which binding runs the hot path. Both call the same wasm code; 'core' skips
+ * the generated component runtime's per-call bookkeeping. MINOS_ZSTD_BINDING
+ * overrides it (for benchmarks).
+ */
+const BINDING: 'core' | 'component' = process.env.MINOS_ZSTD_BINDING === 'component' ? 'component' : 'core';
+
+/** Decoders and encoders use separate instances so their memory is accounted (and recycled) separately. */
+const instances: { decoder?: Instance; encoder?: Instance } = {};
+
+function acquire(kind: 'decoder' | 'encoder'): Instance {
+  let inst = instances[kind];
+  if (!inst || inst.broken) {
+    inst = BINDING === 'component' ? componentInstance() : coreInstance();
+    instances[kind] = inst;
+  }
+  inst.live++;
+  return inst;
+}
+
+function release(kind: 'decoder' | 'encoder', inst: Instance): void {
+  inst.live--;
+  if (inst.live === 0 && instances[kind] === inst && inst.memoryBytes() > RECYCLE_BYTES) instances[kind] = undefined;
+}
+
+/** Frees leaked coders' wasm memory when their JS object is collected. */
+const leaks = new FinalizationRegistry<() => void>((free) => free());
+
+/** Shared lifecycle and error mapping of Decoder and Encoder. */
+abstract class Coder {
+  protected raw: RawCoder | undefined;
+  protected readonly inst: Instance;
+  protected readonly cap: number;
+  protected failed: unknown;
+  /** Input not yet handed to wasm; `more` = the last step filled a whole buffer. */
+  private input: Uint8Array | undefined;
+  private more = false;
+
+  constructor(private readonly kind: 'decoder' | 'encoder', make: (inst: Instance) => RawCoder) {
+    const inst = acquire(kind);
+    this.inst = inst;
+    this.cap = inst.outCapacity;
+    let raw: RawCoder;
+    try {
+      raw = make(inst);
+    } catch (e) {
+      release(kind, inst);
+      throw this.fatal(e);
+    }
+    this.raw = raw;
+    const token = {};
+    leaks.register(this, () => {
+      try {
+        raw.drop();
+      } finally {
+        release(kind, inst);
+      }
+    }, token);
+    this.unregister = () => leaks.unregister(token);
+  }
+
+  private readonly unregister: () => void;
+
+  free(): void {
+    const raw = this.raw;
+    if (!raw) return;
+    this.raw = undefined;
+    this.unregister();
+    try {
+      if (!this.inst.broken) raw.drop();
+    } finally {
+      release(this.kind, this.inst);
+    }
+  }
+
+  protected live(): RawCoder {
+    if (this.failed !== undefined) throw this.failed;
+    if (!this.raw) throw new MinosError('MN0001', `zstd ${this.kind} used after free()`);
+    return this.raw;
+  }
+
+  /** Queues a chunk for next(). */
+  feed(chunk: Uint8Array): void {
+    this.live();
+    this.input = chunk;
+  }
+
+  /** Next non-empty output for the queued input, or null once it is all consumed. */
+  next(): Uint8Array | null {
+    const raw = this.live();
+    for (;;) {
+      if (this.input === undefined && !this.more) return null;
+      const input = this.input ?? EMPTY;
+      this.input = undefined;
+      let out: Uint8Array;
+      try {
+        out = raw.step(input);
+      } catch (e) {
+        throw this.fail(e);
+      }
+      this.more = out.length === this.cap;
+      if (out.length > 0) {
+        this.produced(out.length);
+        return out;
+      }
+    }
+  }
+
+  /** Hook: called with the size of each output before it is delivered. */
+  protected produced(_n: number): void {}
+
+  /** Step used by the Transform's flush; null when done. */
+  abstract flushNext(): Uint8Array | null;
+
+  /** Maps a failure from wasm, remembers it, returns it for throwing. */
+  protected fail(e: unknown): unknown {
+    this.failed = this.fatal(e);
+    return this.failed;
+  }
+
+  private fatal(e: unknown): unknown {
+    if (typeof e === 'string') return this.zstdError(e);
+    if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+      // A trap (out of memory in cabi_realloc, …) leaves the instance unusable.
+      this.inst.broken = true;
+      return new MinosError('MN0001', `zstd ${this.kind} failed: ${e.message}`, { cause: e });
+    }
+    return e;
+  }
+
+  protected abstract zstdError(name: string): MinosError;
+}
+
+class Decoder extends Coder implements ZstdDecoder {
+  private total = 0;
+  private seen = false;
+
+  constructor(private readonly limit: number, windowLogMax: number) {
+    super('decoder', (inst) => inst.newDecoder(windowLogMax));
+  }
+
+  override feed(chunk: Uint8Array): void {
+    super.feed(chunk);
+    if (chunk.length > 0) this.seen = true;
+  }
+
+  push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void {
+    this.feed(chunk);
+    for (let out = this.next(); out !== null; out = this.next()) onData(out);
+  }
+
+  end(): void {
+    const raw = this.live();
+    if (this.next() !== null) throw new MinosError('MN0001', 'zstd decoder: end() with undelivered output');
+    if (!this.seen || !raw.atFrameBoundary()) {
+      // Like the zstd CLI, an empty input is not a stream (it needs >= 1 frame).
+      this.failed = new MinosError('MN0208', this.seen ? 'truncated zstd stream' : 'truncated zstd stream (no data)');
+      throw this.failed;
+    }
+  }
+
+  flushNext(): Uint8Array | null {
+    this.end();
+    return null;
+  }
+
+  protected override produced(n: number): void {
+    this.total += n;
+    if (this.total > this.limit) {
+      this.failed = new MinosError('MN0209', `decompressed size exceeds limit of ${this.limit} bytes`, {
+        data: { limit: this.limit },
+      });
+      throw this.failed;
+    }
+  }
+
+  protected zstdError(name: string): MinosError {
+    if (name.startsWith('Allocation error')) return new MinosError('MN0001', `zstd decoder: ${name}`);
+    return new MinosError('MN0208', `corrupt zstd data: ${name}`, { data: { zstd: name } });
+  }
+}
+
+class Encoder extends Coder implements ZstdEncoder {
+  private finishing = false;
+
+  constructor(level: number) {
+    super('encoder', (inst) => inst.newEncoder(level));
+  }
+
+  push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void {
+    if (this.finishing) throw new MinosError('MN0001', 'zstd encoder: push() after end()');
+    this.feed(chunk);
+    for (let out = this.next(); out !== null; out = this.next()) onData(out);
+  }
+
+  end(onData: (out: Uint8Array) => void): void {
+    for (let out = this.flushNext(); out !== null; out = this.flushNext()) onData(out);
+  }
+
+  flushNext(): Uint8Array | null {
+    const raw = this.live();
+    const pending = this.next(); // input queued by an interrupted push()
+    if (pending !== null) return pending;
+    this.finishing = true;
+    let out: Uint8Array;
+    try {
+      out = raw.finish();
+    } catch (e) {
+      throw this.fail(e);
+    }
+    return out.length > 0 ? out : null;
+  }
+
+  protected zstdError(name: string): MinosError {
+    return new MinosError('MN0001', `zstd encoder: ${name}`);
+  }
+}
+
+/**
+ * Transform around a Coder that respects backpressure between the outputs of
+ * one input chunk: when push() returns false it waits for _read().
+ */
+class CoderTransform extends Transform {
+  private pendingDrain: (() => void) | undefined;
+
+  constructor(private readonly coder: Decoder | Encoder) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.coder.feed(chunk);
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
+    this.drain(() => this.coder.next(), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.drain(() => this.coder.flushNext(), (err) => {
+      this.coder.free();
+      cb(err);
+    });
+  }
+
+  private drain(step: () => Uint8Array | null, cb: TransformCallback): void {
+    for (;;) {
+      let out: Uint8Array | null;
+      try {
+        out = step();
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      if (out === null) {
+        cb();
+        return;
+      }
+      if (!this.push(out)) {
+        this.pendingDrain = () => this.drain(step, cb);
+        return;
+      }
+    }
+  }
+
+  override _read(size: number): void {
+    const again = this.pendingDrain;
+    if (again) {
+      this.pendingDrain = undefined;
+      again();
+    } else {
+      super._read(size);
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
+    this.pendingDrain = undefined;
+    this.coder.free();
+    cb(err);
+  }
+}

@@ -1,0 +1,48 @@
+/** Test helpers: run the built CLI as a subprocess, make temp folders and fixtures. */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = join(ROOT, 'bin/minos.js');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `minos ARGS`, optionally as another user (`runuser -u USER`). */
+export function minos(args: string[], opts: { cwd?: string; env?: Record<string, string>; user?: string } = {}): Run {
+  const env = { ...process.env, ...opts.env };
+  const spawnOpts: SpawnSyncOptions = { cwd: opts.cwd ?? ROOT, env, encoding: 'utf8', maxBuffer: 256 << 20 };
+  const r = opts.user
+    ? spawnSync('runuser', ['-u', opts.user, '--', process.execPath, BIN, ...args], spawnOpts)
+    : spawnSync(process.execPath, [BIN, ...args], spawnOpts);
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** A fresh temp folder removed when the test ends. */
+export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'minos-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Write files: keys are relative paths, values contents (string or Buffer). */
+export function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+}
+
+export function sh(cmd: string, opts: { cwd?: string; input?: string | Buffer } = {}): string {
+  const r = spawnSync('sh', ['-c', cmd], { cwd: opts.cwd, input: opts.input, encoding: 'buffer', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${String(r.stderr)}`);
+  return String(r.stdout);
+}
