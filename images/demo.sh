@@ -18,6 +18,8 @@ done
 echo "== repository"
 minos repo index "$out/repo" --key "$out/keys/demo.key" --name demo --expires 365d
 minos repo verify "$out/repo" --keyring "$out/keys"
+echo "== plan (images/demo.yaml)"
+minos plan images/demo.yaml
 echo "== hello"
 minos inspect "$out/repo"/hello-*.mpk --key "$out/keys/demo.pub"
 echo

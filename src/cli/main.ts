@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { CODES, EXIT, isMinosError, MinosError } from '../errors.js';
 import { registerKey } from './key.js';
 import { registerPack } from './pack.js';
+import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
 import type { Io } from './io.js';
 
@@ -34,6 +35,7 @@ export function buildProgram(io: Io): Command {
   registerKey(program, io);
   registerPack(program, io);
   registerRepo(program, io);
+  registerPlan(program, io);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

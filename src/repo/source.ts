@@ -1,0 +1,115 @@
+/**
+ * Repository sources: a folder or an http(s) URL serving the same files. Both
+ * are verified the same way (loadIndex → verifyIndexBytes); a package is only
+ * ever handed out as a local file whose size and sha256 are then checked
+ * against the signed index by readPackage.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ioError, MinosError } from '../errors.js';
+import type { RepoSpec } from '../spec/image.js';
+import type { IndexPackage } from '../types.js';
+import { INDEX_NAME, INDEX_SIG, loadIndexDir, verifyIndexBytes, type LoadedIndex, type LoadIndexOptions } from './index.js';
+import { loadKeyring } from './keys.js';
+
+export interface Repository {
+  spec: RepoSpec;
+  /** Where it is, for messages: a folder or URL. */
+  location: string;
+  name: string;
+  priority: number;
+  loaded: LoadedIndex;
+}
+
+export type OpenOptions = Omit<LoadIndexOptions, 'keyring' | 'expectName'>;
+
+const MAX_INDEX = 256 << 20;
+
+async function download(url: string, max: number, sink: (chunk: Uint8Array) => void): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'error' });
+  } catch (e) {
+    throw new MinosError('MN0003', `${url}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}`, { data: { url } });
+  }
+  if (res.status === 404) throw new MinosError('MN0212', `${url}: not found (HTTP 404)`, { data: { url } });
+  if (!res.ok || !res.body) throw new MinosError('MN0003', `${url}: HTTP ${res.status}`, { data: { url } });
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > max) throw new MinosError('MN0206', `${url}: larger than the ${max} bytes expected`, { data: { url } });
+    sink(chunk);
+  }
+}
+
+async function fetchBytes(url: string, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await download(url, max, (c) => parts.push(Buffer.from(c)));
+  return Buffer.concat(parts);
+}
+
+/** Open and verify a repository's index. */
+export async function openRepository(spec: RepoSpec, opts: OpenOptions = {}): Promise<Repository> {
+  const keyring = loadKeyring(spec.keys);
+  const full: LoadIndexOptions = { ...opts, keyring, expectName: spec.name };
+  let loaded: LoadedIndex;
+  let location: string;
+  if (spec.path !== undefined) {
+    location = spec.path;
+    if (!existsSync(join(spec.path, INDEX_NAME))) {
+      throw new MinosError('MN0101', `${spec.path}: not a repository (no ${INDEX_NAME})`, { hint: 'make one with `minos repo index DIR --key KEY`', data: { file: spec.path } });
+    }
+    loaded = loadIndexDir(spec.path, full);
+  } else {
+    location = spec.url!;
+    const bytes = await fetchBytes(`${spec.url}/${INDEX_NAME}`, MAX_INDEX);
+    let sig: Buffer;
+    try {
+      sig = await fetchBytes(`${spec.url}/${INDEX_SIG}`, 1024);
+    } catch (e) {
+      if (e instanceof MinosError && e.code === 'MN0212') throw new MinosError('MN0202', `${spec.url}/${INDEX_SIG}: index signature missing`);
+      throw e;
+    }
+    loaded = verifyIndexBytes(bytes, sig, `${spec.url}/${INDEX_NAME}`, full);
+  }
+  return { spec, location, name: loaded.index.name, priority: spec.priority, loaded };
+}
+
+/**
+ * A local path for a package of `repo`: the file itself for a folder, or a
+ * download into `cacheDir` named by its sha256 (reused when already there).
+ * The caller verifies it with readPackage(…, { expect: { size, sha256 } }).
+ */
+export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: string): Promise<string> {
+  if (repo.spec.path !== undefined) return join(repo.spec.path, p.file);
+  const dest = join(cacheDir, `${p.sha256}.mpk`);
+  if (existsSync(dest)) return dest;
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${dest}.part-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  const hash = createHash('sha256');
+  try {
+    await download(`${repo.spec.url}/${encodeURIComponent(p.file)}`, p.size, (c) => {
+      hash.update(c);
+      writeSync(fd, c);
+    });
+    closeSync(fd);
+    const got = hash.digest('hex');
+    if (got !== p.sha256) throw new MinosError('MN0205', `${repo.spec.url}/${p.file}: sha256 is ${got}, the index says ${p.sha256}`, { data: { file: p.file } });
+    renameSync(tmp, dest);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to remove
+    }
+    throw e instanceof MinosError ? e : ioError(e, dest);
+  }
+  return dest;
+}

@@ -1,0 +1,104 @@
+/**
+ * Image specs: the YAML that `minos plan` and `minos build` read. Relative
+ * paths resolve against the spec's folder. Errors name file, line and field.
+ */
+import { dirname, resolve } from 'node:path';
+import { ARCHES, isArch, type Arch } from '../solve/depend.js';
+import { parseRequest } from '../solve/solver.js';
+import type { GroupDecl, UserDecl } from '../types.js';
+import { repoNameError } from '../repo/index.js';
+import { loadGroups, loadUsers } from './recipe.js';
+import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
+
+export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio'] as const;
+export type OutputFormat = (typeof FORMATS)[number];
+
+export interface RepoSpec {
+  /** Absolute folder, or undefined for a URL repository. */
+  path?: string;
+  url?: string;
+  /** Absolute paths of trusted public keys (files or folders of *.pub). */
+  keys: string[];
+  /** Higher wins, even over a newer version elsewhere. Default 0. */
+  priority: number;
+  /** Expected repository name (the index must carry it); default: whatever the index says. */
+  name?: string;
+}
+
+export interface ImageSpec {
+  file: string;
+  src: YamlSource;
+  name: string;
+  arch: Arch;
+  repositories: RepoSpec[];
+  /** Request strings: `name`, `name >= 1.2`, `a | b`, `name@repo`. */
+  packages: string[];
+  optional: boolean;
+  users: UserDecl[];
+  groups: GroupDecl[];
+  overlay?: string;
+  output?: { path?: string; format?: OutputFormat };
+}
+
+function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpec {
+  const p = ['repositories', i];
+  const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name'] });
+  if ((o.path === undefined) === (o.url === undefined)) throw yamlError(src, p, 'give exactly one of "path" or "url"', 'MN0105');
+  const keys = strList(src, [...p, 'keys'], o.keys).map((k) => resolve(base, k));
+  if (keys.length === 0) throw yamlError(src, [...p, 'keys'], 'at least one trusted key is required', 'MN0105');
+  const spec: RepoSpec = { keys, priority: o.priority === undefined ? 0 : int(src, [...p, 'priority'], o.priority, -1000, 1000) };
+  if (o.path !== undefined) spec.path = resolve(base, str(src, [...p, 'path'], o.path));
+  if (o.url !== undefined) {
+    const url = str(src, [...p, 'url'], o.url);
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw yamlError(src, [...p, 'url'], `"${url}" is not an http(s) URL`);
+    spec.url = url.replace(/\/+$/, '');
+  }
+  if (o.name !== undefined) {
+    spec.name = str(src, [...p, 'name'], o.name);
+    const err = repoNameError(spec.name);
+    if (err) throw yamlError(src, [...p, 'name'], err);
+  }
+  return spec;
+}
+
+/** Load and validate an image spec. Throws MinosError (exit 2) naming file, line and field. */
+export function loadImageSpec(file: string): ImageSpec {
+  const src = readYamlFile(file);
+  const base = dirname(file);
+  const o = mapping(src, [], src.data, {
+    required: ['name', 'arch', 'repositories', 'packages'],
+    optional: ['optional', 'users', 'groups', 'overlay', 'output'],
+  });
+  const arch = str(src, ['arch'], o.arch);
+  if (!isArch(arch) || arch === 'noarch') {
+    throw yamlError(src, ['arch'], `unknown target architecture "${arch}" (one of ${ARCHES.filter((a) => a !== 'noarch').join(', ')})`, 'MN0106');
+  }
+  const repositories = list(src, ['repositories'], o.repositories).map((r, i) => loadRepo(src, i, r, base));
+  if (repositories.length === 0) throw yamlError(src, ['repositories'], 'at least one repository is required', 'MN0105');
+  const packages = strList(src, ['packages'], o.packages);
+  packages.forEach((s, i) => field(src, ['packages', i], () => parseRequest(s)));
+  let output: ImageSpec['output'];
+  if (o.output !== undefined && o.output !== null) {
+    const out = mapping(src, ['output'], o.output, { optional: ['path', 'format'] });
+    output = {};
+    if (out.path !== undefined) output.path = resolve(base, str(src, ['output', 'path'], out.path));
+    if (out.format !== undefined) {
+      const f = str(src, ['output', 'format'], out.format);
+      if (!(FORMATS as readonly string[]).includes(f)) throw yamlError(src, ['output', 'format'], `unsupported format "${f}" (one of ${FORMATS.join(', ')})`);
+      output.format = f as OutputFormat;
+    }
+  }
+  return {
+    file,
+    src,
+    name: str(src, ['name'], o.name),
+    arch,
+    repositories,
+    packages,
+    optional: o.optional === undefined ? false : bool(src, ['optional'], o.optional),
+    users: loadUsers(src, ['users'], o.users),
+    groups: loadGroups(src, ['groups'], o.groups),
+    overlay: o.overlay === undefined ? undefined : resolve(base, str(src, ['overlay'], o.overlay)),
+    output,
+  };
+}
