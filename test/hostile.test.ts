@@ -91,6 +91,8 @@ const cases: [string, number, RegExp, (m: Manifest, c: Map<string, Buffer>) => B
   ['duplicate manifest entry', 2, /duplicate entry "usr\/bin\/hello"/, (m) => { m.files.splice(5, 0, { ...m.files[4] }); m.installedSize += m.files[4].size; }],
   ['hardlink to outside the package', 2, /hardlink "usr\/bin\/hl" must point to an earlier regular file/, (m) => { m.files[6].target = '../../etc/shadow'; }],
   ['hardlink to a file of another package', 2, /hardlink "usr\/bin\/hl" must point to an earlier regular file/, (m) => { m.files[6].target = 'etc/shadow'; }],
+  ['hardlink with a mode its file does not have', 2, /must have the mode, owner and group of "usr\/bin\/hello"/, (m) => { m.files[6].mode = 0o755; }],
+  ['symlink with a mode', 2, /a symlink's mode is always 511/, (m) => { m.files[5].mode = 0o755; }],
   ['symlink climbing out of the root', 2, /points outside the root/, (m) => { m.files[5].target = '../../../etc/shadow'; }],
   ['overlong name', 2, /longer than 4095 bytes|longer than 4096 bytes/, (m, c) => addFile(m, c, `usr/${'a/'.repeat(2100)}x`, Buffer.from('x'))],
   ['overlong component', 2, /component longer than 255 bytes/, (m, c) => addFile(m, c, `usr/${'a'.repeat(300)}`, Buffer.from('x'))],

@@ -81,7 +81,8 @@ function strings(o: Record<string, unknown>, k: string, ctx: Ctx, check: (s: str
   });
 }
 
-const OWNER = /^[a-z_][a-z0-9_.-]{0,30}\$?$/;
+/** User and group names: at most 32 characters, an optional final `$`. */
+export const ACCOUNT_NAME = /^(?=.{1,32}$)[a-z_][a-z0-9_.-]*\$?$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -128,8 +129,8 @@ function entry(v: unknown, ctx: Ctx, f: string): FileEntry {
   const mode = getInt(o, 'mode', ctx, `${f}.mode`, 0o7777);
   const owner = getStr(o, 'owner', ctx, `${f}.owner`);
   const group = getStr(o, 'group', ctx, `${f}.group`);
-  if (!OWNER.test(owner)) throw bad(ctx, `${f}.owner`, `invalid user name ${quote(owner)}`);
-  if (!OWNER.test(group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(group)}`);
+  if (!ACCOUNT_NAME.test(owner)) throw bad(ctx, `${f}.owner`, `invalid user name ${quote(owner)}`);
+  if (!ACCOUNT_NAME.test(group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(group)}`);
   const size = getInt(o, 'size', ctx, `${f}.size`);
   const e: FileEntry = { path, type, mode, owner, group, size };
   const want = (k: string, yes: boolean) => {
@@ -180,7 +181,11 @@ function checkFiles(files: FileEntry[], ctx: Ctx): void {
     if (e.type === 'hardlink') {
       const t = byPath.get(e.target!);
       if (!t || t.type !== 'file') throw bad(ctx, `${f}.target`, `hardlink ${quote(e.path)} must point to an earlier regular file of this package, not ${quote(e.target!)}`);
+      if (t.mode !== e.mode || t.owner !== e.owner || t.group !== e.group) {
+        throw bad(ctx, f, `hardlink ${quote(e.path)} must have the mode, owner and group of ${quote(t.path)} (they share an inode)`);
+      }
     }
+    if (e.type === 'symlink' && e.mode !== 0o777) throw bad(ctx, `${f}.mode`, `a symlink's mode is always 511 (0o777)`);
     if (e.type === 'symlink' && symlinkEscapes(e.path, e.target!)) {
       throw bad(ctx, `${f}.target`, `symlink ${quote(e.path)} -> ${quote(e.target!)} points outside the root`);
     }
@@ -191,8 +196,8 @@ function checkFiles(files: FileEntry[], ctx: Ctx): void {
 function checkUser(v: unknown, ctx: Ctx, f: string): UserDecl {
   const o = exactKeys(v, ctx, f, ['name', 'uid', 'group'], ['home', 'shell', 'gecos']);
   const u: UserDecl = { name: getStr(o, 'name', ctx, `${f}.name`), uid: getInt(o, 'uid', ctx, `${f}.uid`, 2 ** 32 - 2), group: getStr(o, 'group', ctx, `${f}.group`) };
-  if (!OWNER.test(u.name)) throw bad(ctx, `${f}.name`, `invalid user name ${quote(u.name)}`);
-  if (!OWNER.test(u.group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(u.group)}`);
+  if (!ACCOUNT_NAME.test(u.name)) throw bad(ctx, `${f}.name`, `invalid user name ${quote(u.name)}`);
+  if (!ACCOUNT_NAME.test(u.group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(u.group)}`);
   for (const k of ['home', 'shell', 'gecos'] as const) {
     if (k in o) {
       const s = getStr(o, k, ctx, `${f}.${k}`, 255);
@@ -206,10 +211,10 @@ function checkUser(v: unknown, ctx: Ctx, f: string): UserDecl {
 function checkGroup(v: unknown, ctx: Ctx, f: string): GroupDecl {
   const o = exactKeys(v, ctx, f, ['name', 'gid'], ['members']);
   const g: GroupDecl = { name: getStr(o, 'name', ctx, `${f}.name`), gid: getInt(o, 'gid', ctx, `${f}.gid`, 2 ** 32 - 2) };
-  if (!OWNER.test(g.name)) throw bad(ctx, `${f}.name`, `invalid group name ${quote(g.name)}`);
+  if (!ACCOUNT_NAME.test(g.name)) throw bad(ctx, `${f}.name`, `invalid group name ${quote(g.name)}`);
   if ('members' in o) {
     g.members = getList(o, 'members', ctx, `${f}.members`, (m, mf) => {
-      if (typeof m !== 'string' || !OWNER.test(m)) throw bad(ctx, mf, 'invalid user name');
+      if (typeof m !== 'string' || !ACCOUNT_NAME.test(m)) throw bad(ctx, mf, 'invalid user name');
       return m;
     });
   }

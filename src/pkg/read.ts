@@ -62,7 +62,8 @@ export interface ReadResult {
 /** Upper bound on the decompressed tar size a manifest allows. */
 export function tarBound(m: Manifest, manifestBytes: number): number {
   const block = (n: number) => Math.ceil(n / 512) * 512;
-  let total = 8 * 512 + 2 * block(manifestBytes) + 20 * 512; // two members with pax, end blocks, record padding
+  // The two head members with pax headers, end blocks, and up to 64 KiB of record padding.
+  let total = 8 * 512 + 2 * block(manifestBytes) + 64 * 1024;
   for (const e of m.files) total += 4096 + block(2 * Buffer.byteLength(e.path) + 2 * Buffer.byteLength(e.target ?? '')) + block(e.size);
   return total;
 }

@@ -62,6 +62,7 @@ export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
   if (o.expires !== null) {
     expires = getStr(o, 'expires', ctx, 'expires', 32);
     if (parseTime(expires) === undefined) throw fail('expires', 'expected a time like 2026-01-31T12:00:00Z, or null');
+    if (parseTime(expires)! < parseTime(created)!) throw fail('expires', `${expires} is before created ${created}`);
   }
   const signer = getStr(o, 'signer', ctx, 'signer', 16);
   if (!Array.isArray(o.packages)) throw fail('packages', 'expected a list');

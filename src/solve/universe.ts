@@ -182,6 +182,19 @@ export class Universe {
     return d;
   }
 
+  /**
+   * Parse every dependency, optional and conflict string now instead of on
+   * first use (to validate a whole index at load). Returns how many strings
+   * were parsed; throws MN0107 naming the first bad package.
+   */
+  parseAll(): number {
+    let n = 0;
+    for (let i = 0; i < this.pkgs.length; i++) {
+      n += this.depends(i).length + this.optional(i).length + this.conflicts(i).length;
+    }
+    return n;
+  }
+
   private parseList(id: number, field: 'depends' | 'optional' | 'conflicts'): Dependency[] {
     const list = this.pkgs[id].meta[field];
     if (!list || list.length === 0) return [];

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide, type Arch } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
 import type { GroupDecl, UserDecl } from '../types.js';
-import { pathError } from '../pkg/manifest.js';
+import { ACCOUNT_NAME, pathError } from '../pkg/manifest.js';
 import { field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type Path, type YamlSource } from './yaml.js';
 
 export type OverrideType = 'char' | 'block' | 'fifo' | 'dir' | 'symlink';
@@ -46,11 +46,10 @@ export interface Recipe {
   overrides: Map<string, Override>;
 }
 
-const ACCOUNT = /^[a-z_][a-z0-9_.-]{0,30}\$?$/;
 
 function account(src: YamlSource, path: Path, v: unknown): string {
   const s = str(src, path, v);
-  if (!ACCOUNT.test(s)) throw yamlError(src, path, `invalid user or group name "${s}"`);
+  if (!ACCOUNT_NAME.test(s)) throw yamlError(src, path, `invalid user or group name "${s}"`);
   return s;
 }
 
