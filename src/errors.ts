@@ -33,6 +33,8 @@ export const CODES = {
   MN0109: [EXIT.usage, 'output already exists'],
   MN0110: [EXIT.usage, 'malformed package or archive'],
   MN0111: [EXIT.usage, 'malformed repository index'],
+  MN0112: [EXIT.usage, 'malformed lockfile'],
+  MN0113: [EXIT.usage, 'owner not declared by any package'],
 
   MN0201: [EXIT.verify, 'signature does not verify'],
   MN0202: [EXIT.verify, 'signature missing'],
@@ -47,12 +49,14 @@ export const CODES = {
   MN0211: [EXIT.verify, 'repository index rolled back'],
   MN0212: [EXIT.verify, 'package missing from repository'],
   MN0213: [EXIT.verify, 'package not listed in repository index'],
+  MN0214: [EXIT.verify, 'locked package missing or different'],
 
   MN0301: [EXIT.unsatisfiable, 'dependencies cannot be satisfied'],
   MN0302: [EXIT.unsatisfiable, 'no such package'],
 
   MN0501: [EXIT.locked, 'another minos holds the lock'],
   MN0601: [EXIT.conflict, 'file conflict'],
+  MN0602: [EXIT.conflict, 'account conflict'],
 } as const satisfies Record<string, readonly [ExitStatus, string]>;
 export type ErrorCode = keyof typeof CODES;
 

@@ -7,6 +7,8 @@ export interface Io {
   /** Standard output is a terminal (progress and colour allowed). */
   isTTY: boolean;
   version: string;
+  /** Replace the current progress line (terminals only); '' clears it. */
+  progress?(line: string): void;
 }
 
 export function packageVersion(): string {
@@ -18,8 +20,9 @@ export function stdio(): Io {
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
-    isTTY: Boolean(process.stdout.isTTY),
+    isTTY: Boolean(process.stderr.isTTY),
     version: packageVersion(),
+    progress: (line) => process.stderr.write(`\r\x1b[K${line}`),
   };
 }
 

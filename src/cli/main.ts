@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { CODES, EXIT, isMinosError, MinosError } from '../errors.js';
 import { registerKey } from './key.js';
+import { registerBuild } from './build.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
@@ -36,6 +37,7 @@ export function buildProgram(io: Io): Command {
   registerPack(program, io);
   registerRepo(program, io);
   registerPlan(program, io);
+  registerBuild(program, io);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

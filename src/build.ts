@@ -1,0 +1,369 @@
+/**
+ * The image pipeline, top to bottom:
+ *   open + verify repositories → choose packages (solve, or take the lockfile
+ *   with --frozen) → fetch → verify + unpack each package into a stage beside
+ *   the output → accounts, overlay, device configuration, installed database
+ *   → write the target (dir | tar | tar.zst | cpio) → rename into place →
+ *   lockfile and SBOM.
+ * Nothing appears at the output path unless every step succeeded.
+ */
+import { closeSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { canonicalBytes } from './canonical.js';
+import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
+import { ioError, MinosError } from './errors.js';
+import { lockText, readLock, type Lockfile } from './lock.js';
+import { readPackage } from './pkg/read.js';
+import { candidatesOf, openRepositories } from './plan.js';
+import { parseTime } from './repo/index.js';
+import { loadKeyring } from './repo/keys.js';
+import { packageFile, type Repository } from './repo/source.js';
+import { makeSbom } from './sbom.js';
+import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
+import { solve, type Locator } from './solve/solver.js';
+import type { ImageSpec, OutputFormat } from './spec/image.js';
+import { accountFiles, collectAccounts } from './target/accounts.js';
+import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
+import type { EntryType, IndexPackage, Manifest } from './types.js';
+import { createStage, discardStage, materialize, stageSink, type Stage } from './unpack/stage.js';
+
+export type BuildEvent =
+  | { type: 'resolved'; packages: number; frozen: boolean }
+  | { type: 'package'; name: string; version: string; index: number; total: number; bytes: number }
+  | { type: 'writing'; format: OutputFormat }
+  | { type: 'warning'; message: string };
+
+export interface BuildOptions {
+  spec: ImageSpec;
+  /** Absolute output path. */
+  out: string;
+  format: OutputFormat;
+  arch?: Arch;
+  /** Absolute lockfile path. */
+  lockFile: string;
+  /** Install exactly the locked set, without resolving. */
+  frozen?: boolean;
+  /** Ignore an existing lockfile's versions (re-resolve from scratch). */
+  update?: boolean;
+  allowExpired?: boolean;
+  sourceDateEpoch?: number;
+  /** Where packages from http repositories are downloaded. */
+  cacheDir: string;
+  /** Tool name and version for the SBOM. */
+  tool: string;
+  onEvent?: (e: BuildEvent) => void;
+}
+
+export interface BuildResult {
+  out: string;
+  format: OutputFormat;
+  arch: Arch;
+  packages: Locator[];
+  entries: number;
+  bytes: number;
+  mtime: number;
+  lockFile: string;
+  sbomFile: string;
+  deferred: number;
+}
+
+export function sbomPathFor(lockFile: string): string {
+  return lockFile.replace(/\.lock\.json$/, '') + '.spdx.json';
+}
+
+interface Chosen {
+  locator: Locator;
+  repo: Repository;
+  entry: IndexPackage;
+}
+
+function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
+  return repo.loaded.index.packages.find((p) => p.name === l.name && p.version === l.version && p.arch === l.arch);
+}
+
+/** With --frozen: the locked packages, each checked against its repository's signed index. */
+function chooseFrozen(lock: Lockfile, lockFile: string, repos: Repository[]): Chosen[] {
+  return lock.packages.map((lp) => {
+    const repo = repos.find((r) => r.name === lp.repo);
+    if (!repo) throw new MinosError('MN0214', `${lockFile}: locked ${lp.name} ${lp.version} comes from repository "${lp.repo}", which the spec does not name`, { data: { package: lp.name } });
+    const entry = findEntry(repo, lp);
+    if (!entry) throw new MinosError('MN0214', `locked ${lp.name} ${lp.version} (${lp.arch}) is missing from repository "${repo.name}"`, { data: { package: lp.name } });
+    if (entry.sha256 !== lp.sha256 || entry.size !== lp.size) {
+      throw new MinosError('MN0214', `locked ${lp.name} ${lp.version} differs in repository "${repo.name}": sha256 ${entry.sha256}, the lockfile says ${lp.sha256}`, { data: { package: lp.name } });
+    }
+    return { locator: { name: lp.name, version: lp.version, arch: lp.arch, repo: lp.repo }, repo, entry };
+  });
+}
+
+/** Freshness and anti-rollback against the lockfile: a pinned digest excuses expiry. */
+function checkAgainstLock(repos: Repository[], lock: Lockfile | undefined, allowExpired: boolean, now: number): void {
+  for (const r of repos) {
+    const locked = lock?.repositories.find((x) => x.name === r.name);
+    const idx = r.loaded.index;
+    if (locked && idx.serial < locked.serial) {
+      throw new MinosError('MN0211', `repository "${r.name}" (${r.location}) has serial ${idx.serial}, older than ${locked.serial} in the lockfile (rollback)`, { data: { repo: r.name } });
+    }
+    const pinned = locked?.digest === r.loaded.digest;
+    if (!pinned && !allowExpired && idx.expires !== null && parseTime(idx.expires)! < now) {
+      throw new MinosError('MN0210', `repository "${r.name}" (${r.location}) index expired at ${idx.expires}`, {
+        data: { repo: r.name },
+        hint: 're-sign it, build --frozen from a lockfile that pins this index, or pass --allow-expired',
+      });
+    }
+  }
+}
+
+/** Add a file made by minos (accounts, database, configuration) to the stage. */
+function addOwnFile(stage: Stage, path: string, content: Buffer | string, mode = 0o644, owner = 'root', group = 'root'): void {
+  addParents(stage, path);
+  const data = Buffer.from(content);
+  const old = stage.nodes.get(path);
+  if (old && old.type === 'dir') throw new MinosError('MN0601', `file conflict: /${path} is a folder of ${old.pkg || 'the image'} but minos needs to write a file there`);
+  if (old) rmSync(join(stage.root, path), { force: true });
+  const node = { path, type: 'file' as const, mode, owner, group, size: data.length, pkg: '' };
+  const fd = materialize(stage, node)!;
+  try {
+    writeFileSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+  stage.nodes.set(path, node);
+}
+
+function addParents(stage: Stage, path: string): void {
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+    const parent = path.slice(0, i);
+    const n = stage.nodes.get(parent);
+    if (n && n.type !== 'dir') throw new MinosError('MN0601', `file conflict: /${parent} is a ${n.type} of ${n.pkg || 'the image'}, but a folder is needed there`);
+    if (!n) {
+      const dir = { path: parent, type: 'dir' as const, mode: 0o755, owner: 'root', group: 'root', size: 0, pkg: '' };
+      materialize(stage, dir);
+      stage.nodes.set(parent, dir);
+    }
+  }
+}
+
+/** Copy an overlay folder over the stage: its entries replace whatever is there; owned by root. */
+function applyOverlay(stage: Stage, overlay: string): number {
+  let count = 0;
+  const visit = (abs: string, rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(abs).sort();
+    } catch (e) {
+      throw ioError(e, abs, 'MN0101');
+    }
+    for (const name of names) {
+      const a = join(abs, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st: Stats = lstatSync(a);
+      const old = stage.nodes.get(r);
+      if (st.isDirectory()) {
+        if (old && old.type !== 'dir') throw new MinosError('MN0601', `file conflict: overlay folder /${r} would replace a ${old.type} of ${old.pkg || 'the image'}`);
+        if (!old) {
+          addParents(stage, r);
+          const dir = { path: r, type: 'dir' as EntryType, mode: st.mode & 0o7777, owner: 'root', group: 'root', size: 0, pkg: '' };
+          materialize(stage, dir);
+          stage.nodes.set(r, dir);
+        }
+        visit(a, r);
+      } else if (st.isFile()) {
+        addOwnFile(stage, r, readFileSync(a), st.mode & 0o7777);
+      } else if (st.isSymbolicLink()) {
+        if (old?.type === 'dir') throw new MinosError('MN0601', `file conflict: overlay symlink /${r} would replace a folder`);
+        if (old) rmSync(join(stage.root, r), { force: true });
+        addParents(stage, r);
+        const link = { path: r, type: 'symlink' as EntryType, mode: 0o777, owner: 'root', group: 'root', size: 0, target: readlinkSync(a), pkg: '' };
+        materialize(stage, link);
+        stage.nodes.set(r, link);
+      } else {
+        throw new MinosError('MN0104', `${a}: overlays may hold only files, folders and symlinks`, { data: { file: a } });
+      }
+      count++;
+    }
+  };
+  visit(overlay, '');
+  return count;
+}
+
+/** For each package: the chosen packages it replaces, and those that replace it. */
+function replaceSets(manifests: Map<string, { version: string; replaces: readonly string[] }>): Map<string, { replaces: Set<string>; replacedBy: Set<string> }> {
+  const out = new Map<string, { replaces: Set<string>; replacedBy: Set<string> }>();
+  for (const name of manifests.keys()) out.set(name, { replaces: new Set(), replacedBy: new Set() });
+  for (const [name, m] of manifests) {
+    for (const r of m.replaces) {
+      const d = parseDescriptor(r);
+      const other = manifests.get(d.name);
+      if (other && d.name !== name && satisfies(other.version, d.constraint)) {
+        out.get(name)!.replaces.add(d.name);
+        out.get(d.name)!.replacedBy.add(name);
+      }
+    }
+  }
+  return out;
+}
+
+/** Move `from` to `to`, replacing an existing output of the same kind. */
+function moveIntoPlace(from: string, to: string): void {
+  let old: string | undefined;
+  if (existsSync(to)) {
+    old = `${to}.minos-old-${process.pid}`;
+    renameSync(to, old);
+  }
+  try {
+    renameSync(from, to);
+  } catch (e) {
+    if (old) renameSync(old, to);
+    throw ioError(e, to);
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+}
+
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const { spec } = opts;
+  const emit = opts.onEvent ?? (() => {});
+  const arch = opts.arch ?? spec.arch;
+  const now = Math.floor(Date.now() / 1000);
+  const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
+  if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
+
+  const repos = await openRepositories(spec, { allowExpired: true });
+  checkAgainstLock(repos, lock, !!opts.allowExpired, now);
+
+  let chosen: Chosen[];
+  if (opts.frozen) {
+    chosen = chooseFrozen(lock!, opts.lockFile, repos);
+  } else {
+    const candidates = candidatesOf(repos);
+    // The lockfile locks by default: its versions are kept while they still fit the spec.
+    const preferred = opts.update || !lock ? [] : lock.packages.filter((lp) => {
+      const repo = repos.find((r) => r.name === lp.repo);
+      const e = repo && findEntry(repo, lp);
+      return e !== undefined && e.sha256 === lp.sha256;
+    });
+    const cs = solve({ candidates, arch, requests: spec.packages, optional: spec.optional, installed: preferred, autoremove: true });
+    chosen = cs.result.map((locator) => {
+      const repo = repos.find((r) => r.name === locator.repo)!;
+      return { locator, repo, entry: findEntry(repo, locator)! };
+    });
+  }
+  chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
+  emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen });
+
+  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`));
+  const tmpOut = `${opts.out}.minos-tmp-${process.pid}`;
+  try {
+    // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
+    const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
+    const records: InstalledRecord[] = [];
+    const keyrings = new Map(repos.map((r) => [r.name, loadKeyring(r.spec.keys)]));
+    let bytes = 0;
+    for (const [i, c] of chosen.entries()) {
+      const file = await packageFile(c.repo, c.entry, opts.cacheDir);
+      let manifest: Manifest | undefined;
+      const sets1 = sets.get(c.locator.name)!;
+      let sink: ReturnType<typeof stageSink> | undefined;
+      const r = readPackage(file, {
+        keyring: keyrings.get(c.repo.name)!,
+        expect: { size: c.entry.size, sha256: c.entry.sha256 },
+        sink: {
+          manifest(m) {
+            manifest = m;
+            sink = stageSink(stage, m, sets1);
+          },
+          begin: (e) => sink!.begin(e),
+          data: (d) => sink!.data(d),
+          end: (e) => sink!.end(e),
+        },
+      });
+      bytes += r.manifest.installedSize;
+      const m = manifest!;
+      if (m.name !== c.locator.name || m.version !== c.locator.version || m.arch !== c.locator.arch) {
+        throw new MinosError('MN0213', `${c.entry.file}: holds ${m.name} ${m.version} ${m.arch}, the index says ${c.locator.name} ${c.locator.version} ${c.locator.arch}`);
+      }
+      const { format: _f, signer: _s, ...rest } = m;
+      records.push({ ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false });
+      emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
+    }
+    const requested = new Set(spec.packages.map((p) => p.split(/[\s@<>=|]/)[0]));
+    for (const rec of records) rec.explicit = requested.has(rec.name);
+
+    // Accounts: declared by packages and the spec; existing files from packages are the base.
+    const accounts = collectAccounts([...records.map((r) => ({ name: r.name, users: r.users, groups: r.groups })), { name: '', users: spec.users, groups: spec.groups }]);
+    const base = (p: string) => (stage.nodes.get(p)?.type === 'file' ? readFileSync(join(stage.root, p), 'utf8') : undefined);
+    const files = accountFiles(accounts, { passwd: base('etc/passwd'), group: base('etc/group'), shadow: base('etc/shadow') });
+    addOwnFile(stage, 'etc/passwd', files.passwd);
+    addOwnFile(stage, 'etc/group', files.group);
+    addOwnFile(stage, 'etc/shadow', files.shadow, accounts.groups.has('shadow') ? 0o640 : 0o600, 'root', accounts.groups.has('shadow') ? 'shadow' : 'root');
+    if (spec.overlay !== undefined) {
+      if (!existsSync(spec.overlay) || !statSync(spec.overlay).isDirectory()) {
+        throw new MinosError('MN0101', `${spec.file}: overlay ${spec.overlay} is not a folder`, { data: { file: spec.file } });
+      }
+      applyOverlay(stage, spec.overlay);
+    }
+
+    // What the device needs to manage itself: repositories, trusted keys, serials seen.
+    const keyFiles = new Map<string, string>();
+    const repoConfig = repos.map((r) => {
+      const ids = [...keyrings.get(r.name)!.values()].map((k) => {
+        keyFiles.set(k.id, k.key.export({ type: 'spki', format: 'pem' }) as string);
+        return k.id;
+      });
+      return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: ids.sort() };
+    });
+    addOwnFile(stage, 'etc/minos/repositories.json', `${JSON.stringify(JSON.parse(canonicalBytes(repoConfig.sort((a, b) => (a.name < b.name ? -1 : 1))).toString()), null, 2)}\n`);
+    for (const [id, pem] of [...keyFiles].sort()) addOwnFile(stage, `etc/minos/keys/${id}.pub`, pem);
+    addOwnFile(stage, `${DB_DIR}/serials.json`, canonicalBytes(Object.fromEntries(repos.map((r) => [r.name, r.loaded.index.serial]).sort())));
+
+    // The database goes in last: its deferred list covers every node, itself included.
+    const mtime = opts.sourceDateEpoch ?? Math.max(0, ...records.map((r) => r.builddate));
+    const asRoot = process.getuid?.() === 0;
+    const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [] };
+    addOwnFile(stage, INSTALLED, '');
+    if (opts.format === 'dir') db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
+    addOwnFile(stage, INSTALLED, dbBytes(db));
+    const nodes = resolveNodes(stage, accounts);
+    if (db.deferred.length) {
+      emit({ type: 'warning', message: `not running as root: ${db.deferred.length} owners and device nodes could not be applied; they are recorded in /${INSTALLED}` });
+    }
+
+    emit({ type: 'writing', format: opts.format });
+    const outOpts = { accounts, mtime };
+    if (opts.format === 'dir') {
+      finishDirectory(stage, nodes, { ...outOpts, asRoot });
+      moveIntoPlace(stage.root, opts.out);
+    } else {
+      if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
+      else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? 19 : undefined });
+      moveIntoPlace(tmpOut, opts.out);
+      discardStage(stage);
+    }
+
+    const lockData: Lockfile = {
+      format: 1,
+      image: spec.name,
+      arch,
+      repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
+      packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
+    };
+    const sbomFile = sbomPathFor(opts.lockFile);
+    const sbom = makeSbom({
+      image: spec.name,
+      created: mtime,
+      tool: opts.tool,
+      packages: chosen.map((c) => ({ meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file })),
+    });
+    writeFileSync(`${opts.lockFile}.tmp-${process.pid}`, lockText(lockData));
+    writeFileSync(`${sbomFile}.tmp-${process.pid}`, `${JSON.stringify(sbom, null, 2)}\n`);
+    renameSync(`${opts.lockFile}.tmp-${process.pid}`, opts.lockFile);
+    renameSync(`${sbomFile}.tmp-${process.pid}`, sbomFile);
+    return {
+      out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
+      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length,
+    };
+  } catch (e) {
+    discardStage(stage);
+    rmSync(tmpOut, { force: true });
+    throw e;
+  }
+}

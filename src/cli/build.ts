@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { buildImage, type BuildEvent } from '../build.js';
+import { MinosError } from '../errors.js';
+import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
+import { sourceDateEpoch } from './common.js';
+import type { Io } from './io.js';
+import { archOption } from './plan.js';
+
+/** The format an output path's extension implies, if any. */
+export function formatOf(path: string): OutputFormat | undefined {
+  if (/\.(tar\.zst|tzst)$/.test(path)) return 'tar.zst';
+  if (path.endsWith('.tar')) return 'tar';
+  if (path.endsWith('.cpio')) return 'cpio';
+  return undefined;
+}
+
+function cacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || (existsSync(homedir()) ? join(homedir(), '.cache') : join(tmpdir(), `minos-${process.getuid?.() ?? 0}`));
+  return join(base, 'minos', 'packages');
+}
+
+export function registerBuild(program: Command, io: Io): void {
+  program
+    .command('build')
+    .description('build a root filesystem image from a spec, offline and reproducibly')
+    .argument('<spec>', 'image spec YAML file')
+    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME)')
+    .option('--format <format>', `one of ${FORMATS.join(', ')} (default: from the output's extension, else dir)`)
+    .option('--arch <arch>', 'target architecture (default: the spec\'s)')
+    .option('--lock <file>', 'lockfile to read and write (default: OUT.lock.json)')
+    .option('--frozen', 'install exactly the locked packages, without resolving')
+    .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
+    .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--json', 'print a JSON summary')
+    .action(async (specFile: string, opts: { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; json?: boolean }) => {
+      const spec = loadImageSpec(resolve(specFile));
+      if (opts.format !== undefined && !(FORMATS as readonly string[]).includes(opts.format)) {
+        throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
+      }
+      if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
+      const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
+      const format = (opts.format as OutputFormat | undefined) ?? formatOf(out) ?? spec.output?.format ?? 'dir';
+      const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
+      const progress = io.isTTY && !opts.json;
+      const onEvent = (e: BuildEvent) => {
+        if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);
+        else if (!progress) return;
+        else if (e.type === 'resolved') io.progress?.(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}`);
+        else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${(e.bytes / 2 ** 20).toFixed(1)} MiB unpacked`);
+        else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
+      };
+      const r = await buildImage({
+        spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
+        sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent,
+      });
+      if (progress) io.progress?.('');
+      if (opts.json) {
+        io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
+      } else {
+        io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
+        io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
+      }
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * The installed database inside a root: `var/lib/minos/installed.json`,
+ * canonical JSON, replaced atomically (write new, fsync, rename, fsync dir).
+ * An image built by `minos build` carries it, so the live engine can manage
+ * the image later. It holds no host names and no clock times: only the
+ * packages' own build dates.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { canonicalBytes } from '../canonical.js';
+import { ioError, MinosError } from '../errors.js';
+import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
+
+export const DB_DIR = 'var/lib/minos';
+export const INSTALLED = `${DB_DIR}/installed.json`;
+
+export interface InstalledRecord extends PackageMeta {
+  repo: string;
+  /** sha256 of the package file it was installed from. */
+  sha256: string;
+  config: string[];
+  users: UserDecl[];
+  groups: GroupDecl[];
+  files: FileEntry[];
+  /** Installed because it was asked for (not only as a dependency). */
+  explicit: boolean;
+}
+
+/** An owner or mode the builder could not apply (rootless directory build). */
+export interface Deferred {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Device nodes and FIFOs that could not be created. */
+  type?: 'char' | 'block' | 'fifo';
+  devmajor?: number;
+  devminor?: number;
+}
+
+export interface InstalledDb {
+  format: 1;
+  /** Request strings of the world (what was asked for). */
+  world: string[];
+  packages: InstalledRecord[];
+  /** Owners, modes and nodes not applied on disk (empty when built as root). */
+  deferred: Deferred[];
+}
+
+export function emptyDb(): InstalledDb {
+  return { format: 1, world: [], packages: [], deferred: [] };
+}
+
+/** Write a file durably and atomically: temp file, fsync, rename, fsync folder. */
+export function writeFileAtomic(file: string, data: Uint8Array, mode = 0o644): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.new-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w', mode);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    const dfd = openSync(dirname(file), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch (e) {
+    throw ioError(e, file);
+  }
+}
+
+export function dbBytes(db: InstalledDb): Buffer {
+  const sorted: InstalledDb = { ...db, packages: [...db.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+  return canonicalBytes(sorted);
+}
+
+export function writeDb(root: string, db: InstalledDb): void {
+  writeFileAtomic(join(root, INSTALLED), dbBytes(db));
+}
+
+/** Read the database of a root; MN0001-class error naming the file if corrupt. */
+export function readDb(root: string): InstalledDb {
+  const file = join(root, INSTALLED);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError(e, file, 'MN0101');
+  }
+  try {
+    const db = JSON.parse(text) as InstalledDb;
+    if (db.format !== 1 || !Array.isArray(db.packages)) throw new Error('not a minos database');
+    return db;
+  } catch (e) {
+    throw new MinosError('MN0001', `${file}: corrupt installed database: ${(e as Error).message}`, { data: { file } });
+  }
+}

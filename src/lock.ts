@@ -1,0 +1,77 @@
+/**
+ * Lockfiles: what a build installed, exactly. Each package's name, version,
+ * arch, repository and sha256, and each repository index's digest and serial.
+ * Written as sorted, indented JSON so it diffs well in version control.
+ */
+import { readFileSync } from 'node:fs';
+import { canonicalJson } from './canonical.js';
+import { ioError, MinosError } from './errors.js';
+import { writeFileAtomic } from './db/installed.js';
+
+export interface LockedRepo {
+  name: string;
+  location: string;
+  digest: string;
+  serial: number;
+}
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+  arch: string;
+  repo: string;
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Lockfile {
+  format: 1;
+  image: string;
+  arch: string;
+  repositories: LockedRepo[];
+  packages: LockedPackage[];
+}
+
+/** Sorted, indented JSON: stable across runs. */
+export function lockText(lock: Lockfile): string {
+  const sorted: Lockfile = {
+    ...lock,
+    repositories: [...lock.repositories].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    packages: [...lock.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  };
+  return `${JSON.stringify(JSON.parse(canonicalJson(sorted)), null, 2)}\n`;
+}
+
+export function writeLock(file: string, lock: Lockfile): void {
+  writeFileAtomic(file, Buffer.from(lockText(lock)));
+}
+
+function bad(file: string, msg: string): MinosError {
+  return new MinosError('MN0112', `${file}: ${msg}`, { data: { file } });
+}
+
+export function readLock(file: string): Lockfile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError(e, file, 'MN0101');
+  }
+  let v: Lockfile;
+  try {
+    v = JSON.parse(text) as Lockfile;
+  } catch (e) {
+    throw bad(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (!v || v.format !== 1 || !Array.isArray(v.packages) || !Array.isArray(v.repositories)) throw bad(file, 'not a minos lockfile (format 1)');
+  v.packages.forEach((p, i) => {
+    for (const k of ['name', 'version', 'arch', 'repo', 'file', 'sha256'] as const) if (typeof p[k] !== 'string') throw bad(file, `field "packages[${i}].${k}": expected a string`);
+    if (!/^[0-9a-f]{64}$/.test(p.sha256)) throw bad(file, `field "packages[${i}].sha256": expected 64 hex digits`);
+    if (typeof p.size !== 'number') throw bad(file, `field "packages[${i}].size": expected a number`);
+  });
+  v.repositories.forEach((r, i) => {
+    if (typeof r.name !== 'string' || typeof r.digest !== 'string' || typeof r.serial !== 'number') throw bad(file, `field "repositories[${i}]": expected name, digest and serial`);
+  });
+  return v;
+}

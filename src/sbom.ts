@@ -1,0 +1,79 @@
+/**
+ * SPDX 2.3 JSON software bill of materials for a built image: one SPDX
+ * package per installed package (version, license, sha256 of the package
+ * file, supplier = repository) and DEPENDS_ON relationships from each
+ * package to the installed packages that satisfy its dependencies.
+ */
+import { createHash } from 'node:crypto';
+import { parseDependency, parseProvide, satisfies } from './solve/depend.js';
+import type { PackageMeta } from './types.js';
+
+export interface SbomPackage {
+  meta: PackageMeta;
+  repo: string;
+  sha256: string;
+  /** Where the package came from: a URL or a file name. */
+  location: string;
+}
+
+function spdxId(name: string, used: Set<string>): string {
+  const base = `SPDXRef-Package-${name.replace(/[^A-Za-z0-9.-]/g, '-')}`;
+  let id = base;
+  for (let i = 2; used.has(id); i++) id = `${base}-${i}`;
+  used.add(id);
+  return id;
+}
+
+/** Installed packages that satisfy `dep` (any alternative). */
+function satisfiers(dep: string, pkgs: readonly SbomPackage[]): SbomPackage[] {
+  const out = new Set<SbomPackage>();
+  for (const alt of parseDependency(dep)) {
+    for (const p of pkgs) {
+      if (p.meta.name === alt.name && satisfies(p.meta.version, alt.constraint)) out.add(p);
+      for (const prov of p.meta.provides) {
+        const d = parseProvide(prov);
+        if (d.name !== alt.name) continue;
+        if (!alt.constraint || (d.constraint && satisfies(d.constraint.version, alt.constraint))) out.add(p);
+      }
+    }
+  }
+  return [...out];
+}
+
+export function makeSbom(opts: { image: string; created: number; tool: string; packages: readonly SbomPackage[] }): object {
+  const pkgs = [...opts.packages].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
+  const used = new Set<string>();
+  const ids = new Map(pkgs.map((p) => [p, spdxId(p.meta.name, used)]));
+  const digest = createHash('sha256').update(pkgs.map((p) => `${p.meta.name} ${p.meta.version} ${p.sha256}`).join('\n')).digest('hex');
+  const relationships: object[] = pkgs.map((p) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: ids.get(p) }));
+  for (const p of pkgs) {
+    const deps = new Set<SbomPackage>();
+    for (const d of p.meta.depends) for (const s of satisfiers(d, pkgs)) if (s !== p) deps.add(s);
+    for (const s of [...deps].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1))) {
+      relationships.push({ spdxElementId: ids.get(p), relationshipType: 'DEPENDS_ON', relatedSpdxElement: ids.get(s) });
+    }
+  }
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: opts.image,
+    documentNamespace: `https://spdx.minos.invalid/${encodeURIComponent(opts.image)}-${digest}`,
+    creationInfo: { created: new Date(opts.created * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), creators: [`Tool: ${opts.tool}`] },
+    packages: pkgs.map((p) => ({
+      SPDXID: ids.get(p),
+      name: p.meta.name,
+      versionInfo: p.meta.version,
+      supplier: `Organization: ${p.repo}`,
+      downloadLocation: /^https?:/.test(p.location) ? p.location : 'NOASSERTION',
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: p.meta.license.trim() || 'NOASSERTION',
+      copyrightText: 'NOASSERTION',
+      summary: p.meta.summary,
+      checksums: [{ algorithm: 'SHA256', checksumValue: p.sha256 }],
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:generic/${encodeURIComponent(p.meta.name)}@${encodeURIComponent(p.meta.version)}?arch=${p.meta.arch}` }],
+    })),
+    relationships,
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * Targets: turn a stage (content folder + node map) into the final output.
+ * Every output lists nodes in path-byte order with numeric owners from the
+ * declared accounts and every mtime set to the build time, so the same stage
+ * gives the same bytes whoever runs it.
+ *
+ * - directory: the staging folder itself is finished in place (owners when
+ *   root, exact modes, times, device nodes) and the caller renames it;
+ * - tar / tar.zst: POSIX pax tar, owners as numbers and names;
+ * - cpio: "newc" (SVR4 without CRC), ready for an initramfs.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ioError, MinosError } from '../errors.js';
+import type { Deferred } from '../db/installed.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
+import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
+import { createZstdEncoder } from '../unpack/zstd.js';
+import { gidOf, uidOf, type Accounts } from './accounts.js';
+
+export interface OutputOptions {
+  accounts: Accounts;
+  /** Seconds since the epoch for every mtime. */
+  mtime: number;
+}
+
+export interface Resolved {
+  node: Node;
+  uid: number;
+  gid: number;
+}
+
+/** Nodes in output order with numeric owners. Throws MN0113 for undeclared owners. */
+export function resolveNodes(stage: Stage, acc: Accounts): Resolved[] {
+  return sortedPaths(stage).map((p) => {
+    const node = stage.nodes.get(p)!;
+    const what = `/${p}${node.pkg ? ` (package ${node.pkg})` : ''}`;
+    return { node, uid: uidOf(acc, node.owner, what), gid: gidOf(acc, node.group, what) };
+  });
+}
+
+/** What a directory build by this user cannot apply: foreign owners and device nodes. */
+export function deferredFor(nodes: readonly Resolved[], asRoot: boolean): Deferred[] {
+  if (asRoot) return [];
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const out: Deferred[] = [];
+  for (const { node, uid: u, gid: g } of nodes) {
+    const dev = node.type === 'char' || node.type === 'block';
+    if (u === uid && g === gid && !dev) continue;
+    const d: Deferred = { path: node.path, uid: u, gid: g, mode: node.mode };
+    if (dev) Object.assign(d, { type: node.type, devmajor: node.devmajor, devminor: node.devminor });
+    out.push(d);
+  }
+  return out;
+}
+
+function mknod(path: string, n: Node): void {
+  const args = n.type === 'fifo' ? ['-m', '0600', path, 'p'] : ['-m', '0600', path, n.type === 'char' ? 'c' : 'b', String(n.devmajor), String(n.devminor)];
+  const r = spawnSync('mknod', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new MinosError('MN0003', `${path}: cannot create ${n.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
+}
+
+/**
+ * Finish the staging folder as the output directory. As root: owners, modes,
+ * devices and FIFOs exactly. Otherwise: modes exactly, FIFOs created, owners
+ * and device nodes left to the `deferred` record. Children before parents so
+ * folder times stay put.
+ */
+export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }): void {
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const { node, uid, gid } = nodes[i];
+    const p = join(stage.root, node.path);
+    try {
+      if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) mknod(p, node);
+      else if (node.type === 'char' || node.type === 'block') continue;
+      if (opts.asRoot) lchownSync(p, uid, gid);
+      // chmod after chown: chown clears setuid and setgid bits.
+      if (node.type !== 'symlink') chmodSync(p, node.mode);
+      lutimesSync(p, opts.mtime, opts.mtime);
+    } catch (e) {
+      throw e instanceof MinosError ? e : ioError(e, p);
+    }
+  }
+  chmodSync(stage.root, 0o755);
+  lutimesSync(stage.root, opts.mtime, opts.mtime);
+}
+
+const CHUNK = 1 << 20;
+
+/** Buffered, optionally zstd-compressed writer to a file descriptor. */
+function sinkTo(fd: number, compress: number | undefined) {
+  const stage = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
+  let written = 0;
+  const encoder = compress === undefined ? undefined : createZstdEncoder({ level: compress });
+  const raw = (b: Uint8Array) => {
+    let off = 0;
+    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+  };
+  const flush = () => {
+    if (used === 0) return;
+    if (encoder) encoder.push(stage.subarray(0, used), raw);
+    else raw(stage.subarray(0, used));
+    used = 0;
+  };
+  return {
+    get written() {
+      return written;
+    },
+    write(b: Uint8Array) {
+      written += b.length;
+      if (used + b.length > CHUNK) flush();
+      if (b.length >= CHUNK) {
+        if (encoder) encoder.push(b, raw);
+        else raw(b);
+        return;
+      }
+      stage.set(b, used);
+      used += b.length;
+    },
+    end() {
+      flush();
+      if (encoder) encoder.end(raw);
+    },
+    free() {
+      encoder?.free();
+    },
+  };
+}
+
+type Writer = ReturnType<typeof sinkTo>;
+
+/** Copy a staged file's content into the writer, checking its size. */
+function copyContent(stage: Stage, n: Node, w: Writer, buf: Buffer): void {
+  const p = join(stage.root, n.path);
+  const fd = openSync(p, 'r');
+  try {
+    let total = 0;
+    for (;;) {
+      const got = readSync(fd, buf, 0, CHUNK, null);
+      if (got === 0) break;
+      total += got;
+      w.write(buf.subarray(0, got));
+    }
+    if (total !== n.size) throw new MinosError('MN0003', `${p}: staged size ${total} differs from ${n.size}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openOut(file: string): number {
+  try {
+    return openSync(file, 'w', 0o644);
+  } catch (e) {
+    throw ioError(e, file);
+  }
+}
+
+/** Write a pax tar of the stage to `file`, zstd-compressed when `level` is given. */
+export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions & { level?: number }): void {
+  const fd = openOut(file);
+  const w = sinkTo(fd, opts.level);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  try {
+    for (const { node: n, uid, gid } of nodes) {
+      w.write(encodeHeader({
+        name: n.path, type: n.type, mode: n.mode, uid, gid, uname: n.owner, gname: n.group, size: n.size, mtime: opts.mtime,
+        linkname: n.target ?? '', devmajor: n.devmajor ?? 0, devminor: n.devminor ?? 0,
+      }));
+      if (n.type === 'file') {
+        copyContent(stage, n, w, buf);
+        w.write(Buffer.alloc(padLength(n.size)));
+      }
+    }
+    w.write(TAR_END);
+    w.end();
+    fsyncSync(fd);
+  } finally {
+    w.free();
+    closeSync(fd);
+  }
+}
+
+const S_IF: Record<Node['type'], number> = { file: 0o100000, hardlink: 0o100000, dir: 0o040000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 };
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+/**
+ * Write a cpio "newc" archive. Hardlinked files share an inode number; as GNU
+ * cpio does, the content goes with the last name of the inode, the others
+ * have size 0.
+ */
+export function writeCpio(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions): void {
+  const fd = openOut(file);
+  const w = sinkTo(fd, undefined);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  // Inode numbers: one per file (shared by its hardlinks), in output order.
+  const ino = new Map<string, number>();
+  const links = new Map<string, string[]>();
+  let next = 1;
+  for (const { node } of nodes) {
+    if (node.type === 'hardlink') {
+      ino.set(node.path, ino.get(node.target!)!);
+      links.get(node.target!)!.push(node.path);
+    } else {
+      ino.set(node.path, next++);
+      if (node.type === 'file') links.set(node.path, [node.path]);
+    }
+  }
+  const lastLink = new Set([...links.values()].map((l) => l[l.length - 1]));
+  const entry = (name: string, mode: number, uid: number, gid: number, nlink: number, inode: number, size: number, rmaj: number, rmin: number) => {
+    const nameBytes = Buffer.from(`${name}\0`);
+    const head = `070701${[inode, mode, uid, gid, nlink, opts.mtime, size, 0, 0, rmaj, rmin, nameBytes.length, 0].map(hex8).join('')}`;
+    const h = Buffer.concat([Buffer.from(head, 'latin1'), nameBytes]);
+    w.write(h);
+    w.write(Buffer.alloc((4 - (h.length % 4)) % 4));
+  };
+  try {
+    for (const { node: n, uid, gid } of nodes) {
+      const file0 = n.type === 'hardlink' ? stage.nodes.get(n.target!)! : n;
+      const group = links.get(file0.path);
+      const withData = n.type === 'symlink' || ((n.type === 'file' || n.type === 'hardlink') && lastLink.has(n.path));
+      const size = n.type === 'symlink' ? Buffer.byteLength(n.target!) : withData ? file0.size : 0;
+      entry(n.path, S_IF[n.type] | n.mode, uid, gid, group ? group.length : n.type === 'dir' ? 2 : 1, ino.get(n.path)!, size, n.devmajor ?? 0, n.devminor ?? 0);
+      if (n.type === 'symlink') w.write(Buffer.from(n.target!));
+      else if (withData) copyContent(stage, file0, w, buf);
+      w.write(Buffer.alloc((4 - (size % 4)) % 4));
+    }
+    entry('TRAILER!!!', 0, 0, 0, 1, 0, 0, 0, 0);
+    w.write(Buffer.alloc((512 - (w.written % 512)) % 512)); // as cpio(1) pads
+    w.end();
+    fsyncSync(fd);
+  } finally {
+    w.free();
+    closeSync(fd);
+  }
+}

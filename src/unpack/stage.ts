@@ -1,0 +1,138 @@
+/**
+ * Staging: packages are unpacked into a fresh folder that only minos writes,
+ * while an in-memory map records every node (path → entry and owning
+ * package). Content lands in the folder; owners, final modes, times and
+ * device nodes are applied later by the target (directory, tar, cpio), which
+ * reads the map. Because the folder is new and every parent of every entry is
+ * a directory this map created, no write can be led astray by a symlink: a
+ * symlink an earlier entry planted is a node of type symlink, and an entry
+ * below it is refused as a conflict before anything is written.
+ */
+import { closeSync, constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ioError, MinosError, quote } from '../errors.js';
+import type { PackageSink } from '../pkg/read.js';
+import type { FileEntry, Manifest } from '../types.js';
+
+export interface Node extends FileEntry {
+  /** Owning package name; '' for nodes minos itself makes (accounts, overlay). */
+  pkg: string;
+}
+
+export interface Stage {
+  root: string;
+  nodes: Map<string, Node>;
+  /** Versions of staged packages by name, for messages. */
+  versions: Map<string, string>;
+}
+
+export function createStage(root: string): Stage {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  return { root, nodes: new Map(), versions: new Map() };
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Remove a node's staged content (a file or link; folders are never replaced). */
+function removeStaged(stage: Stage, path: string): void {
+  try {
+    unlinkSync(join(stage.root, path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, join(stage.root, path));
+  }
+}
+
+/** Create the staged form of an entry. Devices and FIFOs exist only in the map. */
+export function materialize(stage: Stage, e: FileEntry): number | undefined {
+  const p = join(stage.root, e.path);
+  try {
+    switch (e.type) {
+      case 'dir':
+        mkdirSync(p, { mode: 0o700 });
+        return undefined;
+      case 'file':
+        return openSync(p, WRITE_FLAGS, 0o600);
+      case 'symlink':
+        symlinkSync(e.target!, p);
+        return undefined;
+      case 'hardlink':
+        linkSync(join(stage.root, e.target!), p);
+        return undefined;
+      default:
+        return undefined;
+    }
+  } catch (e2) {
+    throw ioError(e2, p);
+  }
+}
+
+export interface SinkOptions {
+  /** Names of staged packages this one may take files from (its `replaces`). */
+  replaces: ReadonlySet<string>;
+  /** Names of staged packages that may take files from this one. */
+  replacedBy: ReadonlySet<string>;
+}
+
+function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: string }): MinosError {
+  const who = (n: { pkg: string }) => (n.pkg ? `${n.pkg} ${stage.versions.get(n.pkg) ?? ''}`.trim() : 'the image');
+  return new MinosError('MN0601', `file conflict: /${path} is in both ${who(a)} (${a.type}) and ${who(b)} (${b.type})`, {
+    data: { path: `/${path}`, packages: [a.pkg, b.pkg] },
+    hint: 'one package must declare `replaces` on the other',
+  });
+}
+
+/**
+ * A sink that stages one package. Shared folders are fine when both sides are
+ * folders (the first package's mode and owner stay); any other overlap is a
+ * file conflict (MN0601) unless one package replaces the other.
+ */
+export function stageSink(stage: Stage, m: Manifest, opts: SinkOptions): PackageSink {
+  let fd: number | undefined;
+  let skip = false;
+  stage.versions.set(m.name, m.version);
+  return {
+    begin(e) {
+      skip = false;
+      const old = stage.nodes.get(e.path);
+      if (old) {
+        if (old.type === 'dir' && e.type === 'dir') {
+          skip = true;
+          return;
+        }
+        if (old.pkg && opts.replacedBy.has(old.pkg)) {
+          skip = true; // the package already there replaces this one
+          return;
+        }
+        if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
+        removeStaged(stage, e.path);
+      }
+      fd = materialize(stage, e);
+      stage.nodes.set(e.path, { ...e, pkg: m.name });
+    },
+    data(chunk) {
+      if (skip) return;
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
+    },
+    end() {
+      if (fd !== undefined) {
+        closeSync(fd);
+        fd = undefined;
+      }
+    },
+  };
+}
+
+/** Remove the staging folder (after a failure, or once a target has consumed it). */
+export function discardStage(stage: Stage): void {
+  rmSync(stage.root, { recursive: true, force: true });
+}
+
+/** Paths of the map in output order: sorted by path bytes (parents first). */
+export function sortedPaths(stage: Stage): string[] {
+  return [...stage.nodes.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+export function describeNode(n: Node): string {
+  return `${quote(n.path)} (${n.type}${n.pkg ? ` of ${n.pkg}` : ''})`;
+}
