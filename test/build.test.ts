@@ -1,0 +1,313 @@
+/** minos build through the CLI: every format, rootless, reproducible, lock, conflicts, http, cross-arch. */
+import { createHash } from 'node:crypto';
+import { chmodSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import t from 'tap';
+import { minos, sh, tempDir } from './lib/cli.js';
+import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
+
+const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+const base: PkgDef = {
+  name: 'base', version: '1.0-1', arch: 'noarch', provides: ['base-files = 1'],
+  users: [{ name: 'root', uid: 0, group: 'root', home: '/root', shell: '/bin/sh' }],
+  groups: [{ name: 'root', gid: 0 }, { name: 'tty', gid: 5 }],
+  files: { 'etc/os-release': 'ID=minos\n' },
+  overrides: {
+    '/dev/null': { type: 'char', major: 1, minor: 3, mode: '0666' },
+    '/dev/console': { type: 'char', major: 5, minor: 1, mode: '0620', group: 'tty' },
+    '/run/ctl': { type: 'fifo', mode: '0600' },
+    '/tmp': { type: 'dir', mode: '1777' },
+  },
+};
+const hello: PkgDef = {
+  name: 'hello', version: '2.0-1', depends: ['base-files'], optional: ['hello-doc'], license: 'GPL-2.0-only',
+  users: [{ name: 'hello', uid: 100, group: 'hello', home: '/var/lib/hello', shell: '/sbin/nologin' }],
+  groups: [{ name: 'hello', gid: 100 }],
+  files: { 'usr/bin/hello': '#!/bin/sh\necho hello\n', 'usr/bin/passwd': 'pw\n' },
+  overrides: {
+    '/usr/bin/hello': { mode: '4755' },
+    '/usr/bin/passwd': { mode: '2755', group: 'hello' },
+    '/usr/bin/hi': { type: 'symlink', target: 'hello' },
+    '/var/lib/hello': { type: 'dir', owner: 'hello', group: 'hello', mode: '0750' },
+  },
+};
+const helloDoc: PkgDef = { name: 'hello-doc', arch: 'noarch', files: { 'usr/share/doc/hello/README': 'read me\n' } };
+const helloArm: PkgDef = { ...hello, arch: 'aarch64', files: { 'usr/bin/hello': '#!/bin/sh\necho hello from arm\n', 'usr/bin/passwd': 'pw\n' } };
+
+function setup(t: Tap.Test, extra: PkgDef[] = [], repoOpts = {}) {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const key = makeKey(join(dir, 'keys'));
+  const repo = makeRepo(join(dir, 'repo'), key, [base, hello, helloDoc, helloArm, ...extra], repoOpts);
+  const spec = writeSpec(join(dir, 'image.yaml'), {
+    name: 'test', arch: 'x86_64',
+    repositories: [{ path: 'repo', keys: ['keys/test.pub'] }],
+    packages: ['hello'], optional: true,
+    users: [{ name: 'admin', uid: 1000, group: 'admin', home: '/home/admin', shell: '/bin/sh' }],
+    groups: [{ name: 'admin', gid: 1000 }],
+  });
+  const out = join(dir, 'out');
+  mkdirSync(out, { mode: 0o777 });
+  chmodSync(out, 0o777);
+  sh(`chmod -R a+rX ${dir}`);
+  return { dir, key, repo, spec, out };
+}
+
+t.test('every format, as an ordinary user: owners, setuid, devices, links read back', async (t) => {
+  const { spec, out } = setup(t);
+  for (const f of ['img.tar', 'img.tar.zst', 'img.cpio', 'img']) {
+    const r = minos(['build', spec, '-o', join(out, f), '--json'], { user: 'nobody', env: SDE });
+    t.equal(r.code, 0, `${f}: ${r.stderr}`);
+    const j = JSON.parse(r.stdout);
+    t.equal(j.packages.length, 3, 'base, hello and the optional hello-doc');
+    t.equal(j.format, f === 'img' ? 'dir' : f.slice(4));
+  }
+  const tarList = sh(`tar -tvf ${join(out, 'img.tar')}`);
+  t.match(tarList, /-rwsr-xr-x root\/root\s+21 2023-11-14 22:13 usr\/bin\/hello\n/);
+  t.match(tarList, /-rwxr-sr-x root\/hello\s+3 .* usr\/bin\/passwd\n/);
+  t.match(tarList, /crw--w---- root\/tty\s+5,1 .* dev\/console/);
+  t.match(tarList, /prw------- root\/root\s+0 .* run\/ctl/);
+  t.match(tarList, /drwxrwxrwt root\/root\s+0 .* tmp\//);
+  t.match(tarList, /drwxr-x--- hello\/hello\s+0 .* var\/lib\/hello\//);
+  t.match(tarList, /lrwxrwxrwx root\/root\s+0 .* usr\/bin\/hi -> hello/);
+  t.notMatch(tarList, /nobody/);
+  const numeric = sh(`tar --numeric-owner -tvf ${join(out, 'img.tar')}`);
+  t.match(numeric, /drwxr-x--- 100\/100 .* var\/lib\/hello\//);
+  t.equal(sh(`zstd -dc ${join(out, 'img.tar.zst')} | sha256sum`).split(' ')[0], sha(join(out, 'img.tar')), 'tar.zst holds the same tar');
+  const cpioList = sh(`cpio -itv --quiet < ${join(out, 'img.cpio')}`);
+  t.match(cpioList, /-rwsr-xr-x\s+1 root\s+root\s+21 .* usr\/bin\/hello/);
+  t.match(cpioList, /crw-rw-rw-\s+1 root\s+root\s+1,\s+3 .* dev\/null/);
+  t.match(sh(`cpio -itv --quiet --numeric-uid-gid < ${join(out, 'img.cpio')}`), /drwxr-x---\s+2 100\s+100\s+0 .* var\/lib\/hello/);
+  t.match(cpioList, /lrwxrwxrwx\s+1 root\s+root\s+5 .* usr\/bin\/hi -> hello/);
+  // the directory: modes exact, owners deferred to the database
+  const img = join(out, 'img');
+  t.equal(statSync(join(img, 'usr/bin/hello')).mode & 0o7777, 0o4755);
+  t.equal(statSync(join(img, 'tmp')).mode & 0o7777, 0o1777);
+  t.equal(readlinkSync(join(img, 'usr/bin/hi')), 'hello');
+  t.ok(lstatSync(join(img, 'run/ctl')).isFIFO());
+  t.notOk(existsSync(join(img, 'dev/null')), 'no device nodes without root');
+  t.equal(statSync(join(img, 'usr/bin/hello')).mtimeMs, 1700000000 * 1000);
+  const db = JSON.parse(readFileSync(join(img, 'var/lib/minos/installed.json'), 'utf8'));
+  t.same(db.packages.map((p: { name: string }) => p.name), ['base', 'hello', 'hello-doc']);
+  t.match(db.deferred, [{ path: 'dev' }]);
+  t.ok(db.deferred.some((d: { path: string; type?: string; devmajor?: number }) => d.path === 'dev/null' && d.type === 'char' && d.devmajor === 1));
+  t.ok(db.deferred.some((d: { path: string; uid: number; gid: number }) => d.path === 'var/lib/hello' && d.uid === 100 && d.gid === 100));
+  t.equal(readFileSync(join(img, 'etc/passwd'), 'utf8'), 'root:x:0:0::/root:/bin/sh\nhello:x:100:100::/var/lib/hello:/sbin/nologin\nadmin:x:1000:1000::/home/admin:/bin/sh\n');
+  t.equal(readFileSync(join(img, 'etc/group'), 'utf8'), 'root:x:0:\ntty:x:5:\nhello:x:100:\nadmin:x:1000:\n');
+  t.equal(statSync(join(img, 'etc/shadow')).mode & 0o777, 0o600);
+  t.ok(existsSync(join(img, 'etc/minos/repositories.json')));
+  t.equal(readdirSync(join(img, 'etc/minos/keys')).length, 1);
+});
+
+t.test('reproducible: two builds, root and non-root, give identical archives', async (t) => {
+  const { spec, out } = setup(t);
+  for (const ext of ['tar', 'tar.zst', 'cpio']) {
+    t.equal(minos(['build', spec, '-o', join(out, `a.${ext}`)]).code, 0);
+    t.equal(minos(['build', spec, '-o', join(out, `b.${ext}`)], { user: 'nobody' }).code, 0);
+    t.equal(sha(join(out, `a.${ext}`)), sha(join(out, `b.${ext}`)), ext);
+  }
+  // without SOURCE_DATE_EPOCH every mtime is the newest package build time
+  t.match(sh(`tar -tvf ${join(out, 'a.tar')} | head -1`), /2023-11-14 22:13/);
+  t.equal(readFileSync(join(out, 'a.tar.lock.json'), 'utf8'), readFileSync(join(out, 'b.tar.lock.json'), 'utf8'));
+  t.equal(readFileSync(join(out, 'a.tar.spdx.json'), 'utf8'), readFileSync(join(out, 'b.tar.spdx.json'), 'utf8'));
+});
+
+t.test('lockfile, SBOM, --frozen, and a frozen build of an expired snapshot', async (t) => {
+  const { dir, key, spec, out } = setup(t);
+  const img = join(out, 'img.tar');
+  t.equal(minos(['build', spec, '-o', img]).code, 0);
+  const lock = JSON.parse(readFileSync(`${img}.lock.json`, 'utf8'));
+  t.equal(lock.repositories[0].name, 'main');
+  t.match(lock.repositories[0].digest, /^[0-9a-f]{64}$/);
+  t.match(lock.packages, [{ name: 'base', version: '1.0-1', arch: 'noarch', repo: 'main' }, { name: 'hello', version: '2.0-1', arch: 'x86_64' }, { name: 'hello-doc' }]);
+  const sbom = JSON.parse(readFileSync(`${img}.spdx.json`, 'utf8'));
+  t.equal(sbom.spdxVersion, 'SPDX-2.3');
+  const h = sbom.packages.find((p: { name: string }) => p.name === 'hello');
+  t.match(h, { versionInfo: '2.0-1', licenseDeclared: 'GPL-2.0-only', supplier: 'Organization: main', checksums: [{ algorithm: 'SHA256', checksumValue: lock.packages[1].sha256 }] });
+  t.ok(sbom.relationships.some((r: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }) =>
+    r.spdxElementId === h.SPDXID && r.relationshipType === 'DEPENDS_ON' && r.relatedSpdxElement === 'SPDXRef-Package-base'));
+
+  // a newer hello appears: the lock keeps 2.0-1, --update takes 3.0
+  makeRepo(join(dir, 'repo'), key, [base, hello, helloDoc, { ...hello, version: '3.0-1' }]);
+  t.equal(minos(['build', spec, '-o', img, '--json']).code, 0);
+  t.match(JSON.parse(readFileSync(`${img}.lock.json`, 'utf8')).packages[1], { name: 'hello', version: '2.0-1' }, 'the lockfile locks by default');
+  const up = minos(['build', spec, '-o', img, '--update', '--json']);
+  t.match(JSON.parse(up.stdout).packages[1], { version: '3.0-1' });
+  t.equal(minos(['build', spec, '-o', img, '--lock', join(dir, 'pinned.lock.json')]).code, 0);
+
+  // frozen: exactly the locked set; the index has expired since, but the lock pins its digest
+  makeRepo(join(dir, 'repo'), key, [base, hello, helloDoc, { ...hello, version: '3.0-1' }], { created: 1700000000, expires: 86400 });
+  const expired = minos(['build', spec, '-o', join(out, 'x.tar')]);
+  t.equal(expired.code, 4);
+  t.match(expired.stderr, /repository "main" .* index expired at 2023-11-15T22:13:20Z/);
+  t.notOk(existsSync(join(out, 'x.tar')));
+  const lockCopy = join(dir, 'frozen.lock.json');
+  t.equal(minos(['build', spec, '-o', join(out, 'y.tar'), '--allow-expired', '--lock', lockCopy]).code, 0);
+  const frozen = minos(['build', spec, '-o', join(out, 'z.tar'), '--frozen', '--lock', lockCopy, '--json']);
+  t.equal(frozen.code, 0, frozen.stderr);
+  t.match(JSON.parse(frozen.stdout).packages[1], { name: 'hello', version: '3.0-1' });
+
+  // a locked package that is gone or different: exit 4
+  const lockData = JSON.parse(readFileSync(lockCopy, 'utf8'));
+  lockData.packages[1].sha256 = '0'.repeat(64);
+  writeFileSync(lockCopy, JSON.stringify(lockData));
+  const differs = minos(['build', spec, '-o', join(out, 'w.tar'), '--frozen', '--lock', lockCopy]);
+  t.equal(differs.code, 4);
+  t.match(differs.stderr, /locked hello 3\.0-1 differs in repository "main"/);
+  lockData.packages[1].version = '9.9';
+  writeFileSync(lockCopy, JSON.stringify(lockData));
+  const gone = minos(['build', spec, '-o', join(out, 'w.tar'), '--frozen', '--lock', lockCopy]);
+  t.equal(gone.code, 4);
+  t.match(gone.stderr, /locked hello 9\.9 \(x86_64\) is missing from repository "main"/);
+  t.notOk(existsSync(join(out, 'w.tar')));
+});
+
+t.test('a flipped byte in a repository package: exit 4, nothing at the output', async (t) => {
+  const { repo, spec, out } = setup(t);
+  const f = join(repo, 'hello-2.0-1-x86_64.mpk');
+  const b = readFileSync(f);
+  b[b.length - 30] ^= 1;
+  writeFileSync(f, b);
+  for (const o of ['img.tar', 'img']) {
+    const r = minos(['build', spec, '-o', join(out, o)]);
+    t.equal(r.code, 4, r.stderr);
+    t.match(r.stderr, /hello-2\.0-1-x86_64\.mpk: /);
+    t.same(readdirSync(out), [], 'nothing left at or beside the output');
+  }
+});
+
+t.test('file conflicts: exit 6 naming both packages, unless one replaces the other', async (t) => {
+  const clash: PkgDef = { name: 'clash', files: { 'usr/bin/hello': 'other\n' } };
+  const { dir, key, spec, out } = setup(t, [clash]);
+  writeSpec(spec, { name: 'c', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello', 'clash'] });
+  const r = minos(['build', spec, '-o', join(out, 'c.tar')]);
+  t.equal(r.code, 6, r.stderr);
+  t.match(r.stderr, /file conflict: \/usr\/bin\/hello is in both clash 1\.0 \(file\) and hello 2\.0-1 \(file\)/);
+  t.same(readdirSync(out), []);
+  makeRepo(join(dir, 'repo'), key, [base, hello, helloDoc, { ...clash, replaces: ['hello'] }]);
+  const ok = minos(['build', spec, '-o', join(out, 'c.tar')]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.equal(sh(`tar -xOf ${join(out, 'c.tar')} usr/bin/hello`), 'other\n', 'the replacing package wins');
+});
+
+t.test('an aarch64 image built on x86_64', async (t) => {
+  const { spec, out } = setup(t);
+  const r = minos(['build', spec, '-o', join(out, 'arm.tar'), '--arch', 'aarch64', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { arch: 'aarch64', packages: [{ name: 'base', arch: 'noarch' }, { name: 'hello', arch: 'aarch64' }, { name: 'hello-doc' }] });
+  t.equal(sh(`tar -xOf ${join(out, 'arm.tar')} usr/bin/hello`), '#!/bin/sh\necho hello from arm\n');
+  const riscv = minos(['build', spec, '-o', join(out, 'rv.tar'), '--arch', 'riscv64']);
+  t.equal(riscv.code, 3);
+  t.match(riscv.stderr, /hello/);
+});
+
+t.test('an http repository on loopback, verified the same way', async (t) => {
+  const { dir, repo, out } = setup(t);
+  const server = createServer((req, res) => {
+    const f = join(repo, decodeURIComponent(req.url!.slice(1)));
+    if (!existsSync(f)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(f).size });
+    createReadStream(f).pipe(res);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const spec = writeSpec(join(dir, 'http.yaml'), { name: 'h', arch: 'x86_64', repositories: [{ url: `http://127.0.0.1:${port}`, keys: ['keys/test.pub'] }], packages: ['hello'] });
+  const env = { XDG_CACHE_HOME: join(dir, 'cache') };
+  const r = spawnAsync(['build', spec, '-o', join(out, 'h.tar'), '--json'], env);
+  const res = await r;
+  t.equal(res.code, 0, res.stderr);
+  t.equal(JSON.parse(res.stdout).packages.length, 2);
+  // a tampered package served over http is refused just the same
+  const f = join(repo, 'hello-2.0-1-x86_64.mpk');
+  const b = readFileSync(f);
+  b[100] ^= 1;
+  writeFileSync(f, b);
+  const bad = await spawnAsync(['build', spec, '-o', join(out, 'h2.tar')], { XDG_CACHE_HOME: join(dir, 'cache2') });
+  t.equal(bad.code, 4, bad.stderr);
+  t.notOk(existsSync(join(out, 'h2.tar')));
+});
+
+t.test('bad specs and repositories', async (t) => {
+  const { dir, key, spec, out } = setup(t);
+  const write = (yaml: string) => {
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, yaml);
+    return minos(['build', f, '-o', join(out, 'bad.tar')]);
+  };
+  const repos = 'repositories:\n  - path: repo\n    keys: [keys/test.pub]\n';
+  const cases: [string, number, RegExp][] = [
+    [`name: x\narch: x86_64\n${repos}packages: [hello]\ncolour: red\n`, 2, /bad\.yaml:7: field "colour": unknown field/],
+    [`name: x\narch: x86_64\n${repos}packages: hello\n`, 2, /bad\.yaml:6: field "packages": expected a list/],
+    [`name: x\narch: x86_64\npackages: [hello]\n`, 2, /field "repositories": is required/],
+    [`name: x\narch: x86_64\nrepositories:\n  - path: repo\npackages: [hello]\n`, 2, /bad\.yaml:4: field "repositories\[0\]\.keys": is required/],
+    [`name: x\narch: x86_64\nrepositories:\n  - path: repo\n    keys: [keys/nope.pub]\npackages: [hello]\n`, 2, /nope\.pub: no such file/],
+    [`name: x\narch: x86_64\nrepositories:\n  - path: nowhere\n    keys: [keys/test.pub]\npackages: [hello]\n`, 2, /nowhere: not a repository/],
+    [`name: x\narch: x86_64\n${repos}packages: [helo]\n`, 3, /helo.*hello/],
+    [`name: x\narch: x86_64\n${repos}packages: ["hello >= 9"]\n`, 3, /hello/],
+    [`name: x\narch: vax\n${repos}packages: [hello]\n`, 2, /bad\.yaml:2: field "arch": unknown target architecture "vax"/],
+    [`name: x\narch: x86_64\n${repos}packages: [hello]\noutput: {format: zip}\n`, 2, /field "output\.format": unsupported format "zip"/],
+    [`name: x\narch: x86_64\n${repos}packages: ["hello >>> 1"]\n`, 2, /bad\.yaml:6: field "packages\[0\]": invalid dependency/],
+  ];
+  for (const [yaml, code, msg] of cases) {
+    const r = write(yaml);
+    t.equal(r.code, code, `${msg}: ${r.stderr}`);
+    t.match(r.stderr, msg);
+    t.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  const fmt = minos(['build', spec, '-o', join(out, 'x'), '--format', 'zip']);
+  t.equal(fmt.code, 2);
+  t.match(fmt.stderr, /--format zip/);
+  // repository problems name the repository: bad signature, rollback against the lock
+  t.equal(minos(['build', spec, '-o', join(out, 'ok.tar')]).code, 0);
+  const idx = join(dir, 'repo', 'index.json');
+  const good = readFileSync(idx);
+  writeFileSync(idx, good.toString().replace('"serial":1', '"serial":7'));
+  const sig = minos(['build', spec, '-o', join(out, 'bad.tar')]);
+  t.equal(sig.code, 4);
+  t.match(sig.stderr, /repo\/index\.json: index signature does not verify/);
+  makeRepo(join(dir, "repo"), key, [base, hello, helloDoc]); // serial 8: one past the tampered 7
+  t.equal(minos(['build', spec, '-o', join(out, 'ok.tar')]).code, 0);
+  // an older index (serial 1 again) than the lockfile has seen
+  const old = join(dir, 'old');
+  makeRepo(old, key, [base, hello, helloDoc]);
+  sh(`cp ${old}/index.json ${old}/index.sig ${join(dir, 'repo')}/`);
+  const rb = minos(['build', spec, '-o', join(out, 'ok.tar')]);
+  t.equal(rb.code, 4);
+  t.match(rb.stderr, /repository "main" .* has serial 1, older than 8 in the lockfile \(rollback\)/);
+  t.same(readdirSync(out).filter((f) => !f.startsWith('ok.tar')), []);
+});
+
+t.test('overlay and spec output settings', async (t) => {
+  const { dir, spec, out } = setup(t);
+  mkdirSync(join(dir, 'overlay/etc'), { recursive: true });
+  writeFileSync(join(dir, 'overlay/etc/motd'), 'overlaid\n');
+  writeFileSync(join(dir, 'overlay/etc/os-release'), 'ID=custom\n');
+  writeSpec(spec, {
+    name: 'o', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello'],
+    overlay: 'overlay', output: { path: 'out/o.cpio' },
+  });
+  const r = minos(['build', spec, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).format, 'cpio');
+  const list = sh(`cpio -itv --quiet < ${join(out, 'o.cpio')}`);
+  t.match(list, /-rw-r--r--\s+1 root\s+root\s+9 .* etc\/motd/);
+  t.equal(sh(`cd ${dir} && cpio -i --quiet --to-stdout etc/os-release < out/o.cpio`), 'ID=custom\n');
+});
+
+function spawnAsync(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return import('node:child_process').then(({ spawn }) => new Promise((ok) => {
+    const p = spawn(process.execPath, [join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../bin/minos.js'), ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => ok({ code: code ?? 128, stdout, stderr }));
+  }));
+}
