@@ -20,7 +20,11 @@ minos repo index "$out/repo" --key "$out/keys/demo.key" --name demo --expires 36
 minos repo verify "$out/repo" --keyring "$out/keys"
 echo "== plan (images/demo.yaml)"
 minos plan images/demo.yaml
-echo "== hello"
-minos inspect "$out/repo"/hello-*.mpk --key "$out/keys/demo.pub"
+echo "== build"
+minos build images/demo.yaml -o "$out/rootfs"
+minos build images/demo.yaml -o "$out/rootfs.tar.zst"
 echo
-echo "Repository in $out/repo, key in $out/keys."
+echo "Image in $out/rootfs (also $out/rootfs.tar.zst), lockfile and SBOM beside it."
+echo "Packages: $(node -e 'for (const p of JSON.parse(require("fs").readFileSync(process.argv[1])).packages) process.stdout.write(`${p.name} ${p.version}  `)' "$out/rootfs.lock.json")"
+echo "Entries:  $(tar --zstd -tf "$out/rootfs.tar.zst" | wc -l), $(du -sh --apparent-size "$out/rootfs" | cut -f1) unpacked"
+echo "Try:      tar --zstd -tvf $out/rootfs.tar.zst | head; cat $out/rootfs/etc/passwd"

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
 import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
-import { sourceDateEpoch } from './common.js';
+import { formatBytes, sourceDateEpoch } from './common.js';
 import type { Io } from './io.js';
 import { archOption } from './plan.js';
 
@@ -49,7 +49,7 @@ export function registerBuild(program: Command, io: Io): void {
         if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);
         else if (!progress) return;
         else if (e.type === 'resolved') io.progress?.(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}`);
-        else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${(e.bytes / 2 ** 20).toFixed(1)} MiB unpacked`);
+        else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
         else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
       };
       const r = await buildImage({
@@ -60,7 +60,7 @@ export function registerBuild(program: Command, io: Io): void {
       if (opts.json) {
         io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
       } else {
-        io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
+        io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
         io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
       }
     });

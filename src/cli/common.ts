@@ -37,3 +37,11 @@ export function formatEntry(e: FileEntry): string {
   const link = e.type === 'symlink' ? ` -> ${e.target}` : e.type === 'hardlink' ? ` link to ${e.target}` : '';
   return `${modeString(e.type, e.mode)} ${`${e.owner}/${e.group}`.padEnd(17)} ${size.padStart(10)} ${e.path}${link}`;
 }
+
+/** Human-readable size: 532 B, 14.2 KiB, 3.1 MiB, 1.20 GiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 2 ** 20) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 2 ** 30) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 2 ** 30).toFixed(2)} GiB`;
+}
