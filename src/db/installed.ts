@@ -5,10 +5,11 @@
  * the image later. It holds no host names and no clock times: only the
  * packages' own build dates.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
 import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
 
 export const DB_DIR = 'var/lib/minos';
@@ -51,29 +52,7 @@ export function emptyDb(): InstalledDb {
   return { format: 1, world: [], packages: [], deferred: [] };
 }
 
-/** Write a file durably and atomically: temp file, fsync, rename, fsync folder. */
-export function writeFileAtomic(file: string, data: Uint8Array, mode = 0o644): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.new-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w', mode);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    const dfd = openSync(dirname(file), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch (e) {
-    throw ioError(e, file);
-  }
-}
+export { writeFileAtomic } from '../fsutil.js';
 
 export function dbBytes(db: InstalledDb): Buffer {
   const sorted: InstalledDb = { ...db, packages: [...db.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };

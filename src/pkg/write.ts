@@ -5,9 +5,10 @@
  * the recipe (root unless overridden), no host data anywhere.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
+import { abandonTemp, writeAll } from '../fsutil.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { signBytes, type SecretKey } from '../repo/keys.js';
 import type { Recipe } from '../spec/recipe.js';
@@ -257,7 +258,7 @@ export function packPackage(opts: PackOptions): PackResult {
   const write = (out: Uint8Array) => {
     sha.update(out);
     size += out.length;
-    writeSync(fd, out);
+    writeAll(fd, out);
   };
   // Batch small tar pieces so the encoder sees large chunks.
   const stage = Buffer.allocUnsafe(CHUNK);
@@ -297,16 +298,7 @@ export function packPackage(opts: PackOptions): PackResult {
     closeSync(fd);
     renameSync(tmp, outFile);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to remove
-    }
+    abandonTemp(fd, tmp);
     throw e instanceof MinosError ? e : ioError(e, outFile);
   } finally {
     encoder.free();

@@ -5,10 +5,11 @@
  * any field is trusted, then freshness (expiry) and, when asked, anti-rollback.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
 import { checkMeta, exactKeys, getInt, getStr, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
@@ -165,27 +166,6 @@ export function loadIndexDir(dir: string, opts: LoadIndexOptions): LoadedIndex {
   return verifyIndexBytes(bytes, sig, file, opts);
 }
 
-function writeAtomic(file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to remove
-    }
-    throw ioError(e, file);
-  }
-}
-
 function previousIndex(dir: string): { serial: number; name: string } | undefined {
   try {
     const o = JSON.parse(readFileSync(join(dir, INDEX_NAME), 'utf8')) as { serial?: unknown; name?: unknown };
@@ -248,8 +228,8 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
     packages,
   };
   const bytes = canonicalBytes(index);
-  writeAtomic(join(dir, INDEX_SIG), signBytes(bytes, opts.key));
-  writeAtomic(join(dir, INDEX_NAME), bytes);
+  writeFileAtomic(join(dir, INDEX_SIG), signBytes(bytes, opts.key));
+  writeFileAtomic(join(dir, INDEX_NAME), bytes);
   return { index, digest: createHash('sha256').update(bytes).digest('hex') };
 }
 

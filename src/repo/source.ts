@@ -5,9 +5,10 @@
  * against the signed index by readPackage.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError } from '../errors.js';
+import { abandonTemp, writeAll } from '../fsutil.js';
 import type { RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { INDEX_NAME, INDEX_SIG, loadIndexDir, verifyIndexBytes, type LoadedIndex, type LoadIndexOptions } from './index.js';
@@ -87,28 +88,20 @@ export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: s
   if (existsSync(dest)) return dest;
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${dest}.part-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
+  let fd: number | undefined = openSync(tmp, 'w', 0o644);
   const hash = createHash('sha256');
   try {
     await download(`${repo.spec.url}/${encodeURIComponent(p.file)}`, p.size, (c) => {
       hash.update(c);
-      writeSync(fd, c);
+      writeAll(fd!, c);
     });
     closeSync(fd);
+    fd = undefined;
     const got = hash.digest('hex');
     if (got !== p.sha256) throw new MinosError('MN0205', `${repo.spec.url}/${p.file}: sha256 is ${got}, the index says ${p.sha256}`, { data: { file: p.file } });
     renameSync(tmp, dest);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to remove
-    }
+    abandonTemp(fd, tmp);
     throw e instanceof MinosError ? e : ioError(e, dest);
   }
   return dest;

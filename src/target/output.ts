@@ -10,9 +10,10 @@
  * - cpio: "newc" (SVR4 without CRC), ready for an initramfs.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError } from '../errors.js';
+import { writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
 import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
@@ -95,10 +96,7 @@ function sinkTo(fd: number, compress: number | undefined) {
   let used = 0;
   let written = 0;
   const encoder = compress === undefined ? undefined : createZstdEncoder({ level: compress });
-  const raw = (b: Uint8Array) => {
-    let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-  };
+  const raw = (b: Uint8Array) => writeAll(fd, b);
   const flush = () => {
     if (used === 0) return;
     if (encoder) encoder.push(stage.subarray(0, used), raw);

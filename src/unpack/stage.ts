@@ -8,9 +8,10 @@
  * symlink an earlier entry planted is a node of type symlink, and an entry
  * below it is refused as a conflict before anything is written.
  */
-import { closeSync, constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
+import { writeAll } from '../fsutil.js';
 import type { PackageSink } from '../pkg/read.js';
 import type { FileEntry, Manifest } from '../types.js';
 
@@ -111,8 +112,7 @@ export function stageSink(stage: Stage, m: Manifest, opts: SinkOptions): Package
     },
     data(chunk) {
       if (skip) return;
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
+      writeAll(fd!, chunk);
     },
     end() {
       if (fd !== undefined) {
