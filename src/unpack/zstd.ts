@@ -20,7 +20,8 @@
 import { readFileSync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { MinosError } from '../errors.js';
-import { instantiate } from '../../wasm/gen/zstd.js';
+import { instantiate as instantiateDecoder } from '../../wasm/gen/zstd-decoder.js';
+import { instantiate as instantiateEncoder } from '../../wasm/gen/zstd-encoder.js';
 
 /* -------------------------------------------------------------- public API */
 
@@ -200,6 +201,8 @@ const EMPTY = new Uint8Array(0);
 const RECYCLE_BYTES = 64 * 1024 * 1024;
 const GEN = new URL('../../wasm/gen/', import.meta.url);
 
+type Kind = 'decoder' | 'encoder';
+
 /** One coder inside wasm, as both binding flavours expose it. */
 interface RawCoder {
   /** Decode/encode step; returns a fresh copy of the output. Throws a string (zstd error name) on failure. */
@@ -213,12 +216,18 @@ interface RawCoder {
 
 interface Instance {
   readonly outCapacity: number;
-  newDecoder(windowLogMax: number): RawCoder;
-  newEncoder(level: number): RawCoder;
+  /** `arg`: windowLogMax for decoders, level for encoders. */
+  newCoder(arg: number): RawCoder;
   memoryBytes(): number;
   live: number;
   broken: boolean;
 }
+
+/** The two components built by wasm/build.mjs. */
+const WORLDS = {
+  decoder: { iface: 'minos:zstd/decode@0.1.0', file: 'zstd-decoder', step: 'decoder.decode' },
+  encoder: { iface: 'minos:zstd/encode@0.1.0', file: 'zstd-encoder', step: 'encoder.encode' },
+} as const;
 
 const modules = new Map<string, WebAssembly.Module>();
 function coreModule(name: string): WebAssembly.Module {
@@ -230,28 +239,27 @@ function coreModule(name: string): WebAssembly.Module {
   return m;
 }
 
-/** Binding through the jco-generated component bindings (wasm/gen/zstd.js). */
-function componentInstance(): Instance {
+const DISPOSE: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
+function dispose(o: object): void {
+  const f = (o as Record<symbol, unknown>)[DISPOSE];
+  if (typeof f === 'function') f.call(o);
+}
+
+/** Binding through the jco-generated component bindings (wasm/gen/zstd-*.js). */
+function componentInstance(kind: Kind): Instance {
   let memory: WebAssembly.Memory | undefined;
-  const root = instantiate(coreModule, {}, (module, imports) => {
-    const inst = new WebAssembly.Instance(module, imports);
+  const capture = (module: WebAssembly.Module, imports: Record<string, unknown>): WebAssembly.Instance => {
+    const inst = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
     const m = inst.exports.memory;
     if (m instanceof WebAssembly.Memory) memory = m;
     return inst;
-  });
-  const api = root.codec;
-  const mem = memory;
-  if (!mem) throw new MinosError('MN0001', 'zstd wasm module exports no memory');
-  const dispose = (o: object): void => {
-    const f = (o as Record<symbol, unknown>)[DISPOSE];
-    if (typeof f === 'function') f.call(o);
   };
-  return {
-    outCapacity: api.outCapacity(),
-    live: 0,
-    broken: false,
-    memoryBytes: () => mem.buffer.byteLength,
-    newDecoder(windowLogMax) {
+  let outCapacity: number;
+  let newCoder: (arg: number) => RawCoder;
+  if (kind === 'decoder') {
+    const api = instantiateDecoder(coreModule, {}, capture).decode;
+    outCapacity = api.outCapacity();
+    newCoder = (windowLogMax) => {
       const d = new api.Decoder(windowLogMax);
       return {
         step: (input) => d.decode(input),
@@ -259,8 +267,11 @@ function componentInstance(): Instance {
         atFrameBoundary: () => d.atFrameBoundary(),
         drop: () => dispose(d),
       };
-    },
-    newEncoder(level) {
+    };
+  } else {
+    const api = instantiateEncoder(coreModule, {}, capture).encode;
+    outCapacity = api.outCapacity();
+    newCoder = (level) => {
       const e = new api.Encoder(level);
       return {
         step: (input) => e.encode(input),
@@ -268,39 +279,38 @@ function componentInstance(): Instance {
         atFrameBoundary: () => true,
         drop: () => dispose(e),
       };
-    },
-  };
+    };
+  }
+  const mem = memory;
+  if (!mem) throw new MinosError('MN0001', 'zstd wasm module exports no memory');
+  return { outCapacity, newCoder, live: 0, broken: false, memoryBytes: () => mem.buffer.byteLength };
 }
-const DISPOSE: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('dispose');
 
 /**
  * Binding straight to the core module's canonical-ABI exports (same wasm, no
  * component runtime in between): the calling convention is the one
  * wasm/glue.c implements.
  */
-function coreInstance(): Instance {
-  const IFACE = 'minos:zstd/codec@0.1.0';
+function coreInstance(kind: Kind): Instance {
+  const w = WORLDS[kind];
   const ident = (rep: number): number => rep;
-  const inst = new WebAssembly.Instance(coreModule('zstd.core.wasm'), {
-    [`[export]${IFACE}`]: { '[resource-new]decoder': ident, '[resource-new]encoder': ident },
+  const inst = new WebAssembly.Instance(coreModule(`${w.file}.core.wasm`), {
+    [`[export]${w.iface}`]: { [`[resource-new]${kind}`]: ident },
   });
   const x = inst.exports as Record<string, unknown>;
   const fn = (name: string): ((...a: number[]) => number) => {
-    const f = x[name.startsWith('cabi_') ? name : `${IFACE}#${name}`];
+    const f = x[name.startsWith('cabi_') ? name : `${w.iface}#${name}`];
     if (typeof f !== 'function') throw new MinosError('MN0001', `zstd wasm module lacks export ${name}`);
     return f as (...a: number[]) => number;
   };
   const mem = x.memory as WebAssembly.Memory;
   const realloc = fn('cabi_realloc');
-  const decNew = fn('[constructor]decoder');
-  const decDrop = fn('[dtor]decoder');
-  const decStep = fn('[method]decoder.decode');
-  const decAtEnd = fn('[method]decoder.at-frame-boundary');
-  const encNew = fn('[constructor]encoder');
-  const encDrop = fn('[dtor]encoder');
-  const encStep = fn('[method]encoder.encode');
-  const encFinish = fn('[method]encoder.finish');
-  const decoder = new TextDecoder();
+  const make = fn(`[constructor]${kind}`);
+  const drop = fn(`[dtor]${kind}`);
+  const step = fn(`[method]${w.step}`);
+  const atEnd = kind === 'decoder' ? fn('[method]decoder.at-frame-boundary') : undefined;
+  const finish = kind === 'encoder' ? fn('[method]encoder.finish') : undefined;
+  const text = new TextDecoder();
 
   const lower = (input: Uint8Array): number => {
     if (input.length === 0) return 1;
@@ -312,7 +322,7 @@ function coreInstance(): Instance {
     const v = new DataView(mem.buffer, ret, 12);
     const ptr = v.getUint32(4, true);
     const len = v.getUint32(8, true);
-    if (v.getUint8(0) !== 0) throw decoder.decode(new Uint8Array(mem.buffer, ptr, len));
+    if (v.getUint8(0) !== 0) throw text.decode(new Uint8Array(mem.buffer, ptr, len));
     const out = Buffer.allocUnsafeSlow(len);
     out.set(new Uint8Array(mem.buffer, ptr, len));
     return out;
@@ -322,22 +332,13 @@ function coreInstance(): Instance {
     live: 0,
     broken: false,
     memoryBytes: () => mem.buffer.byteLength,
-    newDecoder(windowLogMax) {
-      const rep = decNew(windowLogMax);
+    newCoder(arg) {
+      const rep = make(arg);
       return {
-        step: (input) => lift(decStep(rep, lower(input), input.length)),
-        finish: () => EMPTY,
-        atFrameBoundary: () => decAtEnd(rep) !== 0,
-        drop: () => void decDrop(rep),
-      };
-    },
-    newEncoder(level) {
-      const rep = encNew(level);
-      return {
-        step: (input) => lift(encStep(rep, lower(input), input.length)),
-        finish: () => lift(encFinish(rep)),
-        atFrameBoundary: () => true,
-        drop: () => void encDrop(rep),
+        step: (input) => lift(step(rep, lower(input), input.length)),
+        finish: () => (finish ? lift(finish(rep)) : EMPTY),
+        atFrameBoundary: () => (atEnd ? atEnd(rep) !== 0 : true),
+        drop: () => void drop(rep),
       };
     },
   };
@@ -350,20 +351,20 @@ function coreInstance(): Instance {
  */
 const BINDING: 'core' | 'component' = process.env.MINOS_ZSTD_BINDING === 'component' ? 'component' : 'core';
 
-/** Decoders and encoders use separate instances so their memory is accounted (and recycled) separately. */
+/** One instance per kind, so decoder memory is accounted (and recycled) separately. */
 const instances: { decoder?: Instance; encoder?: Instance } = {};
 
-function acquire(kind: 'decoder' | 'encoder'): Instance {
+function acquire(kind: Kind): Instance {
   let inst = instances[kind];
   if (!inst || inst.broken) {
-    inst = BINDING === 'component' ? componentInstance() : coreInstance();
+    inst = BINDING === 'component' ? componentInstance(kind) : coreInstance(kind);
     instances[kind] = inst;
   }
   inst.live++;
   return inst;
 }
 
-function release(kind: 'decoder' | 'encoder', inst: Instance): void {
+function release(kind: Kind, inst: Instance): void {
   inst.live--;
   if (inst.live === 0 && instances[kind] === inst && inst.memoryBytes() > RECYCLE_BYTES) instances[kind] = undefined;
 }
@@ -381,7 +382,7 @@ abstract class Coder {
   private input: Uint8Array | undefined;
   private more = false;
 
-  constructor(private readonly kind: 'decoder' | 'encoder', make: (inst: Instance) => RawCoder) {
+  constructor(private readonly kind: Kind, make: (inst: Instance) => RawCoder) {
     const inst = acquire(kind);
     this.inst = inst;
     this.cap = inst.outCapacity;
@@ -421,6 +422,8 @@ abstract class Coder {
   protected live(): RawCoder {
     if (this.failed !== undefined) throw this.failed;
     if (!this.raw) throw new MinosError('MN0001', `zstd ${this.kind} used after free()`);
+    // Another coder trapped in the shared instance: its state is not trustworthy.
+    if (this.inst.broken) throw (this.failed = new MinosError('MN0001', `zstd ${this.kind}: wasm instance failed`));
     return this.raw;
   }
 
@@ -481,7 +484,7 @@ class Decoder extends Coder implements ZstdDecoder {
   private seen = false;
 
   constructor(private readonly limit: number, windowLogMax: number) {
-    super('decoder', (inst) => inst.newDecoder(windowLogMax));
+    super('decoder', (inst) => inst.newCoder(windowLogMax));
   }
 
   override feed(chunk: Uint8Array): void {
@@ -529,7 +532,7 @@ class Encoder extends Coder implements ZstdEncoder {
   private finishing = false;
 
   constructor(level: number) {
-    super('encoder', (inst) => inst.newEncoder(level));
+    super('encoder', (inst) => inst.newCoder(level));
   }
 
   push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void {
