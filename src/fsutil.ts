@@ -25,26 +25,51 @@ export function abandonTemp(fd: number | undefined, tmp: string): void {
   }
 }
 
-/** Write a file durably and atomically: temp file, fsync, rename, fsync folder. */
-export function writeFileAtomic(file: string, data: Uint8Array, mode = 0o644): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.new-${process.pid}`;
-  let fd: number | undefined;
+/**
+ * Write files durably: every temp file is written and fsynced before the
+ * first rename, so a write error (e.g. ENOSPC) leaves all old files as they
+ * were; then rename each in order and fsync the folders.
+ */
+export function writeFilesAtomic(files: readonly { file: string; data: Uint8Array; mode?: number }[]): void {
+  const temps: string[] = [];
   try {
-    fd = openSync(tmp, 'w', mode);
-    writeAll(fd, data);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, file);
-    const dfd = openSync(dirname(file), 'r');
+    for (const { file, data, mode } of files) {
+      mkdirSync(dirname(file), { recursive: true });
+      const tmp = `${file}.new-${process.pid}`;
+      temps.push(tmp);
+      let fd: number | undefined;
+      try {
+        fd = openSync(tmp, 'w', mode ?? 0o644);
+        writeAll(fd, data);
+        fsyncSync(fd);
+      } catch (e) {
+        throw ioError(e, file);
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+  } catch (e) {
+    for (const tmp of temps) abandonTemp(undefined, tmp);
+    throw e;
+  }
+  for (const [i, { file }] of files.entries()) {
+    try {
+      renameSync(temps[i], file);
+    } catch (e) {
+      throw ioError(e, file);
+    }
+  }
+  for (const dir of new Set(files.map((f) => dirname(f.file)))) {
+    const dfd = openSync(dir, 'r');
     try {
       fsyncSync(dfd);
     } finally {
       closeSync(dfd);
     }
-  } catch (e) {
-    abandonTemp(fd, tmp);
-    throw ioError(e, file);
   }
+}
+
+/** Write one file durably and atomically: temp file, fsync, rename, fsync folder. */
+export function writeFileAtomic(file: string, data: Uint8Array, mode = 0o644): void {
+  writeFilesAtomic([{ file, data, mode }]);
 }

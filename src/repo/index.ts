@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFilesAtomic } from '../fsutil.js';
 import { checkMeta, exactKeys, getInt, getStr, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
@@ -228,8 +228,7 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
     packages,
   };
   const bytes = canonicalBytes(index);
-  writeFileAtomic(join(dir, INDEX_SIG), signBytes(bytes, opts.key));
-  writeFileAtomic(join(dir, INDEX_NAME), bytes);
+  writeFilesAtomic([{ file: join(dir, INDEX_SIG), data: signBytes(bytes, opts.key) }, { file: join(dir, INDEX_NAME), data: bytes }]);
   return { index, digest: createHash('sha256').update(bytes).digest('hex') };
 }
 
