@@ -125,7 +125,7 @@ function fastDescriptor(s: string): Descriptor | undefined {
 }
 
 function slowDescriptor(s: string): Descriptor {
-  const m = /^\s*([^\s<>=!|]+)\s*(?:(<=|>=|==|!=|<<|>>|=|<|>)\s*(\S+))?\s*$/.exec(s);
+  const m = /^\s*([^\s<>=!|]+)\s*(?:(<=|>=|==|!=|<<|>>|=|<|>)\s*([^\s<>=!|]\S*))?\s*$/.exec(s);
   if (!m) fail(s, 'expected "name" or "name OP version" with OP one of = < <= > >=');
   const [, name, op, version] = m;
   const nerr = nameError(name);

@@ -8,7 +8,7 @@
  */
 import { MinosError } from '../errors.js';
 import { editDistance } from '../spec/yaml.js';
-import { formatDependency, formatDescriptor } from './depend.js';
+import { formatDependency } from './depend.js';
 import type { Dependency, Descriptor } from './depend.js';
 import { checkClauses } from './sat.js';
 import type { Universe, Locator } from './universe.js';
@@ -19,7 +19,7 @@ export type ClauseInfo =
   | { kind: 'request'; index: number }
   | { kind: 'installed'; name: string }
   | { kind: 'requires'; pkg: number; dep: Dependency }
-  | { kind: 'conflicts'; pkg: number; other: number; desc: Descriptor }
+  | { kind: 'conflicts'; pkg: number; other: number; dep: Dependency }
   | { kind: 'same-name'; pkg: number; other: number }
   | { kind: 'remove'; pkg: number };
 
@@ -46,10 +46,11 @@ export interface Problem {
 export interface ExplainInput {
   universe: Universe;
   arch: string;
-  clauses: readonly (readonly number[])[];
-  info: readonly ClauseInfo[];
+  /** Literals of a clause by id. */
+  clause: (c: number) => readonly number[];
+  info: (c: number) => ClauseInfo;
   core: readonly number[];
-  varToPkg: readonly number[];
+  varToPkg: ArrayLike<number>;
   requests: readonly { text: string; alts: { desc: Descriptor; pin?: string }[] }[];
   pins: ReadonlyMap<string, ReadonlySet<string>>;
   installed: ReadonlyMap<string, { version: string; arch: string }>;
@@ -61,16 +62,16 @@ const MESSAGE_LINES = 5;
 
 /** Build the explanation of an unsatisfiable request from a refutation core. */
 export function explain(x: ExplainInput): Problem {
-  const core = minimise(x.clauses, x.core);
+  const core = minimise(x.clause, x.core);
   const u = x.universe;
-  const pkgsOf = (c: number): number[] => x.clauses[c].filter((l) => (l & 1) === 0 && l !== 0).map((l) => x.varToPkg[l >> 1]);
+  const pkgsOf = (c: number): number[] => x.clause(c).filter((l) => (l & 1) === 0 && l !== 0).map((l) => x.varToPkg[l >> 1]);
 
   /** subject: the packages a fact is about; objects: the packages it brings in. */
   interface Node { fact: Fact; line: string; mentions: number[]; subject: number[]; objects: number[]; order: number; elidable: boolean }
   const nodes: Node[] = [];
   const sameName = new Map<string, Node>();
   for (const c of core) {
-    const inf = x.info[c];
+    const inf = x.info(c);
     switch (inf.kind) {
       case 'root':
         break;
@@ -110,9 +111,9 @@ export function explain(x: ExplainInput): Problem {
         break;
       }
       case 'conflicts': {
-        const d = formatDescriptor(inf.desc);
+        const d = formatDependency(inf.dep);
         const other = u.pkgs[inf.other].meta;
-        const line = inf.desc.name === other.name && !inf.desc.constraint
+        const line = inf.dep.length === 1 && inf.dep[0].name === other.name && !inf.dep[0].constraint
           ? `${label(x, inf.pkg)} conflicts with ${d}`
           : `${label(x, inf.pkg)} conflicts with ${d} (${label(x, inf.other)})`;
         nodes.push({
@@ -251,10 +252,10 @@ function whyNoneOne(x: ExplainInput, d: Descriptor, pin: string | undefined): st
  * drop when the rest is still unsatisfiable (then continue from that smaller
  * core). Returns clause ids, ascending.
  */
-export function minimise(clauses: readonly (readonly number[])[], core: readonly number[]): number[] {
+export function minimise(clause: (c: number) => readonly number[], core: readonly number[]): number[] {
   if (core.length > MINIMISE_LIMIT) return [...core];
   const map = new Map<number, number>();
-  const cl = core.map((c) => clauses[c].map((l) => {
+  const cl = core.map((c) => clause(c).map((l) => {
     let w = map.get(l >> 1);
     if (w === undefined) map.set(l >> 1, (w = map.size));
     return (w << 1) | (l & 1);

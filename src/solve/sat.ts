@@ -45,13 +45,21 @@ export class Sat {
   private cLen: Int32Array = new Int32Array(256);
   private nClauses = 0;
   private nOriginal = -1;
-  private readonly watches: number[][];
+  /**
+   * Watch lists as linked lists in typed arrays (no per-literal arrays): slot
+   * 2c+k is clause c watching one of its first two literals; wHead[lit] is
+   * the first slot watching lit, wNext[slot] the next one (-1 ends).
+   */
+  private readonly wHead: Int32Array;
+  private wNext: Int32Array = new Int32Array(512);
   /** Antecedents of each learned clause (index: id - nOriginal). */
   private readonly proof: Int32Array[] = [];
   /** Clauses that are empty or unit and must be asserted at level 0. */
   private readonly pendingUnits: number[] = [];
   private conflictClause = -1;
   private seen: Uint8Array;
+  private readonly litStamp: Int32Array;
+  private stampNo = 0;
   /** Number of conflicts met so far (statistics and budgets). */
   conflicts = 0;
   decisions = 0;
@@ -62,9 +70,9 @@ export class Sat {
     this.level = new Int32Array(nVars);
     this.reason = new Int32Array(nVars).fill(-1);
     this.trail = new Int32Array(nVars);
-    this.watches = new Array(2 * nVars);
-    for (let i = 0; i < 2 * nVars; i++) this.watches[i] = [];
+    this.wHead = new Int32Array(2 * nVars).fill(-1);
     this.seen = new Uint8Array(nVars);
+    this.litStamp = new Int32Array(2 * nVars);
   }
 
   get decisionLevel(): number {
@@ -86,26 +94,45 @@ export class Sat {
   }
 
   /**
-   * Add an original clause before solve(). Duplicate literals are removed; a
-   * tautology is still stored (and satisfied). Returns the clause id, dense
-   * from 0 in the order of calls.
+   * Add an original clause before solve(): the literals lits[from, to).
+   * Duplicate literals are dropped. Returns the clause id, dense from 0 in the
+   * order of calls.
    */
-  addClause(lits: ArrayLike<number>): number {
+  addClause(lits: ArrayLike<number>, from = 0, to = lits.length): number {
     if (this.nOriginal >= 0) throw new Error('addClause after solve');
-    const uniq: number[] = [];
-    for (let i = 0; i < lits.length; i++) if (!uniq.includes(lits[i])) uniq.push(lits[i]);
-    const c = this.store(uniq);
-    if (uniq.length >= 2) {
-      this.watches[uniq[0]].push(c);
-      this.watches[uniq[1]].push(c);
+    const stamp = ++this.stampNo;
+    const c = this.nClauses;
+    this.begin(to - from);
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const l = lits[i];
+      if (this.litStamp[l] === stamp) continue;
+      this.litStamp[l] = stamp;
+      this.arena[this.arenaLen++] = l;
+      n++;
+    }
+    this.cLen[c] = n;
+    if (n >= 2) {
+      this.watch(c);
     } else {
       this.pendingUnits.push(c);
     }
     return c;
   }
 
-  private store(lits: ArrayLike<number>): number {
-    const n = lits.length;
+  /** Link clause c into the watch lists of its first two literals. */
+  private watch(c: number): void {
+    const s = this.cStart[c];
+    for (let k = 0; k < 2; k++) {
+      const slot = 2 * c + k;
+      const l = this.arena[s + k];
+      this.wNext[slot] = this.wHead[l];
+      this.wHead[l] = slot;
+    }
+  }
+
+  /** Reserve room for a clause of up to n literals; sets its start. */
+  private begin(n: number): void {
     if (this.arenaLen + n > this.arena.length) {
       const a = new Int32Array(Math.max(this.arena.length * 2, this.arenaLen + n));
       a.set(this.arena.subarray(0, this.arenaLen));
@@ -119,10 +146,21 @@ export class Sat {
       l.set(this.cLen);
       this.cLen = l;
     }
-    const c = this.nClauses++;
-    this.cStart[c] = this.arenaLen;
-    this.cLen[c] = n;
-    for (let i = 0; i < n; i++) this.arena[this.arenaLen++] = lits[i];
+    if (2 * this.nClauses + 2 > this.wNext.length) {
+      const w = new Int32Array(Math.max(this.wNext.length * 2, 2 * this.nClauses + 2));
+      w.set(this.wNext);
+      this.wNext = w;
+    }
+    this.cStart[this.nClauses] = this.arenaLen;
+    this.cLen[this.nClauses] = 0;
+    this.nClauses++;
+  }
+
+  private store(lits: ArrayLike<number>): number {
+    const c = this.nClauses;
+    this.begin(lits.length);
+    for (let i = 0; i < lits.length; i++) this.arena[this.arenaLen++] = lits[i];
+    this.cLen[c] = lits.length;
     return c;
   }
 
@@ -135,50 +173,58 @@ export class Sat {
     this.trail[this.trailLen++] = l;
   }
 
-  /** Unit propagation; returns a falsified clause id or -1. */
+  /**
+   * Unit propagation; returns a falsified clause id or -1. A watched clause
+   * keeps its two watched literals at arena positions 0 and 1; slot 2c+k
+   * watches position k.
+   */
   private propagate(): number {
     const arena = this.arena;
     const litVal = this.litVal;
+    const wHead = this.wHead;
+    const wNext = this.wNext;
+    const cStart = this.cStart;
+    const cLen = this.cLen;
     while (this.qhead < this.trailLen) {
       const falseLit = this.trail[this.qhead++] ^ 1;
-      const ws = this.watches[falseLit];
-      let i = 0;
-      let j = 0;
-      const n = ws.length;
-      while (i < n) {
-        const c = ws[i++];
-        const s = this.cStart[c];
-        if (arena[s] === falseLit) {
-          arena[s] = arena[s + 1];
-          arena[s + 1] = falseLit;
-        }
-        const first = arena[s];
-        if (litVal[first] === 1) {
-          ws[j++] = c;
+      let prev = -1;
+      let slot = wHead[falseLit];
+      while (slot >= 0) {
+        const next = wNext[slot];
+        const c = slot >> 1;
+        const k = slot & 1;
+        const s = cStart[c];
+        const other = arena[s + 1 - k];
+        if (litVal[other] === 1) {
+          prev = slot;
+          slot = next;
           continue;
         }
-        const end = s + this.cLen[c];
+        const end = s + cLen[c];
         let moved = false;
-        for (let k = s + 2; k < end; k++) {
-          const l = arena[k];
+        for (let j = s + 2; j < end; j++) {
+          const l = arena[j];
           if (litVal[l] !== -1) {
-            arena[s + 1] = l;
-            arena[k] = falseLit;
-            this.watches[l].push(c);
+            arena[s + k] = l;
+            arena[j] = falseLit;
+            // Unlink from falseLit's list, link into l's.
+            if (prev < 0) wHead[falseLit] = next;
+            else wNext[prev] = next;
+            wNext[slot] = wHead[l];
+            wHead[l] = slot;
             moved = true;
             break;
           }
         }
-        if (moved) continue;
-        ws[j++] = c;
-        if (litVal[first] === -1) {
-          while (i < n) ws[j++] = ws[i++];
-          ws.length = j;
-          return c;
+        if (moved) {
+          slot = next;
+          continue;
         }
-        this.enqueue(first, c);
+        if (litVal[other] === -1) return c;
+        this.enqueue(other, c);
+        prev = slot;
+        slot = next;
       }
-      ws.length = j;
     }
     return -1;
   }
@@ -278,10 +324,7 @@ export class Sat {
         this.cancelUntil(btLevel, decider);
         const c = this.store(learnt);
         this.proof.push(Int32Array.from(antecedents));
-        if (learnt.length >= 2) {
-          this.watches[learnt[0]].push(c);
-          this.watches[learnt[1]].push(c);
-        }
+        if (learnt.length >= 2) this.watch(c);
         this.enqueue(learnt[0], c);
         continue;
       }

@@ -31,13 +31,13 @@
 import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
 import { isArch, parseDescriptor } from './depend.js';
-import type { Arch, Dependency, Descriptor } from './depend.js';
+import type { Arch, Descriptor } from './depend.js';
 import { explain, unknownName } from './explain.js';
 import type { ClauseInfo, Problem } from './explain.js';
 import { Sat } from './sat.js';
 import type { Decider } from './sat.js';
 import { Universe } from './universe.js';
-import type { Candidate, Locator } from './universe.js';
+import type { Candidate, Dep, Locator } from './universe.js';
 
 export type { Candidate, Locator } from './universe.js';
 export { Universe, prepare } from './universe.js';
@@ -108,6 +108,10 @@ export interface SolveStats {
   clauses: number;
   decisions: number;
   conflicts: number;
+  /** Milliseconds spent encoding the reachable packages (parsing their dependencies on first use). */
+  buildMs: number;
+  /** Milliseconds spent in the SAT search. */
+  searchMs: number;
 }
 
 /** A parsed request alternative. */
@@ -177,20 +181,26 @@ export function solve(req: Request): Changeset {
   const removeSet = new Set(req.remove ?? []);
   checkKnown(u, requests, pins);
 
+  const t0 = performance.now();
   const p = new Problem_(u, pins, !!req.optional);
   p.build(requests, installed.filter((i) => !req.autoremove && !removeSet.has(i.name)).map((i) => i.name), removeSet, keepPkgs);
   const sat = new Sat(p.nVars);
-  for (const c of p.clauses) sat.addClause(c);
+  for (let c = 0; c < p.nClauses; c++) sat.addClause(p.lits.a, p.starts.a[c], p.end(c));
+  const t1 = performance.now();
   const decider = new Policy(p, sat);
   const ok = sat.solve(decider);
-  const stats: SolveStats = { reachable: p.nVars - 1, clauses: p.clauses.length, decisions: sat.decisions, conflicts: sat.conflicts };
+  const t2 = performance.now();
+  const stats: SolveStats = {
+    reachable: p.nVars - 1, clauses: p.nClauses, decisions: sat.decisions, conflicts: sat.conflicts,
+    buildMs: t1 - t0, searchMs: t2 - t1,
+  };
   if (!ok) {
-    const problem = explain({ universe: u, arch: req.arch, clauses: p.clauses, info: p.info, core: sat.core(), varToPkg: p.varToPkg, requests, pins, installed: installedByName });
+    const problem = explain({ universe: u, arch: req.arch, clause: (c) => p.clause(c), info: (c) => p.info(c), core: sat.core(), varToPkg: p.varToPkg.a, requests, pins, installed: installedByName });
     throw new MinosError('MN0301', problem.message, { data: { problem, stats } });
   }
 
   const result: Locator[] = [];
-  for (let v = 1; v < p.nVars; v++) if (sat.value(v) === 1) result.push(locator(u, p.varToPkg[v]));
+  for (let v = 1; v < p.nVars; v++) if (sat.value(v) === 1) result.push(locator(u, p.varToPkg.a[v]));
   result.sort(byName);
   const resultNames = new Map(result.map((l) => [l.name, l]));
   const install: Locator[] = [];
@@ -258,51 +268,108 @@ function inRepo(u: Universe, name: string, repo: string): boolean {
   return false;
 }
 
-/** What one package (or the root) needs: a clause and its candidates in preference order. */
-interface Obligation {
-  clause: number;
-  /** Variables, best first. */
-  cands: Int32Array;
+const K_ROOT = 0;
+const K_REQUEST = 1;
+const K_INSTALLED = 2;
+const K_REQUIRES = 3;
+const K_CONFLICTS = 4;
+const K_SAME = 5;
+const K_REMOVE = 6;
+
+/** A growable Int32Array: push() appends; read a[i] for i < n. */
+class IntVec {
+  a: Int32Array;
+  n = 0;
+  constructor(cap = 1024) {
+    this.a = new Int32Array(cap);
+  }
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const b = new Int32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+  }
 }
 
-/** The SAT encoding of one request over the reachable part of a universe. */
+/**
+ * The SAT encoding of one request over the reachable part of a universe.
+ * Clauses live in one flat array (`lits`, `starts`); the literals of a clause
+ * keep the order they were written in, which for "needs" clauses (one
+ * negative literal, then candidates) is the preference order, best first.
+ * The dependency clauses of one package are consecutive, so a variable's
+ * obligations are a range of clause ids. Variables are numbered in
+ * breadth-first order from the root (variable 0).
+ */
 class Problem_ {
   readonly u: Universe;
   readonly pins: Map<string, Set<string>>;
   readonly optional: boolean;
   /** Variable of each package id; 0 = not reachable (variable 0 is the root). */
   readonly pkgToVar: Int32Array;
-  readonly varToPkg: number[] = [-1];
-  readonly clauses: number[][] = [];
-  readonly info: ClauseInfo[] = [];
-  /** Per variable: hard obligations, then optional wishes. */
-  readonly hard: Obligation[][] = [[]];
-  readonly soft: Obligation[][] = [[]];
+  readonly varToPkg = new IntVec();
+  readonly lits = new IntVec(4096);
+  /** Clause c is lits[starts[c], starts[c+1]) (the last one ends at lits.n). */
+  readonly starts = new IntVec();
+  /** Why each clause exists (K_* kind, two ids, the dependency); see info(). */
+  private readonly infoKind = new IntVec();
+  private readonly infoA = new IntVec();
+  private readonly infoB = new IntVec();
+  private readonly infoRef: (Dep | undefined)[] = [];
+  /** Per variable: [from, to) clause ids of its dependencies (root: requests and kept names). */
+  readonly hardFrom = new IntVec();
+  readonly hardTo = new IntVec();
+  /** Optional wishes: flat candidate lists (positive literals), per variable a range of wishes. */
+  readonly softLits = new IntVec();
+  readonly softStarts = new IntVec();
+  readonly softFrom = new IntVec();
+  readonly softTo = new IntVec();
   /** Per variable: 1 when it is an installed version to keep. */
   keep: Uint8Array = new Uint8Array(0);
-  private readonly queue: number[] = [];
+  private readonly mark: Int32Array;
+  private stamp = 0;
 
   constructor(u: Universe, pins: Map<string, Set<string>>, optional: boolean) {
     this.u = u;
     this.pins = pins;
     this.optional = optional;
     this.pkgToVar = new Int32Array(u.size);
+    this.mark = new Int32Array(u.size);
+    this.newVar(-1);
   }
 
   get nVars(): number {
-    return this.varToPkg.length;
+    return this.varToPkg.n;
+  }
+
+  get nClauses(): number {
+    return this.starts.n;
+  }
+
+  /** End (exclusive) of clause c in lits. */
+  end(c: number): number {
+    return c + 1 < this.starts.n ? this.starts.a[c + 1] : this.lits.n;
+  }
+
+  /** Literals of clause c, as written. */
+  clause(c: number): number[] {
+    return Array.from(this.lits.a.subarray(this.starts.a[c], this.end(c)));
+  }
+
+  private newVar(id: number): number {
+    const v = this.varToPkg.n;
+    this.varToPkg.push(id);
+    this.hardFrom.push(0);
+    this.hardTo.push(0);
+    this.softFrom.push(0);
+    this.softTo.push(0);
+    return v;
   }
 
   private varOf(id: number): number {
     let v = this.pkgToVar[id];
-    if (v === 0) {
-      v = this.varToPkg.length;
-      this.pkgToVar[id] = v;
-      this.varToPkg.push(id);
-      this.hard.push([]);
-      this.soft.push([]);
-      this.queue.push(id);
-    }
+    if (v === 0) this.pkgToVar[id] = v = this.newVar(id);
     return v;
   }
 
@@ -313,93 +380,121 @@ class Problem_ {
     return s === undefined || s.has(c.repo);
   }
 
-  /** Variables of the packages matching any alternative, deduplicated, best first. */
-  private candidates(dep: Dependency | Alt[], pinned = false): Int32Array {
-    if (dep.length === 1 && !pinned && this.pins.size === 0) {
-      const m = this.u.match(dep[0] as Descriptor);
-      const out = new Int32Array(m.length);
-      for (let i = 0; i < m.length; i++) out[i] = this.varOf(m[i]);
-      return out;
-    }
-    const out: number[] = [];
-    for (const a of dep) {
-      const d = 'desc' in a ? a.desc : a;
-      const pin = 'desc' in a ? a.pin : undefined;
-      for (const id of this.u.match(d)) {
-        if (!this.allowed(id) || (pin !== undefined && this.u.pkgs[id].repo !== pin)) continue;
-        const v = this.varOf(id);
-        if (!out.includes(v)) out.push(v);
-      }
-    }
-    return Int32Array.from(out);
+  /** Append the positive literals of the packages `dep` matches (best first) to `out`. */
+  private pushDep(out: IntVec, dep: Dep): void {
+    const ids = this.u.ids(dep);
+    const pinned = this.pins.size !== 0;
+    for (let i = 0; i < ids.length; i++) if (!pinned || this.allowed(ids[i])) out.push(this.varOf(ids[i]) << 1);
   }
 
-  private add(lits: number[], info: ClauseInfo): number {
-    this.clauses.push(lits);
-    this.info.push(info);
-    return this.clauses.length - 1;
+  /** Append the positive literals of a request's candidates (pins honoured), deduplicated. */
+  private pushRequest(out: IntVec, alts: readonly Alt[]): void {
+    const u = this.u;
+    const stamp = ++this.stamp;
+    for (const a of alts) {
+      for (const id of u.match(a.desc)) {
+        if (this.mark[id] === stamp || !this.allowed(id) || (a.pin !== undefined && u.pkgs[id].repo !== a.pin)) continue;
+        this.mark[id] = stamp;
+        out.push(this.varOf(id) << 1);
+      }
+    }
+  }
+
+  private begin(kind: number, a: number, b: number, ref: Dep | undefined): void {
+    this.starts.push(this.lits.n);
+    this.infoKind.push(kind);
+    this.infoA.push(a);
+    this.infoB.push(b);
+    this.infoRef.push(ref);
+  }
+
+  /** Why clause c exists. */
+  info(c: number): ClauseInfo {
+    const a = this.infoA.a[c];
+    const b = this.infoB.a[c];
+    const ref = this.infoRef[c];
+    switch (this.infoKind.a[c]) {
+      case K_ROOT: return { kind: 'root' };
+      case K_REQUEST: return { kind: 'request', index: a };
+      case K_INSTALLED: return { kind: 'installed', name: this.u.name(a) };
+      case K_REQUIRES: return { kind: 'requires', pkg: a, dep: ref!.alts };
+      case K_CONFLICTS: return { kind: 'conflicts', pkg: a, other: b, dep: ref!.alts };
+      case K_SAME: return { kind: 'same-name', pkg: a, other: b };
+      default: return { kind: 'remove', pkg: a };
+    }
   }
 
   build(requests: ParsedRequest[], keepNames: string[], remove: Set<string>, keepPkgs: Set<number>): void {
     const u = this.u;
-    this.add([0], { kind: 'root' });
+    const lits = this.lits;
+    this.begin(K_ROOT, 0, 0, undefined);
+    lits.push(0);
+    this.hardFrom.a[0] = this.nClauses;
     requests.forEach((r, index) => {
-      const cands = this.candidates(r.alts, true);
-      const c = this.add([1, ...Array.from(cands, (v) => v << 1)], { kind: 'request', index });
-      this.hard[0].push({ clause: c, cands });
+      this.begin(K_REQUEST, index, 0, undefined);
+      lits.push(1);
+      this.pushRequest(lits, r.alts);
     });
     for (const name of keepNames) {
       const [a, b] = u.named(name);
-      const vs: number[] = [];
-      for (let i = a; i < b; i++) if (this.allowed(i)) vs.push(this.varOf(i));
-      const cands = Int32Array.from(vs);
-      const c = this.add([1, ...vs.map((v) => v << 1)], { kind: 'installed', name });
-      this.hard[0].push({ clause: c, cands });
+      this.begin(K_INSTALLED, a, 0, undefined);
+      lits.push(1);
+      for (let i = a; i < b; i++) if (this.allowed(i)) lits.push(this.varOf(i) << 1);
     }
-    // Breadth-first over everything reachable.
-    for (let qi = 0; qi < this.queue.length; qi++) {
-      const id = this.queue[qi];
-      const v = this.pkgToVar[id];
+    this.hardTo.a[0] = this.nClauses;
+    // Breadth-first over everything reachable: variables are the queue.
+    for (let v = 1; v < this.varToPkg.n; v++) {
+      const id = this.varToPkg.a[v];
       const neg = (v << 1) | 1;
-      for (const dep of u.depends(id)) {
-        const cands = this.candidates(dep);
-        const lits = new Array<number>(cands.length + 1);
-        lits[0] = neg;
-        for (let i = 0; i < cands.length; i++) lits[i + 1] = cands[i] << 1;
-        const c = this.add(lits, { kind: 'requires', pkg: id, dep });
-        if (cands.length) this.hard[v].push({ clause: c, cands });
+      this.hardFrom.a[v] = this.nClauses;
+      const deps = u.depends(id);
+      for (let k = 0; k < deps.length; k++) {
+        this.begin(K_REQUIRES, id, 0, deps[k]);
+        lits.push(neg);
+        this.pushDep(lits, deps[k]);
       }
+      this.hardTo.a[v] = this.nClauses;
       if (this.optional) {
+        this.softFrom.a[v] = this.softStarts.n;
         for (const dep of u.optional(id)) {
-          const cands = this.candidates(dep);
-          if (cands.length) this.soft[v].push({ clause: -1, cands });
+          this.softStarts.push(this.softLits.n);
+          this.pushDep(this.softLits, dep);
         }
+        this.softTo.a[v] = this.softStarts.n;
       }
     }
-    const n = this.varToPkg.length;
+    this.softStarts.push(this.softLits.n);
+    const n = this.varToPkg.n;
     // Conflicts between reachable packages.
     for (let v = 1; v < n; v++) {
-      const id = this.varToPkg[v];
+      const id = this.varToPkg.a[v];
       for (const d of u.conflicts(id)) {
-        for (const other of u.match(d)) {
+        for (const other of u.ids(d)) {
           const w = this.pkgToVar[other];
           if (w === 0 || other === id) continue;
-          this.add([(v << 1) | 1, (w << 1) | 1], { kind: 'conflicts', pkg: id, other, desc: d });
+          this.begin(K_CONFLICTS, id, other, d);
+          lits.push((v << 1) | 1);
+          lits.push((w << 1) | 1);
         }
       }
     }
     // One package per name: ids of one name are contiguous, so sort variables by id.
-    const byId = this.varToPkg.slice(1).sort((a, b) => a - b);
+    const byId = this.varToPkg.a.slice(1, n).sort();
+    const names = u.nameIndex;
     for (let i = 0; i < byId.length; ) {
       let j = i + 1;
-      const name = u.name(byId[i]);
-      while (j < byId.length && u.name(byId[j]) === name) j++;
-      if (remove.has(name)) {
-        for (let k = i; k < j; k++) this.add([(this.pkgToVar[byId[k]] << 1) | 1], { kind: 'remove', pkg: byId[k] });
+      while (j < byId.length && names[byId[j]] === names[byId[i]]) j++;
+      if (remove.size && remove.has(u.name(byId[i]))) {
+        for (let k = i; k < j; k++) {
+          this.begin(K_REMOVE, byId[k], 0, undefined);
+          lits.push((this.pkgToVar[byId[k]] << 1) | 1);
+        }
       }
       for (let a = i; a < j; a++) {
         for (let b = a + 1; b < j; b++) {
-          this.add([(this.pkgToVar[byId[a]] << 1) | 1, (this.pkgToVar[byId[b]] << 1) | 1], { kind: 'same-name', pkg: byId[a], other: byId[b] });
+          this.begin(K_SAME, byId[a], byId[b], undefined);
+          lits.push((this.pkgToVar[byId[a]] << 1) | 1);
+          lits.push((this.pkgToVar[byId[b]] << 1) | 1);
         }
       }
       i = j;
@@ -423,20 +518,14 @@ class Policy implements Decider {
   private b = 0;
   private c = 0;
   private readonly saved: number[] = [];
+  /** Name number per variable. */
   private readonly names: Int32Array;
 
   constructor(p: Problem_, sat: Sat) {
     this.p = p;
     this.sat = sat;
-    // A small integer per variable standing for its name (for "one name" tests).
     this.names = new Int32Array(p.nVars);
-    const ids = new Map<string, number>();
-    for (let v = 1; v < p.nVars; v++) {
-      const nm = p.u.name(p.varToPkg[v]);
-      let k = ids.get(nm);
-      if (k === undefined) ids.set(nm, (k = ids.size + 1));
-      this.names[v] = k;
-    }
+    for (let v = 1; v < p.nVars; v++) this.names[v] = p.u.nameIndex[p.varToPkg.a[v]];
   }
 
   backtrack(level: number): void {
@@ -456,52 +545,70 @@ class Policy implements Decider {
   private search(): number {
     const sat = this.sat;
     const trail = sat.trail;
+    const p = this.p;
     for (; this.a < sat.trailLen; this.a++) {
       const t = trail[this.a];
       if (t & 1) continue;
-      const l = this.pick(this.p.hard[t >> 1], true);
+      const l = this.pickHard(p.hardFrom.a[t >> 1], p.hardTo.a[t >> 1], true);
       if (l >= 0) return l;
     }
     for (; this.b < sat.trailLen; this.b++) {
       const t = trail[this.b];
       if (t & 1) continue;
-      const l = this.pick(this.p.hard[t >> 1], false);
+      const l = this.pickHard(p.hardFrom.a[t >> 1], p.hardTo.a[t >> 1], false);
       if (l >= 0) return l;
     }
-    for (; this.c < sat.trailLen; this.c++) {
-      const t = trail[this.c];
-      if (t & 1) continue;
-      const l = this.pick(this.p.soft[t >> 1], false);
+    if (p.optional) {
+      for (; this.c < sat.trailLen; this.c++) {
+        const t = trail[this.c];
+        if (t & 1) continue;
+        for (let w = p.softFrom.a[t >> 1]; w < p.softTo.a[t >> 1]; w++) {
+          const l = this.choose(p.softLits.a, p.softStarts.a[w], p.softStarts.a[w + 1], false);
+          if (l >= 0) return l;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /** The literal to decide for the first unmet clause in [from, to), or -1. */
+  private pickHard(from: number, to: number, oneName: boolean): number {
+    const p = this.p;
+    const starts = p.starts.a;
+    for (let c = from; c < to; c++) {
+      const l = this.choose(p.lits.a, starts[c] + 1, p.end(c), oneName);
       if (l >= 0) return l;
     }
     return -1;
   }
 
-  /** The literal to decide for the first unmet obligation in `obs`, or -1. */
-  private pick(obs: Obligation[], oneName: boolean): number {
+  /**
+   * For the candidate literals lits[s, e): -1 when one is true or none is
+   * free (or, with oneName, when the free ones have different names and none
+   * is a kept installed version); else the best free one: a kept installed
+   * version first, then the first in preference order.
+   */
+  private choose(lits: Int32Array, s: number, e: number, oneName: boolean): number {
     const val = this.sat.litVal;
     const keep = this.p.keep;
-    outer: for (const ob of obs) {
-      const cands = ob.cands;
-      let first = -1;
-      let kept = -1;
-      let name = -1;
-      let several = false;
-      for (let i = 0; i < cands.length; i++) {
-        const v = cands[i];
-        const x = val[v << 1];
-        if (x === 1) continue outer;
-        if (x === 0) {
-          if (first < 0) first = v;
-          if (kept < 0 && keep[v]) kept = v;
-          if (name < 0) name = this.names[v];
-          else if (this.names[v] !== name) several = true;
-        }
+    let first = -1;
+    let kept = -1;
+    let name = -1;
+    let several = false;
+    for (let i = s; i < e; i++) {
+      const l = lits[i];
+      const x = val[l];
+      if (x === 1) return -1;
+      if (x === 0) {
+        const v = l >> 1;
+        if (first < 0) first = l;
+        if (kept < 0 && keep[v]) kept = l;
+        if (name < 0) name = this.names[v];
+        else if (this.names[v] !== name) several = true;
       }
-      if (first < 0) continue;
-      if (oneName && several && kept < 0) continue;
-      return (kept >= 0 ? kept : first) << 1;
     }
-    return -1;
+    if (first < 0) return -1;
+    if (oneName && several && kept < 0) return -1;
+    return kept >= 0 ? kept : first;
   }
 }

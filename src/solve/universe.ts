@@ -33,13 +33,30 @@ export interface Locator {
   repo: string;
 }
 
+/**
+ * A parsed dependency (or conflict) string, shared by every package that
+ * writes the same string; `ids` caches the packages matching any of its
+ * alternatives (see Universe.ids).
+ */
+export interface Dep {
+  readonly text: string;
+  readonly alts: Dependency;
+  ids: readonly number[] | undefined;
+}
+
+interface NameEntry {
+  k: number;
+  provs: Provide[] | undefined;
+}
+
 export interface Provide {
   pkg: number;
   /** The provided version (`sh = 1`), undefined for an unversioned provide. */
   version: string | undefined;
 }
 
-const EMPTY = new Int32Array(0);
+const EMPTY: readonly number[] = [];
+const NO_DEPS: readonly Dep[] = [];
 
 export class Universe {
   readonly arch: Arch;
@@ -47,14 +64,20 @@ export class Universe {
   readonly pkgs: readonly Candidate[];
   /** Every candidate given, including other architectures (for messages and rebuilds). */
   readonly source: readonly Candidate[];
+  /** Per id: a small integer standing for its name (equal names, equal numbers). */
+  readonly nameIndex: Int32Array;
   /** name → [first id, end id) of packages with exactly that name. */
-  private readonly ranges = new Map<string, [number, number]>();
-  /** virtual or real name → providers, by id. */
-  private readonly provides = new Map<string, Provide[]>();
-  private readonly depCache: (Dependency[] | undefined)[];
-  private readonly conCache: (Descriptor[] | undefined)[];
-  private readonly optCache: (Dependency[] | undefined)[];
-  private readonly matchCache = new Map<string, Int32Array>();
+  /** Every package or provided name → its range number (0: no package of that name) and providers. */
+  private readonly index = new Map<string, NameEntry>();
+  /** Per name number k (1-based): first id; nameStart[k+1] is the end. */
+  private readonly nameStart: Int32Array;
+  private readonly depCache: (readonly Dep[] | undefined)[];
+  private readonly conCache: (readonly Dep[] | undefined)[];
+  private readonly optCache: (readonly Dep[] | undefined)[];
+  /** Dependency string → parsed form, shared by every package using that string. */
+  private readonly parsed = new Map<string, Dep>();
+  /** Descriptor text → matching ids. */
+  private readonly matchByText = new Map<string, readonly number[]>();
   private otherArchNames: Map<string, Set<string>> | undefined;
 
   /** Build from candidates; throws MN0107 for an invalid provide. */
@@ -75,13 +98,19 @@ export class Universe {
     this.depCache = new Array(n);
     this.conCache = new Array(n);
     this.optCache = new Array(n);
+    this.nameIndex = new Int32Array(n);
+    const starts: number[] = [0, 0];
     let start = 0;
     for (let i = 1; i <= n; i++) {
       if (i === n || pkgs[i].meta.name !== pkgs[start].meta.name) {
-        this.ranges.set(pkgs[start].meta.name, [start, i]);
+        const k = starts.length - 1;
+        this.index.set(pkgs[start].meta.name, { k, provs: undefined });
+        this.nameIndex.fill(k, start, i);
+        starts.push(i);
         start = i;
       }
     }
+    this.nameStart = Int32Array.from(starts);
     for (let i = 0; i < n; i++) {
       const pv = pkgs[i].meta.provides;
       if (!pv || pv.length === 0) continue;
@@ -92,9 +121,9 @@ export class Universe {
         } catch (e) {
           throw where(e, pkgs[i], 'provides');
         }
-        let list = this.provides.get(d.name);
-        if (!list) this.provides.set(d.name, (list = []));
-        list.push({ pkg: i, version: d.constraint?.version });
+        let e = this.index.get(d.name);
+        if (!e) this.index.set(d.name, (e = { k: 0, provs: undefined }));
+        (e.provs ??= []).push({ pkg: i, version: d.constraint?.version });
       }
     }
   }
@@ -118,23 +147,22 @@ export class Universe {
 
   /** [first, end) ids of packages named `name` (empty range when none). */
   named(name: string): [number, number] {
-    return this.ranges.get(name) ?? [0, 0];
+    const k = this.index.get(name)?.k;
+    return !k ? [0, 0] : [this.nameStart[k], this.nameStart[k + 1]];
   }
 
   providersOf(name: string): readonly Provide[] {
-    return this.provides.get(name) ?? [];
+    return this.index.get(name)?.provs ?? [];
   }
 
   /** Is `name` a package name or a provided name for this architecture? */
   knows(name: string): boolean {
-    return this.ranges.has(name) || this.provides.has(name);
+    return this.index.has(name);
   }
 
   /** All package and provided names visible here, sorted. */
   allNames(): string[] {
-    const s = new Set<string>(this.ranges.keys());
-    for (const k of this.provides.keys()) s.add(k);
-    return [...s].sort();
+    return [...this.index.keys()].sort();
   }
 
   /** Architectures other than this one where `name` is a package or provide. */
@@ -157,28 +185,23 @@ export class Universe {
   }
 
   /** Parsed `depends` of a package (cached). Throws MN0107 naming the package. */
-  depends(id: number): Dependency[] {
+  depends(id: number): readonly Dep[] {
     let d = this.depCache[id];
     if (d === undefined) d = this.depCache[id] = this.parseList(id, 'depends');
     return d;
   }
 
   /** Parsed `optional` of a package (cached). */
-  optional(id: number): Dependency[] {
+  optional(id: number): readonly Dep[] {
     let d = this.optCache[id];
     if (d === undefined) d = this.optCache[id] = this.parseList(id, 'optional');
     return d;
   }
 
-  /** Parsed `conflicts` of a package (cached); alternatives are not allowed there. */
-  conflicts(id: number): Descriptor[] {
+  /** Parsed `conflicts` of a package (cached); a package conflicts with whatever matches any alternative. */
+  conflicts(id: number): readonly Dep[] {
     let d = this.conCache[id];
-    if (d === undefined) {
-      const deps = this.parseList(id, 'conflicts');
-      d = [];
-      for (const dep of deps) for (const alt of dep) d.push(alt);
-      this.conCache[id] = d;
-    }
+    if (d === undefined) d = this.conCache[id] = this.parseList(id, 'conflicts');
     return d;
   }
 
@@ -195,18 +218,41 @@ export class Universe {
     return n;
   }
 
-  private parseList(id: number, field: 'depends' | 'optional' | 'conflicts'): Dependency[] {
+  private parseList(id: number, field: 'depends' | 'optional' | 'conflicts'): readonly Dep[] {
     const list = this.pkgs[id].meta[field];
-    if (!list || list.length === 0) return [];
-    const out: Dependency[] = new Array(list.length);
+    if (!list || list.length === 0) return NO_DEPS;
+    const out: Dep[] = new Array(list.length);
     for (let i = 0; i < list.length; i++) {
-      try {
-        out[i] = parseDependency(list[i]);
-      } catch (e) {
-        throw where(e, this.pkgs[id], field);
+      const s = list[i];
+      let d = this.parsed.get(s);
+      if (d === undefined) {
+        let alts: Dependency;
+        try {
+          alts = parseDependency(s);
+        } catch (e) {
+          throw where(e, this.pkgs[id], field);
+        }
+        d = { text: s, alts, ids: undefined };
+        this.parsed.set(s, d);
       }
+      out[i] = d;
     }
     return out;
+  }
+
+  /** Ids matching any alternative of `dep`, deduplicated, alternatives in order (cached on `dep`). */
+  ids(dep: Dep): readonly number[] {
+    let r = dep.ids;
+    if (r === undefined) {
+      if (dep.alts.length === 1) r = this.computeMatch(dep.alts[0].name, dep.alts[0].constraint);
+      else {
+        const out: number[] = [];
+        for (const a of dep.alts) for (const id of this.computeMatch(a.name, a.constraint)) if (!out.includes(id)) out.push(id);
+        r = out;
+      }
+      dep.ids = r;
+    }
+    return r;
   }
 
   /**
@@ -216,21 +262,25 @@ export class Universe {
    * a package of that name and version or by a versioned provide that
    * satisfies it; an unversioned provide meets only unversioned descriptors.
    */
-  match(d: Descriptor): Int32Array {
+  match(d: Descriptor): readonly number[] {
     const key = d.constraint ? `${d.name} ${d.constraint.op} ${d.constraint.version}` : d.name;
-    let r = this.matchCache.get(key);
+    let r = this.matchByText.get(key);
     if (r === undefined) {
       r = this.computeMatch(d.name, d.constraint);
-      this.matchCache.set(key, r);
+      this.matchByText.set(key, r);
     }
     return r;
   }
 
-  private computeMatch(name: string, c: Constraint | undefined): Int32Array {
+  private computeMatch(name: string, c: Constraint | undefined): readonly number[] {
     const out: number[] = [];
-    const range = this.ranges.get(name);
-    if (range) for (let i = range[0]; i < range[1]; i++) if (satisfies(this.pkgs[i].meta.version, c)) out.push(i);
-    const prov = this.provides.get(name);
+    const entry = this.index.get(name);
+    if (entry === undefined) return EMPTY;
+    const k = entry.k;
+    if (k !== 0) {
+      for (let i = this.nameStart[k], e = this.nameStart[k + 1]; i < e; i++) if (satisfies(this.pkgs[i].meta.version, c)) out.push(i);
+    }
+    const prov = entry.provs;
     if (prov) {
       const more: number[] = [];
       for (const p of prov) {
@@ -241,7 +291,7 @@ export class Universe {
       more.sort((a, b) => this.pkgs[b].priority - this.pkgs[a].priority || a - b);
       for (const p of more) out.push(p);
     }
-    return out.length === 0 ? EMPTY : Int32Array.from(out);
+    return out.length === 0 ? EMPTY : out;
   }
 }
 

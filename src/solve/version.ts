@@ -69,55 +69,61 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** dpkg's verrevcmp over one part (upstream or revision). */
-function comparepart(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
+/**
+ * dpkg's verrevcmp over one part (upstream or revision): a[i, ae) against
+ * b[j, be), without allocating substrings.
+ */
+function comparepart(a: string, i: number, ae: number, b: string, j: number, be: number): number {
+  while (i < ae || j < be) {
     let diff = 0;
-    while ((i < a.length && !isDigit(a.charCodeAt(i))) || (j < b.length && !isDigit(b.charCodeAt(j)))) {
-      const ac = i < a.length ? order(a.charCodeAt(i)) : 0;
-      const bc = j < b.length ? order(b.charCodeAt(j)) : 0;
+    while ((i < ae && !isDigit(a.charCodeAt(i))) || (j < be && !isDigit(b.charCodeAt(j)))) {
+      const ac = i < ae ? order(a.charCodeAt(i)) : 0;
+      const bc = j < be ? order(b.charCodeAt(j)) : 0;
       if (ac !== bc) return ac - bc;
       i++;
       j++;
     }
-    while (a.charCodeAt(i) === 48) i++;
-    while (b.charCodeAt(j) === 48) j++;
-    while (i < a.length && isDigit(a.charCodeAt(i)) && j < b.length && isDigit(b.charCodeAt(j))) {
+    while (i < ae && a.charCodeAt(i) === 48) i++;
+    while (j < be && b.charCodeAt(j) === 48) j++;
+    while (i < ae && j < be && isDigit(a.charCodeAt(i)) && isDigit(b.charCodeAt(j))) {
       if (diff === 0) diff = a.charCodeAt(i) - b.charCodeAt(j);
       i++;
       j++;
     }
-    if (i < a.length && isDigit(a.charCodeAt(i))) return 1;
-    if (j < b.length && isDigit(b.charCodeAt(j))) return -1;
+    if (i < ae && isDigit(a.charCodeAt(i))) return 1;
+    if (j < be && isDigit(b.charCodeAt(j))) return -1;
     if (diff !== 0) return diff;
   }
   return 0;
 }
 
-const cache = new Map<string, Version>();
-function cached(s: string): Version {
-  let v = cache.get(s);
-  if (!v) {
-    if (cache.size > 100_000) cache.clear();
-    v = splitVersion(s);
-    cache.set(s, v);
-  }
-  return v;
+/** The epoch of a version whose colon is at `colon` (-1: none). */
+function epochOf(s: string, colon: number): number {
+  let e = 0;
+  for (let i = 0; i < colon; i++) e = e * 10 + (s.charCodeAt(i) - 48);
+  return e;
 }
 
 /**
  * Compare two valid version strings: negative, zero or positive like
  * `dpkg --compare-versions`. Inputs are assumed validated (see parseVersion).
+ * Allocation-free: it runs millions of times while building a universe.
  */
 export function compareVersions(a: string, b: string): number {
   if (a === b) return 0;
-  const va = cached(a);
-  const vb = cached(b);
-  if (va.epoch !== vb.epoch) return va.epoch < vb.epoch ? -1 : 1;
-  const u = comparepart(va.upstream, vb.upstream);
+  const ca = a.indexOf(':');
+  const cb = b.indexOf(':');
+  const ea = ca < 0 ? 0 : epochOf(a, ca);
+  const eb = cb < 0 ? 0 : epochOf(b, cb);
+  if (ea !== eb) return ea < eb ? -1 : 1;
+  const sa = ca + 1;
+  const sb = cb + 1;
+  const da = a.lastIndexOf('-');
+  const db = b.lastIndexOf('-');
+  const ua = da >= sa ? da : a.length;
+  const ub = db >= sb ? db : b.length;
+  const u = comparepart(a, sa, ua, b, sb, ub);
   if (u !== 0) return u < 0 ? -1 : 1;
-  const r = comparepart(va.revision, vb.revision);
+  const r = comparepart(a, ua < a.length ? ua + 1 : a.length, a.length, b, ub < b.length ? ub + 1 : b.length, b.length);
   return r < 0 ? -1 : r > 0 ? 1 : 0;
 }

@@ -1,0 +1,347 @@
+#!/usr/bin/env node
+/**
+ * Resolver benchmark: minos against libsolv's testsolv on one generated
+ * repository of 60,000 packages with Debian's density (about 4.4 dependency
+ * clauses per package, 2.5% of clauses with alternatives, 15% of packages
+ * with provides, 5% with conflicts) and a request whose closure has at least
+ * 1,000 packages. Deterministic (seeded PRNG).
+ *
+ *   npx tsc -p tsconfig.json && node bench/solve.mjs [--runs N] [--keep DIR]
+ *
+ * minos: "index load" = JSON.parse of an index-like document + building the
+ * universe (names and provides indexed; dependency strings parsed lazily),
+ * reported with and without parsing every dependency string up front;
+ * "solve" = solve() on the prepared universe.
+ * testsolv: the same instance as an inline testtags testcase (its parse
+ * included, as a user of testsolv would pay it) and as a .solv file made by
+ * deb2solv from a Debian Packages file (parse of the binary format only).
+ * testsolv's solve time is its "createwhatprovides took" plus "solver_solve
+ * took" lines from -v (provider index, rule creation and search). Times are the best of
+ * N runs, the measure least disturbed by other load on the machine.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { Universe, solve } from '../dist/solve/solver.js';
+
+const PREFIXES = ['lib', 'python3-', 'golang-', 'ruby-', 'node-', 'fonts-', 'gir1.2-', 'perl-', 'r-cran-', ''];
+const SUFFIXES = ['', '-dev', '-doc', '-common', '1', '-data', '-bin', '-utils'];
+
+function prng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The instance: `names` ordered from base libraries (index 0) to leaf
+ * applications; a package depends mostly on lower indexes, biased towards
+ * the most popular ones, as in Debian.
+ */
+export function generateInstance({ packages = 60_000, seed = 42, skew = 2, bias = 4 } = {}) {
+  const rnd = prng(seed);
+  const nNames = Math.round(packages / 1.2);
+  const names = [];
+  for (let i = 0; i < nNames; i++) {
+    names.push(`${PREFIXES[i % PREFIXES.length]}${i.toString(36)}x${SUFFIXES[(i * 7) % SUFFIXES.length]}`);
+  }
+  const virtuals = Array.from({ length: 3000 }, (_, k) => `virt-${k}`);
+  // Versions: every name has 1.x; one in five also 2.x.
+  const versions = names.map(() => {
+    const minor = Math.floor(rnd() * 20);
+    const v = [`1.${minor}-${1 + Math.floor(rnd() * 3)}`];
+    return v;
+  });
+  let total = nNames;
+  while (total < packages) {
+    const k = Math.floor(rnd() * nNames);
+    if (versions[k].length < 3) {
+      versions[k].push(`${versions[k].length + 1}.${Math.floor(rnd() * 10)}-1`);
+      total++;
+    }
+  }
+  while (total > packages) {
+    const k = Math.floor(rnd() * nNames);
+    if (versions[k].length > 1) {
+      versions[k].pop();
+      total--;
+    }
+  }
+  const providersOf = new Map();
+  const pkgs = [];
+  let clauses = 0;
+  let altClauses = 0;
+  for (let i = 0; i < nNames; i++) {
+    for (const version of versions[i]) {
+      const depends = [];
+      // Base libraries have few dependencies, applications many (mean 4.4).
+      let k = Math.floor(-Math.log(1 - rnd()) * (0.5 + 4.55 * (skew + 1) * (i / nNames) ** skew));
+      k = Math.min(k, i, 40);
+      const used = new Set();
+      const target = () => {
+        if (rnd() < 0.005 && i + 1 < nNames) return i + 1 + Math.floor(rnd() * Math.min(50, nNames - i - 1)); // a rare back edge
+        return Math.floor(i * rnd() ** bias);
+      };
+      const dep = () => {
+        if (rnd() < 0.03) {
+          const v = virtuals[Math.floor(rnd() * virtuals.length)];
+          return v;
+        }
+        const j = target();
+        if (used.has(j)) return undefined;
+        used.add(j);
+        const r = rnd();
+        if (r < 0.55) return `${names[j]} >= ${versions[j][0].split('-')[0]}`;
+        if (r < 0.58) return `${names[j]} < 9`;
+        return names[j];
+      };
+      for (let d = 0; d < k; d++) {
+        const a = dep();
+        if (!a) continue;
+        if (rnd() < 0.025) {
+          const b = dep();
+          if (b) {
+            depends.push(`${a} | ${b}`);
+            altClauses++;
+            clauses++;
+            continue;
+          }
+        }
+        depends.push(a);
+        clauses++;
+      }
+      const provides = [];
+      if (rnd() < 0.15) {
+        const v = virtuals[Math.floor(rnd() * virtuals.length)];
+        provides.push(rnd() < 0.5 ? `${v} = 1.0` : v);
+        providersOf.set(v, (providersOf.get(v) ?? 0) + 1);
+      }
+      // Conflicts as Debian has them: mostly against old versions (`<< 1.0`),
+      // some between providers of one virtual name, some against a package
+      // nothing depends on (filled in below, once the leaves are known).
+      const conflicts = [];
+      if (rnd() < 0.05) {
+        const r = rnd();
+        if (r < 0.6) conflicts.push(`${names[Math.floor(rnd() * nNames)]} < 1.0`);
+        else if (r < 0.8 && provides.length) conflicts.push(provides[0].split(' ')[0]);
+        else conflicts.push('@leaf');
+      }
+      const arch = rnd() < 0.1 ? 'noarch' : 'x86_64';
+      pkgs.push({
+        name: names[i], version, arch, summary: `package ${names[i]}`, license: 'MIT',
+        depends, provides, conflicts, replaces: [], optional: [], builddate: 1700000000, installedSize: 1000,
+        file: `${names[i]}-${version}-${arch}.mpk`, size: 1000, sha256: '0'.repeat(64),
+      });
+    }
+  }
+  const depended = new Set();
+  for (const p of pkgs) for (const d of p.depends) for (const a of d.split(' | ')) depended.add(a.split(' ')[0]);
+  const leaves = names.filter((n, i) => i < nNames / 2 && !depended.has(n));
+  for (const p of pkgs) p.conflicts = p.conflicts.map((c) => (c === '@leaf' ? leaves[Math.floor(rnd() * leaves.length)] : c));
+  // Virtual names nobody provides are rewritten to a provided one so deps stay meaningful.
+  const provided = [...providersOf.keys()].sort();
+  for (const p of pkgs) {
+    p.depends = p.depends.map((d) => d.split(' | ').map((a) => (a.startsWith('virt-') && !providersOf.has(a) ? provided[a.length % provided.length] : a)).join(' | '));
+  }
+  return { pkgs, names, stats: { packages: pkgs.length, names: nNames, clauses, altClauses } };
+}
+
+/** Debian-preserving testtags encoding (see test/solve-differential.test.ts). */
+function alt(s) {
+  const m = /^\s*(\S+)\s*(?:(\S+)\s+(\S+))?\s*$/.exec(s);
+  return m[2] ? `${m[1]} ${m[2]} ${m[3]}` : `${m[1]} | ${m[1]}.unv`;
+}
+
+function evr(v) {
+  const d = v.lastIndexOf('-');
+  return d < 0 ? `${v} -` : `${v.slice(0, d)} ${v.slice(d + 1)}`;
+}
+
+function testtags(pkgs, requests) {
+  const out = ['repo system 0 testtags <inline>', 'repo test 0 testtags <inline>'];
+  for (const p of pkgs) {
+    out.push(`#>=Pkg: ${p.name} ${evr(p.version)} ${p.arch}`);
+    for (const d of p.depends) out.push(`#>=Req: ${d.split('|').map(alt).join(' | ')}`);
+    for (const v of p.provides) out.push(`#>=Prv: ${v.includes('=') ? v : `${v}.unv`}`);
+    for (const c of p.conflicts) {
+      if (/[<>=]/.test(c)) out.push(`#>=Con: ${c}`);
+      else out.push(`#>=Con: ${c}`, `#>=Con: ${c}.unv`);
+    }
+  }
+  out.push('system x86_64 rpm system');
+  for (const r of requests) out.push(`job install name ${r}`);
+  out.push('result transaction,problems <inline>', '');
+  return out.join('\n');
+}
+
+/** Debian Packages stanza for deb2solv (this libsolv has no "all": noarch is written as amd64). */
+function packagesFile(pkgs) {
+  const debOp = (s) => s.replace(/^(\S+)\s*(<=|>=|=|<|>)\s*(\S+)$/, (_, n, op, v) => `${n} (${op === '<' ? '<<' : op === '>' ? '>>' : op} ${v})`);
+  const dalt = (s) => {
+    const t = s.trim();
+    return /[<>=]/.test(t) ? debOp(t) : `${t} | ${t}.unv`;
+  };
+  const out = [];
+  for (const p of pkgs) {
+    out.push(`Package: ${p.name}`, `Version: ${p.version}`, 'Architecture: amd64');
+    if (p.depends.length) out.push(`Depends: ${p.depends.map((d) => d.split('|').map(dalt).join(' | ')).join(', ')}`);
+    if (p.provides.length) out.push(`Provides: ${p.provides.map((v) => (v.includes('=') ? debOp(v) : `${v}.unv`)).join(', ')}`);
+    if (p.conflicts.length) out.push(`Conflicts: ${p.conflicts.map((c) => (/[<>=]/.test(c) ? debOp(c) : `${c}, ${c}.unv`)).join(', ')}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Best of the runs: the least disturbed by other load on the machine. */
+function best(xs) {
+  return Math.min(...xs);
+}
+
+function timeTestsolv(file, runs) {
+  const wall = [];
+  const solver = [];
+  const whatprovides = [];
+  let stdout = '';
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = spawnSync('testsolv', ['-v', '-r', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    wall.push(performance.now() - t0);
+    if (r.error) throw r.error;
+    stdout = r.stdout;
+    const m = /solver_solve took (\d+) ms/.exec(r.stdout + r.stderr);
+    if (m) solver.push(Number(m[1]));
+    const w = /createwhatprovides took (\d+) ms/.exec(r.stdout + r.stderr);
+    if (w) whatprovides.push(Number(w[1]));
+  }
+  const installs = stdout.split('\n').filter((l) => l.startsWith('install ')).length;
+  const problems = /^problem /m.test(stdout);
+  // libsolv's solve proper: building the provider index + rule creation + search.
+  const solve = solver.length && whatprovides.length ? best(solver.map((x, i) => x + whatprovides[i])) : NaN;
+  return { wall: best(wall), solver: solve, installs, problems };
+}
+
+/**
+ * Run the benchmark; returns the measurements (milliseconds) and prints a
+ * table unless `quiet`.
+ */
+export function runSolveBench({ runs = 3, quiet = false, keep } = {}) {
+  const log = quiet ? () => {} : (...a) => console.log(...a);
+  const inst = generateInstance();
+  const index = JSON.stringify({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: 'bench', packages: inst.pkgs });
+
+  // Pick a request: the leafmost applications until the closure reaches 1,000.
+  const probe = new Universe(inst.pkgs.map((meta) => ({ meta, repo: 'main', priority: 0 })), 'x86_64');
+  const requests = [];
+  let closure = 0;
+  for (let i = inst.names.length - 1; i >= 0 && closure < 1000; i--) {
+    requests.push(inst.names[i]);
+    if (requests.length % 5 === 0) closure = solve({ candidates: probe, arch: 'x86_64', requests }).result.length;
+  }
+
+  const load = [];
+  const prep = [];
+  const parseAll = [];
+  const solveLazy = [];
+  const solveEager = [];
+  let cs;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const doc = JSON.parse(index);
+    const t1 = performance.now();
+    const u = new Universe(doc.packages.map((meta) => ({ meta, repo: doc.name, priority: 0 })), 'x86_64');
+    const t2 = performance.now();
+    cs = solve({ candidates: u, arch: 'x86_64', requests });
+    const t3 = performance.now();
+    const u2 = new Universe(doc.packages.map((meta) => ({ meta, repo: doc.name, priority: 0 })), 'x86_64');
+    const t4 = performance.now();
+    u2.parseAll();
+    const t5 = performance.now();
+    solve({ candidates: u2, arch: 'x86_64', requests });
+    const t6 = performance.now();
+    load.push(t1 - t0);
+    prep.push(t2 - t1);
+    solveLazy.push(t3 - t2);
+    parseAll.push(t5 - t3);
+    solveEager.push(t6 - t5);
+  }
+  const ours = {
+    jsonParse: best(load), prepare: best(prep), prepareEager: best(parseAll),
+    solveLazy: best(solveLazy), solveEager: best(solveEager),
+  };
+  ours.total = ours.jsonParse + ours.prepare + ours.solveLazy;
+
+  let theirs;
+  const have = spawnSync('testsolv', ['-h'], { encoding: 'utf8' }).error === undefined;
+  if (have) {
+    const dir = keep ?? mkdtempSync(join(tmpdir(), 'minos-bench-'));
+    mkdirSync(dir, { recursive: true });
+    try {
+      const tagsFile = join(dir, 'instance.t');
+      writeFileSync(tagsFile, testtags(inst.pkgs, requests));
+      const tags = timeTestsolv(tagsFile, runs);
+      let solv;
+      const have2 = spawnSync('deb2solv', ['-r'], { input: '' }).error === undefined;
+      if (have2) {
+        writeFileSync(join(dir, 'Packages'), packagesFile(inst.pkgs));
+        const t0 = performance.now();
+        const conv = spawnSync('sh', ['-c', `deb2solv -r < "${join(dir, 'Packages')}" > "${join(dir, 'instance.solv')}"`]);
+        const convMs = performance.now() - t0;
+        if (conv.status === 0) {
+          const solvCase = ['repo system 0 testtags <inline>', `repo test 0 solv instance.solv`, 'system amd64 rpm system', ...requests.map((r) => `job install name ${r}`), 'result transaction,problems <inline>', ''].join('\n');
+          const solvFile = join(dir, 'instance-solv.t');
+          writeFileSync(solvFile, solvCase);
+          solv = { ...timeTestsolv(solvFile, runs), convert: convMs };
+        }
+      }
+      theirs = { tags, solv };
+    } finally {
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const s = inst.stats;
+  log(`instance: ${s.packages} packages, ${s.names} names, ${(s.clauses / s.packages).toFixed(2)} dependency clauses/package, ` +
+    `${((100 * s.altClauses) / s.clauses).toFixed(1)}% with alternatives; request: ${requests.length} packages, closure ${cs.result.length} ` +
+    `(reachable ${cs.stats.reachable}, ${cs.stats.clauses} clauses, ${cs.stats.decisions} decisions, ${cs.stats.conflicts} conflicts)`);
+  const f = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '—');
+  const rows = [
+    ['index load: JSON.parse', f(ours.jsonParse), '', ''],
+    ['index load: prepare (deps parsed lazily)', f(ours.prepare), '', ''],
+    ['index load: prepare + parse every dep', f(ours.prepareEager), '', ''],
+    ['solve, every dep parsed at load', f(ours.solveEager), theirs ? f(theirs.tags.solver) : '—', theirs ? ratio(ours.solveEager, theirs.tags.solver) : ''],
+    ['solve, parsing reachable deps', f(ours.solveLazy), theirs ? f(theirs.tags.solver) : '—', theirs ? ratio(ours.solveLazy, theirs.tags.solver) : ''],
+    ['whole run vs testtags (parse + solve)', f(ours.total), theirs ? f(theirs.tags.wall) : '—', theirs ? ratio(ours.total, theirs.tags.wall) : ''],
+    ['whole run vs .solv (parse + solve)', f(ours.total), theirs?.solv ? f(theirs.solv.wall) : '—', theirs?.solv ? ratio(ours.total, theirs.solv.wall) : ''],
+  ];
+  log('');
+  log(`${'step'.padEnd(44)}${'minos'.padStart(12)}${'testsolv'.padStart(12)}${'minos/testsolv'.padStart(16)}`);
+  for (const r of rows) log(`${r[0].padEnd(44)}${r[1].padStart(12)}${r[2].padStart(12)}${r[3].padStart(16)}`);
+  if (theirs) {
+    log('');
+    log(`testsolv answers: testtags ${theirs.tags.problems ? 'PROBLEM' : `${theirs.tags.installs} installs`}` +
+      (theirs.solv ? `, .solv ${theirs.solv.problems ? 'PROBLEM' : `${theirs.solv.installs} installs`} (deb2solv conversion ${f(theirs.solv.convert)}, not counted)` : ''));
+  } else {
+    log('testsolv not found (apt-get install libsolv-tools): no comparison');
+  }
+  log(`best of ${runs} runs, wall clock; testsolv's solve = createwhatprovides + solver_solve (rule creation and search) from -v`);
+  return { instance: s, requests: requests.length, closure: cs.result.length, stats: cs.stats, ours, theirs };
+}
+
+function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '';
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2);
+  const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
+  const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
+  runSolveBench({ runs, keep });
+}
