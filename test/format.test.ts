@@ -212,7 +212,6 @@ buildPackage('variant.mpk', manifestBytes, {
 const repoOtherKey = makeRepo('repo-other-key', canonical(index), 'other.key')
 const repoPretty = makeRepo('repo-pretty', must('jq', ['.'], { input: canonical(index) }))
 
-t.comment(`setup took ${Date.now() - T0} ms`)
 // Start every CLI run at once; the subtests below only await their result.
 const runs = {
   keyId: minos('key', 'id', 'demo.pub'),
