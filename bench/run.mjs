@@ -16,11 +16,14 @@ const all = {
   zstd: async () => (await import('./zstd.mjs')).runZstdBench(),
   pack: async () => (await import('./pack.mjs')).runPackBench(),
   solve: async () => (await import('./solve.mjs')).runSolveBench(),
+  build: async () => (await import('./build.mjs')).runBuildBench(),
+  live: async () => (await import('./live.mjs')).runLiveBench(),
 };
 const wanted = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
 console.log(`minos bench on ${process.arch}, node ${process.version}`);
 for (const name of wanted) {
   if (!existsSync(new URL(`./${name}.mjs`, import.meta.url))) continue;
+  console.log(`\n## ${name}`);
   const result = await all[name]();
   for (const t of Array.isArray(result) ? result : [result]) if (t && t.rows) table(t);
 }

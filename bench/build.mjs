@@ -1,0 +1,167 @@
+// minos build against peers on identical payloads (fixtures: build-fixtures.mjs):
+//   minos build --format dir into tmpfs, minos build -o X.tar.zst,
+//   the native floor (zstd -dc | tar -x of every pacman package into one dir),
+//   and pacman -U of the same packages into an empty root on tmpfs.
+// Median of BENCH_BUILD_RUNS (3) runs each, interleaved, outputs removed
+// between runs; peak RSS of minos build from /usr/bin/time -f %M.
+// BENCH_BUILD_CASES=a,b selects cases.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtureMixed, fixtureSynth, MINOS, PEERS } from './build-fixtures.mjs';
+
+const RUNS = Number(process.env.BENCH_BUILD_RUNS ?? 3);
+/** A tar.zst build slower than this is run once only (it would blow the bench's time budget). */
+const SLOW_S = 20;
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const TMPFS = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status ?? r.signal}\n${r.stderr}`);
+  return r.stdout.toString();
+}
+
+/** Run and time a command; returns seconds (and peak RSS in KiB when measured). */
+function timed(cmd, args, { rss = false } = {}) {
+  let argv = [cmd, ...args];
+  const rssFile = join(TMPFS, `minos-bench-rss-${process.pid}`);
+  if (rss && TIME) argv = [TIME, '-f', '%M', '-o', rssFile, ...argv];
+  const t0 = process.hrtime.bigint();
+  sh(argv[0], argv.slice(1));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  let kib;
+  if (rss && TIME) {
+    kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    rmSync(rssFile, { force: true });
+  }
+  return { s, kib };
+}
+
+function countFiles(dir) {
+  return Number(sh('sh', ['-c', `find "${dir}" -type f | wc -l`]).trim());
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function benchCase(label, fx, work, problems) {
+  const pacmanOk = process.getuid?.() === 0 && existsSync('/usr/bin/pacman');
+  const t = { dir: [], tzst: [], native: [], pacman: [], rssDir: [], rssTzst: [] };
+  const dirOut = join(work, 'img');
+  const tzOut = join(work, 'img.tar.zst');
+  const nat = join(work, 'native');
+  const root = join(work, 'pacroot');
+  const clean = () => {
+    for (const p of [dirOut, tzOut, nat, root]) rmSync(p, { recursive: true, force: true });
+    for (const p of ['img.lock.json', 'img.spdx.json', 'img.tar.zst.lock.json', 'img.tar.zst.spdx.json']) rmSync(join(work, p), { force: true });
+  };
+  const pkgs = fx.pkgs;
+  for (let i = 0; i < RUNS; i++) {
+    clean();
+    // (1) minos build into a directory on tmpfs
+    const d = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', dirOut, '--format', 'dir'], { rss: true });
+    t.dir.push(d.s);
+    if (d.kib !== undefined) t.rssDir.push(d.kib);
+    if (i === 0) {
+      const n = countFiles(join(dirOut, 'usr'));
+      if (n !== fx.files) problems.push(`${label}: minos dir image holds ${n} files under /usr, the payload has ${fx.files}`);
+    }
+    rmSync(dirOut, { recursive: true, force: true });
+    // (2) minos build -o X.tar.zst (once only when it is very slow)
+    if (i === 0 || t.tzst[0] < SLOW_S) {
+      const z = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', tzOut], { rss: true });
+      t.tzst.push(z.s);
+      if (z.kib !== undefined) t.rssTzst.push(z.kib);
+      if (i === 0) t.tzstSize = statSync(tzOut).size;
+      rmSync(tzOut, { force: true });
+    }
+    // (3) native floor: every pacman package, sequentially, into one tmpfs dir
+    mkdirSync(nat, { recursive: true });
+    const quoted = pkgs.map((p) => `'${p}'`).join(' ');
+    t.native.push(timed('sh', ['-c', `for p in ${quoted}; do zstd -dcq "$p" | tar -x -C '${nat}' || exit 1; done`]).s);
+    if (i === 0) {
+      const n = countFiles(join(nat, 'usr'));
+      if (n !== fx.files) problems.push(`${label}: native extraction holds ${n} files under /usr, the payload has ${fx.files}`);
+    }
+    rmSync(nat, { recursive: true, force: true });
+    // (4) pacman -U into an empty root on tmpfs
+    if (pacmanOk) {
+      mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
+      t.pacman.push(timed('pacman', ['--config', join(PEERS, 'pacman.conf'), '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
+        '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks'), '-U', ...pkgs]).s);
+      if (i === 0) {
+        const n = countFiles(join(root, 'usr'));
+        if (n !== fx.files) problems.push(`${label}: pacman installed ${n} files under /usr, the payload has ${fx.files}`);
+      }
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  clean();
+  const dir = median(t.dir);
+  const native = median(t.native);
+  const pacman = t.pacman.length ? median(t.pacman) : undefined;
+  const mib = (k) => (k / 1024).toFixed(0);
+  return {
+    row: [
+      `${label}: ${fx.packages} pkgs, ${fx.files} files, ${(fx.bytes / 2 ** 20).toFixed(1)} MiB`,
+      dir.toFixed(2),
+      `${median(t.tzst).toFixed(2)}${t.tzst.length < RUNS ? ` (${t.tzst.length} run)` : ''}`,
+      native.toFixed(2),
+      pacman === undefined ? 'n/a' : pacman.toFixed(2),
+      pacman === undefined ? 'n/a' : (dir / pacman).toFixed(2),
+      (dir / native).toFixed(2),
+      t.rssDir.length ? `${mib(Math.max(...t.rssDir))} / ${mib(Math.max(...t.rssTzst))}` : 'n/a',
+    ],
+    dir, pacman,
+    rssDir: t.rssDir.length ? Math.max(...t.rssDir) / 1024 : undefined,
+    rssTzst: t.rssTzst.length ? Math.max(...t.rssTzst) / 1024 : undefined,
+    tzstSize: t.tzstSize, pkgBytes: pkgs.reduce((s, p) => s + statSync(p).size, 0),
+  };
+}
+
+export async function runBuildBench() {
+  const wanted = (process.env.BENCH_BUILD_CASES ?? 'a,b').split(',');
+  const cases = [];
+  if (wanted.includes('a')) cases.push(['(a) synth', await fixtureSynth()]);
+  if (wanted.includes('b')) cases.push(['(b) mixed', await fixtureMixed()]);
+  const work = join(TMPFS, `minos-bench-build-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const problems = [];
+  const results = [];
+  try {
+    for (const [label, fx] of cases) {
+      try {
+        results.push({ label, ...benchCase(label, fx, work, problems) });
+      } catch (e) {
+        problems.push(`${label}: ${String(e.message ?? e).trim()}`);
+        results.push({ label, row: [label, 'FAILED', '', '', '', '', '', ''], failed: true });
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const goals = results.filter((r) => !r.failed).map((r) => {
+    const speed = r.pacman === undefined ? 'pacman n/a' : `dir ${(r.dir / r.pacman).toFixed(2)}x pacman ${r.dir <= r.pacman ? 'MET' : 'MISSED'} (goal <= 1.0x)`;
+    const peak = (what, v) => `${what} peak ${v.toFixed(0)} MiB ${v <= 200 ? 'MET' : 'MISSED'}`;
+    const mem = r.rssDir === undefined ? 'peak n/a' : `${peak('dir', r.rssDir)}, ${peak('tar.zst', r.rssTzst)} (goal <= 200 MiB)`;
+    return `${r.label}: ${speed}; ${mem}`;
+  });
+  return {
+    title: `minos build vs native tar and pacman -U, into ${TMPFS} (median of ${RUNS})`,
+    columns: ['case', 'minos dir s', 'minos tar.zst s', 'native floor s', 'pacman -U s', 'minos-dir/pacman', 'minos-dir/native', 'peak MiB dir / tar.zst'],
+    rows: results.map((r) => r.row),
+    notes: [
+      'native floor: `zstd -dc P | tar -x -C DIR` for every pacman package in turn; pacman: `pacman -U` of all packages into an empty root, as root',
+      `packages: ${results.filter((r) => !r.failed).map((r) => `${r.label} pacman ${(r.pkgBytes / 2 ** 20).toFixed(1)} MiB, image tar.zst ${((r.tzstSize ?? 0) / 2 ** 20).toFixed(1)} MiB`).join('; ')}`,
+      `tar.zst builds slower than ${SLOW_S} s run once only (minos build writes tar.zst at zstd level 19)`,
+      ...goals,
+      ...(TIME ? [] : ['peak RSS needs /usr/bin/time (apt-get install time)']),
+      ...(process.getuid?.() === 0 && existsSync('/usr/bin/pacman') ? [] : ['pacman -U skipped: needs root and pacman (apt-get install pacman-package-manager)']),
+      ...problems.map((p) => `PROBLEM: ${p}`),
+    ],
+  };
+}
