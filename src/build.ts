@@ -15,7 +15,7 @@ import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
 import { readPackage } from './pkg/read.js';
 import { candidatesOf, openRepositories } from './plan.js';
-import { parseTime } from './repo/index.js';
+import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { makeSbom } from './sbom.js';
@@ -47,6 +47,8 @@ export interface BuildOptions {
   update?: boolean;
   allowExpired?: boolean;
   sourceDateEpoch?: number;
+  /** zstd level for tar.zst output; default 3. */
+  level?: number;
   /** Where packages from http repositories are downloaded. */
   cacheDir: string;
   /** Tool name and version for the SBOM. */
@@ -250,7 +252,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
   emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen });
 
-  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`));
+  // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
+  const mtime = opts.sourceDateEpoch ?? Math.max(0, ...chosen.map((c) => c.entry.builddate));
+  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`), opts.format === 'dir' ? { mtime } : undefined);
   const tmpOut = `${opts.out}.minos-tmp-${process.pid}`;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
@@ -278,9 +282,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       });
       bytes += r.manifest.installedSize;
       const m = manifest!;
-      if (m.name !== c.locator.name || m.version !== c.locator.version || m.arch !== c.locator.arch) {
-        throw new MinosError('MN0213', `${c.entry.file}: holds ${m.name} ${m.version} ${m.arch}, the index says ${c.locator.name} ${c.locator.version} ${c.locator.arch}`);
-      }
+      checkIndexEntry(c.entry, m);
       const { format: _f, signer: _s, ...rest } = m;
       records.push({ ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false });
       emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
@@ -316,11 +318,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     addOwnFile(stage, `${DB_DIR}/serials.json`, canonicalBytes(Object.fromEntries(repos.map((r) => [r.name, r.loaded.index.serial]).sort())));
 
     // The database goes in last: its deferred list covers every node, itself included.
-    const mtime = opts.sourceDateEpoch ?? Math.max(0, ...records.map((r) => r.builddate));
     const asRoot = process.getuid?.() === 0;
     const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [] };
     addOwnFile(stage, INSTALLED, '');
-    if (opts.format === 'dir') db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
+    if (opts.format === 'dir' && !asRoot) db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
     addOwnFile(stage, INSTALLED, dbBytes(db));
     const nodes = resolveNodes(stage, accounts);
     if (db.deferred.length) {
@@ -334,7 +335,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       moveIntoPlace(stage.root, opts.out);
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
-      else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? 19 : undefined });
+      else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
       moveIntoPlace(tmpOut, opts.out);
       discardStage(stage);
     }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
 import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
-import { formatBytes, sourceDateEpoch } from './common.js';
+import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
 import { archOption } from './plan.js';
 
@@ -34,8 +34,9 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
     .option('--json', 'print a JSON summary')
-    .action(async (specFile: string, opts: { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; json?: boolean }) => {
+    .action(async (specFile: string, opts: { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }) => {
       const spec = loadImageSpec(resolve(specFile));
       if (opts.format !== undefined && !(FORMATS as readonly string[]).includes(opts.format)) {
         throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
@@ -54,7 +55,7 @@ export function registerBuild(program: Command, io: Io): void {
       };
       const r = await buildImage({
         spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-        sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent,
+        level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent,
       });
       if (progress) io.progress?.('');
       if (opts.json) {

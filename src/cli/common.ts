@@ -45,3 +45,9 @@ export function formatBytes(n: number): string {
   if (n < 2 ** 30) return `${(n / 2 ** 20).toFixed(1)} MiB`;
   return `${(n / 2 ** 30).toFixed(2)} GiB`;
 }
+
+/** A --level option: zstd level 1 to 19. */
+export function zstdLevel(s: string): number {
+  if (!/^[0-9]{1,2}$/.test(s) || Number(s) < 1 || Number(s) > 19) throw new MinosError('MN0002', `--level ${s}: expected 1 to 19`);
+  return Number(s);
+}

@@ -4,7 +4,7 @@
  * documented fields; anything else is malformed. Checks here are structural
  * and about safety (paths, links, sizes); signatures are checked by callers.
  */
-import { canonicalJson } from '../canonical.js';
+import { canonicalJson, compareUtf8 } from '../canonical.js';
 import { MinosError, quote, type ErrorCode } from '../errors.js';
 import { isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
@@ -165,14 +165,14 @@ function entry(v: unknown, ctx: Ctx, f: string): FileEntry {
  */
 function checkFiles(files: FileEntry[], ctx: Ctx): void {
   const byPath = new Map<string, FileEntry>();
-  let prev: Buffer | undefined;
+  let prev: string | undefined;
   files.forEach((e, i) => {
     const f = `files[${i}]`;
-    const cur = Buffer.from(e.path);
-    if (prev && Buffer.compare(prev, cur) >= 0) {
-      throw bad(ctx, `${f}.path`, Buffer.compare(prev, cur) === 0 ? `duplicate entry ${quote(e.path)}` : `${quote(e.path)} is out of order (files must be sorted by path)`);
+    const order = prev === undefined ? 1 : compareUtf8(e.path, prev);
+    if (order <= 0) {
+      throw bad(ctx, `${f}.path`, order === 0 ? `duplicate entry ${quote(e.path)}` : `${quote(e.path)} is out of order (files must be sorted by path)`);
     }
-    prev = cur;
+    prev = e.path;
     const slash = e.path.lastIndexOf('/');
     if (slash > 0) {
       const parent = byPath.get(e.path.slice(0, slash));

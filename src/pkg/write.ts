@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalBytes } from '../canonical.js';
+import { canonicalBytes, compareUtf8 } from '../canonical.js';
 import { abandonTemp, writeAll } from '../fsutil.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { signBytes, type SecretKey } from '../repo/keys.js';
@@ -47,9 +47,6 @@ export function packageFileName(m: { name: string; version: string; arch: string
   return `${m.name}-${m.version.replace(/:/g, '%3a')}-${m.arch}.mpk`;
 }
 
-function byPathBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
 
 /** Walk the payload folder: every entry below it, with lstat results. */
 function walk(root: string): { rel: string; abs: string; st: Stats }[] {
@@ -75,7 +72,7 @@ function walk(root: string): { rel: string; abs: string; st: Stats }[] {
     }
   };
   visit(root, '');
-  return out.sort((x, y) => byPathBytes(x.rel, y.rel));
+  return out.sort((x, y) => compareUtf8(x.rel, y.rel));
 }
 
 function collect(recipe: Recipe): Item[] {
@@ -136,7 +133,7 @@ function collect(recipe: Recipe): Item[] {
     if (ov.owner !== undefined) e.owner = ov.owner;
     if (ov.group !== undefined) e.group = ov.group;
   }
-  const sorted = [...items.values()].sort((a, b) => byPathBytes(a.entry.path, b.entry.path));
+  const sorted = [...items.values()].sort((a, b) => compareUtf8(a.entry.path, b.entry.path));
   // A hardlink shares its inode's mode and owner with the file it points to.
   for (const { entry } of sorted) {
     if (entry.type === 'hardlink') {

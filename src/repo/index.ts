@@ -232,6 +232,19 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
   return { index, digest: createHash('sha256').update(bytes).digest('hex') };
 }
 
+/**
+ * The signed index entry and the package's signed manifest must agree on all
+ * metadata, so an index cannot pair one package's file with another's
+ * description (mix-and-match). Throws MN0213.
+ */
+export function checkIndexEntry(p: IndexPackage, m: PackageMeta): void {
+  for (const k of META_FIELDS) {
+    if (JSON.stringify(m[k]) !== JSON.stringify(p[k])) {
+      throw new MinosError('MN0213', `${p.file}: index says ${k} ${JSON.stringify(p[k])}, the package says ${JSON.stringify(m[k])}`, { data: { file: p.file, field: k } });
+    }
+  }
+}
+
 export interface RepoProblem {
   file: string;
   error: MinosError;
@@ -250,12 +263,7 @@ export function verifyRepository(dir: string, opts: LoadIndexOptions): LoadedInd
       throw new MinosError('MN0212', `${join(dir, p.file)}: listed in the index of "${loaded.index.name}" but missing`, { data: { file: p.file } });
     }
     const r = readPackage(join(dir, p.file), { keyring: opts.keyring, expect: { size: p.size, sha256: p.sha256 } });
-    const m = r.manifest;
-    for (const k of META_FIELDS) {
-      if (JSON.stringify(m[k]) !== JSON.stringify(p[k])) {
-        throw new MinosError('MN0213', `${p.file}: index says ${k} ${JSON.stringify(p[k])}, the package says ${JSON.stringify(m[k])}`, { data: { file: p.file, field: k } });
-      }
-    }
+    checkIndexEntry(p, r.manifest);
   }
   return loaded;
 }

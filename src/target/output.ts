@@ -74,10 +74,15 @@ export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: 
     const { node, uid, gid } = nodes[i];
     const p = join(stage.root, node.path);
     try {
+      if (node.type === 'hardlink') continue; // its file's inode is finished through the file
       if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) mknod(p, node);
       else if (node.type === 'char' || node.type === 'block') continue;
       if (opts.asRoot) lchownSync(p, uid, gid);
-      // chmod after chown: chown clears setuid and setgid bits.
+      if (node.done) {
+        // chown clears setuid and setgid bits: put them back.
+        if (opts.asRoot && node.mode & 0o6000) chmodSync(p, node.mode);
+        continue;
+      }
       if (node.type !== 'symlink') chmodSync(p, node.mode);
       lutimesSync(p, opts.mtime, opts.mtime);
     } catch (e) {

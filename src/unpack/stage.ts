@@ -8,8 +8,9 @@
  * symlink an earlier entry planted is a node of type symlink, and an entry
  * below it is refused as a conflict before anything is written.
  */
-import { closeSync, constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { compareUtf8 } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { writeAll } from '../fsutil.js';
 import type { PackageSink } from '../pkg/read.js';
@@ -18,6 +19,8 @@ import type { FileEntry, Manifest } from '../types.js';
 export interface Node extends FileEntry {
   /** Owning package name; '' for nodes minos itself makes (accounts, overlay). */
   pkg: string;
+  /** Its final mode and mtime are already applied (through the open file). */
+  done?: boolean;
 }
 
 export interface Stage {
@@ -25,11 +28,17 @@ export interface Stage {
   nodes: Map<string, Node>;
   /** Versions of staged packages by name, for messages. */
   versions: Map<string, string>;
+  /**
+   * When the stage becomes the output directory: apply each file's final
+   * mode and this mtime through its descriptor as it is closed, which spares
+   * two path lookups per file when the directory is finished.
+   */
+  finish?: { mtime: number };
 }
 
-export function createStage(root: string): Stage {
+export function createStage(root: string, finish?: { mtime: number }): Stage {
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  return { root, nodes: new Map(), versions: new Map() };
+  return { root, nodes: new Map(), versions: new Map(), finish };
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -89,6 +98,7 @@ function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: s
  */
 export function stageSink(stage: Stage, m: Manifest, opts: SinkOptions): PackageSink {
   let fd: number | undefined;
+  let node: Node | undefined;
   let skip = false;
   stage.versions.set(m.name, m.version);
   return {
@@ -108,14 +118,22 @@ export function stageSink(stage: Stage, m: Manifest, opts: SinkOptions): Package
         removeStaged(stage, e.path);
       }
       fd = materialize(stage, e);
-      stage.nodes.set(e.path, { ...e, pkg: m.name });
+      node = { ...e, pkg: m.name };
+      stage.nodes.set(e.path, node);
     },
     data(chunk) {
       if (skip) return;
       writeAll(fd!, chunk);
     },
     end() {
-      if (fd !== undefined) {
+      if (fd === undefined) return;
+      try {
+        if (stage.finish) {
+          fchmodSync(fd, node!.mode);
+          futimesSync(fd, stage.finish.mtime, stage.finish.mtime);
+          node!.done = true;
+        }
+      } finally {
         closeSync(fd);
         fd = undefined;
       }
@@ -130,7 +148,7 @@ export function discardStage(stage: Stage): void {
 
 /** Paths of the map in output order: sorted by path bytes (parents first). */
 export function sortedPaths(stage: Stage): string[] {
-  return [...stage.nodes.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return [...stage.nodes.keys()].sort(compareUtf8);
 }
 
 export function describeNode(n: Node): string {
