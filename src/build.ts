@@ -13,7 +13,6 @@ import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
-import { readPackage } from './pkg/read.js';
 import { candidatesOf, openRepositories } from './plan.js';
 import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
@@ -25,7 +24,8 @@ import type { ImageSpec, OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts } from './target/accounts.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import type { EntryType, IndexPackage, Manifest } from './types.js';
-import { createStage, discardStage, materialize, stageSink, type Stage } from './unpack/stage.js';
+import { createUnpackPool } from './unpack/pool.js';
+import { createStage, discardStage, materialize, mergePackage, type Stage } from './unpack/stage.js';
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
@@ -254,7 +254,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
   const mtime = opts.sourceDateEpoch ?? Math.max(0, ...chosen.map((c) => c.entry.builddate));
-  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`), opts.format === 'dir' ? { mtime } : undefined);
+  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`));
+  const unpacked = `${stage.root}.pkgs`;
   const tmpOut = `${opts.out}.minos-tmp-${process.pid}`;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
@@ -262,30 +263,33 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const records: InstalledRecord[] = [];
     const keyrings = new Map(repos.map((r) => [r.name, loadKeyring(r.spec.keys)]));
     let bytes = 0;
-    for (const [i, c] of chosen.entries()) {
-      const file = await packageFile(c.repo, c.entry, opts.cacheDir);
-      let manifest: Manifest | undefined;
-      const sets1 = sets.get(c.locator.name)!;
-      let sink: ReturnType<typeof stageSink> | undefined;
-      const r = readPackage(file, {
-        keyring: keyrings.get(c.repo.name)!,
-        expect: { size: c.entry.size, sha256: c.entry.sha256 },
-        sink: {
-          manifest(m) {
-            manifest = m;
-            sink = stageSink(stage, m, sets1);
-          },
-          begin: (e) => sink!.begin(e),
-          data: (d) => sink!.data(d),
-          end: (e) => sink!.end(e),
-        },
-      });
-      bytes += r.manifest.installedSize;
-      const m = manifest!;
-      checkIndexEntry(c.entry, m);
-      const { format: _f, signer: _s, ...rest } = m;
-      records.push({ ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false });
-      emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
+    const pkgFiles: string[] = [];
+    for (const c of chosen) pkgFiles.push(await packageFile(c.repo, c.entry, opts.cacheDir));
+    // Worker threads pay off once there is real decompression to share out (MINOS_UNPACK_WORKERS forces a size).
+    const big = process.env.MINOS_UNPACK_WORKERS !== undefined || (chosen.length >= 4 && chosen.reduce((n, c) => n + c.entry.size, 0) >= 1 << 20);
+    const pool = big ? createUnpackPool() : createUnpackPool(1);
+    const finish = opts.format === 'dir' ? { mtime } : undefined;
+    const jobs = chosen.map((c, i) => pool.run({
+      file: pkgFiles[i], keyring: keyrings.get(c.repo.name)!, expect: { size: c.entry.size, sha256: c.entry.sha256 },
+      dest: join(unpacked, `${i}-${c.locator.name}`), finish,
+    }));
+    // Settle every job before leaving, so no worker writes into a folder being removed.
+    jobs.forEach((j) => j.catch(() => {}));
+    try {
+      for (const [i, c] of chosen.entries()) {
+        const r = await jobs[i];
+        const m = r.manifest;
+        checkIndexEntry(c.entry, m);
+        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined });
+        bytes += m.installedSize;
+        const { format: _f, signer: _s, ...rest } = m;
+        records.push({ ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false });
+        emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
+      }
+    } finally {
+      await Promise.allSettled(jobs);
+      await pool.close();
+      rmSync(unpacked, { recursive: true, force: true });
     }
     const requested = new Set(spec.packages.map((p) => p.split(/[\s@<>=|]/)[0]));
     for (const rec of records) rec.explicit = requested.has(rec.name);
@@ -364,6 +368,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     };
   } catch (e) {
     discardStage(stage);
+    rmSync(unpacked, { recursive: true, force: true });
     rmSync(tmpOut, { force: true });
     throw e;
   }

@@ -105,10 +105,16 @@ t.test('every format, as an ordinary user: owners, setuid, devices, links read b
 t.test('reproducible: two builds, root and non-root, give identical archives', async (t) => {
   const { spec, out } = setup(t);
   for (const ext of ['tar', 'tar.zst', 'cpio']) {
-    t.equal(minos(['build', spec, '-o', join(out, `a.${ext}`)]).code, 0);
-    t.equal(minos(['build', spec, '-o', join(out, `b.${ext}`)], { user: 'nobody' }).code, 0);
-    t.equal(sha(join(out, `a.${ext}`)), sha(join(out, `b.${ext}`)), ext);
+    t.equal(minos(['build', spec, '-o', join(out, `a.${ext}`)], { env: { MINOS_UNPACK_WORKERS: '2' } }).code, 0);
+    t.equal(minos(['build', spec, '-o', join(out, `b.${ext}`)], { user: 'nobody', env: { MINOS_UNPACK_WORKERS: '0' } }).code, 0);
+    t.equal(sha(join(out, `a.${ext}`)), sha(join(out, `b.${ext}`)), `${ext}: root with worker threads, nobody without`);
   }
+  const dirs = ['2', '0'].map((w) => {
+    const d = join(out, `dir-${w}`);
+    t.equal(minos(['build', spec, '-o', d], { env: { MINOS_UNPACK_WORKERS: w } }).code, 0);
+    return sh(`cd ${d} && find . -printf '%p %m %U %G %s %T@ %l\\n' | sort && find . -type f -exec sha256sum {} + | sort`);
+  });
+  t.equal(dirs[0], dirs[1], 'directory builds with and without worker threads are identical');
   // without SOURCE_DATE_EPOCH every mtime is the newest package build time
   t.match(sh(`tar -tvf ${join(out, 'a.tar')} | head -1`), /2023-11-14 22:13/);
   t.equal(readFileSync(join(out, 'a.tar.lock.json'), 'utf8'), readFileSync(join(out, 'b.tar.lock.json'), 'utf8'));

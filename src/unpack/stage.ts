@@ -8,12 +8,10 @@
  * symlink an earlier entry planted is a node of type symlink, and an entry
  * below it is refused as a conflict before anything is written.
  */
-import { closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { constants, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareUtf8 } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
-import { writeAll } from '../fsutil.js';
-import type { PackageSink } from '../pkg/read.js';
 import type { FileEntry, Manifest } from '../types.js';
 
 export interface Node extends FileEntry {
@@ -28,17 +26,11 @@ export interface Stage {
   nodes: Map<string, Node>;
   /** Versions of staged packages by name, for messages. */
   versions: Map<string, string>;
-  /**
-   * When the stage becomes the output directory: apply each file's final
-   * mode and this mtime through its descriptor as it is closed, which spares
-   * two path lookups per file when the directory is finished.
-   */
-  finish?: { mtime: number };
 }
 
-export function createStage(root: string, finish?: { mtime: number }): Stage {
+export function createStage(root: string): Stage {
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  return { root, nodes: new Map(), versions: new Map(), finish };
+  return { root, nodes: new Map(), versions: new Map() };
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -52,9 +44,14 @@ function removeStaged(stage: Stage, path: string): void {
   }
 }
 
-/** Create the staged form of an entry. Devices and FIFOs exist only in the map. */
-export function materialize(stage: Stage, e: FileEntry): number | undefined {
-  const p = join(stage.root, e.path);
+/**
+ * Create an entry under `root`: folders 0700 (finished later), files opened
+ * 0600 with O_EXCL|O_NOFOLLOW (the descriptor is returned), symlinks, and
+ * hardlinks to a path under the same root. Devices and FIFOs exist only in
+ * the node map until a directory target makes them.
+ */
+export function materializeAt(root: string, e: FileEntry): number | undefined {
+  const p = join(root, e.path);
   try {
     switch (e.type) {
       case 'dir':
@@ -66,7 +63,7 @@ export function materialize(stage: Stage, e: FileEntry): number | undefined {
         symlinkSync(e.target!, p);
         return undefined;
       case 'hardlink':
-        linkSync(join(stage.root, e.target!), p);
+        linkSync(join(root, e.target!), p);
         return undefined;
       default:
         return undefined;
@@ -74,6 +71,10 @@ export function materialize(stage: Stage, e: FileEntry): number | undefined {
   } catch (e2) {
     throw ioError(e2, p);
   }
+}
+
+export function materialize(stage: Stage, e: FileEntry): number | undefined {
+  return materializeAt(stage.root, e);
 }
 
 export interface SinkOptions {
@@ -92,53 +93,45 @@ function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: s
 }
 
 /**
- * A sink that stages one package. Shared folders are fine when both sides are
+ * Merge a package unpacked into its own folder `src` (see extract.ts) into the
+ * stage, in manifest order. Shared folders are fine when both sides are
  * folders (the first package's mode and owner stay); any other overlap is a
- * file conflict (MN0601) unless one package replaces the other.
+ * file conflict (MN0601) unless one package replaces the other. A folder new
+ * to the stage moves with everything below it in one rename. `finished`: the
+ * files' modes and times were applied while unpacking.
  */
-export function stageSink(stage: Stage, m: Manifest, opts: SinkOptions): PackageSink {
-  let fd: number | undefined;
-  let node: Node | undefined;
-  let skip = false;
+export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }): void {
   stage.versions.set(m.name, m.version);
-  return {
-    begin(e) {
-      skip = false;
-      const old = stage.nodes.get(e.path);
-      if (old) {
-        if (old.type === 'dir' && e.type === 'dir') {
-          skip = true;
-          return;
-        }
-        if (old.pkg && opts.replacedBy.has(old.pkg)) {
-          skip = true; // the package already there replaces this one
-          return;
-        }
-        if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
-        removeStaged(stage, e.path);
-      }
-      fd = materialize(stage, e);
-      node = { ...e, pkg: m.name };
-      stage.nodes.set(e.path, node);
-    },
-    data(chunk) {
-      if (skip) return;
-      writeAll(fd!, chunk);
-    },
-    end() {
-      if (fd === undefined) return;
-      try {
-        if (stage.finish) {
-          fchmodSync(fd, node!.mode);
-          futimesSync(fd, stage.finish.mtime, stage.finish.mtime);
-          node!.done = true;
-        }
-      } finally {
-        closeSync(fd);
-        fd = undefined;
-      }
-    },
+  const moved = new Set<string>();
+  const insideMoved = (path: string) => {
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (moved.has(path.slice(0, i))) return true;
+    return false;
   };
+  const move = (path: string) => {
+    try {
+      renameSync(join(src, path), join(stage.root, path));
+    } catch (e) {
+      throw ioError(e, join(stage.root, path));
+    }
+  };
+  for (const e of m.files) {
+    const node: Node = { ...e, pkg: m.name, done: opts.finished && e.type === 'file' ? true : undefined };
+    if (moved.size && insideMoved(e.path)) {
+      stage.nodes.set(e.path, node);
+      continue;
+    }
+    const old = stage.nodes.get(e.path);
+    if (old) {
+      if (old.type === 'dir' && e.type === 'dir') continue;
+      if (old.pkg && opts.replacedBy.has(old.pkg)) continue; // the package already there replaces this one
+      if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
+      removeStaged(stage, e.path);
+    }
+    if (e.type === 'dir') moved.add(e.path);
+    if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') move(e.path);
+    stage.nodes.set(e.path, node);
+  }
+  rmSync(src, { recursive: true, force: true });
 }
 
 /** Remove the staging folder (after a failure, or once a target has consumed it). */

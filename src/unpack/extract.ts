@@ -1,0 +1,65 @@
+/**
+ * Unpacking one package into a fresh folder of its own (verify + write), the
+ * unit of work that runs on worker threads. The folder is new and written only
+ * here, and every entry's parent is a directory this package listed before it
+ * (the manifest guarantees it), so nothing can be redirected by a symlink.
+ * Merging into the shared stage (conflicts, replaces) happens afterwards, in
+ * package order, on the main thread: see stage.ts mergePackage.
+ */
+import { closeSync, fchmodSync, futimesSync, mkdirSync, rmSync } from 'node:fs';
+import { writeAll } from '../fsutil.js';
+import { readPackage, type ReadResult } from '../pkg/read.js';
+import type { Keyring } from '../repo/keys.js';
+import { materializeAt } from './stage.js';
+
+export interface UnpackJob {
+  file: string;
+  keyring: Keyring;
+  expect: { size: number; sha256: string };
+  /** Folder to create and unpack into. */
+  dest: string;
+  /** Apply final file modes and this mtime through each file's descriptor. */
+  finish?: { mtime: number };
+}
+
+export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string };
+
+export function unpackPackage(job: UnpackJob): UnpackResult {
+  rmSync(job.dest, { recursive: true, force: true });
+  mkdirSync(job.dest, { recursive: true, mode: 0o700 });
+  let fd: number | undefined;
+  let mode = 0;
+  try {
+    const r = readPackage(job.file, {
+      keyring: job.keyring,
+      expect: job.expect,
+      sink: {
+        begin(e) {
+          fd = materializeAt(job.dest, e);
+          mode = e.mode;
+        },
+        data(chunk) {
+          writeAll(fd!, chunk);
+        },
+        end() {
+          if (fd === undefined) return;
+          const f = fd;
+          fd = undefined;
+          try {
+            if (job.finish) {
+              fchmodSync(f, mode);
+              futimesSync(f, job.finish.mtime, job.finish.mtime);
+            }
+          } finally {
+            closeSync(f);
+          }
+        },
+      },
+    });
+    return { ...r, signer: r.signer!.id };
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(job.dest, { recursive: true, force: true });
+    throw e;
+  }
+}
