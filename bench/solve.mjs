@@ -11,16 +11,23 @@
  * minos: "index load" = JSON.parse of an index-like document + building the
  * universe (names and provides indexed; dependency strings parsed lazily),
  * reported with and without parsing every dependency string up front;
- * "solve" = solve() on the prepared universe.
+ * "solve" = solve() on the prepared universe (the first solve on a fresh
+ * universe pays for parsing and matching the reachable dependency strings).
+ * The same steps are also timed in a fresh node process per run (read the
+ * index file, parse, prepare, solve with a cold JIT), as one CLI run pays them.
  * testsolv: the same instance as an inline testtags testcase (its parse
  * included, as a user of testsolv would pay it) and as a .solv file made by
  * deb2solv from a Debian Packages file (parse of the binary format only).
  * testsolv's solve time is its "createwhatprovides took" plus "solver_solve
- * took" lines from -v (provider index, rule creation and search). Times are the best of
- * N runs, the measure least disturbed by other load on the machine.
+ * took" lines from -v (provider index, rule creation and search). Ratios use
+ * the best of N runs, the measure least disturbed by other load on the
+ * machine; medians and the load average are printed alongside.
+ *
+ * runSolveBench() returns { title, columns, rows, notes } for bench/run.mjs
+ * (plus `data`, the raw measurements).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -202,13 +209,26 @@ function packagesFile(pkgs) {
 
 /** Best of the runs: the least disturbed by other load on the machine. */
 function best(xs) {
-  return Math.min(...xs);
+  return xs.length ? Math.min(...xs) : NaN;
+}
+
+function median(xs) {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function loadavg() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
 }
 
 function timeTestsolv(file, runs) {
   const wall = [];
   const solver = [];
-  const whatprovides = [];
   let stdout = '';
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -217,23 +237,45 @@ function timeTestsolv(file, runs) {
     if (r.error) throw r.error;
     stdout = r.stdout;
     const m = /solver_solve took (\d+) ms/.exec(r.stdout + r.stderr);
-    if (m) solver.push(Number(m[1]));
     const w = /createwhatprovides took (\d+) ms/.exec(r.stdout + r.stderr);
-    if (w) whatprovides.push(Number(w[1]));
+    // libsolv's solve proper: building the provider index + rule creation + search.
+    if (m && w) solver.push(Number(m[1]) + Number(w[1]));
   }
   const installs = stdout.split('\n').filter((l) => l.startsWith('install ')).length;
   const problems = /^problem /m.test(stdout);
-  // libsolv's solve proper: building the provider index + rule creation + search.
-  const solve = solver.length && whatprovides.length ? best(solver.map((x, i) => x + whatprovides[i])) : NaN;
-  return { wall: best(wall), solver: solve, installs, problems };
+  return { wall: best(wall), wallMedian: median(wall), solver: best(solver), solverMedian: median(solver), installs, problems };
 }
 
 /**
- * Run the benchmark; returns the measurements (milliseconds) and prints a
- * table unless `quiet`.
+ * One cold run in a fresh node process, as the CLI pays it: read the index
+ * file, JSON.parse, prepare, solve (no warm-up, no JIT feedback).
  */
-export function runSolveBench({ runs = 3, quiet = false, keep } = {}) {
+function coldRun(indexFile, requests) {
+  const url = new URL('../dist/solve/solver.js', import.meta.url).href;
+  const code = `
+    const { readFileSync } = await import('node:fs');
+    const { Universe, solve } = await import(${JSON.stringify(url)});
+    const t0 = performance.now();
+    const doc = JSON.parse(readFileSync(${JSON.stringify(indexFile)}, 'utf8'));
+    const t1 = performance.now();
+    const u = new Universe(doc.packages.map((meta) => ({ meta, repo: doc.name, priority: 0 })), 'x86_64');
+    const t2 = performance.now();
+    const cs = solve({ candidates: u, arch: 'x86_64', requests: ${JSON.stringify(requests)} });
+    const t3 = performance.now();
+    console.log(JSON.stringify({ load: t1 - t0, prepare: t2 - t1, solve: t3 - t2, n: cs.result.length }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`cold run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/**
+ * Run the benchmark; returns `{ title, columns, rows, notes }` (the table
+ * bench/run.mjs prints) plus `data` (the measurements, milliseconds), and
+ * prints the table unless `quiet`.
+ */
+export function runSolveBench({ runs = 5, quiet = false, keep } = {}) {
   const log = quiet ? () => {} : (...a) => console.log(...a);
+  const loadBefore = loadavg();
   const inst = generateInstance();
   const index = JSON.stringify({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: 'bench', packages: inst.pkgs });
 
@@ -246,11 +288,7 @@ export function runSolveBench({ runs = 3, quiet = false, keep } = {}) {
     if (requests.length % 5 === 0) closure = solve({ candidates: probe, arch: 'x86_64', requests }).result.length;
   }
 
-  const load = [];
-  const prep = [];
-  const parseAll = [];
-  const solveLazy = [];
-  const solveEager = [];
+  const m = { jsonParse: [], prepare: [], load: [], solveLazy: [], parseAll: [], solveEager: [], solveAgain: [], total: [] };
   let cs;
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
@@ -260,30 +298,39 @@ export function runSolveBench({ runs = 3, quiet = false, keep } = {}) {
     const t2 = performance.now();
     cs = solve({ candidates: u, arch: 'x86_64', requests });
     const t3 = performance.now();
-    const u2 = new Universe(doc.packages.map((meta) => ({ meta, repo: doc.name, priority: 0 })), 'x86_64');
+    solve({ candidates: u, arch: 'x86_64', requests });
     const t4 = performance.now();
-    u2.parseAll();
+    const u2 = new Universe(doc.packages.map((meta) => ({ meta, repo: doc.name, priority: 0 })), 'x86_64');
     const t5 = performance.now();
-    solve({ candidates: u2, arch: 'x86_64', requests });
+    u2.parseAll();
     const t6 = performance.now();
-    load.push(t1 - t0);
-    prep.push(t2 - t1);
-    solveLazy.push(t3 - t2);
-    parseAll.push(t5 - t3);
-    solveEager.push(t6 - t5);
+    solve({ candidates: u2, arch: 'x86_64', requests });
+    const t7 = performance.now();
+    m.jsonParse.push(t1 - t0);
+    m.prepare.push(t2 - t1);
+    m.load.push(t2 - t0);
+    m.solveLazy.push(t3 - t2);
+    m.solveAgain.push(t4 - t3);
+    m.parseAll.push(t6 - t5);
+    m.solveEager.push(t7 - t6);
+    m.total.push(t3 - t0);
   }
-  const ours = {
-    jsonParse: best(load), prepare: best(prep), prepareEager: best(parseAll),
-    solveLazy: best(solveLazy), solveEager: best(solveEager),
-  };
-  ours.total = ours.jsonParse + ours.prepare + ours.solveLazy;
+  const ours = {};
+  for (const k of Object.keys(m)) ours[k] = { best: best(m[k]), median: median(m[k]) };
 
   let theirs;
-  const have = spawnSync('testsolv', ['-h'], { encoding: 'utf8' }).error === undefined;
-  if (have) {
-    const dir = keep ?? mkdtempSync(join(tmpdir(), 'minos-bench-'));
-    mkdirSync(dir, { recursive: true });
-    try {
+  let cold;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'minos-bench-'));
+  mkdirSync(dir, { recursive: true });
+  try {
+    const indexFile = join(dir, 'index.json');
+    writeFileSync(indexFile, index);
+    const c = [];
+    for (let r = 0; r < runs; r++) c.push(coldRun(indexFile, requests));
+    cold = {};
+    for (const k of ['load', 'prepare', 'solve']) cold[k] = { best: best(c.map((x) => x[k])), median: median(c.map((x) => x[k])) };
+    const have = spawnSync('testsolv', ['-h'], { encoding: 'utf8' }).error === undefined;
+    if (have) {
       const tagsFile = join(dir, 'instance.t');
       writeFileSync(tagsFile, testtags(inst.pkgs, requests));
       const tags = timeTestsolv(tagsFile, runs);
@@ -302,37 +349,53 @@ export function runSolveBench({ runs = 3, quiet = false, keep } = {}) {
         }
       }
       theirs = { tags, solv };
-    } finally {
-      if (!keep) rmSync(dir, { recursive: true, force: true });
     }
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 
   const s = inst.stats;
-  log(`instance: ${s.packages} packages, ${s.names} names, ${(s.clauses / s.packages).toFixed(2)} dependency clauses/package, ` +
-    `${((100 * s.altClauses) / s.clauses).toFixed(1)}% with alternatives; request: ${requests.length} packages, closure ${cs.result.length} ` +
-    `(reachable ${cs.stats.reachable}, ${cs.stats.clauses} clauses, ${cs.stats.decisions} decisions, ${cs.stats.conflicts} conflicts)`);
   const f = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '—');
+  const ts = theirs?.tags.solver;
+  const row = (step, x, other, otherLabel = other) => [step, f(x.best), f(x.median), otherLabel === undefined ? '—' : f(otherLabel), other === undefined ? '' : ratio(x.best, other)];
   const rows = [
-    ['index load: JSON.parse', f(ours.jsonParse), '', ''],
-    ['index load: prepare (deps parsed lazily)', f(ours.prepare), '', ''],
-    ['index load: prepare + parse every dep', f(ours.prepareEager), '', ''],
-    ['solve, every dep parsed at load', f(ours.solveEager), theirs ? f(theirs.tags.solver) : '—', theirs ? ratio(ours.solveEager, theirs.tags.solver) : ''],
-    ['solve, parsing reachable deps', f(ours.solveLazy), theirs ? f(theirs.tags.solver) : '—', theirs ? ratio(ours.solveLazy, theirs.tags.solver) : ''],
-    ['whole run vs testtags (parse + solve)', f(ours.total), theirs ? f(theirs.tags.wall) : '—', theirs ? ratio(ours.total, theirs.tags.wall) : ''],
-    ['whole run vs .solv (parse + solve)', f(ours.total), theirs?.solv ? f(theirs.solv.wall) : '—', theirs?.solv ? ratio(ours.total, theirs.solv.wall) : ''],
+    row('index load: JSON.parse', ours.jsonParse, undefined),
+    row('index load: prepare (deps parsed lazily)', ours.prepare, undefined),
+    row('index load: JSON.parse + prepare (goal 300 ms)', ours.load, 300, 300),
+    row('index load: prepare + parse every dep', { best: best(m.prepare.map((x, i) => x + m.parseAll[i])), median: median(m.prepare.map((x, i) => x + m.parseAll[i])) }, undefined),
+    row('solve, parsing reachable deps (first solve)', ours.solveLazy, ts),
+    row('solve, every dep parsed at load', ours.solveEager, ts),
+    row('solve again on the same universe', ours.solveAgain, ts),
+    row('whole run vs testtags (parse + solve)', ours.total, theirs?.tags.wall),
+    row('whole run vs .solv (parse + solve)', ours.total, theirs?.solv?.wall),
+    row('fresh process: read + JSON.parse', cold.load, undefined),
+    row('fresh process: prepare', cold.prepare, undefined),
+    row('fresh process: solve (cold JIT)', cold.solve, ts),
   ];
-  log('');
-  log(`${'step'.padEnd(44)}${'minos'.padStart(12)}${'testsolv'.padStart(12)}${'minos/testsolv'.padStart(16)}`);
-  for (const r of rows) log(`${r[0].padEnd(44)}${r[1].padStart(12)}${r[2].padStart(12)}${r[3].padStart(16)}`);
-  if (theirs) {
+  const notes = [
+    `instance: ${s.packages} packages, ${s.names} names, ${(s.clauses / s.packages).toFixed(2)} dependency clauses/package, ` +
+      `${((100 * s.altClauses) / s.clauses).toFixed(1)}% with alternatives; request: ${requests.length} packages, closure ${cs.result.length} ` +
+      `(reachable ${cs.stats.reachable}, ${cs.stats.clauses} clauses, ${cs.stats.decisions} decisions, ${cs.stats.conflicts} conflicts; ` +
+      `last solve: build ${cs.stats.buildMs.toFixed(1)} ms, search ${cs.stats.searchMs.toFixed(1)} ms)`,
+    theirs
+      ? `testsolv answers: testtags ${theirs.tags.problems ? 'PROBLEM' : `${theirs.tags.installs} installs`}` +
+        (theirs.solv ? `, .solv ${theirs.solv.problems ? 'PROBLEM' : `${theirs.solv.installs} installs`} (deb2solv conversion ${f(theirs.solv.convert)}, not counted)` : '') +
+        `; testsolv solve = createwhatprovides + solver_solve from -v (provider index, rule creation, search), best ${f(theirs.tags.solver)}, median ${f(theirs.tags.solverMedian)}`
+      : 'testsolv not found (apt-get install libsolv-tools): no comparison',
+    `${runs} runs each, wall clock; ratios use the best run (the least disturbed by other load); load average before ${loadBefore}, after ${loadavg()}`,
+    'fresh process rows: a new node process per run reading the index file (what one CLI invocation pays; node start-up not counted)',
+  ];
+  const columns = ['step', 'minos best', 'minos median', 'testsolv / goal', 'ratio (best)'];
+  const table = { title: `resolver: ${s.packages} packages, closure ${cs.result.length} (reachable ${cs.stats.reachable}) vs libsolv testsolv`, columns, rows, notes };
+  if (!quiet) {
+    const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => String(r[i]).length)));
+    log(`\n${table.title}\n`);
+    log(columns.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+    for (const r of rows) log(r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '));
     log('');
-    log(`testsolv answers: testtags ${theirs.tags.problems ? 'PROBLEM' : `${theirs.tags.installs} installs`}` +
-      (theirs.solv ? `, .solv ${theirs.solv.problems ? 'PROBLEM' : `${theirs.solv.installs} installs`} (deb2solv conversion ${f(theirs.solv.convert)}, not counted)` : ''));
-  } else {
-    log('testsolv not found (apt-get install libsolv-tools): no comparison');
+    for (const n of notes) log(n);
   }
-  log(`best of ${runs} runs, wall clock; testsolv's solve = createwhatprovides + solver_solve (rule creation and search) from -v`);
-  return { instance: s, requests: requests.length, closure: cs.result.length, stats: cs.stats, ours, theirs };
+  return { ...table, data: { instance: s, requests: requests.length, closure: cs.result.length, stats: cs.stats, ours, cold, theirs } };
 }
 
 function ratio(a, b) {
@@ -341,7 +404,7 @@ function ratio(a, b) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
-  const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
+  const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 5;
   const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
   runSolveBench({ runs, keep });
 }

@@ -36,8 +36,8 @@ import { explain, unknownName } from './explain.js';
 import type { ClauseInfo, Problem } from './explain.js';
 import { Sat } from './sat.js';
 import type { Decider } from './sat.js';
-import { Universe } from './universe.js';
-import type { Candidate, Dep, Locator } from './universe.js';
+import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, Universe } from './universe.js';
+import type { Candidate, Locator } from './universe.js';
 
 export type { Candidate, Locator } from './universe.js';
 export { Universe, prepare } from './universe.js';
@@ -312,11 +312,11 @@ class Problem_ {
   readonly lits = new IntVec(4096);
   /** Clause c is lits[starts[c], starts[c+1]) (the last one ends at lits.n). */
   readonly starts = new IntVec();
-  /** Why each clause exists (K_* kind, two ids, the dependency); see info(). */
+  /** Why each clause exists (K_* kind, two ids, the dependency number or -1); see info(). */
   private readonly infoKind = new IntVec();
   private readonly infoA = new IntVec();
   private readonly infoB = new IntVec();
-  private readonly infoRef: (Dep | undefined)[] = [];
+  private readonly infoRef = new IntVec();
   /** Per variable: [from, to) clause ids of its dependencies (root: requests and kept names). */
   readonly hardFrom = new IntVec();
   readonly hardTo = new IntVec();
@@ -380,11 +380,16 @@ class Problem_ {
     return s === undefined || s.has(c.repo);
   }
 
-  /** Append the positive literals of the packages `dep` matches (best first) to `out`. */
-  private pushDep(out: IntVec, dep: Dep): void {
-    const ids = this.u.ids(dep);
+  /** Append the positive literals of the packages dependency number `d` matches (best first) to `out`. */
+  private pushDep(out: IntVec, d: number): void {
+    const o = this.u.matchAt(d);
+    const pool = this.u.matchPool;
+    const end = o + 1 + pool[o];
     const pinned = this.pins.size !== 0;
-    for (let i = 0; i < ids.length; i++) if (!pinned || this.allowed(ids[i])) out.push(this.varOf(ids[i]) << 1);
+    for (let i = o + 1; i < end; i++) {
+      const id = pool[i];
+      if (!pinned || this.allowed(id)) out.push(this.varOf(id) << 1);
+    }
   }
 
   /** Append the positive literals of a request's candidates (pins honoured), deduplicated. */
@@ -400,7 +405,7 @@ class Problem_ {
     }
   }
 
-  private begin(kind: number, a: number, b: number, ref: Dep | undefined): void {
+  private begin(kind: number, a: number, b: number, ref: number): void {
     this.starts.push(this.lits.n);
     this.infoKind.push(kind);
     this.infoA.push(a);
@@ -412,13 +417,13 @@ class Problem_ {
   info(c: number): ClauseInfo {
     const a = this.infoA.a[c];
     const b = this.infoB.a[c];
-    const ref = this.infoRef[c];
+    const ref = this.infoRef.a[c];
     switch (this.infoKind.a[c]) {
       case K_ROOT: return { kind: 'root' };
       case K_REQUEST: return { kind: 'request', index: a };
       case K_INSTALLED: return { kind: 'installed', name: this.u.name(a) };
-      case K_REQUIRES: return { kind: 'requires', pkg: a, dep: ref!.alts };
-      case K_CONFLICTS: return { kind: 'conflicts', pkg: a, other: b, dep: ref!.alts };
+      case K_REQUIRES: return { kind: 'requires', pkg: a, dep: this.u.dep(ref).alts };
+      case K_CONFLICTS: return { kind: 'conflicts', pkg: a, other: b, dep: this.u.dep(ref).alts };
       case K_SAME: return { kind: 'same-name', pkg: a, other: b };
       default: return { kind: 'remove', pkg: a };
     }
@@ -427,17 +432,17 @@ class Problem_ {
   build(requests: ParsedRequest[], keepNames: string[], remove: Set<string>, keepPkgs: Set<number>): void {
     const u = this.u;
     const lits = this.lits;
-    this.begin(K_ROOT, 0, 0, undefined);
+    this.begin(K_ROOT, 0, 0, -1);
     lits.push(0);
     this.hardFrom.a[0] = this.nClauses;
     requests.forEach((r, index) => {
-      this.begin(K_REQUEST, index, 0, undefined);
+      this.begin(K_REQUEST, index, 0, -1);
       lits.push(1);
       this.pushRequest(lits, r.alts);
     });
     for (const name of keepNames) {
       const [a, b] = u.named(name);
-      this.begin(K_INSTALLED, a, 0, undefined);
+      this.begin(K_INSTALLED, a, 0, -1);
       lits.push(1);
       for (let i = a; i < b; i++) if (this.allowed(i)) lits.push(this.varOf(i) << 1);
     }
@@ -447,18 +452,22 @@ class Problem_ {
       const id = this.varToPkg.a[v];
       const neg = (v << 1) | 1;
       this.hardFrom.a[v] = this.nClauses;
-      const deps = u.depends(id);
-      for (let k = 0; k < deps.length; k++) {
-        this.begin(K_REQUIRES, id, 0, deps[k]);
+      const o = u.depsAt(id, F_DEPENDS);
+      const nd = u.depPool[o];
+      for (let k = 1; k <= nd; k++) {
+        const d = u.depPool[o + k];
+        this.begin(K_REQUIRES, id, 0, d);
         lits.push(neg);
-        this.pushDep(lits, deps[k]);
+        this.pushDep(lits, d);
       }
       this.hardTo.a[v] = this.nClauses;
       if (this.optional) {
         this.softFrom.a[v] = this.softStarts.n;
-        for (const dep of u.optional(id)) {
+        const oo = u.depsAt(id, F_OPTIONAL);
+        const no = u.depPool[oo];
+        for (let k = 1; k <= no; k++) {
           this.softStarts.push(this.softLits.n);
-          this.pushDep(this.softLits, dep);
+          this.pushDep(this.softLits, u.depPool[oo + k]);
         }
         this.softTo.a[v] = this.softStarts.n;
       }
@@ -468,8 +477,14 @@ class Problem_ {
     // Conflicts between reachable packages.
     for (let v = 1; v < n; v++) {
       const id = this.varToPkg.a[v];
-      for (const d of u.conflicts(id)) {
-        for (const other of u.ids(d)) {
+      const o = u.depsAt(id, F_CONFLICTS);
+      const nc = u.depPool[o];
+      for (let k = 1; k <= nc; k++) {
+        const d = u.depPool[o + k];
+        const m = u.matchAt(d);
+        const pool = u.matchPool;
+        for (let i = m + 1, e = m + 1 + pool[m]; i < e; i++) {
+          const other = pool[i];
           const w = this.pkgToVar[other];
           if (w === 0 || other === id) continue;
           this.begin(K_CONFLICTS, id, other, d);
@@ -486,13 +501,13 @@ class Problem_ {
       while (j < byId.length && names[byId[j]] === names[byId[i]]) j++;
       if (remove.size && remove.has(u.name(byId[i]))) {
         for (let k = i; k < j; k++) {
-          this.begin(K_REMOVE, byId[k], 0, undefined);
+          this.begin(K_REMOVE, byId[k], 0, -1);
           lits.push((this.pkgToVar[byId[k]] << 1) | 1);
         }
       }
       for (let a = i; a < j; a++) {
         for (let b = a + 1; b < j; b++) {
-          this.begin(K_SAME, byId[a], byId[b], undefined);
+          this.begin(K_SAME, byId[a], byId[b], -1);
           lits.push((this.pkgToVar[byId[a]] << 1) | 1);
           lits.push((this.pkgToVar[byId[b]] << 1) | 1);
         }

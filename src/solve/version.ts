@@ -97,11 +97,23 @@ function comparepart(a: string, i: number, ae: number, b: string, j: number, be:
   return 0;
 }
 
-/** The epoch of a version whose colon is at `colon` (-1: none). */
-function epochOf(s: string, colon: number): number {
+/** The epoch digits s[from, colon). */
+function epochOf(s: string, from: number, colon: number): number {
   let e = 0;
-  for (let i = 0; i < colon; i++) e = e * 10 + (s.charCodeAt(i) - 48);
+  for (let i = from; i < colon; i++) e = e * 10 + (s.charCodeAt(i) - 48);
   return e;
+}
+
+/** Index of the first `ch` in s[from, to), or -1. */
+function indexIn(s: string, ch: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === ch) return i;
+  return -1;
+}
+
+/** Index of the last `ch` in s[from, to), or -1. */
+function lastIndexIn(s: string, ch: number, from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (s.charCodeAt(i) === ch) return i;
+  return -1;
 }
 
 /**
@@ -111,19 +123,27 @@ function epochOf(s: string, colon: number): number {
  */
 export function compareVersions(a: string, b: string): number {
   if (a === b) return 0;
-  const ca = a.indexOf(':');
-  const cb = b.indexOf(':');
-  const ea = ca < 0 ? 0 : epochOf(a, ca);
-  const eb = cb < 0 ? 0 : epochOf(b, cb);
+  return compareVersionRanges(a, 0, a.length, b, 0, b.length);
+}
+
+/**
+ * compareVersions over the valid versions a[as, ae) and b[bs, be) (for
+ * versions inside a dependency string, without taking substrings).
+ */
+export function compareVersionRanges(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
+  const ca = indexIn(a, 58, as, ae);
+  const cb = indexIn(b, 58, bs, be);
+  const ea = ca < 0 ? 0 : epochOf(a, as, ca);
+  const eb = cb < 0 ? 0 : epochOf(b, bs, cb);
   if (ea !== eb) return ea < eb ? -1 : 1;
-  const sa = ca + 1;
-  const sb = cb + 1;
-  const da = a.lastIndexOf('-');
-  const db = b.lastIndexOf('-');
-  const ua = da >= sa ? da : a.length;
-  const ub = db >= sb ? db : b.length;
+  const sa = ca < 0 ? as : ca + 1;
+  const sb = cb < 0 ? bs : cb + 1;
+  const da = lastIndexIn(a, 45, sa, ae);
+  const db = lastIndexIn(b, 45, sb, be);
+  const ua = da >= 0 ? da : ae;
+  const ub = db >= 0 ? db : be;
   const u = comparepart(a, sa, ua, b, sb, ub);
   if (u !== 0) return u < 0 ? -1 : 1;
-  const r = comparepart(a, ua < a.length ? ua + 1 : a.length, a.length, b, ub < b.length ? ub + 1 : b.length, b.length);
+  const r = comparepart(a, ua < ae ? ua + 1 : ae, ae, b, ub < be ? ub + 1 : be, be);
   return r < 0 ? -1 : r > 0 ? 1 : 0;
 }
