@@ -145,8 +145,9 @@ function addParents(stage: Stage, path: string): void {
   }
 }
 
-/** Copy an overlay folder over the stage: its entries replace whatever is there; owned by root. */
-function applyOverlay(stage: Stage, overlay: string): number {
+/** Copy an overlay folder over the stage: its entries replace whatever is there. */
+function applyOverlay(stage: Stage, overlay: { path: string; owner: string; group: string }): number {
+  const { owner, group } = overlay;
   let count = 0;
   const visit = (abs: string, rel: string) => {
     let names: string[];
@@ -164,18 +165,18 @@ function applyOverlay(stage: Stage, overlay: string): number {
         if (old && old.type !== 'dir') throw new MinosError('MN0601', `file conflict: overlay folder /${r} would replace a ${old.type} of ${old.pkg || 'the image'}`);
         if (!old) {
           addParents(stage, r);
-          const dir = { path: r, type: 'dir' as EntryType, mode: st.mode & 0o7777, owner: 'root', group: 'root', size: 0, pkg: '' };
+          const dir = { path: r, type: 'dir' as EntryType, mode: st.mode & 0o7777, owner, group, size: 0, pkg: '' };
           materialize(stage, dir);
           stage.nodes.set(r, dir);
         }
         visit(a, r);
       } else if (st.isFile()) {
-        addOwnFile(stage, r, readFileSync(a), st.mode & 0o7777);
+        addOwnFile(stage, r, readFileSync(a), st.mode & 0o7777, owner, group);
       } else if (st.isSymbolicLink()) {
         if (old?.type === 'dir') throw new MinosError('MN0601', `file conflict: overlay symlink /${r} would replace a folder`);
         if (old) rmSync(join(stage.root, r), { force: true });
         addParents(stage, r);
-        const link = { path: r, type: 'symlink' as EntryType, mode: 0o777, owner: 'root', group: 'root', size: 0, target: readlinkSync(a), pkg: '' };
+        const link = { path: r, type: 'symlink' as EntryType, mode: 0o777, owner, group, size: 0, target: readlinkSync(a), pkg: '' };
         materialize(stage, link);
         stage.nodes.set(r, link);
       } else {
@@ -184,7 +185,7 @@ function applyOverlay(stage: Stage, overlay: string): number {
       count++;
     }
   };
-  visit(overlay, '');
+  visit(overlay.path, '');
   return count;
 }
 
@@ -302,8 +303,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     addOwnFile(stage, 'etc/group', files.group);
     addOwnFile(stage, 'etc/shadow', files.shadow, accounts.groups.has('shadow') ? 0o640 : 0o600, 'root', accounts.groups.has('shadow') ? 'shadow' : 'root');
     if (spec.overlay !== undefined) {
-      if (!existsSync(spec.overlay) || !statSync(spec.overlay).isDirectory()) {
-        throw new MinosError('MN0101', `${spec.file}: overlay ${spec.overlay} is not a folder`, { data: { file: spec.file } });
+      if (!existsSync(spec.overlay.path) || !statSync(spec.overlay.path).isDirectory()) {
+        throw new MinosError('MN0101', `${spec.file}: overlay ${spec.overlay.path} is not a folder`, { data: { file: spec.file } });
       }
       applyOverlay(stage, spec.overlay);
     }

@@ -297,13 +297,13 @@ t.test('overlay and spec output settings', async (t) => {
   writeFileSync(join(dir, 'overlay/etc/os-release'), 'ID=custom\n');
   writeSpec(spec, {
     name: 'o', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello'],
-    overlay: 'overlay', output: { path: 'out/o.cpio' },
+    overlay: { path: 'overlay', group: 'admin' }, output: { path: 'out/o.cpio' },
+    groups: [{ name: 'admin', gid: 1000 }],
   });
   const r = minos(['build', spec, '--json']);
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(r.stdout).format, 'cpio');
-  const list = sh(`cpio -itv --quiet < ${join(out, 'o.cpio')}`);
-  t.match(list, /-rw-r--r--\s+1 root\s+root\s+9 .* etc\/motd/);
+  t.match(sh(`cpio -itv --quiet --numeric-uid-gid < ${join(out, 'o.cpio')}`), /-rw-r--r--\s+1 0\s+1000\s+9 .* etc\/motd/);
   t.equal(sh(`cd ${dir} && cpio -i --quiet --to-stdout etc/os-release < out/o.cpio`), 'ID=custom\n');
 });
 

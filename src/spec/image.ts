@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ARCHES, isArch, type Arch } from '../solve/depend.js';
 import { parseRequest } from '../solve/solver.js';
 import type { GroupDecl, UserDecl } from '../types.js';
+import { ACCOUNT_NAME } from '../pkg/manifest.js';
 import { repoNameError } from '../repo/index.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
@@ -36,7 +37,8 @@ export interface ImageSpec {
   optional: boolean;
   users: UserDecl[];
   groups: GroupDecl[];
-  overlay?: string;
+  /** A folder copied over the result; its entries are owned by `owner`:`group` (root unless stated). */
+  overlay?: { path: string; owner: string; group: string };
   output?: { path?: string; format?: OutputFormat };
 }
 
@@ -59,6 +61,20 @@ function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpe
     if (err) throw yamlError(src, [...p, 'name'], err);
   }
   return spec;
+}
+
+/** `overlay: DIR` or `overlay: {path: DIR, owner: NAME, group: NAME}`. */
+function loadOverlay(src: YamlSource, v: unknown, base: string): ImageSpec['overlay'] {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return { path: resolve(base, v), owner: 'root', group: 'root' };
+  const o = mapping(src, ['overlay'], v, { required: ['path'], optional: ['owner', 'group'] });
+  const name = (k: 'owner' | 'group') => {
+    if (o[k] === undefined) return 'root';
+    const s = str(src, ['overlay', k], o[k]);
+    if (!ACCOUNT_NAME.test(s)) throw yamlError(src, ['overlay', k], `invalid ${k === 'owner' ? 'user' : 'group'} name "${s}"`);
+    return s;
+  };
+  return { path: resolve(base, str(src, ['overlay', 'path'], o.path)), owner: name('owner'), group: name('group') };
 }
 
 /** Load and validate an image spec. Throws MinosError (exit 2) naming file, line and field. */
@@ -98,7 +114,7 @@ export function loadImageSpec(file: string): ImageSpec {
     optional: o.optional === undefined ? false : bool(src, ['optional'], o.optional),
     users: loadUsers(src, ['users'], o.users),
     groups: loadGroups(src, ['groups'], o.groups),
-    overlay: o.overlay === undefined ? undefined : resolve(base, str(src, ['overlay'], o.overlay)),
+    overlay: loadOverlay(src, o.overlay, base),
     output,
   };
 }
