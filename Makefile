@@ -10,8 +10,13 @@ TAP_FLAGS ?=
 
 all: build
 
+# `npm install`, not `npm ci`: a transitive dev dependency of jco-transpile
+# (jco-node-fs) lists optional platform packages the registry does not have,
+# which `npm ci` refuses; install leaves package-lock.json as it is. Scripts
+# are skipped: the only one is zstd-napi's native build, and we use only its
+# zstd sources.
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error --ignore-scripts
 	@touch $@
 
 dist/.stamp: $(NPM_STAMP) $(SOURCES)
