@@ -21,6 +21,9 @@ export const CODES = {
   MN0001: [EXIT.other, 'internal error'],
   MN0002: [EXIT.usage, 'usage error'],
   MN0003: [EXIT.other, 'I/O error'],
+  MN0004: [EXIT.other, 'corrupt installed database'],
+  MN0005: [EXIT.other, 'package not available for rollback'],
+  MN0006: [EXIT.other, 'no package owns the path'],
 
   MN0101: [EXIT.usage, 'cannot read input file'],
   MN0102: [EXIT.usage, 'invalid YAML'],
@@ -35,6 +38,8 @@ export const CODES = {
   MN0111: [EXIT.usage, 'malformed repository index'],
   MN0112: [EXIT.usage, 'malformed lockfile'],
   MN0113: [EXIT.usage, 'owner not declared by any package'],
+  MN0114: [EXIT.usage, 'not a minos root'],
+  MN0115: [EXIT.usage, 'invalid root configuration'],
 
   MN0201: [EXIT.verify, 'signature does not verify'],
   MN0202: [EXIT.verify, 'signature missing'],
@@ -50,9 +55,12 @@ export const CODES = {
   MN0212: [EXIT.verify, 'package missing from repository'],
   MN0213: [EXIT.verify, 'package not listed in repository index'],
   MN0214: [EXIT.verify, 'locked package missing or different'],
+  MN0215: [EXIT.verify, 'installed files differ from the database'],
 
   MN0301: [EXIT.unsatisfiable, 'dependencies cannot be satisfied'],
   MN0302: [EXIT.unsatisfiable, 'no such package'],
+  MN0303: [EXIT.unsatisfiable, 'removal would break installed packages'],
+  MN0304: [EXIT.unsatisfiable, 'package not installed'],
 
   MN0501: [EXIT.locked, 'another minos holds the lock'],
   MN0601: [EXIT.conflict, 'file conflict'],

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { generateKey, loadKeyring } from '../repo/keys.js';
 import type { Io } from './io.js';
+import { registerLiveKey } from './live.js';
 
 export function registerKey(program: Command, io: Io): void {
   const key = program.command('key').description('make and inspect signing keys');
@@ -21,4 +22,5 @@ export function registerKey(program: Command, io: Io): void {
     .action((files: string[]) => {
       for (const k of loadKeyring(files).values()) io.out(`${k.id}  ${k.file}`);
     });
+  registerLiveKey(key, io);
 }

@@ -10,6 +10,7 @@ import { registerBuild } from './build.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
+import { registerLive, routePlan } from './live.js';
 import type { Io } from './io.js';
 
 export const EXIT_HELP = `
@@ -31,6 +32,7 @@ export function buildProgram(io: Io): Command {
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
     })
+    .option('--root <dir>', 'the root the live commands act on', '/')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
   registerKey(program, io);
@@ -38,6 +40,7 @@ export function buildProgram(io: Io): Command {
   registerRepo(program, io);
   registerPlan(program, io);
   registerBuild(program, io);
+  registerLive(program, io);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -57,7 +60,7 @@ export async function main(argv: string[], io?: Io): Promise<number> {
   const sink = io ?? stdio();
   const program = buildProgram(sink);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(routePlan(argv), { from: 'user' });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -7,6 +7,7 @@ import { loadSecretKey } from '../repo/keys.js';
 import { loadRecipe } from '../spec/recipe.js';
 import { formatTime } from '../repo/index.js';
 import { collect, type Io } from './io.js';
+import { liveVerify } from './live.js';
 import { formatEntry, sourceDateEpoch, trustFrom, type TrustOptions } from './common.js';
 
 function level(s: string): number {
@@ -63,12 +64,14 @@ export function registerPack(program: Command, io: Io): void {
 
   program
     .command('verify')
-    .description('verify packages: signature, payload against manifest, every hash and size')
-    .argument('<files...>', 'package files')
+    .description('verify package files (FILE.mpk --key K: signature, payload against manifest, every hash and size), or the installed packages of the root against the database (NAME..., or none for all)')
+    .argument('[files...]', 'package files, or installed package names')
     .option('--key <file>', 'trusted public key (repeatable)', collect, [])
     .option('--keyring <dir>', 'folder of trusted *.pub keys (repeatable)', collect, [])
     .option('--json', 'print one JSON line per package')
-    .action((files: string[], opts: TrustOptions & { json?: boolean }) => {
+    .action(async (files: string[], opts: TrustOptions & { json?: boolean }, cmd: Command) => {
+      const packageFiles = opts.key.length + opts.keyring.length > 0 || (files.length > 0 && files.every((f) => f.endsWith('.mpk')));
+      if (!packageFiles) return liveVerify(io, cmd, files, !!opts.json);
       const keyring = trustFrom(opts);
       for (const f of files) {
         const r = readPackage(f, { keyring });

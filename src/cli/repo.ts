@@ -4,6 +4,7 @@ import { loadKeyring, loadSecretKey } from '../repo/keys.js';
 import { parseDuration, verifyRepository, writeIndex } from '../repo/index.js';
 import { collect, type Io } from './io.js';
 import { sourceDateEpoch, trustFrom, type TrustOptions } from './common.js';
+import { registerLiveRepo } from './live.js';
 
 export function registerRepo(program: Command, io: Io): void {
   const repo = program.command('repo').description('make and check signed repositories');
@@ -37,4 +38,5 @@ export function registerRepo(program: Command, io: Io): void {
       if (opts.json) io.out(JSON.stringify({ name: index.name, serial: index.serial, packages: index.packages.length, digest, ok: true }));
       else io.out(`${index.name}: ok (serial ${index.serial}, ${index.packages.length} packages verified)`);
     });
+  registerLiveRepo(repo, io);
 }

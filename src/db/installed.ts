@@ -63,7 +63,7 @@ export function writeDb(root: string, db: InstalledDb): void {
   writeFileAtomic(join(root, INSTALLED), dbBytes(db));
 }
 
-/** Read the database of a root; MN0001-class error naming the file if corrupt. */
+/** Read the database of a root; MN0004 (exit 1) naming the file if corrupt. */
 export function readDb(root: string): InstalledDb {
   const file = join(root, INSTALLED);
   let text: string;
@@ -77,6 +77,9 @@ export function readDb(root: string): InstalledDb {
     if (db.format !== 1 || !Array.isArray(db.packages)) throw new Error('not a minos database');
     return db;
   } catch (e) {
-    throw new MinosError('MN0001', `${file}: corrupt installed database: ${(e as Error).message}`, { data: { file } });
+    throw new MinosError('MN0004', `${file}: corrupt installed database: ${(e as Error).message}`, {
+      data: { file },
+      hint: 'restore it from a backup, or rebuild it with --repair (the corrupt file is kept beside it)',
+    });
   }
 }

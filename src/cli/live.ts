@@ -1,0 +1,440 @@
+/**
+ * The live commands: init, install, remove, upgrade, rollback, list, info,
+ * search, files, owner, verify, history, cache clean, plan install|remove|…,
+ * repo add|list|remove and key add|list|remove. They act on the root given by
+ * the global --root (default /). Events are rendered here; the library never
+ * prints.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { MinosError, quote } from '../errors.js';
+import { repoNameError } from '../repo/index.js';
+import type { Locator } from '../solve/solver.js';
+import type { LiveEvent } from '../live/events.js';
+import { readHistory } from '../live/history.js';
+import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
+import { openLiveRepos, type Action } from '../live/resolve.js';
+import { addKey, CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
+import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
+import { solve } from '../solve/solver.js';
+import { isArch } from '../solve/depend.js';
+import { formatEntry } from './common.js';
+import { collect, type Io } from './io.js';
+
+interface Globals {
+  root: string;
+}
+
+function globals(cmd: Command): Globals {
+  const o = cmd.optsWithGlobals() as { root?: string };
+  return { root: resolve(o.root ?? '/') };
+}
+
+function onEvent(io: Io) {
+  return (e: LiveEvent) => {
+    switch (e.type) {
+      case 'recovered':
+        io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : 'completed it'}`);
+        break;
+      case 'stale-lock':
+        io.err(`minos: took over the lock of pid ${e.pid} (\`minos ${e.command}\`, since ${e.since}), which is no longer running`);
+        break;
+      case 'waiting':
+        io.err(`minos: waiting for pid ${e.pid} (\`minos ${e.command}\`, since ${e.since}) to release the lock`);
+        break;
+      case 'config-new':
+        io.err(`minos: ${e.path} was changed locally and kept; the version from ${e.package} is in ${e.path}.minos-new`);
+        break;
+      case 'config-save':
+        io.err(`minos: ${e.path} was changed locally; kept as ${e.path}.minos-save`);
+        break;
+      case 'warning':
+        io.err(`minos: warning: ${e.message}`);
+        break;
+      case 'package':
+        if (io.isTTY) io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+const l = (x: Locator) => `${x.name} ${x.version}`;
+
+function printChanges(io: Io, r: { install: Locator[]; upgrade: { from: Locator; to: Locator }[]; remove: Locator[] }, verbs = ['install', 'upgrade', 'remove']): void {
+  for (const x of r.install) io.out(`${verbs[0]} ${l(x)} (${x.repo})`);
+  for (const u of r.upgrade) io.out(`${verbs[1]} ${u.from.name} ${u.from.version} -> ${u.to.version} (${u.to.repo})`);
+  for (const x of r.remove) io.out(`${verbs[2]} ${l(x)}`);
+}
+
+function printResult(io: Io, r: LiveResult, json: boolean): void {
+  if (io.isTTY) io.progress?.('');
+  if (json) {
+    io.out(JSON.stringify(r));
+    return;
+  }
+  if (!r.install.length && !r.upgrade.length && !r.remove.length) {
+    io.out('nothing to do');
+    return;
+  }
+  printChanges(io, r, ['installed', 'upgraded', 'removed']);
+  for (const p of r.configNew) io.out(`kept ${p} (changed locally); new version in ${p}.minos-new`);
+  for (const p of r.configSave) io.out(`saved ${p} (changed locally) as ${p}.minos-save`);
+  if (r.generation !== undefined) io.out(`generation ${r.generation}`);
+}
+
+interface WriteOpts {
+  wait?: boolean;
+  allowExpired?: boolean;
+  forceOverwrite: string[];
+  json?: boolean;
+  interactive?: boolean;
+  repair?: boolean;
+}
+
+function writeOptions(c: Command): Command {
+  return c
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--force-overwrite <path>', 'replace this file even though no package owns it (repeatable)', collect, [])
+    .option('--interactive', 'show the plan and ask before changing anything')
+    .option('--repair', 'replace a corrupt installed database (kept beside it) by an empty one')
+    .option('--json', 'print the result as JSON');
+}
+
+async function confirm(io: Io, question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await new Promise<string>((res) => rl.question(`${question} [y/N] `, res));
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+async function runWrite(io: Io, cmd: Command, action: Action, command: string, opts: WriteOpts): Promise<void> {
+  const g = globals(cmd);
+  const base = { root: g.root, command, wait: opts.wait, allowExpired: opts.allowExpired, forceOverwrite: opts.forceOverwrite, repair: opts.repair, onEvent: onEvent(io) };
+  if (opts.interactive) {
+    const plan = await planLive(action, base);
+    if (!plan.install.length && !plan.upgrade.length && !plan.remove.length) {
+      io.out('nothing to do');
+      return;
+    }
+    printChanges(io, plan);
+    if (!(await confirm(io, 'proceed?'))) throw new MinosError('MN0002', 'cancelled');
+  }
+  const r = await runLive(action, base);
+  printResult(io, r, !!opts.json);
+}
+
+function parseGeneration(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(s)) throw new MinosError('MN0002', `generation ${quote(s)}: expected a number (see \`minos history\`)`);
+  return Number(s);
+}
+
+function actionOf(kind: string, args: string[], opts: { cascade?: boolean }): Action {
+  switch (kind) {
+    case 'install': {
+      if (!args.length) throw new MinosError('MN0002', 'install what? give package names or .mpk files');
+      const files = args.filter((a) => a.endsWith('.mpk'));
+      return { kind: 'install', files, requests: args.filter((a) => !a.endsWith('.mpk')) };
+    }
+    case 'remove':
+      if (!args.length) throw new MinosError('MN0002', 'remove what? give package names');
+      return { kind: 'remove', names: args, cascade: opts.cascade };
+    case 'upgrade':
+      return { kind: 'upgrade', names: args };
+    case 'rollback':
+      if (args.length > 1) throw new MinosError('MN0002', 'rollback takes at most one generation');
+      return { kind: 'rollback', generation: parseGeneration(args[0]) };
+    default:
+      throw new MinosError('MN0002', `plan ${quote(kind)}: expected install, remove, upgrade or rollback`);
+  }
+}
+
+/** `minos verify [NAME...]` on a live root (pack.ts routes here when the arguments are not .mpk files). */
+export async function liveVerify(io: Io, cmd: Command, names: string[], json: boolean): Promise<void> {
+  const root = await openForQuery(globals(cmd).root, onEvent(io));
+  const db = loadDb(root);
+  const r = verifyInstalled(db, root, names);
+  if (json) io.out(JSON.stringify({ ok: r.problems.length === 0, ...r }));
+  else {
+    for (const p of r.problems) io.out(`${p.package}: ${p.path}: ${p.kind}${p.expected !== undefined ? ` (expected ${p.expected}${p.actual !== undefined ? `, found ${p.actual}` : ''})` : ''}`);
+    for (const c of r.modifiedConfig) io.out(`${c.package}: ${c.path}: config file changed locally (kept)`);
+    if (!r.problems.length) io.out(`ok: ${r.packages} packages, ${r.entries} entries match the database`);
+  }
+  if (r.problems.length) {
+    throw new MinosError('MN0215', `${r.problems.length} ${r.problems.length === 1 ? 'entry differs' : 'entries differ'} from the database (first: ${r.problems[0].path}: ${r.problems[0].kind})`, { data: { problems: r.problems.length } });
+  }
+}
+
+export function registerLive(program: Command, io: Io): void {
+  program
+    .command('init')
+    .description('make the root (--root) a minos root: empty database and configuration')
+    .option('--arch <arch>', 'architecture of the root (default: the host\'s)')
+    .action((opts: { arch?: string }, cmd: Command) => {
+      if (opts.arch !== undefined && (!isArch(opts.arch) || opts.arch === 'noarch')) throw new MinosError('MN0002', `--arch ${opts.arch}: expected x86_64, aarch64, armv7 or riscv64`);
+      const r = initRoot(globals(cmd).root, { arch: opts.arch as never });
+      io.out(r.created ? `${r.root}: initialised` : `${r.root}: already a minos root`);
+    });
+
+  writeOptions(program.command('install').description('install packages by name (NAME, "NAME >= 1.2") or from package files (FILE.mpk), with their dependencies'))
+    .argument('<packages...>', 'names, constraints or .mpk files')
+    .action((args: string[], opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('install', args, {}), `install ${args.join(' ')}`, opts));
+
+  writeOptions(program.command('remove').description('remove packages; refuses to break packages that depend on them unless --cascade'))
+    .argument('<names...>', 'installed package names')
+    .option('--cascade', 'also remove the packages that depend on them')
+    .action((args: string[], opts: WriteOpts & { cascade?: boolean }, cmd: Command) => runWrite(io, cmd, actionOf('remove', args, opts), `remove ${args.join(' ')}`, opts));
+
+  writeOptions(program.command('upgrade').description('upgrade every installed package, or the named ones'))
+    .argument('[names...]', 'installed package names')
+    .action((args: string[], opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('upgrade', args, {}), `upgrade ${args.join(' ')}`.trim(), opts));
+
+  writeOptions(program.command('rollback').description('return to the packages of a generation (default: undo the last transaction), from the cache'))
+    .argument('[generation]', 'generation number (see `minos history`); 0 is the state before the first')
+    .action((gen: string | undefined, opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('rollback', gen === undefined ? [] : [gen], {}), `rollback ${gen ?? ''}`.trim(), opts));
+
+  program
+    .command('list')
+    .description('list installed packages')
+    .option('--upgradable', 'only packages with a newer version in the repositories')
+    .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--json', 'print JSON')
+    .action(async (opts: { upgradable?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const db = loadDb(root);
+      if (opts.upgradable) {
+        const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
+        const candidates = repos.flatMap((r) => r.loaded.index.packages.map((meta) => ({ meta, repo: r.name, priority: r.priority })));
+        const cs = solve({ candidates, arch: rootArch(root, db), requests: [], installed: db.packages.map((r) => ({ name: r.name, version: r.version, arch: r.arch, repo: r.repo, meta: r })), upgrade: true });
+        const ups = cs.upgrade.map((u) => ({ name: u.from.name, version: u.from.version, available: u.to.version, repo: u.to.repo }));
+        if (opts.json) io.out(JSON.stringify(ups));
+        else for (const u of ups) io.out(`${u.name} ${u.version} -> ${u.available} (${u.repo})`);
+        return;
+      }
+      const rows = [...db.packages].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => ({ name: p.name, version: p.version, arch: p.arch, repo: p.repo, explicit: p.explicit }));
+      if (opts.json) io.out(JSON.stringify(rows));
+      else for (const p of rows) io.out(`${p.name} ${p.version} ${p.arch} (${p.repo})${p.explicit ? '' : ' [dependency]'}`);
+    });
+
+  program
+    .command('info')
+    .description('show an installed package\'s metadata')
+    .argument('<name>', 'package name')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = findRecord(loadDb(root), name);
+      const { files, ...meta } = r;
+      if (opts.json) {
+        io.out(JSON.stringify({ ...meta, files: files.length }));
+        return;
+      }
+      const line = (k: string, v: string) => io.out(`${`${k}:`.padEnd(14)}${v}`);
+      io.out(`${r.name} ${r.version} (${r.arch})`);
+      line('summary', r.summary);
+      line('license', r.license);
+      line('repository', r.repo);
+      line('reason', r.explicit ? 'explicitly installed' : 'dependency');
+      line('installed', `${r.installedSize} bytes in ${files.length} entries`);
+      line('sha256', r.sha256);
+      for (const k of ['depends', 'optional', 'provides', 'conflicts', 'replaces', 'config'] as const) if (r[k].length) line(k, r[k].join(', '));
+    });
+
+  program
+    .command('search')
+    .description('search the repositories (and installed packages) by name and summary')
+    .argument('<term>', 'text to look for')
+    .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--json', 'print JSON')
+    .action(async (term: string, opts: { allowExpired?: boolean; json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const db = loadDb(root);
+      const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
+      const hits = search(db, repos, term);
+      if (opts.json) io.out(JSON.stringify(hits));
+      else for (const h of hits) io.out(`${h.name} ${h.version} ${h.arch} (${h.repo})${h.installed ? ` [installed${h.installed !== h.version ? ` ${h.installed}` : ''}]` : ''}  ${h.summary}`);
+    });
+
+  program
+    .command('files')
+    .description('list the files of an installed package')
+    .argument('<name>', 'package name')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = findRecord(loadDb(root), name);
+      if (opts.json) io.out(JSON.stringify(r.files.map((e) => ({ ...e, path: `/${e.path}` }))));
+      else for (const e of r.files) io.out(formatEntry({ ...e, path: `/${e.path}` }));
+    });
+
+  program
+    .command('owner')
+    .description('which installed package owns a path')
+    .argument('<path>', 'absolute path on the root')
+    .option('--json', 'print JSON')
+    .action(async (path: string, opts: { json?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const root = await openForQuery(g.root, onEvent(io));
+      const o = owners(loadDb(root), root, path);
+      if (opts.json) io.out(JSON.stringify({ path: o.path, packages: o.packages.map((p) => ({ name: p.name, version: p.version, type: p.entry.type })) }));
+      else for (const p of o.packages) io.out(`${o.path} is owned by ${p.name} ${p.version}`);
+    });
+
+  program
+    .command('history')
+    .description('list the generations (transactions) of the root')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const h = readHistory(root);
+      if (opts.json) {
+        io.out(JSON.stringify(h.generations));
+        return;
+      }
+      for (const g of h.generations) {
+        const before = new Map(g.before.map((p) => [p.name, p.version]));
+        const after = new Map(g.after.map((p) => [p.name, p.version]));
+        const changes = [
+          ...g.after.filter((p) => !before.has(p.name)).map((p) => `+${p.name} ${p.version}`),
+          ...g.after.filter((p) => before.has(p.name) && before.get(p.name) !== p.version).map((p) => `${p.name} ${before.get(p.name)} -> ${p.version}`),
+          ...g.before.filter((p) => !after.has(p.name)).map((p) => `-${p.name} ${p.version}`),
+        ];
+        io.out(`${String(g.id).padStart(4)}  ${g.time}  minos ${g.command}  (${g.after.length} packages)${changes.length ? `: ${changes.join(', ')}` : ''}`);
+      }
+    });
+
+  const cache = program.command('cache').description('the package cache of the root (ROOT/var/cache/minos)');
+  cache
+    .command('clean')
+    .description('remove cached packages that are not installed (--all: every cached package; rollback then needs the repositories)')
+    .option('--all', 'remove every cached package')
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { all?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await withWriteLock({ root: g.root, command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const dir = join(root, CACHE_DIR);
+        const keep = new Set(opts.all ? [] : loadDb(root).packages.map((p) => `${p.sha256}.mpk`));
+        let removed = 0;
+        for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+          if (keep.has(name)) continue;
+          rmSync(join(dir, name), { force: true, recursive: true });
+          removed++;
+        }
+        return { removed, kept: keep.size };
+      });
+      if (opts.json) io.out(JSON.stringify(r));
+      else io.out(`removed ${r.removed} cached files, kept ${r.kept}`);
+    });
+
+  program
+    .command('live-plan', { hidden: true })
+    .description('what install|remove|upgrade|rollback would do (minos plan install …)')
+    .argument('<action>', 'install, remove, upgrade or rollback')
+    .argument('[args...]', 'as for the command')
+    .option('--cascade', 'remove: also the packages that depend on them')
+    .option('--allow-expired', 'accept repository indexes past their expiry time')
+    .option('--json', 'print JSON')
+    .action(async (kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
+      const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
+      if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
+      else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
+      else printChanges(io, res);
+    });
+}
+
+/** repo add|list|remove: the repositories of the root (ROOT/etc/minos/repositories.json). */
+export function registerLiveRepo(repo: Command, io: Io): void {
+  repo
+    .command('add')
+    .description('add a repository to the root: a folder or an http(s) URL')
+    .argument('<name>', 'repository name (the index must carry it)')
+    .argument('<location>', 'folder or http(s) URL')
+    .option('--priority <n>', 'higher wins over newer versions elsewhere', '0')
+    .option('--key <file>', 'trust this public key for it (copied to ROOT/etc/minos/keys; repeatable)', collect, [])
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .action(async (name: string, location: string, opts: { priority: string; key: string[]; wait?: boolean }, cmd: Command) => {
+      const err = repoNameError(name);
+      if (err) throw new MinosError('MN0002', err);
+      if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
+      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const repos = readRepoConfig(root);
+        if (repos.some((r) => r.name === name)) throw new MinosError('MN0002', `repository "${name}" is already configured`, { hint: 'remove it first with `minos repo remove NAME`' });
+        const keys = opts.key.map((f) => addKey(root, resolve(f)).id);
+        const entry: RepoConfig = { name, priority: Number(opts.priority), keys: [...new Set(keys)].sort(), ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }) };
+        writeRepoConfig(root, [...repos, entry]);
+        io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
+      });
+    });
+  repo
+    .command('list')
+    .description('list the repositories of the root')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const repos = readRepoConfig(root);
+      if (opts.json) io.out(JSON.stringify(repos));
+      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`);
+    });
+  repo
+    .command('remove')
+    .description('remove a repository from the root (installed packages stay)')
+    .argument('<name>', 'repository name')
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .action(async (name: string, opts: { wait?: boolean }, cmd: Command) => {
+      await withWriteLock({ root: globals(cmd).root, command: `repo remove ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const repos = readRepoConfig(root);
+        if (!repos.some((r) => r.name === name)) throw new MinosError('MN0002', `no repository "${name}" is configured`);
+        writeRepoConfig(root, repos.filter((r) => r.name !== name));
+        io.out(`removed repository ${name}`);
+      });
+    });
+}
+
+/** key add|list|remove: the keys the root trusts (ROOT/etc/minos/keys/ID.pub). */
+export function registerLiveKey(key: Command, io: Io): void {
+  key
+    .command('add')
+    .description('trust a public key on the root (copied to ROOT/etc/minos/keys/ID.pub)')
+    .argument('<files...>', 'public key files (PEM)')
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .action(async (files: string[], opts: { wait?: boolean }, cmd: Command) => {
+      await withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        for (const f of files) io.out(`trusted ${addKey(root, resolve(f)).id}  ${f}`);
+      });
+    });
+  key
+    .command('list')
+    .description('list the keys the root trusts')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const keys = listKeys(root);
+      if (opts.json) io.out(JSON.stringify(keys.map((k) => ({ id: k.id, file: k.file }))));
+      else for (const k of keys) io.out(`${k.id}  ${k.file}`);
+    });
+  key
+    .command('remove')
+    .description('stop trusting a key')
+    .argument('<id>', 'key id (or a unique prefix)')
+    .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
+    .action(async (id: string, opts: { wait?: boolean }, cmd: Command) => {
+      await withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        removeKey(root, id);
+        io.out(`removed key ${id}`);
+      });
+    });
+}
+
+/** Rewrite `plan install|remove|upgrade|rollback …` to the live planner; `plan SPEC.yaml` stays. */
+export function routePlan(argv: string[]): string[] {
+  const i = argv.findIndex((a, k) => a === 'plan' && (k === 0 || argv[k - 1] !== '--root'));
+  if (i < 0 || !['install', 'remove', 'upgrade', 'rollback'].includes(argv[i + 1] ?? '')) return argv;
+  for (let k = 0; k < i; k++) if (!argv[k].startsWith('-') && argv[k - 1] !== '--root') return argv; // 'plan' is an argument, not the command
+  return [...argv.slice(0, i), 'live-plan', ...argv.slice(i + 1)];
+}

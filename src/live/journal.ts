@@ -1,0 +1,344 @@
+/**
+ * Whole-transaction atomicity on a live root.
+ *
+ * A transaction lives in ROOT/var/lib/minos/txn/ID/ (same filesystem as the
+ * root): `new/N` staged nodes (final owner and mode already applied),
+ * `old/N` old nodes kept for undo, `installed.json` the new database,
+ * `history.json` the new history, and `journal.json` the plan below, written
+ * atomically and fsynced before the root is touched.
+ *
+ *   pre ops (reversible, in order):
+ *     mkdir P            rollback: rmdir P (if empty)
+ *     moveout P → old/N  rollback: rename old/N → P  if old/N exists and P does not
+ *     put new/N → P      (when P exists, first link P → old/M, then rename over it,
+ *                         so P never disappears) rollback: if new/N is gone,
+ *                         rename old/M → P, or unlink P when there was no old
+ *   fsync every folder touched
+ *   COMMIT: rename txn/installed.json → var/lib/minos/installed.json, fsync
+ *   post ops (idempotent, rolled forward): unlink, rename to .minos-save,
+ *     rmdir (if empty), folder owner/mode; then history.json is moved in
+ *   fsync, unlink journal.json, remove the transaction folder.
+ *
+ * Recovery (at the start of the next command, under the lock): a transaction
+ * folder without journal never touched the root and is removed; with a
+ * journal, if txn/installed.json still exists the commit did not happen and
+ * the pre ops are undone in reverse order; otherwise the post ops are
+ * (re)done. Every step checks the state it finds, so recovery itself may be
+ * interrupted and run again.
+ */
+import { chmodSync, closeSync, existsSync, fsyncSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { INSTALLED, writeFileAtomic } from '../db/installed.js';
+import { ioError, MinosError } from '../errors.js';
+import type { Emit } from './events.js';
+import { HISTORY_FILE, TXN_DIR } from './root.js';
+
+export type PreOp =
+  | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number }
+  | { op: 'moveout'; path: string; old: string }
+  | { op: 'put'; path: string; src: string; old?: string };
+
+export type PostOp =
+  | { op: 'unlink'; path: string }
+  | { op: 'save'; path: string; to: string }
+  | { op: 'rmdir'; path: string }
+  | { op: 'attr'; path: string; mode: number; uid: number; gid: number };
+
+export interface Journal {
+  format: 1;
+  id: string;
+  pid: number;
+  command: string;
+  /** Apply owners (running as root). */
+  chown: boolean;
+  pre: PreOp[];
+  post: PostOp[];
+}
+
+export interface Txn {
+  root: string;
+  id: string;
+  dir: string;
+  newDir: string;
+  oldDir: string;
+}
+
+const JOURNAL = 'journal.json';
+const NEW_DB = 'installed.json';
+const NEW_HISTORY = 'history.json';
+
+let crashCount = 0;
+const crashAfter = Number(process.env.MINOS_CRASH_AFTER ?? 0);
+if (process.env.MINOS_CRASH_COUNT) process.on('exit', () => process.stderr.write(`minos-crash-steps: ${crashCount}\n`));
+
+/**
+ * Test hooks: with MINOS_CRASH_AFTER=N the process kills itself (SIGKILL, no
+ * cleanup) at the Nth step that changes the disk; with MINOS_CRASH_COUNT=1 it
+ * prints how many such steps it took.
+ */
+export function crashPoint(): void {
+  ++crashCount;
+  if (crashAfter > 0 && crashCount === crashAfter) process.kill(process.pid, 'SIGKILL');
+}
+
+function lexists(p: string): boolean {
+  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
+
+/**
+ * Make everything written so far durable. Many folders: one syncfs(2) of the
+ * root's filesystem (`sync -f`), which is far cheaper than fsyncing each;
+ * few, or when `sync -f` is unavailable: fsync each folder.
+ */
+export function syncDirs(root: string, dirs: Iterable<string>): void {
+  const list = [...dirs];
+  if (list.length > 16 && syncFs(root)) return;
+  for (const d of list) fsyncDir(d);
+}
+
+let syncFsWorks: boolean | undefined;
+
+/** syncfs(2) on the filesystem holding `path`, through coreutils/busybox `sync -f`. */
+export function syncFs(path: string): boolean {
+  if (syncFsWorks === false) return false;
+  const r = spawnSync('sync', ['-f', path], { stdio: 'ignore' });
+  syncFsWorks = r.status === 0;
+  return syncFsWorks;
+}
+
+export function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return; // gone: nothing to make durable
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on folders; nothing more we can do
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function txnRoot(root: string): string {
+  return join(root, TXN_DIR);
+}
+
+/** A fresh transaction folder (0700: staged setuid files are unreachable by others). */
+export function createTxn(root: string): Txn {
+  const base = txnRoot(root);
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  const id = `${Date.now().toString(36)}-${process.pid}`;
+  const dir = join(base, id);
+  mkdirSync(dir, { mode: 0o700 });
+  mkdirSync(join(dir, 'new'), { mode: 0o700 });
+  mkdirSync(join(dir, 'old'), { mode: 0o700 });
+  return { root, id, dir, newDir: join(dir, 'new'), oldDir: join(dir, 'old') };
+}
+
+/** Remove a transaction folder that never reached its journal. */
+export function discardTxn(txn: Txn): void {
+  rmSync(txn.dir, { recursive: true, force: true });
+}
+
+function undoPre(root: string, dir: string, ops: readonly PreOp[], touched: Set<string>): void {
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const o = ops[i];
+    const p = join(root, o.path);
+    touched.add(dirname(p));
+    if (o.op === 'mkdir') {
+      try {
+        rmdirSync(p);
+        crashPoint();
+      } catch {
+        // absent, or not empty (something else was put there): leave it
+      }
+    } else if (o.op === 'moveout') {
+      const from = join(dir, 'old', o.old);
+      if (lexists(from) && !lexists(p)) {
+        renameSync(from, p);
+        crashPoint();
+      }
+    } else {
+      const src = join(dir, 'new', o.src);
+      if (lexists(src)) continue; // never renamed in
+      if (o.old !== undefined) {
+        const old = join(dir, 'old', o.old);
+        if (lexists(old)) {
+          renameSync(old, p);
+          crashPoint();
+        }
+      } else if (lexists(p)) {
+        unlinkSync(p);
+        crashPoint();
+      }
+    }
+  }
+}
+
+const under = (root: string, rel: string) => (root === '/' ? `/${rel}` : `${root}/${rel}`);
+
+function parentOf(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
+}
+
+function doPre(root: string, txn: Txn, ops: readonly PreOp[], chown: boolean, touched: Set<string>): void {
+  for (const o of ops) {
+    const p = under(root, o.path);
+    touched.add(parentOf(p));
+    try {
+      if (o.op === 'mkdir') {
+        mkdirSync(p, { mode: 0o700 });
+        touched.add(p);
+        if (chown) lchownSync(p, o.uid, o.gid);
+        chmodSync(p, o.mode);
+      } else if (o.op === 'moveout') {
+        renameSync(p, `${txn.oldDir}/${o.old}`);
+      } else {
+        if (o.old !== undefined) linkSync(p, `${txn.oldDir}/${o.old}`);
+        renameSync(`${txn.newDir}/${o.src}`, p);
+      }
+    } catch (e) {
+      throw ioError(e, p);
+    }
+    crashPoint();
+  }
+}
+
+function doPost(root: string, ops: readonly PostOp[], touched: Set<string>, emit: Emit): void {
+  for (const o of ops) {
+    const p = under(root, o.path);
+    touched.add(parentOf(p));
+    try {
+      if (o.op === 'unlink') {
+        unlinkSync(p);
+      } else if (o.op === 'save') {
+        if (lexists(p)) renameSync(p, join(root, o.to));
+      } else if (o.op === 'rmdir') {
+        rmdirSync(p);
+      } else {
+        if (!lexists(p)) continue;
+        if (process.getuid?.() === 0) lchownSync(p, o.uid, o.gid);
+        chmodSync(p, o.mode);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A folder still holding files no package owns stays, as with every package manager.
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        emit({ type: 'warning', message: ioError(e, p).message });
+      }
+    }
+    crashPoint();
+  }
+}
+
+function finish(root: string, dir: string, touched: Set<string>): void {
+  syncDirs(root, touched);
+  crashPoint();
+  try {
+    unlinkSync(join(dir, JOURNAL));
+  } catch {
+    // already gone
+  }
+  fsyncDir(dir);
+  crashPoint();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function commitPoint(root: string, txn: { dir: string }): void {
+  renameSync(join(txn.dir, NEW_DB), join(root, INSTALLED));
+  fsyncDir(dirname(join(root, INSTALLED)));
+  crashPoint();
+}
+
+function moveHistory(root: string, dir: string): void {
+  const h = join(dir, NEW_HISTORY);
+  if (lexists(h)) {
+    renameSync(h, join(root, HISTORY_FILE));
+    fsyncDir(dirname(join(root, HISTORY_FILE)));
+    crashPoint();
+  }
+}
+
+/**
+ * Run a prepared transaction: `newDb` and `history` are written into the
+ * transaction folder, then the journal, then the pre ops, the commit and the
+ * post ops. A failure before the commit undoes everything and rethrows.
+ */
+export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, history: Uint8Array | undefined, emit: Emit): void {
+  const { root } = txn;
+  writeFileAtomic(join(txn.dir, NEW_DB), newDb);
+  crashPoint();
+  if (history) writeFileAtomic(join(txn.dir, NEW_HISTORY), history);
+  writeFileAtomic(join(txn.dir, JOURNAL), Buffer.from(JSON.stringify(journal)));
+  fsyncDir(txnRoot(root));
+  crashPoint();
+  const touched = new Set<string>([txn.newDir, txn.oldDir]);
+  try {
+    doPre(root, txn, journal.pre, journal.chown, touched);
+    syncDirs(root, touched);
+    crashPoint();
+    commitPoint(root, txn);
+  } catch (e) {
+    const undo = new Set<string>();
+    try {
+      undoPre(root, txn.dir, journal.pre, undo);
+      finish(root, txn.dir, undo);
+    } catch (e2) {
+      throw new MinosError('MN0003', `${(e as Error).message}; undoing it also failed (${(e2 as Error).message}): the next minos command will retry`, { cause: e });
+    }
+    throw e;
+  }
+  const post = new Set<string>();
+  doPost(root, journal.post, post, emit);
+  moveHistory(root, txn.dir);
+  finish(root, txn.dir, post);
+}
+
+/** Transactions left in the root by an interrupted minos (folder names). */
+export function pendingTxns(root: string): string[] {
+  try {
+    return readdirSync(txnRoot(root)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Finish or undo every interrupted transaction. Call with the write lock
+ * held. Returns what was done; emits a 'recovered' event for each journal.
+ */
+export function recover(root: string, emit: Emit): { txn: string; action: 'rolled back' | 'completed' }[] {
+  const done: { txn: string; action: 'rolled back' | 'completed' }[] = [];
+  for (const id of pendingTxns(root)) {
+    const dir = join(txnRoot(root), id);
+    const jfile = join(dir, JOURNAL);
+    if (!existsSync(jfile)) {
+      rmSync(dir, { recursive: true, force: true }); // staging only: the root was never touched
+      continue;
+    }
+    let j: Journal;
+    try {
+      j = JSON.parse(readFileSync(jfile, 'utf8')) as Journal;
+    } catch (e) {
+      throw new MinosError('MN0004', `${jfile}: unreadable journal of an interrupted transaction: ${(e as Error).message}`, { data: { file: jfile } });
+    }
+    const touched = new Set<string>();
+    let action: 'rolled back' | 'completed';
+    if (lexists(join(dir, NEW_DB))) {
+      undoPre(root, dir, j.pre, touched);
+      action = 'rolled back';
+    } else {
+      doPost(root, j.post, touched, emit);
+      moveHistory(root, dir);
+      action = 'completed';
+    }
+    finish(root, dir, touched);
+    emit({ type: 'recovered', txn: id, command: j.command, pid: j.pid, action });
+    done.push({ txn: id, action });
+  }
+  return done;
+}

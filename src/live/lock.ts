@@ -1,0 +1,161 @@
+/**
+ * One writer per root: ROOT/var/lib/minos/lock holds {pid, start, command,
+ * since}. It is created whole and atomically (written to a private name, then
+ * hard-linked to `lock`, which fails if a lock exists). A lock whose process
+ * is gone (process.kill(pid, 0) fails with ESRCH, or the pid now belongs to a
+ * process started at another time) is stale: it is taken over by renaming it
+ * aside and checking that what was renamed is what was judged stale.
+ */
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { MinosError } from '../errors.js';
+import type { Emit } from './events.js';
+import { LOCK_FILE } from './root.js';
+
+export interface LockInfo {
+  pid: number;
+  /** Process start time (clock ticks since boot, /proc/PID/stat field 22); 0 if unknown. */
+  start: number;
+  command: string;
+  /** ISO time the lock was taken. */
+  since: string;
+}
+
+export interface Lock {
+  file: string;
+  info: LockInfo;
+  release(): void;
+}
+
+function procStart(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function readLockInfo(file: string): LockInfo | undefined {
+  try {
+    const o = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+    return typeof o.pid === 'number' ? o : { pid: 0, start: 0, command: '?', since: '?' };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { pid: 0, start: 0, command: '?', since: '?' };
+  }
+}
+
+/** Is the process that wrote this lock still running? */
+export function holderAlive(info: LockInfo): boolean {
+  if (info.pid <= 0) return false;
+  try {
+    process.kill(info.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (info.start && procStart(info.pid) && procStart(info.pid) !== info.start) return false; // pid reused
+  return true;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function tryLink(file: string, info: LockInfo): boolean {
+  const tmp = `${file}.new-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeSync(fd, `${JSON.stringify(info)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new MinosError('MN0003', `${file}: cannot create the lock: ${(e as Error).message}`, { data: { file } });
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** Remove a stale lock if it is still the one judged stale. */
+function takeOver(file: string, stale: LockInfo): boolean {
+  const aside = `${file}.stale-${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return false; // someone else moved it first
+  }
+  const got = readLockInfo(aside);
+  if (got && (got.pid !== stale.pid || got.start !== stale.start || got.since !== stale.since)) {
+    // A live lock replaced the stale one between our read and rename: put it back.
+    try {
+      linkSync(aside, file);
+    } catch {
+      // a third process holds the lock now; the one we moved is lost to it either way
+    }
+    unlinkSync(aside);
+    return false;
+  }
+  unlinkSync(aside);
+  return true;
+}
+
+export function describeHolder(info: LockInfo): string {
+  return `pid ${info.pid}, \`minos ${info.command}\`, since ${info.since}`;
+}
+
+/**
+ * Take the write lock of `root`. Throws MN0501 (exit 5) naming the holder, or
+ * with `wait` polls until it is free. Emits 'stale-lock' when a dead holder's
+ * lock is taken over (the caller then recovers any interrupted transaction).
+ */
+export async function acquireLock(root: string, opts: { command: string; wait?: boolean; onEvent?: Emit }): Promise<Lock> {
+  const file = join(root, LOCK_FILE);
+  mkdirSync(join(file, '..'), { recursive: true });
+  const info: LockInfo = { pid: process.pid, start: procStart(process.pid), command: opts.command, since: new Date().toISOString() };
+  let waited = false;
+  for (;;) {
+    if (tryLink(file, info)) break;
+    const holder = readLockInfo(file);
+    if (!holder) continue; // released in between
+    if (!holderAlive(holder)) {
+      if (takeOver(file, holder)) opts.onEvent?.({ type: 'stale-lock', pid: holder.pid, command: holder.command, since: holder.since });
+      continue;
+    }
+    if (!opts.wait) {
+      throw new MinosError('MN0501', `${root} is locked by another minos (${describeHolder(holder)})`, {
+        hint: 'wait for it to finish, or pass --wait',
+        data: { ...holder, file },
+      });
+    }
+    if (!waited) opts.onEvent?.({ type: 'waiting', pid: holder.pid, command: holder.command, since: holder.since });
+    waited = true;
+    await sleep(100);
+  }
+  let released = false;
+  const lock: Lock = {
+    file,
+    info,
+    release() {
+      if (released) return;
+      released = true;
+      const now = readLockInfo(file);
+      if (now && now.pid === info.pid && now.since === info.since) unlinkSync(file);
+    },
+  };
+  const hold = Number(process.env.MINOS_HOLD_LOCK_MS ?? 0);
+  if (hold > 0) await sleep(hold); // test hook: keep the lock to exercise contention
+  return lock;
+}
+
+/** The live holder of the lock, if any (queries use it to decide whether to recover). */
+export function lockHolder(root: string): LockInfo | undefined {
+  const info = readLockInfo(join(root, LOCK_FILE));
+  return info && holderAlive(info) ? info : undefined;
+}

@@ -1,0 +1,178 @@
+/**
+ * Read-only questions about a root, answered from the committed database
+ * (and the disk, for verify). They never take the write lock, so they work
+ * while another minos writes.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { InstalledDb, InstalledRecord } from '../db/installed.js';
+import { MinosError, quote } from '../errors.js';
+import { nearNames } from '../solve/explain.js';
+import type { FileEntry, IndexPackage } from '../types.js';
+import type { Repository } from '../repo/source.js';
+
+/** Files whose content minos itself manages (accounts): only their presence is checked. */
+const MANAGED = new Set(['etc/passwd', 'etc/group', 'etc/shadow']);
+
+export function findRecord(db: InstalledDb, name: string): InstalledRecord {
+  const r = db.packages.find((p) => p.name === name);
+  if (r) return r;
+  const near = nearNames(name, db.packages.map((p) => p.name));
+  throw new MinosError('MN0304', `package ${quote(name)} is not installed`, { hint: near.length ? `did you mean ${near.join(', ')}?` : undefined, data: { name, suggestions: near } });
+}
+
+/** Normalise a path given on the command line to a root-relative one. */
+export function rootRelative(root: string, path: string): string {
+  const abs = resolve('/', path);
+  if (root !== '/' && (abs === root || abs.startsWith(`${root}/`))) return relative(root, abs);
+  return abs.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+export function owners(db: InstalledDb, root: string, path: string): { path: string; packages: { name: string; version: string; entry: FileEntry }[] } {
+  const rel = rootRelative(root, path);
+  const packages = db.packages.flatMap((r) => r.files.filter((e) => e.path === rel).map((entry) => ({ name: r.name, version: r.version, entry })));
+  if (packages.length === 0) throw new MinosError('MN0006', `no package owns /${rel}`, { data: { path: `/${rel}` } });
+  return { path: `/${rel}`, packages };
+}
+
+export interface SearchHit {
+  name: string;
+  version: string;
+  arch: string;
+  repo: string;
+  summary: string;
+  installed?: string;
+}
+
+export function search(db: InstalledDb, repos: readonly Repository[], term: string): SearchHit[] {
+  const t = term.toLowerCase();
+  const match = (p: { name: string; summary: string }) => p.name.toLowerCase().includes(t) || p.summary.toLowerCase().includes(t);
+  const inst = new Map(db.packages.map((p) => [p.name, p.version]));
+  const hits = new Map<string, SearchHit>();
+  for (const r of repos) {
+    for (const p of r.loaded.index.packages as IndexPackage[]) {
+      if (!match(p)) continue;
+      const key = `${p.name} ${p.version} ${p.arch} ${r.name}`;
+      hits.set(key, { name: p.name, version: p.version, arch: p.arch, repo: r.name, summary: p.summary, installed: inst.get(p.name) });
+    }
+  }
+  for (const p of db.packages) {
+    if (!match(p) || [...hits.values()].some((h) => h.name === p.name && h.version === p.version)) continue;
+    hits.set(`${p.name} installed`, { name: p.name, version: p.version, arch: p.arch, repo: p.repo, summary: p.summary, installed: p.version });
+  }
+  return [...hits.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.repo < b.repo ? -1 : 1));
+}
+
+export interface VerifyProblem {
+  package: string;
+  path: string;
+  kind: 'missing' | 'type' | 'content' | 'size' | 'mode' | 'owner' | 'group' | 'target';
+  expected?: string;
+  actual?: string;
+}
+
+export interface VerifyReport {
+  packages: number;
+  entries: number;
+  problems: VerifyProblem[];
+  /** Config files changed locally (expected, not problems). */
+  modifiedConfig: { package: string; path: string }[];
+}
+
+function fileHash(p: string, buf: Buffer): string {
+  const h = createHash('sha256');
+  const fd = openSync(p, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function idMap(text: string | undefined): Map<string, number> {
+  const m = new Map<string, number>([['root', 0]]);
+  for (const line of (text ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length > 2 && /^\d+$/.test(f[2])) m.set(f[0], Number(f[2]));
+  }
+  return m;
+}
+
+function readText(p: string): string | undefined {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const oct = (n: number) => n.toString(8).padStart(4, '0');
+
+function typeOf(st: Stats): FileEntry['type'] {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'fifo';
+}
+
+/**
+ * Compare the files of `names` (default: every package) on disk with the
+ * database: existence, type, content (size and sha256), mode, owner and
+ * group (when the database's owners were applied), symlink targets.
+ */
+export function verifyInstalled(db: InstalledDb, root: string, names: readonly string[] = []): VerifyReport {
+  const records = names.length ? names.map((n) => findRecord(db, n)) : db.packages;
+  const users = idMap(readText(join(root, 'etc/passwd')));
+  const groups = idMap(readText(join(root, 'etc/group')));
+  const deferred = new Set(db.deferred.map((d) => d.path));
+  const checkOwners = process.getuid?.() === 0 || db.deferred.length === 0;
+  const dirModes = new Map<string, Set<number>>();
+  for (const r of db.packages) for (const e of r.files) if (e.type === 'dir') (dirModes.get(e.path) ?? dirModes.set(e.path, new Set()).get(e.path)!).add(e.mode);
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const report: VerifyReport = { packages: records.length, entries: 0, problems: [], modifiedConfig: [] };
+  for (const r of records) {
+    const configs = new Set(r.config.map((c) => c.replace(/^\/+/, '')));
+    for (const e of r.files) {
+      report.entries++;
+      const p = join(root, e.path);
+      const bad = (kind: VerifyProblem['kind'], expected?: string, actual?: string) => report.problems.push({ package: r.name, path: `/${e.path}`, kind, expected, actual });
+      let st: Stats;
+      try {
+        st = lstatSync(p);
+      } catch {
+        bad('missing');
+        continue;
+      }
+      const want = e.type === 'hardlink' ? 'file' : e.type;
+      if (typeOf(st) !== want) {
+        bad('type', e.type, typeOf(st));
+        continue;
+      }
+      if (e.type === 'symlink') {
+        const target = readlinkSync(p);
+        if (target !== e.target) bad('target', e.target, target);
+      } else if ((e.type !== 'dir' || dirModes.get(e.path)!.size === 1) && (st.mode & 0o7777) !== e.mode) {
+        bad('mode', oct(e.mode), oct(st.mode & 0o7777));
+      }
+      if (checkOwners && !deferred.has(e.path) && e.type !== 'dir') {
+        const uid = users.get(e.owner);
+        const gid = groups.get(e.group);
+        if (uid !== undefined && st.uid !== uid) bad('owner', e.owner, String(st.uid));
+        if (gid !== undefined && st.gid !== gid) bad('group', e.group, String(st.gid));
+      }
+      if ((e.type === 'file' || e.type === 'hardlink') && !MANAGED.has(e.path)) {
+        const file = e.type === 'hardlink' ? r.files.find((f) => f.path === e.target) : e;
+        if (!file?.sha256) continue;
+        const changed = st.size !== file.size || fileHash(p, buf) !== file.sha256;
+        if (!changed) continue;
+        if (configs.has(e.path)) report.modifiedConfig.push({ package: r.name, path: `/${e.path}` });
+        else if (st.size !== file.size) bad('size', String(file.size), String(st.size));
+        else bad('content', file.sha256);
+      }
+    }
+  }
+  return report;
+}

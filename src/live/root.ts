@@ -1,0 +1,223 @@
+/**
+ * A live root and its configuration: where minos keeps its database, cache,
+ * journal and lock inside the root, and the files under ROOT/etc/minos/ that
+ * say which repositories and keys it trusts (docs/LIVE.md). `minos build`
+ * writes the same files into an image, so an image is a root.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { canonicalBytes } from '../canonical.js';
+import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
+import { ioError, MinosError, quote } from '../errors.js';
+import { repoNameError } from '../repo/index.js';
+import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
+import { isArch, type Arch } from '../solve/depend.js';
+import type { RepoSpec } from '../spec/image.js';
+
+export const CONFIG_DIR = 'etc/minos';
+export const REPOS_FILE = `${CONFIG_DIR}/repositories.json`;
+export const KEYS_DIR = `${CONFIG_DIR}/keys`;
+export const OPTIONS_FILE = `${CONFIG_DIR}/options.json`;
+export const SERIALS_FILE = `${DB_DIR}/serials.json`;
+export const HISTORY_FILE = `${DB_DIR}/history.json`;
+export const TXN_DIR = `${DB_DIR}/txn`;
+export const LOCK_FILE = `${DB_DIR}/lock`;
+export const CACHE_DIR = 'var/cache/minos';
+
+/** One entry of ROOT/etc/minos/repositories.json (the form `minos build` writes). */
+export interface RepoConfig {
+  name: string;
+  url?: string;
+  path?: string;
+  priority: number;
+  /** Key ids whose ROOT/etc/minos/keys/ID.pub may sign this repository; empty: every trusted key. */
+  keys: string[];
+}
+
+/** ROOT/etc/minos/options.json. */
+export interface RootOptions {
+  /** Architecture of the root; default: that of its installed packages, else the host's. */
+  arch?: Arch;
+  /** Accept expired repository indexes (offline snapshots). */
+  allowExpired?: boolean;
+}
+
+/** The absolute, symlink-free path of a root folder; MN0101 if it is not a folder. */
+export function rootPath(dir: string): string {
+  let real: string;
+  try {
+    real = realpathSync(resolve(dir));
+  } catch (e) {
+    throw ioError(e, resolve(dir), 'MN0101');
+  }
+  if (!statSync(real).isDirectory()) throw new MinosError('MN0101', `${real}: not a folder`, { data: { file: real } });
+  return real;
+}
+
+export function isMinosRoot(root: string): boolean {
+  return existsSync(join(root, INSTALLED));
+}
+
+/** A root that minos manages; MN0114 (exit 2) telling how to initialise it otherwise. */
+export function openRoot(dir: string): string {
+  const root = rootPath(dir);
+  if (!isMinosRoot(root)) {
+    throw new MinosError('MN0114', `${root} is not a minos root (no /${INSTALLED})`, {
+      hint: `initialise it with \`minos --root ${root} init\``,
+      data: { root },
+    });
+  }
+  return root;
+}
+
+/** Read the database; with `repair`, a corrupt one is moved aside and replaced by an empty one. */
+export function loadDb(root: string, repair = false): InstalledDb {
+  try {
+    return readDb(root);
+  } catch (e) {
+    if (!(e instanceof MinosError) || e.code !== 'MN0004' || !repair) throw e;
+    const file = join(root, INSTALLED);
+    const kept = `${file}.corrupt-${Date.now()}`;
+    writeFileAtomic(kept, readFileSync(file));
+    return emptyDb();
+  }
+}
+
+/** Make `dir` a minos root: empty database, configuration folders. Idempotent for the folders. */
+export function initRoot(dir: string, opts: { arch?: Arch } = {}): { root: string; created: boolean } {
+  mkdirSync(resolve(dir), { recursive: true });
+  const root = rootPath(dir);
+  for (const d of [DB_DIR, KEYS_DIR, CACHE_DIR]) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+  const created = !isMinosRoot(root);
+  if (!existsSync(join(root, REPOS_FILE))) writeRepoConfig(root, []);
+  if (opts.arch || !existsSync(join(root, OPTIONS_FILE))) writeOptions(root, { ...readOptions(root), ...(opts.arch ? { arch: opts.arch } : {}) });
+  if (created) writeFileAtomic(join(root, INSTALLED), dbBytes(emptyDb()));
+  return { root, created };
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(e, file, 'MN0101');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new MinosError('MN0115', `${file}: invalid JSON: ${(e as Error).message}`, { data: { file } });
+  }
+}
+
+const pretty = (v: unknown) => Buffer.from(`${JSON.stringify(JSON.parse(canonicalBytes(v).toString()), null, 2)}\n`);
+
+export function readRepoConfig(root: string): RepoConfig[] {
+  const file = join(root, REPOS_FILE);
+  const v = readJson(file);
+  if (v === undefined) return [];
+  const bad = (why: string) => new MinosError('MN0115', `${file}: ${why}`, { data: { file } });
+  if (!Array.isArray(v)) throw bad('expected a list of repositories');
+  return v.map((r: Record<string, unknown>, i) => {
+    if (!r || typeof r !== 'object') throw bad(`entry ${i}: expected an object`);
+    if (typeof r.name !== 'string' || repoNameError(r.name)) throw bad(`entry ${i}: invalid "name"`);
+    if ((typeof r.url === 'string') === (typeof r.path === 'string')) throw bad(`entry ${i} (${r.name}): give exactly one of "url" or "path"`);
+    if (r.priority !== undefined && !Number.isInteger(r.priority)) throw bad(`entry ${i} (${r.name}): "priority" must be an integer`);
+    if (r.keys !== undefined && (!Array.isArray(r.keys) || r.keys.some((k) => typeof k !== 'string' || !/^[0-9a-f]{16}$/.test(k)))) {
+      throw bad(`entry ${i} (${r.name}): "keys" must be a list of key ids`);
+    }
+    const out: RepoConfig = { name: r.name, priority: (r.priority as number | undefined) ?? 0, keys: (r.keys as string[] | undefined) ?? [] };
+    if (typeof r.url === 'string') out.url = r.url.replace(/\/+$/, '');
+    else out.path = isAbsolute(r.path as string) ? (r.path as string) : resolve(root, CONFIG_DIR, r.path as string);
+    return out;
+  });
+}
+
+export function writeRepoConfig(root: string, repos: readonly RepoConfig[]): void {
+  const sorted = [...repos].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  writeFileAtomic(join(root, REPOS_FILE), pretty(sorted));
+}
+
+export function readOptions(root: string): RootOptions {
+  const file = join(root, OPTIONS_FILE);
+  const v = readJson(file) as Record<string, unknown> | undefined;
+  if (v === undefined) return {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MinosError('MN0115', `${file}: expected an object`, { data: { file } });
+  for (const k of Object.keys(v)) if (!['arch', 'allowExpired'].includes(k)) throw new MinosError('MN0115', `${file}: unknown option ${quote(k)}`, { data: { file } });
+  if (v.arch !== undefined && (!isArch(v.arch) || v.arch === 'noarch')) throw new MinosError('MN0115', `${file}: "arch" must be x86_64, aarch64, armv7 or riscv64`, { data: { file } });
+  if (v.allowExpired !== undefined && typeof v.allowExpired !== 'boolean') throw new MinosError('MN0115', `${file}: "allowExpired" must be true or false`, { data: { file } });
+  return v as RootOptions;
+}
+
+export function writeOptions(root: string, o: RootOptions): void {
+  writeFileAtomic(join(root, OPTIONS_FILE), pretty(o));
+}
+
+/** The root's architecture: options, else its installed packages, else the host's. */
+export function rootArch(root: string, db: InstalledDb): Arch {
+  const o = readOptions(root);
+  if (o.arch) return o.arch;
+  const fromDb = db.packages.find((p) => p.arch !== 'noarch')?.arch;
+  if (fromDb) return fromDb;
+  return ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7', riscv64: 'riscv64' } as Record<string, Arch>)[process.arch] ?? 'x86_64';
+}
+
+export function readSerials(root: string): Record<string, number> {
+  const v = readJson(join(root, SERIALS_FILE));
+  if (v === undefined) return {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MinosError('MN0115', `${join(root, SERIALS_FILE)}: expected an object`);
+  return v as Record<string, number>;
+}
+
+export function writeSerials(root: string, s: Record<string, number>): void {
+  writeFileAtomic(join(root, SERIALS_FILE), canonicalBytes(Object.fromEntries(Object.entries(s).sort())));
+}
+
+/** Every key in ROOT/etc/minos/keys. */
+export function trustedKeys(root: string): Keyring {
+  const dir = join(root, KEYS_DIR);
+  if (!existsSync(dir)) return new Map();
+  return loadKeyring([dir]);
+}
+
+/** The keyring of one repository: its listed key ids, or every trusted key when none are listed. */
+export function repoKeyFiles(root: string, r: RepoConfig): string[] {
+  const dir = join(root, KEYS_DIR);
+  if (r.keys.length === 0) return existsSync(dir) ? [dir] : [];
+  return r.keys.map((id) => {
+    const f = join(dir, `${id}.pub`);
+    if (!existsSync(f)) {
+      throw new MinosError('MN0203', `repository "${r.name}" is signed by key ${id}, which is not in ${dir}`, {
+        hint: `add it with \`minos --root ${root} key add FILE.pub\``,
+        data: { repo: r.name, keyid: id },
+      });
+    }
+    return f;
+  });
+}
+
+/** The configured repositories as sources to open. */
+export function repoSpecs(root: string): RepoSpec[] {
+  return readRepoConfig(root).map((r) => ({ ...(r.url ? { url: r.url } : { path: r.path }), name: r.name, priority: r.priority, keys: repoKeyFiles(root, r) }));
+}
+
+/** Trust a public key: copy it to ROOT/etc/minos/keys/ID.pub. */
+export function addKey(root: string, file: string): PublicKey {
+  const k = loadPublicKey(file);
+  writeFileAtomic(join(root, KEYS_DIR, `${k.id}.pub`), Buffer.from(k.key.export({ type: 'spki', format: 'pem' }) as string));
+  return k;
+}
+
+export function listKeys(root: string): PublicKey[] {
+  return [...trustedKeys(root).values()];
+}
+
+export function removeKey(root: string, id: string): void {
+  const dir = join(root, KEYS_DIR);
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.pub')) : [];
+  const match = [...trustedKeys(root).values()].filter((k) => k.id === id || k.id.startsWith(id));
+  if (match.length !== 1) {
+    throw new MinosError('MN0002', match.length ? `key id ${quote(id)} is ambiguous` : `no trusted key ${quote(id)} in ${dir}`, { data: { keyid: id, keys: names } });
+  }
+  rmSync(match[0].file);
+}
