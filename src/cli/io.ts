@@ -17,6 +17,11 @@ export function packageVersion(): string {
 }
 
 export function stdio(): Io {
+  // A reader that stops early (`minos list | head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
