@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { MinosError } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { packPackage } from '../pkg/write.js';
 import { loadSecretKey } from '../repo/keys.js';
@@ -8,12 +7,8 @@ import { loadRecipe } from '../spec/recipe.js';
 import { formatTime } from '../repo/index.js';
 import { collect, type Io } from './io.js';
 import { liveVerify } from './live.js';
-import { formatEntry, sourceDateEpoch, trustFrom, type TrustOptions } from './common.js';
+import { formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type TrustOptions } from './common.js';
 
-function level(s: string): number {
-  if (!/^[0-9]{1,2}$/.test(s) || Number(s) < 1 || Number(s) > 19) throw new MinosError('MN0002', `--level ${s}: expected 1 to 19`);
-  return Number(s);
-}
 
 export function registerPack(program: Command, io: Io): void {
   program
@@ -27,7 +22,7 @@ export function registerPack(program: Command, io: Io): void {
     .action((recipeFile: string, opts: { key: string; out: string; level: string; json?: boolean }) => {
       const recipe = loadRecipe(resolve(recipeFile));
       const key = loadSecretKey(opts.key);
-      const r = packPackage({ recipe, key, outDir: resolve(opts.out), level: level(opts.level), sourceDateEpoch: sourceDateEpoch() });
+      const r = packPackage({ recipe, key, outDir: resolve(opts.out), level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch() });
       if (opts.json) io.out(JSON.stringify({ file: r.file, size: r.size, sha256: r.sha256, name: r.manifest.name, version: r.manifest.version, arch: r.manifest.arch }));
       else io.out(r.file);
     });
