@@ -16,7 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WORK } from './payload.mjs';
+import { hostBinaries, WORK } from './payload.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const MINOS = join(HERE, '../bin/minos.js');
@@ -59,21 +59,6 @@ function pkginfo(file) {
 
 // ---- case (b) payload: host binaries and generated text, split over NPKG packages
 
-function* hostBinaries() {
-  for (const d of ['/usr/bin', '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/libexec']) {
-    if (!existsSync(d)) continue;
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      let st;
-      try {
-        st = statSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isFile() && st.size >= 4096 && st.size <= 4 << 20) yield { path: p, size: st.size, name };
-    }
-  }
-}
 
 const WORDS = ['package', 'minos', 'root', 'image', 'zstd', 'verify', 'signature', 'the', 'of', 'and', 'install', 'config', 'usr', 'lib', 'share', 'doc', '=', '{', '}', 'return', 'function', 'const', 'if', 'else', 'while', 'for', 'struct', 'int', 'char', 'void', '0x1f', '42'];
 
@@ -105,7 +90,7 @@ function genMixed(out, npkg, mib) {
   const sizes = new Array(npkg).fill(0);
   let bin = 0;
   let k = 0;
-  for (const b of hostBinaries()) {
+  for (const b of hostBinaries(4 << 20)) {
     if (bin + b.size > budget / 2) continue;
     const i = k % npkg;
     const dest = join(out, 'tree', names[i], 'usr/lib', names[i], `b${k % 4}`, b.name);

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const WORK = join(dirname(fileURLToPath(import.meta.url)), '.work');
 
-function* hostBinaries() {
+/** Host binaries of 4 KiB..maxSize, in a fixed order (sorted folders and names). */
+export function* hostBinaries(maxSize = 16 << 20) {
   for (const d of ['/usr/bin', '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/libexec']) {
     if (!existsSync(d)) continue;
     for (const name of readdirSync(d).sort()) {
@@ -19,7 +20,7 @@ function* hostBinaries() {
       } catch {
         continue;
       }
-      if (st.isFile() && st.size >= 4096 && st.size <= 16 << 20) yield { path: p, size: st.size };
+      if (st.isFile() && st.size >= 4096 && st.size <= maxSize) yield { path: p, size: st.size, name };
     }
   }
 }

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide, type Arch } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
-import type { GroupDecl, UserDecl } from '../types.js';
+import type { GroupDecl, PackageMeta, UserDecl } from '../types.js';
 import { ACCOUNT_NAME, pathError } from '../pkg/manifest.js';
 import { field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type Path, type YamlSource } from './yaml.js';
 
@@ -23,20 +23,11 @@ export interface Override {
   target?: string;
 }
 
-export interface Recipe {
+/** A recipe: package metadata (build date and size come from packing) plus what to pack. */
+export interface Recipe extends Omit<PackageMeta, 'builddate' | 'installedSize'> {
   file: string;
   /** The parsed YAML, for errors found later that should name a line. */
   src: YamlSource;
-  name: string;
-  version: string;
-  arch: Arch;
-  summary: string;
-  license: string;
-  depends: string[];
-  provides: string[];
-  conflicts: string[];
-  replaces: string[];
-  optional: string[];
   config: string[];
   users: UserDecl[];
   groups: GroupDecl[];
