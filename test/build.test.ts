@@ -171,6 +171,20 @@ t.test('lockfile, SBOM, --frozen, and a frozen build of an expired snapshot', as
   t.notOk(existsSync(join(out, 'w.tar')));
 });
 
+t.test('plan: text and JSON, nothing fetched or written', async (t) => {
+  const { dir, spec } = setup(t);
+  const before = sh(`find ${dir} | sort`);
+  const text = minos(['plan', spec]);
+  t.equal(text.code, 0, text.stderr);
+  t.match(text.stdout, /^test \(x86_64\): 3 packages to install\n/);
+  t.match(text.stdout, /\n  hello\s+2\.0-1\s+x86_64\s+main\n/);
+  const json = JSON.parse(minos(['plan', spec, '--json', '--arch', 'aarch64']).stdout);
+  t.same(Object.keys(json), ['install', 'remove', 'upgrade']);
+  t.same(json.install.map((l: { name: string; arch: string }) => `${l.name}:${l.arch}`), ['base:noarch', 'hello:aarch64', 'hello-doc:noarch']);
+  t.same(json.install[1], { name: 'hello', version: '2.0-1', arch: 'aarch64', repo: 'main' });
+  t.equal(sh(`find ${dir} | sort`), before, 'plan writes nothing');
+});
+
 t.test('a flipped byte in a repository package: exit 4, nothing at the output', async (t) => {
   const { repo, spec, out } = setup(t);
   const f = join(repo, 'hello-2.0-1-x86_64.mpk');
