@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.minos-installed
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 TAP_FLAGS ?=
 
-.PHONY: all build test test-full demo bench wasm clean lint
+.PHONY: all build test test-full test-crash demo bench wasm clean
 
 all: build
 
@@ -32,6 +32,10 @@ test: build
 # Longer randomized runs (differential solver tests, crash trials).
 test-full: build
 	MINOS_FULL=1 npx tap $(TAP_FLAGS)
+
+# >= 100 SIGKILL trials during install, upgrade and remove (a handful run in `make test`).
+test-crash: build
+	MINOS_FULL=1 npx tap $(TAP_FLAGS) test/live-crash.test.ts
 
 demo: build
 	bash images/demo.sh
