@@ -5,6 +5,7 @@
 // shows the best of RUNS (default 3).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WORK } from './payload.mjs';
@@ -67,6 +68,7 @@ export async function runLiveBench() {
   const names = readdirSync(join(dir, 'tree')).sort();
   const pkgs = readdirSync(join(dir, 'pkgs')).sort().map((f) => join(dir, 'pkgs', f));
   const best = { mi: Infinity, mr: Infinity, pi: Infinity, pr: Infinity };
+  const load0 = loadavg()[0];
   try {
     for (let k = 0; k < RUNS; k++) {
       rmSync(base, { recursive: true, force: true });
@@ -100,6 +102,7 @@ export async function runLiveBench() {
     notes: [
       'minos: `minos --root R install NAMES...` / `remove NAMES...` from a signed folder repository; every package copied into R/var/cache/minos, signature and every file hash verified, fsync per file and folder.',
       'pacman: `pacman -U PKGS...` / `pacman -R NAMES...` with SigLevel = Never (no signature checks), packages given as local files.',
+      `load average (1 min) ${load0.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after, on ${availableParallelism()} cores: minos stages on worker threads only with idle cores (MINOS_LIVE_WORKERS=N forces N).`,
     ],
   };
 }

@@ -27,7 +27,7 @@
  * interrupted and run again.
  */
 import { chmodSync, closeSync, existsSync, fsyncSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { INSTALLED, writeFileAtomic } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
@@ -105,6 +105,22 @@ export function syncFs(path: string): boolean {
   const r = spawnSync('sync', ['-f', path], { stdio: 'ignore' });
   syncFsWorks = r.status === 0;
   return syncFsWorks;
+}
+
+/** syncFs without waiting: the command runs while this thread goes on. */
+export function syncFsAsync(path: string): Promise<boolean> {
+  if (syncFsWorks === false) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
+    child.on('error', () => {
+      syncFsWorks = false;
+      resolve(false);
+    });
+    child.on('close', (code) => {
+      syncFsWorks = code === 0;
+      resolve(syncFsWorks);
+    });
+  });
 }
 
 export function fsyncDir(dir: string): void {

@@ -9,12 +9,10 @@
  * staged and the whole plan is known.
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, lchownSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
-import { ioError, MinosError, quote } from '../errors.js';
-import { readPackage } from '../pkg/read.js';
+import { ioError, MinosError } from '../errors.js';
 import { parseDescriptor, satisfies } from '../solve/depend.js';
 import type { Locator } from '../solve/solver.js';
 import { accountFiles, collectAccounts } from '../target/accounts.js';
@@ -23,9 +21,11 @@ import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
 import { appendGeneration, fastDbBytes, genPackages, historyBytes, readHistory } from './history.js';
 import { acquireLock, lockHolder } from './lock.js';
-import { createTxn, crashPoint, discardTxn, pendingTxns, recover, runJournal, syncFs, type Journal, type PostOp, type PreOp, type Txn } from './journal.js';
+import { createTxn, crashPoint, discardTxn, pendingTxns, recover, runJournal, syncFsAsync, type Journal, type PostOp, type PreOp, type Txn } from './journal.js';
 import { expectOf, fetchToCache, keyringFor, recordFrom, resolveAction, type Action, type Resolution, type Target } from './resolve.js';
 import { CACHE_DIR, LOCK_FILE, loadDb, openRoot, rootArch } from './root.js';
+import { sameEntry, type StageResult } from './stage.js';
+import { createStagePool, type StagePool } from './stagepool.js';
 
 export interface LiveOptions {
   /** The root folder (default '/'). */
@@ -125,11 +125,6 @@ interface StagedPkg {
   staged: Map<string, string>;
 }
 
-function sameEntry(a: FileEntry, b: FileEntry): boolean {
-  return a.type === b.type && a.mode === b.mode && a.owner === b.owner && a.group === b.group && a.size === b.size
-    && a.sha256 === b.sha256 && a.target === b.target && a.devmajor === b.devmajor && a.devminor === b.devminor;
-}
-
 function lst(p: string): Stats | undefined {
   try {
     return lstatSync(p, { throwIfNoEntry: false });
@@ -140,7 +135,14 @@ function lst(p: string): Stats | undefined {
 
 /** Paths in byte order (parents before children), without re-encoding on every comparison. */
 function byteSorted(paths: Iterable<string>, descending = false): string[] {
-  const keyed = [...paths].map((p) => ({ p, b: Buffer.from(p) }));
+  const list = [...paths];
+  // UTF-16 code unit order is UTF-8 byte order unless a string holds a code unit >= 0xD800.
+  if (!list.some((p) => /[\uD800-\uFFFF]/.test(p))) {
+    list.sort();
+    if (descending) list.reverse();
+    return list;
+  }
+  const keyed = list.map((p) => ({ p, b: Buffer.from(p) }));
   keyed.sort((x, y) => (descending ? Buffer.compare(y.b, x.b) : Buffer.compare(x.b, y.b)));
   return keyed.map((k) => k.p);
 }
@@ -189,118 +191,6 @@ class Ids {
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-/** Stage one verified package into txn/new: files 0600, then fchown, fchmod, fsync. */
-interface StageCtx {
-  root: string;
-  chown: boolean;
-  ids: Ids;
-  oldMap: Map<string, Owned>;
-  counter: { n: number };
-  fixups: { path: string; e: FileEntry }[];
-  emit: Emit;
-  keyrings: Map<string, Keyring>;
-  /** Staged regular files not yet fsynced (made durable together by syncfs). */
-  unsynced: string[];
-}
-
-const EUID = process.geteuid?.() ?? 0;
-const EGID = process.getegid?.() ?? 0;
-
-function stagePackage(txn: Txn, t: Target, file: string, ctx: StageCtx): StagedPkg {
-  const staged = new Map<string, string>();
-  let manifest: Manifest | undefined;
-  let fd: number | undefined;
-  let cur: string | undefined;
-  let skipSame = true;
-  const src = t.source;
-  const expect = expectOf(src);
-  const ringKey = src.kind === 'repo' ? `repo:${src.repo.name}` : '*';
-  let keyring = ctx.keyrings.get(ringKey);
-  if (!keyring) ctx.keyrings.set(ringKey, (keyring = keyringFor(ctx.root, src)));
-  const r = readPackage(file, {
-    keyring,
-    expect,
-    sink: {
-      manifest(m) {
-        manifest = m;
-        if (m.name !== t.locator.name || m.version !== t.locator.version || m.arch !== t.locator.arch) {
-          throw new MinosError('MN0213', `${file}: holds ${m.name} ${m.version} ${m.arch}, expected ${t.locator.name} ${t.locator.version} ${t.locator.arch}`);
-        }
-        ctx.ids.declare(m);
-        // Files that are hardlinked must all be staged so the links have targets.
-        skipSame = !m.files.some((e) => e.type === 'hardlink');
-      },
-      begin(e) {
-        cur = undefined;
-        if (e.type === 'dir') return;
-        const old = ctx.oldMap.get(e.path);
-        if (skipSame && old && sameEntry(old.e, e)) return;
-        const n = String(ctx.counter.n++);
-        const p = `${txn.newDir}/${n}`;
-        cur = n;
-        try {
-          if (e.type === 'file') {
-            fd = openSync(p, WRITE_FLAGS, 0o600);
-          } else if (e.type === 'symlink') {
-            symlinkSync(e.target!, p);
-            if (ctx.chown) ownLink(p, e, ctx);
-          } else if (e.type === 'hardlink') {
-            const tn = staged.get(e.target!);
-            if (tn === undefined) throw new MinosError('MN0110', `${file}: hardlink ${quote(e.path)} to an unstaged file`);
-            linkSync(join(txn.newDir, tn), p);
-          } else if (e.type === 'fifo' || ctx.chown) {
-            const args = e.type === 'fifo' ? ['-m', '0600', p, 'p'] : ['-m', '0600', p, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
-            const res = spawnSync('mknod', args, { encoding: 'utf8' });
-            if (res.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(res.stderr || String(res.error)).trim()}`);
-            ownPath(p, e, ctx);
-          } else {
-            ctx.emit({ type: 'warning', message: `/${e.path}: not running as root, device node of ${t.locator.name} not created` });
-            cur = undefined;
-            return;
-          }
-        } catch (err) {
-          throw err instanceof MinosError ? err : ioError(err, p);
-        }
-        staged.set(e.path, n);
-      },
-      data(chunk) {
-        let off = 0;
-        try {
-          while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
-        } catch (err) {
-          throw ioError(err, join(txn.newDir, cur!));
-        }
-      },
-      end(e) {
-        if (fd === undefined) return;
-        const p = `${txn.newDir}/${cur!}`;
-        try {
-          if (ctx.chown) {
-            const uid = ctx.ids.uid(e.owner);
-            const gid = ctx.ids.gid(e.group);
-            if (uid === undefined || gid === undefined) ctx.fixups.push({ path: p, e });
-            else if (uid !== EUID || gid !== EGID) fchownSync(fd, uid, gid); // a new file is already ours
-          }
-          // chmod after chown (chown clears setuid/setgid); the file was 0600 until now.
-          fchmodSync(fd, e.mode);
-          ctx.unsynced.push(p);
-        } catch (err) {
-          throw ioError(err, p);
-        } finally {
-          closeSync(fd);
-          fd = undefined;
-        }
-        crashPoint();
-      },
-    },
-  });
-  if (fd !== undefined) closeSync(fd);
-  if (src.kind === 'cache' && r.sha256 !== src.sha256) {
-    throw new MinosError('MN0205', `${file}: sha256 is ${r.sha256}, expected ${src.sha256}`, { data: { file } });
-  }
-  return { target: t, manifest: manifest!, sha256: r.sha256, staged };
-}
 
 function fsyncPath(p: string): void {
   const fd = openSync(p, 'r');
@@ -602,6 +492,16 @@ function planAccounts(root: string, records: InstalledRecord[], txn: Txn, counte
 /** Run an install, remove, upgrade or rollback as one transaction. */
 export async function runLive(action: Action, opts: LiveOptions): Promise<LiveResult> {
   const emit = opts.onEvent ?? noEvents;
+  // Workers start now and load their modules while this thread locks, resolves and fetches.
+  const pool = createStagePool(action.kind === 'remove' ? 0 : undefined);
+  try {
+    return await runLiveLocked(action, opts, emit, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool: StagePool): Promise<LiveResult> {
   return withWriteLock(opts, async (root) => {
     const db = loadDb(root, opts.repair);
     const res = await resolveAction({ root, db, arch: rootArch(root, db), allowExpired: opts.allowExpired }, action);
@@ -622,24 +522,54 @@ export async function runLive(action: Action, opts: LiveOptions): Promise<LiveRe
     const chown = process.getuid?.() === 0;
     const ids = new Ids(root);
     for (const r of db.packages) if (res.kept.has(r.name)) ids.declare(r);
-    const oldMap = new Map<string, Owned>();
-    for (const r of db.packages) for (const e of r.files) oldMap.set(e.path, { e, pkg: r.name });
     const txn = createTxn(root);
     let journaled = false;
     try {
       const counter = { n: 0 };
       const fixups: { path: string; e: FileEntry }[] = [];
-      const ctx: StageCtx = { root, chown, ids, oldMap, counter, fixups, emit, keyrings: new Map(), unsynced: [] };
+      const unsynced: string[] = [];
+      const keyrings = new Map<string, Keyring>();
+      const oldEntries = new Map<string, FileEntry>();
+      if (res.targets.length) for (const r of db.packages) for (const e of r.files) oldEntries.set(e.path, e);
+      pool.setOld(oldEntries);
+      const users = ids.users;
+      const groups = ids.groups;
       const staged: StagedPkg[] = [];
-      for (const [i, t] of res.targets.entries()) {
-        try {
-          staged.push(stagePackage(txn, t, files[i], ctx));
-        } catch (e) {
-          // A damaged cache copy must not poison later attempts.
-          if (e instanceof MinosError && ['MN0205', 'MN0206', 'MN0208'].includes(e.code) && t.source.kind !== 'file') rmSync(files[i], { force: true });
-          throw e;
+      try {
+        const submit = (i: number) => {
+          const t = res.targets[i];
+          const src = t.source;
+          const ringKey = src.kind === 'repo' ? `repo:${src.repo.name}` : '*';
+          let keyring = keyrings.get(ringKey);
+          if (!keyring) keyrings.set(ringKey, (keyring = keyringFor(root, src)));
+          const p = pool.run({
+            file: files[i], keyring, expect: expectOf(src), want: { name: t.locator.name, version: t.locator.version, arch: t.locator.arch },
+            cacheSha256: src.kind === 'cache' ? src.sha256 : undefined, newDir: txn.newDir, prefix: `${i}.`, chown, users, groups,
+          });
+          p.catch(() => {}); // consumed (and reported) in order below
+          return p;
+        };
+        // Workers: submit everything now; inline: stage each package when its turn comes.
+        const jobs = pool.parallel ? res.targets.map((_, i) => submit(i)) : [];
+        for (const [i, t] of res.targets.entries()) {
+          let r: StageResult;
+          try {
+            r = await (pool.parallel ? jobs[i] : submit(i));
+          } catch (e) {
+            // A damaged cache copy must not poison later attempts.
+            if (e instanceof MinosError && ['MN0205', 'MN0206', 'MN0208'].includes(e.code) && t.source.kind !== 'file') rmSync(files[i], { force: true });
+            throw e;
+          }
+          ids.declare(r.manifest);
+          for (const w of r.warnings) emit({ type: 'warning', message: w });
+          fixups.push(...r.fixups);
+          for (const u of r.unsynced) unsynced.push(u);
+          for (let k = 0; k < r.regular; k++) crashPoint();
+          staged.push({ target: t, manifest: r.manifest, sha256: r.sha256, staged: new Map(r.staged) });
+          emit({ type: 'package', name: t.locator.name, version: t.locator.version, index: i + 1, total: res.targets.length });
         }
-        emit({ type: 'package', name: t.locator.name, version: t.locator.version, index: i + 1, total: res.targets.length });
+      } finally {
+        await pool.close(); // no worker writes any more (a failure discards the transaction folder)
       }
       for (const f of fixups) {
         const uid = ids.uid(f.e.owner);
@@ -649,7 +579,8 @@ export async function runLive(action: Action, opts: LiveOptions): Promise<LiveRe
         if (f.e.type !== 'symlink') ownPath(f.path, f.e, { chown: false, ids, fixups: [] });
       }
       // Staged content must be on disk before the journal lets it into the root.
-      if (!(ctx.unsynced.length > 16 && syncFs(root))) for (const p of ctx.unsynced) fsyncPath(p);
+      // (one syncfs, run while the operations are planned; awaited before the journal).
+      const durable = unsynced.length > 16 ? syncFsAsync(root) : Promise.resolve(false);
       const force = new Set((opts.forceOverwrite ?? []).map((p) => p.replace(/^\/+/, '').replace(/\/+$/, '')));
       const plan = planOps(root, db, res, staged, txn, { chown, ids, force, emit });
       planAccounts(root, plan.records, txn, counter, plan, chown);
@@ -663,6 +594,7 @@ export async function runLive(action: Action, opts: LiveOptions): Promise<LiveRe
       result.generation = id;
       const journal: Journal = { format: 1, id: txn.id, pid: process.pid, command: opts.command, chown, pre: plan.pre, post: plan.post };
       emit({ type: 'committing', operations: plan.pre.length + plan.post.length });
+      if (!(await durable)) for (const p of unsynced) fsyncPath(p);
       journaled = true;
       runJournal(txn, journal, fastDbBytes(newDb), historyBytes(history), emit);
     } catch (e) {

@@ -1,0 +1,176 @@
+/**
+ * Verify and stage one package into txn/ID/new, the unit of work that runs
+ * on worker threads (stagepool.ts) or inline. Every node is created under a
+ * name of its own (`PREFIX` + a counter, the prefix being the package's
+ * index in the transaction), so packages staged at the same time never
+ * collide. Regular files are created 0600, written, then given their owner
+ * (fchown) and only then their mode (fchmod), so no setuid or setgid file is
+ * ever writable by others. Nothing here touches the root; planning the
+ * operations, crash points and the journal stay on the main thread, in
+ * package order.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ioError, MinosError, quote } from '../errors.js';
+import { readPackage } from '../pkg/read.js';
+import type { Keyring } from '../repo/keys.js';
+import type { FileEntry, Manifest } from '../types.js';
+
+export interface StageJob {
+  file: string;
+  keyring: Keyring;
+  expect?: { size: number; sha256: string };
+  /** The package the file must hold. */
+  want: { name: string; version: string; arch: string };
+  /** sha256 the file must have (a package taken from the cache). */
+  cacheSha256?: string;
+  newDir: string;
+  /** Names of staged nodes: PREFIX + counter. */
+  prefix: string;
+  chown: boolean;
+  /** Owner and group names → ids known before this package (root's files, kept packages). */
+  users: Map<string, number>;
+  groups: Map<string, number>;
+}
+
+export interface StageResult {
+  manifest: Manifest;
+  sha256: string;
+  /** path → staged name (under new/) */
+  staged: [string, string][];
+  /** Regular files staged (each is one step that changed the disk). */
+  regular: number;
+  /** Staged regular files not yet fsynced. */
+  unsynced: string[];
+  /** Nodes whose owner was unknown here: owned (and moded) once every package is known. */
+  fixups: { path: string; e: FileEntry }[];
+  warnings: string[];
+}
+
+/** Installed entries (path → entry): a staged entry equal to the installed one is not staged. */
+export type OldEntries = Map<string, FileEntry>;
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const EUID = process.geteuid?.() ?? 0;
+const EGID = process.getegid?.() ?? 0;
+
+export function sameEntry(a: FileEntry, b: FileEntry): boolean {
+  return a.type === b.type && a.mode === b.mode && a.owner === b.owner && a.group === b.group && a.size === b.size
+    && a.sha256 === b.sha256 && a.target === b.target && a.devmajor === b.devmajor && a.devminor === b.devminor;
+}
+
+export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
+  const staged = new Map<string, string>();
+  const users = job.users;
+  const groups = job.groups;
+  const unsynced: string[] = [];
+  const fixups: { path: string; e: FileEntry }[] = [];
+  const warnings: string[] = [];
+  let regular = 0;
+  let counter = 0;
+  let manifest: Manifest | undefined;
+  let fd: number | undefined;
+  let cur: string | undefined;
+  let skipSame = true;
+  const { file, newDir, prefix, chown, want } = job;
+  const ownLink = (p: string, e: FileEntry) => {
+    const uid = users.get(e.owner);
+    const gid = groups.get(e.group);
+    if (uid === undefined || gid === undefined) fixups.push({ path: p, e });
+    else lchownSync(p, uid, gid);
+  };
+  let r: ReturnType<typeof readPackage>;
+  try {
+  r = readPackage(file, {
+    keyring: job.keyring,
+    expect: job.expect,
+    sink: {
+      manifest(m) {
+        manifest = m;
+        if (m.name !== want.name || m.version !== want.version || m.arch !== want.arch) {
+          throw new MinosError('MN0213', `${file}: holds ${m.name} ${m.version} ${m.arch}, expected ${want.name} ${want.version} ${want.arch}`);
+        }
+        for (const u of m.users) users.set(u.name, u.uid);
+        for (const g of m.groups) groups.set(g.name, g.gid);
+        // Files that are hardlinked must all be staged so the links have targets.
+        skipSame = !m.files.some((e) => e.type === 'hardlink');
+      },
+      begin(e) {
+        cur = undefined;
+        if (e.type === 'dir') return;
+        const old = oldEntries.get(e.path);
+        if (skipSame && old && sameEntry(old, e)) return;
+        const n = prefix + String(counter++);
+        const p = `${newDir}/${n}`;
+        cur = n;
+        try {
+          if (e.type === 'file') {
+            fd = openSync(p, WRITE_FLAGS, 0o600);
+          } else if (e.type === 'symlink') {
+            symlinkSync(e.target!, p);
+            if (chown) ownLink(p, e);
+          } else if (e.type === 'hardlink') {
+            const tn = staged.get(e.target!);
+            if (tn === undefined) throw new MinosError('MN0110', `${file}: hardlink ${quote(e.path)} to an unstaged file`);
+            linkSync(join(newDir, tn), p);
+          } else if (e.type === 'fifo' || chown) {
+            const args = e.type === 'fifo' ? ['-m', '0600', p, 'p'] : ['-m', '0600', p, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
+            const res = spawnSync('mknod', args, { encoding: 'utf8' });
+            if (res.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(res.stderr || String(res.error)).trim()}`);
+            if (chown) ownLink(p, e);
+            const nfd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+            try {
+              fchmodSync(nfd, e.mode);
+            } finally {
+              closeSync(nfd);
+            }
+          } else {
+            warnings.push(`/${e.path}: not running as root, device node of ${want.name} not created`);
+            cur = undefined;
+            return;
+          }
+        } catch (err) {
+          throw err instanceof MinosError ? err : ioError(err, p);
+        }
+        staged.set(e.path, n);
+      },
+      data(chunk) {
+        let off = 0;
+        try {
+          while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
+        } catch (err) {
+          throw ioError(err, join(newDir, cur!));
+        }
+      },
+      end(e) {
+        if (fd === undefined) return;
+        const p = `${newDir}/${cur!}`;
+        try {
+          if (chown) {
+            const uid = users.get(e.owner);
+            const gid = groups.get(e.group);
+            if (uid === undefined || gid === undefined) fixups.push({ path: p, e });
+            else if (uid !== EUID || gid !== EGID) fchownSync(fd, uid, gid); // a new file is already ours
+          }
+          // chmod after chown (chown clears setuid/setgid); the file was 0600 until now.
+          fchmodSync(fd, e.mode);
+          unsynced.push(p);
+          regular++;
+        } catch (err) {
+          throw ioError(err, p);
+        } finally {
+          closeSync(fd);
+          fd = undefined;
+        }
+      },
+    },
+  });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (job.cacheSha256 !== undefined && r.sha256 !== job.cacheSha256) {
+    throw new MinosError('MN0205', `${file}: sha256 is ${r.sha256}, expected ${job.cacheSha256}`, { data: { file } });
+  }
+  return { manifest: manifest!, sha256: r.sha256, staged: [...staged], regular, unsynced, fixups, warnings };
+}
