@@ -157,7 +157,7 @@ export async function runBuildBench() {
     notes: [
       'native floor: `zstd -dc P | tar -x -C DIR` for every pacman package in turn; pacman: `pacman -U` of all packages into an empty root, as root',
       `packages: ${results.filter((r) => !r.failed).map((r) => `${r.label} pacman ${(r.pkgBytes / 2 ** 20).toFixed(1)} MiB, image tar.zst ${((r.tzstSize ?? 0) / 2 ** 20).toFixed(1)} MiB`).join('; ')}`,
-      `tar.zst builds slower than ${SLOW_S} s run once only (minos build writes tar.zst at zstd level 19)`,
+      `tar.zst builds slower than ${SLOW_S} s run once only `,
       ...goals,
       ...(TIME ? [] : ['peak RSS needs /usr/bin/time (apt-get install time)']),
       ...(process.getuid?.() === 0 && existsSync('/usr/bin/pacman') ? [] : ['pacman -U skipped: needs root and pacman (apt-get install pacman-package-manager)']),

@@ -4,7 +4,7 @@
  * documented fields; anything else is malformed. Checks here are structural
  * and about safety (paths, links, sizes); signatures are checked by callers.
  */
-import { canonicalJson, compareUtf8 } from '../canonical.js';
+import { compareUtf8, isCanonicalText } from '../canonical.js';
 import { MinosError, quote, type ErrorCode } from '../errors.js';
 import { isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
@@ -33,7 +33,7 @@ export function parseCanonical(bytes: Uint8Array, ctx: Ctx): Record<string, unkn
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new MinosError(ctx.code, `${ctx.where}: expected a JSON object`, { data: { file: ctx.where } });
   }
-  if (canonicalJson(value) !== text) {
+  if (!isCanonicalText(value, text)) {
     throw new MinosError(ctx.code, `${ctx.where}: JSON is not in canonical form (sorted keys, no whitespace, no duplicate keys)`, {
       data: { file: ctx.where },
     });

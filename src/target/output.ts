@@ -77,10 +77,12 @@ export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: 
       if (node.type === 'hardlink') continue; // its file's inode is finished through the file
       if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) mknod(p, node);
       else if (node.type === 'char' || node.type === 'block') continue;
-      if (opts.asRoot) lchownSync(p, uid, gid);
+      // What this process creates is already ours: only foreign owners need a chown.
+      const chown = opts.asRoot && (uid !== EUID || gid !== EGID);
+      if (chown) lchownSync(p, uid, gid);
       if (node.done) {
         // chown clears setuid and setgid bits: put them back.
-        if (opts.asRoot && node.mode & 0o6000) chmodSync(p, node.mode);
+        if (chown && node.mode & 0o6000) chmodSync(p, node.mode);
         continue;
       }
       if (node.type !== 'symlink') chmodSync(p, node.mode);
@@ -94,6 +96,8 @@ export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: 
 }
 
 const CHUNK = 1 << 20;
+const EUID = process.geteuid?.() ?? 0;
+const EGID = process.getegid?.() ?? 0;
 
 /** Buffered, optionally zstd-compressed writer to a file descriptor. */
 function sinkTo(fd: number, compress: number | undefined) {

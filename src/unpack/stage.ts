@@ -103,7 +103,10 @@ function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: s
 export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }): void {
   stage.versions.set(m.name, m.version);
   const moved = new Set<string>();
+  let lastMoved = '\0';
   const insideMoved = (path: string) => {
+    // Entries are sorted, so most descendants follow their folder directly.
+    if (path.startsWith(lastMoved) && path.charCodeAt(lastMoved.length) === 47) return true;
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (moved.has(path.slice(0, i))) return true;
     return false;
   };
@@ -127,7 +130,10 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
       if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
       removeStaged(stage, e.path);
     }
-    if (e.type === 'dir') moved.add(e.path);
+    if (e.type === 'dir') {
+      moved.add(e.path);
+      lastMoved = e.path;
+    }
     if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') move(e.path);
     stage.nodes.set(e.path, node);
   }
