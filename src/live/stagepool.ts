@@ -6,11 +6,8 @@
  * sources), with one core, or MINOS_LIVE_WORKERS <= 1, the work runs in this
  * thread instead, with the same results.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { MinosError, type ErrorCode } from '../errors.js';
+import { createWorkerPool } from '../workers.js';
 import { stageOne, type OldEntries, type StageJob, type StageResult } from './stage.js';
 
 export interface StagePool {
@@ -41,53 +38,17 @@ function defaultSize(): number {
  * resolves and fetches); `setOld` before the first job.
  */
 export function createStagePool(size = defaultSize()): StagePool {
-  const script = new URL('./stageworker.js', import.meta.url);
   let old: OldEntries = new Map();
-  if (size <= 1 || !existsSync(fileURLToPath(script))) {
-    return { parallel: false, setOld: (o) => void (old = o), run: async (job) => stageOne(job, old), close: async () => {} };
-  }
-  type Pending = { resolve: (r: StageResult) => void; reject: (e: unknown) => void };
-  const workers: { w: Worker; busy: number }[] = [];
-  const pending = new Map<number, Pending>();
-  let next = 0;
-  let failed: unknown;
-  for (let i = 0; i < size; i++) {
-    const w = new Worker(script);
-    const slot = { w, busy: 0 };
-    w.on('message', (msg: { id: number; result?: StageResult; error?: { minos: boolean; code?: ErrorCode; message: string; hint?: string; data?: Record<string, unknown> } }) => {
-      const p = pending.get(msg.id);
-      if (!p) return;
-      pending.delete(msg.id);
-      slot.busy--;
-      if (msg.error) {
-        const e = msg.error;
-        p.reject(e.minos ? new MinosError(e.code!, e.message, { hint: e.hint, data: e.data }) : new MinosError('MN0001', `stage worker: ${e.message}`));
-      } else p.resolve(msg.result!);
-    });
-    w.on('error', (e) => {
-      failed = e;
-      for (const p of pending.values()) p.reject(new MinosError('MN0001', `stage worker died: ${e.message}`));
-      pending.clear();
-    });
-    workers.push(slot);
-  }
+  const pool = createWorkerPool<StageJob, StageResult>({
+    script: new URL('./stageworker.js', import.meta.url), size, name: 'stage', inline: (job) => stageOne(job, old),
+  });
   return {
-    parallel: true,
+    parallel: pool.parallel,
     setOld(o) {
-      if (o.size) for (const s of workers) s.w.postMessage({ init: o });
+      old = o;
+      if (o.size) pool.broadcast({ init: o });
     },
-    run(job) {
-      if (failed) return Promise.reject(new MinosError('MN0001', `stage worker died: ${(failed as Error).message}`));
-      const slot = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-      const id = next++;
-      slot.busy++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        slot.w.postMessage({ id, job });
-      });
-    },
-    async close() {
-      await Promise.all(workers.map((s) => s.w.terminate()));
-    },
+    run: (job) => pool.run(job),
+    close: () => pool.close(),
   };
 }
