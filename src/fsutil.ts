@@ -1,5 +1,5 @@
 /** Small file-system helpers shared by every stage that writes. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ioError } from './errors.js';
 
@@ -72,4 +72,13 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
 /** Write one file durably and atomically: temp file, fsync, rename, fsync folder. */
 export function writeFileAtomic(file: string, data: Uint8Array, mode = 0o644): void {
   writeFilesAtomic([{ file, data, mode }]);
+}
+
+/** A file's text, or undefined when it cannot be read. */
+export function readTextIfAny(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

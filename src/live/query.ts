@@ -4,10 +4,12 @@
  * while another minos writes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { MinosError, quote } from '../errors.js';
+import { readTextIfAny } from '../fsutil.js';
+import { parseIdFile } from '../target/accounts.js';
 import { nearNames } from '../solve/explain.js';
 import type { FileEntry, IndexPackage } from '../types.js';
 import type { Repository } from '../repo/source.js';
@@ -95,22 +97,6 @@ function fileHash(p: string, buf: Buffer): string {
   return h.digest('hex');
 }
 
-function idMap(text: string | undefined): Map<string, number> {
-  const m = new Map<string, number>([['root', 0]]);
-  for (const line of (text ?? '').split('\n')) {
-    const f = line.split(':');
-    if (f.length > 2 && /^\d+$/.test(f[2])) m.set(f[0], Number(f[2]));
-  }
-  return m;
-}
-
-function readText(p: string): string | undefined {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 const oct = (n: number) => n.toString(8).padStart(4, '0');
 
@@ -125,8 +111,8 @@ function typeOf(st: Stats): FileEntry['type'] {
  */
 export function verifyInstalled(db: InstalledDb, root: string, names: readonly string[] = []): VerifyReport {
   const records = names.length ? names.map((n) => findRecord(db, n)) : db.packages;
-  const users = idMap(readText(join(root, 'etc/passwd')));
-  const groups = idMap(readText(join(root, 'etc/group')));
+  const users = parseIdFile(readTextIfAny(join(root, 'etc/passwd')));
+  const groups = parseIdFile(readTextIfAny(join(root, 'etc/group')));
   const deferred = new Set(db.deferred.map((d) => d.path));
   const checkOwners = process.getuid?.() === 0 || db.deferred.length === 0;
   const dirModes = new Map<string, Set<number>>();

@@ -15,7 +15,8 @@ import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRe
 import { ioError, MinosError } from '../errors.js';
 import { parseDescriptor, satisfies } from '../solve/depend.js';
 import type { Locator } from '../solve/solver.js';
-import { accountFiles, collectAccounts } from '../target/accounts.js';
+import { accountFiles, collectAccounts, parseIdFile } from '../target/accounts.js';
+import { readTextIfAny } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
@@ -151,30 +152,14 @@ function sha256File(p: string): string {
   return createHash('sha256').update(readFileSync(p)).digest('hex');
 }
 
-function parseIds(text: string | undefined, idField: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of (text ?? '').split('\n')) {
-    const f = line.split(':');
-    if (f.length > idField && /^\d+$/.test(f[idField])) m.set(f[0], Number(f[idField]));
-  }
-  return m;
-}
-
-function readText(p: string): string | undefined {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** Owner and group names → ids: declared accounts first, then the root's /etc/passwd and /etc/group. */
 class Ids {
   users: Map<string, number>;
   groups: Map<string, number>;
   constructor(root: string) {
-    this.users = parseIds(readText(join(root, 'etc/passwd')), 2);
-    this.groups = parseIds(readText(join(root, 'etc/group')), 2);
+    this.users = parseIdFile(readTextIfAny(join(root, 'etc/passwd')));
+    this.groups = parseIdFile(readTextIfAny(join(root, 'etc/group')));
     this.users.set('root', 0);
     this.groups.set('root', 0);
   }
@@ -461,9 +446,9 @@ function planAccounts(root: string, records: InstalledRecord[], txn: Txn, counte
   const declared = records.some((r) => r.users.length || r.groups.length);
   if (!declared) return;
   const acc = collectAccounts(records.map((r) => ({ name: r.name, users: r.users, groups: r.groups })));
-  const base = { passwd: readText(join(root, 'etc/passwd')), group: readText(join(root, 'etc/group')), shadow: readText(join(root, 'etc/shadow')) };
-  const users = parseIds(base.passwd, 2);
-  const groups = parseIds(base.group, 2);
+  const base = { passwd: readTextIfAny(join(root, 'etc/passwd')), group: readTextIfAny(join(root, 'etc/group')), shadow: readTextIfAny(join(root, 'etc/shadow')) };
+  const users = parseIdFile(base.passwd);
+  const groups = parseIdFile(base.group);
   const missing = [...acc.users.values()].some((u) => users.get(u.name) !== u.uid) || [...acc.groups.values()].some((g) => groups.get(g.name) !== g.gid);
   if (!missing) return;
   const files = accountFiles(acc, base);

@@ -96,3 +96,13 @@ export function accountFiles(acc: Accounts, base: { passwd?: string; group?: str
   const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
   return { passwd: text(passwd), group: text(group), shadow: text(shadow) };
 }
+
+/** name → id from /etc/passwd or /etc/group text (the third field); root is 0 unless the file says otherwise. */
+export function parseIdFile(text: string | undefined): Map<string, number> {
+  const m = new Map<string, number>([['root', 0]]);
+  for (const line of (text ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length > 2 && /^\d+$/.test(f[2])) m.set(f[0], Number(f[2]));
+  }
+  return m;
+}
