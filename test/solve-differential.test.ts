@@ -26,21 +26,11 @@ import type { Candidate } from '../src/solve/solver.js';
 import { checkSolution } from './lib/checksolution.js';
 import type { CheckLocator } from './lib/checksolution.js';
 import { meta } from './lib/solvefixture.js';
+import { prng } from './lib/prng.js';
 
 const CASES = process.env.MINOS_FULL ? 2000 : 150;
 const VERSIONS = ['1', '1.5', '2', '3'];
 const OPS = ['=', '<', '<=', '>', '>='];
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case { candidates: Candidate[]; requests: string[] }
 

@@ -9,17 +9,7 @@ import { isMinosError } from '../src/errors.js';
 import { formatDependency, parseDependency, parseDescriptor, parseProvide, satisfies } from '../src/solve/depend.js';
 import { compareVersions, parseVersion, versionError } from '../src/solve/version.js';
 import { debCompare } from './lib/checksolution.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './lib/prng.js';
 
 const rnd = prng(20260101);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];

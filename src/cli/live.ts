@@ -19,8 +19,8 @@ import { openLiveRepos, type Action } from '../live/resolve.js';
 import { addKey, CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
 import { solve } from '../solve/solver.js';
-import { isArch } from '../solve/depend.js';
 import { formatEntry } from './common.js';
+import { archOption } from './plan.js';
 import { collect, type Io } from './io.js';
 
 interface Globals {
@@ -176,8 +176,7 @@ export function registerLive(program: Command, io: Io): void {
     .description('make the root (--root) a minos root: empty database and configuration')
     .option('--arch <arch>', 'architecture of the root (default: the host\'s)')
     .action((opts: { arch?: string }, cmd: Command) => {
-      if (opts.arch !== undefined && (!isArch(opts.arch) || opts.arch === 'noarch')) throw new MinosError('MN0002', `--arch ${opts.arch}: expected x86_64, aarch64, armv7 or riscv64`);
-      const r = initRoot(globals(cmd).root, { arch: opts.arch as never });
+      const r = initRoot(globals(cmd).root, { arch: archOption(opts.arch) });
       io.out(r.created ? `${r.root}: initialised` : `${r.root}: already a minos root`);
     });
 
