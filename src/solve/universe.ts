@@ -1,17 +1,21 @@
 /**
  * The universe: every candidate package visible for one target architecture,
  * sorted and numbered so the solver can work with integer ids. Building it is
- * the "index load" step and is kept to one sort and a few linear passes:
- * package names are looked up by binary search over the sorted ids (no hash
- * table over every name), provides are indexed eagerly, and dependency
- * strings are parsed lazily, only for packages the solver reaches.
+ * the "index load" step and is kept to linear passes plus one sort of the
+ * distinct names: one pass over the candidates in input order copies what
+ * later steps read into flat arrays and interns the names (NameSet: a hash
+ * table over a buffer of their characters, no Map); the names are radix
+ * sorted and the candidates placed by name; provides are indexed eagerly;
+ * dependency strings are parsed lazily, only for packages the solver reaches.
  *
- * Lazily filled caches (all in typed arrays, no per-package objects): each
- * distinct dependency string is parsed once and given a number; each
- * package's dependency list becomes a run of those numbers; each dependency
- * number gets its matching ids once. The solver reads these runs directly
- * (depsAt, matchAt); the array-returning methods are conveniences built on
- * them.
+ * Lazily filled caches (typed arrays, no per-package objects): each
+ * dependency string of a reached package is scanned once and given a number
+ * (numbers are per occurrence: looking a string up to share work costs about
+ * as much as scanning it again); each package's dependency list becomes a
+ * run of those numbers; each number gets its matching ids once, and every
+ * dependency on a bare name shares one run. The solver reads these runs
+ * directly (depsAt, matchAt); the array-returning methods are conveniences
+ * built on them.
  *
  * Order of ids (the determinism contract): name ascending (code units), then
  * repository priority descending, version descending (Debian order),
@@ -42,8 +46,8 @@ export interface Locator {
 }
 
 /**
- * A parsed dependency (or conflict) string, shared by every package that
- * writes the same string; `index` is its number (see Universe.matchAt).
+ * A parsed dependency (or conflict) string of one package's list; `index`
+ * is its number (see Universe.matchAt).
  */
 export interface Dep {
   readonly text: string;
@@ -77,33 +81,44 @@ export class Universe {
   readonly source: readonly Candidate[];
   /** Per id: a small integer standing for its name (equal names, equal numbers). */
   readonly nameIndex: Int32Array;
-  /** Per name number k: first id; nameStart[k+1] is the end. Names are pkgs[nameStart[k]].meta.name, ascending. */
+  /** Per name number k: first id; nameStart[k+1] is the end. Name numbers follow the names' order. */
   private readonly nameStart: Int32Array;
   /**
-   * Every package or provided name: keys[0, nNames) are the package names by
-   * name number (ascending), provided-only names follow. Looked up through
-   * an open-addressing hash table (slots: entry + 1, 0 empty) with a string
-   * hash computed in JavaScript: no Map over every name, and no string
-   * comparisons on descriptor names (often sliced strings, slow to compare).
+   * Every package or provided name, as entries of a NameSet: package names
+   * first (entries [0, nNames), first-seen order), provided-only names
+   * after. No Map over every name, and descriptor names are looked up
+   * without taking substrings.
    */
-  private readonly keys: string[];
+  private readonly names: NameSet;
   private readonly nNames: number;
-  private keyHash: Int32Array;
-  private slots: Int32Array;
-  /** Per entry: index in provLists, or -1. */
-  private provOf: Int32Array;
+  /** Per package-name entry: its name number (see nameIndex); order is the inverse. */
+  private readonly rank: Int32Array;
+  private readonly order: Int32Array;
+  /**
+   * Per entry e, at 4e (what matching a descriptor on that name reads,
+   * together): first id and end of the packages of that name, index in
+   * provLists or -1, offset in matchPool of the ids matching the bare name
+   * or -1 until computed.
+   */
+  private readonly info: Int32Array;
   /** Providers of each provided name, in id order. */
   private readonly provLists: Provide[][] = [];
   private otherArchNames: Map<string, Set<string>> | undefined;
+  /**
+   * Per id, copied from the candidate while building (so the solver's
+   * reads stay in flat arrays instead of visiting each package object):
+   * version, priority, and the dependency lists (at 3 * id + field).
+   */
+  private readonly vers: string[];
+  private readonly prio: Float64Array;
+  private readonly lists: (readonly string[] | undefined)[];
 
-  /** Dependency string → its number (dense from 0). */
-  private readonly depNo = new Map<string, number>();
   /** Per dependency number: its text, and its parsed form once asked for (see dep()). */
   private readonly depText: string[] = [];
   private readonly depObj: (Dep | undefined)[] = [];
   /**
    * Per dependency number, for the common one-descriptor form read straight
-   * from the string (see scan()): the name's entry in keys (-1: unknown
+   * from the string (see scan()): the name's entry in names (-1: unknown
    * name), the operator (OP_*; OP_SLOW: use the parsed form), the version's
    * [start, end) in the text.
    */
@@ -121,66 +136,71 @@ export class Universe {
   private depLen = 1;
   /** Per dep number: offset in matchPool of its ids ([count, ids…]), -1 until computed. */
   private matchOff = new Int32Array(1024).fill(-1);
-  /** Runs [count, ids…]; may be reallocated by matchAt (read it after calling). */
+  /** Runs [count, ids…] (offset 0: the empty run); may be reallocated by matchAt (read it after calling). */
   matchPool = new Int32Array(4096);
-  private matchLen = 0;
+  private matchLen = 1;
   /** Descriptor text → matching ids (requests). */
   private readonly matchByText = new Map<string, readonly number[]>();
 
-  /** Build from candidates; throws MN0107 for an invalid provide. */
+  /**
+   * Build from candidates; throws MN0107 for an invalid provide (the first
+   * in id order). See collect, NameSet.sorted and placeByName: no
+   * comparison sort runs over all candidates.
+   */
   constructor(candidates: readonly Candidate[], arch: Arch) {
     this.arch = arch;
     this.source = candidates;
-    const vis: Candidate[] = [];
-    for (let i = 0; i < candidates.length; i++) {
-      const c = candidates[i];
-      const a = c.meta.arch;
-      if (a === arch || a === 'noarch') vis.push(c);
-    }
-    vis.sort(compareCandidates);
-    // Drop exact duplicates (keep the first in full order); number the names.
-    const n0 = vis.length;
-    const pkgs: Candidate[] = [];
-    const keys: string[] = [];
-    const nameIndex = new Int32Array(n0);
-    const starts = new Int32Array(n0 + 1);
-    let k = -1;
-    let prevName = '';
-    for (let i = 0; i < n0; i++) {
-      const c = vis[i];
-      const nm = c.meta.name;
-      if (k < 0 || nm !== prevName) {
-        k++;
-        starts[k] = pkgs.length;
-        keys.push(nm);
-        prevName = nm;
-      } else if (sameLocator(pkgs[pkgs.length - 1], c)) {
-        continue;
-      }
-      nameIndex[pkgs.length] = k;
-      pkgs.push(c);
-    }
-    const n = pkgs.length;
-    this.keys = keys;
-    this.nNames = keys.length;
-    let cap = 16;
-    while (cap < keys.length * 2) cap <<= 1;
-    this.slots = new Int32Array(cap);
-    this.keyHash = new Int32Array(cap >> 1);
-    this.provOf = new Int32Array(cap >> 1).fill(-1);
-    for (let e = 0; e < keys.length; e++) this.insert(e, hashString(keys[e]));
-    starts[k + 1] = n;
+    const v = collect(candidates, arch);
+    const names = v.names;
+    const nNames = names.keys.length;
+    const order = names.sorted();
+    const rank = new Int32Array(nNames);
+    for (let r = 0; r < nNames; r++) rank[order[r]] = r;
+    const { pos, nameIndex, starts, n } = placeByName(v, rank);
+    const vis = v.cands;
     this.nameStart = starts;
-    this.nameIndex = n === n0 ? nameIndex : nameIndex.slice(0, n);
-    this.pkgs = pkgs;
-
-    // Provides: (name, id, version) collected in id order, then grouped by name.
-    const provName: string[] = [];
-    const provPkg: number[] = [];
-    const provVer: (string | undefined)[] = [];
+    this.nameIndex = n === vis.length ? nameIndex : nameIndex.slice(0, n);
+    this.names = names;
+    this.nNames = nNames;
+    this.rank = rank;
+    this.order = order;
+    // Per id: the candidate and the fields collect copied.
+    const pkgs: Candidate[] = new Array(n);
+    this.vers = new Array(n);
+    this.prio = new Float64Array(n);
+    this.lists = new Array(3 * n);
+    const provs: (readonly string[] | undefined)[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const pv = pkgs[i].meta.provides;
-      if (!pv || pv.length === 0) continue;
+      const x = pos[i];
+      pkgs[i] = vis[x];
+      this.prio[i] = v.prio[x];
+      this.vers[i] = v.ver[x];
+      for (let f = 0; f < 3; f++) this.lists[3 * i + f] = v.lists[3 * x + f];
+      provs[i] = v.prov[x];
+    }
+    this.pkgs = pkgs;
+    const provs2 = this.parseProvides(provs);
+    this.info = new Int32Array(4 * names.keys.length);
+    for (let e = 0; e < names.keys.length; e++) {
+      const r = e < nNames ? rank[e] : -1;
+      this.info[4 * e] = r < 0 ? 0 : starts[r];
+      this.info[4 * e + 1] = r < 0 ? 0 : starts[r + 1];
+      this.info[4 * e + 2] = -1;
+      this.info[4 * e + 3] = -1;
+    }
+    this.indexProvides(provs2);
+  }
+
+  /**
+   * Parse every provide in id order (throws MN0107 naming the first bad
+   * package) and intern the provided names: [entry, id, version] triples.
+   */
+  private parseProvides(provs: readonly (readonly string[] | undefined)[]): (string | number | undefined)[] {
+    const pkgs = this.pkgs;
+    const out: (string | number | undefined)[] = [];
+    for (let i = 0; i < pkgs.length; i++) {
+      const pv = provs[i];
+      if (pv === undefined) continue;
       for (const s of pv) {
         let d: Descriptor;
         try {
@@ -188,63 +208,24 @@ export class Universe {
         } catch (e) {
           throw where(e, pkgs[i], 'provides');
         }
-        provName.push(d.name);
-        provPkg.push(i);
-        provVer.push(d.constraint?.version);
+        out.push(this.names.intern(d.name), i, d.constraint?.version);
       }
     }
-    for (let j = 0; j < provName.length; j++) {
-      const nm = provName[j];
-      const h = hashString(nm);
-      let e = this.find(nm, h);
-      if (e < 0) {
-        e = this.keys.length;
-        this.keys.push(nm);
-        this.insert(e, h);
-      }
-      let l = this.provOf[e];
+    return out;
+  }
+
+  /** Group the triples of parseProvides by name: provLists, in id order. */
+  private indexProvides(t: readonly (string | number | undefined)[]): void {
+    const info = this.info;
+    for (let j = 0; j < t.length; j += 3) {
+      const e = t[j] as number;
+      let l = info[4 * e + 2];
       if (l < 0) {
-        l = this.provOf[e] = this.provLists.length;
+        l = info[4 * e + 2] = this.provLists.length;
         this.provLists.push([]);
       }
-      this.provLists[l].push({ pkg: provPkg[j], version: provVer[j] });
+      this.provLists[l].push({ pkg: t[j + 1] as number, version: t[j + 2] as string | undefined });
     }
-  }
-
-  /** Entry of `name` in keys, or -1. */
-  private find(name: string, h: number): number {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const s = slots[i];
-      if (s === 0) return -1;
-      if (this.keyHash[s - 1] === h && this.keys[s - 1] === name) return s - 1;
-    }
-  }
-
-  /** Add entry e (hash h) to the table, growing it to stay at most half full. */
-  private insert(e: number, h: number): void {
-    if ((e + 1) * 2 > this.slots.length) {
-      const cap = this.slots.length * 2;
-      this.slots = new Int32Array(cap);
-      const kh = new Int32Array(cap >> 1);
-      kh.set(this.keyHash.subarray(0, e));
-      this.keyHash = kh;
-      const po = new Int32Array(cap >> 1).fill(-1);
-      po.set(this.provOf.subarray(0, e));
-      this.provOf = po;
-      for (let x = 0; x < e; x++) this.place(x, this.keyHash[x]);
-    }
-    this.keyHash[e] = h;
-    this.place(e, h);
-  }
-
-  private place(e: number, h: number): void {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = h & mask;
-    while (slots[i] !== 0) i = (i + 1) & mask;
-    slots[i] = e + 1;
   }
 
   get size(): number {
@@ -252,11 +233,11 @@ export class Universe {
   }
 
   name(id: number): string {
-    return this.pkgs[id].meta.name;
+    return this.names.keys[this.order[this.nameIndex[id]]];
   }
 
   version(id: number): string {
-    return this.pkgs[id].meta.version;
+    return this.vers[id];
   }
 
   locator(id: number): Locator {
@@ -266,14 +247,14 @@ export class Universe {
 
   /** Name number of `name` (see nameIndex), or -1 when no package has that name. */
   private nameNo(name: string): number {
-    const e = this.find(name, hashString(name));
-    return e < this.nNames ? e : -1;
+    const e = this.names.find(name);
+    return e >= 0 && e < this.nNames ? this.rank[e] : -1;
   }
 
   /** Index of `name`'s providers in provLists, or -1. */
   private provNo(name: string): number {
-    const e = this.find(name, hashString(name));
-    return e < 0 ? -1 : this.provOf[e];
+    const e = this.names.find(name);
+    return e < 0 ? -1 : this.info[4 * e + 2];
   }
 
   /** [first, end) ids of packages named `name` (empty range when none). */
@@ -289,12 +270,12 @@ export class Universe {
 
   /** Is `name` a package name or a provided name for this architecture? */
   knows(name: string): boolean {
-    return this.find(name, hashString(name)) >= 0;
+    return this.names.find(name) >= 0;
   }
 
   /** All package and provided names visible here, sorted. */
   allNames(): string[] {
-    return this.keys.slice().sort();
+    return this.names.keys.slice().sort();
   }
 
   /** Architectures other than this one where `name` is a package or provide. */
@@ -371,8 +352,7 @@ export class Universe {
     if (offs === undefined) offs = this.listAt[f] = new Int32Array(this.pkgs.length).fill(-1);
     const o = offs[id];
     if (o >= 0) return o;
-    const m = this.pkgs[id].meta;
-    const list = f === F_DEPENDS ? m.depends : f === F_OPTIONAL ? m.optional : m.conflicts;
+    const list = this.lists[3 * id + f];
     const len = list ? list.length : 0;
     if (len === 0) return (offs[id] = 0); // the shared empty run
     if (this.depLen + len + 1 > this.depPool.length) {
@@ -384,10 +364,7 @@ export class Universe {
     const pool = this.depPool;
     pool[start] = len;
     for (let i = 0; i < len; i++) {
-      const s = list![i];
-      let d = this.depNo.get(s);
-      if (d === undefined) d = this.addDep(s, id, f);
-      pool[start + 1 + i] = d;
+      pool[start + 1 + i] = this.addDep(list![i], id, f);
     }
     this.depLen = start + 1 + len;
     return (offs[id] = start);
@@ -408,7 +385,6 @@ export class Universe {
       this.dOp[d] = OP_SLOW;
     }
     this.depText.push(s);
-    this.depNo.set(s, d);
     return d;
   }
 
@@ -486,28 +462,11 @@ export class Universe {
       const v0 = s.charCodeAt(vs);
       if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return false;
     }
-    this.dEntry[d] = this.findRange(s, start, nameEnd, h);
+    this.dEntry[d] = this.names.findRange(s, start, nameEnd, h);
     this.dOp[d] = op;
     this.dVs[d] = vs;
     this.dVe[d] = ve;
     return true;
-  }
-
-  /** Entry of the name s[from, to) (hash h) in keys, or -1. */
-  private findRange(s: string, from: number, to: number, h: number): number {
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    const len = to - from;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const x = slots[i];
-      if (x === 0) return -1;
-      if (this.keyHash[x - 1] !== h) continue;
-      const k = this.keys[x - 1];
-      if (k.length !== len) continue;
-      let j = 0;
-      while (j < len && k.charCodeAt(j) === s.charCodeAt(from + j)) j++;
-      if (j === len) return x - 1;
-    }
   }
 
   /**
@@ -523,28 +482,50 @@ export class Universe {
     }
     const o = this.matchOff[d];
     if (o >= 0) return o;
-    scratch.length = 0;
+    return (this.matchOff[d] = this.computeMatchAt(d));
+  }
+
+  /** The run for matchAt(d), stored (runs for a bare name are shared by every dependency on it). */
+  private computeMatchAt(d: number): number {
     const op = this.dOp[d];
-    if (op !== OP_SLOW) {
-      const e = this.dEntry[d];
-      if (e >= 0) this.matchEntry(e, op, this.depText[d], this.dVs[d], this.dVe[d], scratch);
-    } else {
-      const alts = this.dep(d).alts;
-      for (const a of alts) {
-        const from = scratch.length;
-        this.computeMatch(a.name, a.constraint, scratch);
-        // Deduplicate against what earlier alternatives matched.
-        let w = from;
-        for (let r = from; r < scratch.length; r++) {
-          const id = scratch[r];
-          let dup = false;
-          for (let q = 0; q < from; q++) if (scratch[q] === id) { dup = true; break; }
-          if (!dup) scratch[w++] = id;
-        }
-        scratch.length = w;
-      }
+    scratch.length = 0;
+    if (op === OP_SLOW) {
+      this.matchAlts(this.dep(d).alts, scratch);
+      return this.store(scratch);
     }
-    const len = scratch.length;
+    const e = this.dEntry[d];
+    if (e < 0) return 0; // the empty run
+    if (op !== OP_NONE) {
+      this.matchEntry(e, op, this.depText[d], this.dVs[d], this.dVe[d], scratch);
+      return this.store(scratch);
+    }
+    let o = this.info[4 * e + 3];
+    if (o < 0) {
+      this.matchEntry(e, OP_NONE, '', 0, 0, scratch);
+      o = this.info[4 * e + 3] = this.store(scratch);
+    }
+    return o;
+  }
+
+  /** Append the ids matching any of `alts` to `out`, deduplicated, alternatives in order. */
+  private matchAlts(alts: Dependency, out: number[]): void {
+    for (const a of alts) {
+      const from = out.length;
+      this.computeMatch(a.name, a.constraint, out);
+      let w = from;
+      for (let r = from; r < out.length; r++) {
+        const id = out[r];
+        let dup = false;
+        for (let q = 0; q < from; q++) if (out[q] === id) { dup = true; break; }
+        if (!dup) out[w++] = id;
+      }
+      out.length = w;
+    }
+  }
+
+  /** Copy `ids` into matchPool as a run; returns its offset. */
+  private store(ids: readonly number[]): number {
+    const len = ids.length;
     if (this.matchLen + len + 1 > this.matchPool.length) {
       const b = new Int32Array(Math.max(this.matchPool.length * 2, this.matchLen + len + 1));
       b.set(this.matchPool.subarray(0, this.matchLen));
@@ -553,9 +534,8 @@ export class Universe {
     const start = this.matchLen;
     const pool = this.matchPool;
     pool[start] = len;
-    for (let i = 0; i < len; i++) pool[start + 1 + i] = scratch[i];
+    for (let i = 0; i < len; i++) pool[start + 1 + i] = ids[i];
     this.matchLen = start + 1 + len;
-    this.matchOff[d] = start;
     return start;
   }
 
@@ -585,7 +565,7 @@ export class Universe {
 
   /** Append the ids satisfying `name` + `c` to `out` (see match). */
   private computeMatch(name: string, c: Constraint | undefined, out: number[]): void {
-    const e = this.find(name, hashString(name));
+    const e = this.names.find(name);
     if (e < 0) return;
     if (c === undefined) this.matchEntry(e, OP_NONE, '', 0, 0, out);
     else this.matchEntry(e, opCode(c.op), c.version, 0, c.version.length, out);
@@ -596,22 +576,22 @@ export class Universe {
    * v[vs, ve)" to `out` (see match).
    */
   private matchEntry(e: number, op: number, v: string, vs: number, ve: number, out: number[]): void {
-    const pkgs = this.pkgs;
-    if (e < this.nNames) {
-      for (let i = this.nameStart[e], end = this.nameStart[e + 1]; i < end; i++) {
-        if (op === OP_NONE) out.push(i);
-        else {
-          const pv = pkgs[i].meta.version;
-          if (holds(compareVersionRanges(pv, 0, pv.length, v, vs, ve), op)) out.push(i);
-        }
+    const vers = this.vers;
+    const prio = this.prio;
+    const info = this.info;
+    for (let i = info[4 * e], end = info[4 * e + 1]; i < end; i++) {
+      if (op === OP_NONE) out.push(i);
+      else {
+        const pv = vers[i];
+        if (holds(compareVersionRanges(pv, 0, pv.length, v, vs, ve), op)) out.push(i);
       }
     }
-    const j = this.provOf[e];
+    const j = info[4 * e + 2];
     if (j < 0) return;
     const from = out.length;
     for (const p of this.provLists[j]) {
       if (op !== OP_NONE && (p.version === undefined || !holds(compareVersionRanges(p.version, 0, p.version.length, v, vs, ve), op))) continue;
-      if (e < this.nNames && this.nameIndex[p.pkg] === e) continue; // a package of that name: already listed
+      if (e < this.nNames && this.nameIndex[p.pkg] === this.rank[e]) continue; // a package of that name: already listed
       let dup = false;
       for (let q = from; q < out.length; q++) if (out[q] === p.pkg) { dup = true; break; }
       if (!dup) out.push(p.pkg);
@@ -619,9 +599,9 @@ export class Universe {
     // Providers arrive in id order; order them by priority (descending), then id.
     for (let a = from + 1; a < out.length; a++) {
       const x = out[a];
-      const px = pkgs[x].priority;
+      const px = prio[x];
       let b = a - 1;
-      while (b >= from && pkgs[out[b]].priority < px) {
+      while (b >= from && prio[out[b]] < px) {
         out[b + 1] = out[b];
         b--;
       }
@@ -674,6 +654,9 @@ function isVersionChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 46 || c === 43 || c === 126 || c === 45;
 }
 
+/** Widest range of code units one radix pass buckets (wider: comparison sort). */
+const SPAN = 4096;
+
 const FNV_BASIS = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
@@ -689,11 +672,316 @@ function hashString(s: string): number {
   return h;
 }
 
-function compareCandidates(a: Candidate, b: Candidate): number {
-  const an = a.meta.name;
-  const bn = b.meta.name;
-  if (an !== bn) return an < bn ? -1 : 1;
-  return compareSameName(a, b);
+/** What the constructor's first pass collects: the visible candidates in input order and the fields later steps read. */
+interface Visible {
+  cands: Candidate[];
+  /** Per position: entry of its name in `names`. */
+  name: Int32Array;
+  ver: string[];
+  prio: Float64Array;
+  /** Per position p and field f (F_DEPENDS…): the list, at 3 * p + f. */
+  lists: (readonly string[] | undefined)[];
+  /** Per position: provides, undefined when empty. */
+  prov: (readonly string[] | undefined)[];
+  names: NameSet;
+}
+
+/**
+ * One pass over the candidates in input order, the order their objects were
+ * allocated in (sequential reads), so later steps read flat arrays instead
+ * of visiting each package object again.
+ */
+function collect(candidates: readonly Candidate[], arch: Arch): Visible {
+  const max = candidates.length;
+  const v: Visible = {
+    cands: new Array(max), name: new Int32Array(max), ver: new Array(max), prio: new Float64Array(max),
+    lists: new Array(3 * max), prov: new Array(max), names: new NameSet(max),
+  };
+  let k = 0;
+  for (let i = 0; i < max; i++) {
+    const c = candidates[i];
+    const m = c.meta;
+    const a = m.arch;
+    if (a !== arch && a !== 'noarch') continue;
+    v.cands[k] = c;
+    v.name[k] = v.names.intern(m.name);
+    v.ver[k] = m.version;
+    v.prio[k] = c.priority;
+    v.lists[3 * k + F_DEPENDS] = m.depends;
+    v.lists[3 * k + F_OPTIONAL] = m.optional;
+    v.lists[3 * k + F_CONFLICTS] = nonEmpty(m.conflicts); // mostly empty: read here, in allocation order, not per reachable package
+    v.prov[k] = nonEmpty(m.provides);
+    k++;
+  }
+  v.cands.length = k;
+  return v;
+}
+
+/**
+ * Ids in the order of the determinism contract: positions in v by name
+ * rank (counting sort), then within a name by compareSameName, exact
+ * duplicates dropped (the first kept). pos[id] is the position in v,
+ * nameIndex[id] the name's rank, starts[rank] its first id; n ids.
+ */
+function placeByName(v: Visible, rank: Int32Array): { pos: Int32Array; nameIndex: Int32Array; starts: Int32Array; n: number } {
+  const nNames = rank.length;
+  const n0 = v.cands.length;
+  const first = new Int32Array(nNames + 1);
+  for (let i = 0; i < n0; i++) first[rank[v.name[i]] + 1]++;
+  for (let r = 0; r < nNames; r++) first[r + 1] += first[r];
+  const fill = first.slice(0, nNames);
+  const byName = new Int32Array(n0);
+  for (let i = 0; i < n0; i++) byName[fill[rank[v.name[i]]]++] = i;
+  const vis = v.cands;
+  const bySame = (x: number, y: number): number => {
+    if (v.prio[x] !== v.prio[y]) return v.prio[y] - v.prio[x];
+    return compareVersions(v.ver[y], v.ver[x]) || compareSameName(vis[x], vis[y]);
+  };
+  const pos = new Int32Array(n0);
+  const nameIndex = new Int32Array(n0);
+  const starts = new Int32Array(nNames + 1);
+  let n = 0;
+  for (let r = 0; r < nNames; r++) {
+    starts[r] = n;
+    const from = first[r];
+    const to = first[r + 1];
+    if (to - from > 1) insertionSort(byName, from, to, bySame);
+    for (let i = from; i < to; i++) {
+      const x = byName[i];
+      if (i > from && v.ver[x] === v.ver[pos[n - 1]] && sameLocator(vis[pos[n - 1]], vis[x])) continue;
+      nameIndex[n] = r;
+      pos[n++] = x;
+    }
+  }
+  starts[nNames] = n;
+  return { pos, nameIndex, starts, n };
+}
+
+function nonEmpty(l: readonly string[] | undefined): readonly string[] | undefined {
+  return l && l.length > 0 ? l : undefined;
+}
+
+/**
+ * Distinct strings numbered in first-seen order (intern), with their code
+ * units copied into one buffer: lookups compare against the buffer (not
+ * against string objects scattered over the heap) and sorting reads
+ * contiguous memory. The hash table is open addressing with linear probing;
+ * a slot is [hash, entry + 1 (0: empty), offset, length], so one probe
+ * touches one place.
+ */
+class NameSet {
+  readonly keys: string[] = [];
+  /** keys[e] is buf[off[e], off[e + 1]). */
+  private off: Int32Array;
+  private buf: Uint16Array;
+  private slots: Int32Array;
+
+  /** Sized for about `expect` strings (it grows as needed). */
+  constructor(expect: number) {
+    let cap = 1024;
+    while (cap < expect * 2) cap <<= 1;
+    this.slots = new Int32Array(4 * cap);
+    this.off = new Int32Array(expect + 2);
+    this.buf = new Uint16Array(16 * expect + 1024);
+  }
+
+  /** The entry of `s`, added when new. */
+  intern(s: string): number {
+    const len = s.length;
+    const e = this.keys.length;
+    const at = this.off[e];
+    if (at + len > this.buf.length) this.buf = grow16(this.buf, at + len);
+    const buf = this.buf;
+    let h = FNV_BASIS;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      buf[at + i] = c;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    const slots = this.slots;
+    const mask = (slots.length >> 2) - 1;
+    let q = h & mask;
+    for (; slots[4 * q + 1] !== 0; q = (q + 1) & mask) {
+      if (slots[4 * q] === h && slots[4 * q + 3] === len && this.same(slots[4 * q + 2], buf, at, len)) return slots[4 * q + 1] - 1;
+    }
+    slots[4 * q] = h;
+    slots[4 * q + 1] = e + 1;
+    slots[4 * q + 2] = at;
+    slots[4 * q + 3] = len;
+    this.keys.push(s);
+    if (e + 2 > this.off.length) this.off = grow32(this.off, e + 2);
+    this.off[e + 1] = at + len;
+    if ((e + 1) * 2 > slots.length >> 2) this.rehash();
+    return e;
+  }
+
+  /** Entry of `s`, or -1. */
+  find(s: string): number {
+    return this.findRange(s, 0, s.length, hashString(s));
+  }
+
+  /** Entry of s[from, to), whose hash (hashString of that part) is h, or -1. */
+  findRange(s: string, from: number, to: number, h: number): number {
+    const slots = this.slots;
+    const buf = this.buf;
+    const mask = (slots.length >> 2) - 1;
+    const len = to - from;
+    for (let q = h & mask; ; q = (q + 1) & mask) {
+      const x = slots[4 * q + 1];
+      if (x === 0) return -1;
+      if (slots[4 * q] !== h || slots[4 * q + 3] !== len) continue;
+      const at = slots[4 * q + 2];
+      let j = 0;
+      while (j < len && buf[at + j] === s.charCodeAt(from + j)) j++;
+      if (j === len) return x - 1;
+    }
+  }
+
+  /** Is buf[a, a + len) equal to b[at, at + len)? */
+  private same(a: number, b: Uint16Array, at: number, len: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < len; i++) if (buf[a + i] !== b[at + i]) return false;
+    return true;
+  }
+
+  /** Double the table. */
+  private rehash(): void {
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = (slots.length >> 2) - 1;
+    for (let p = 0; p < old.length; p += 4) {
+      if (old[p + 1] === 0) continue;
+      let q = old[p] & mask;
+      while (slots[4 * q + 1] !== 0) q = (q + 1) & mask;
+      slots[4 * q] = old[p];
+      slots[4 * q + 1] = old[p + 1];
+      slots[4 * q + 2] = old[p + 2];
+      slots[4 * q + 3] = old[p + 3];
+    }
+    this.slots = slots;
+  }
+
+  /**
+   * Entries in ascending code-unit order of their strings: a
+   * most-significant-character radix sort over the buffer, insertion sort
+   * for small buckets. One loop over an explicit stack of buckets, not
+   * recursion, so that a fresh process gets it optimized early (on-stack
+   * replacement) instead of running thousands of short calls unoptimized.
+   */
+  sorted(): Int32Array {
+    const n = this.keys.length;
+    const off = this.off;
+    const buf = this.buf;
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    const tmp = new Int32Array(n);
+    const code = new Int32Array(n);
+    const count = new Int32Array(SPAN + 2);
+    // Buckets still to sort: [lo, hi, depth] triples; their strings share their first `depth` code units.
+    let stack: Int32Array = new Int32Array(3 * 64);
+    let sp = 0;
+    if (n > 1) {
+      stack[0] = 0;
+      stack[1] = n;
+      stack[2] = 0;
+      sp = 3;
+    }
+    while (sp > 0) {
+      sp -= 3;
+      const lo = stack[sp];
+      const hi = stack[sp + 1];
+      const depth = stack[sp + 2];
+      if (hi - lo <= 16) {
+        for (let i = lo + 1; i < hi; i++) {
+          const x = idx[i];
+          let j = i - 1;
+          while (j >= lo && this.compare(idx[j], x, depth) > 0) {
+            idx[j + 1] = idx[j];
+            j--;
+          }
+          idx[j + 1] = x;
+        }
+        continue;
+      }
+      // Bucket by the code unit at `depth` plus one; 0 for a string that ends there.
+      let min = 0x10001;
+      let max = 0;
+      for (let i = lo; i < hi; i++) {
+        const x = idx[i];
+        const at = off[x] + depth;
+        const c = at < off[x + 1] ? buf[at] + 1 : 0;
+        code[i] = c;
+        if (c < min) min = c;
+        if (c > max) max = c;
+      }
+      if (max - min > SPAN) {
+        const part = Array.from(idx.subarray(lo, hi)).sort((x, y) => this.compare(x, y, depth));
+        idx.set(part, lo);
+        continue;
+      }
+      const nb = max - min + 1;
+      count.fill(0, 0, nb + 1);
+      for (let i = lo; i < hi; i++) count[code[i] - min + 1]++;
+      for (let b = 1; b <= nb; b++) count[b] += count[b - 1];
+      for (let i = lo; i < hi; i++) tmp[lo + count[code[i] - min]++] = idx[i];
+      for (let i = lo; i < hi; i++) idx[i] = tmp[i];
+      // count[b] is now the end of bucket b. A string ending at `depth` (code 0) is alone: the strings are distinct.
+      if (sp + 3 * nb > stack.length) stack = grow32(stack, sp + 3 * nb);
+      let s = lo;
+      for (let b = 0; b < nb; b++) {
+        const e = lo + count[b];
+        if (e - s > 1) {
+          stack[sp] = s;
+          stack[sp + 1] = e;
+          stack[sp + 2] = depth + 1;
+          sp += 3;
+        }
+        s = e;
+      }
+    }
+    return idx;
+  }
+
+  /** Code-unit order of entries x and y, which share their first `from` code units. */
+  private compare(x: number, y: number, from: number): number {
+    const off = this.off;
+    const buf = this.buf;
+    const xs = off[x] + from;
+    const xe = off[x + 1];
+    const ys = off[y] + from;
+    const ye = off[y + 1];
+    const n = Math.min(xe - xs, ye - ys);
+    for (let i = 0; i < n; i++) {
+      const d = buf[xs + i] - buf[ys + i];
+      if (d !== 0) return d;
+    }
+    return xe - xs - (ye - ys);
+  }
+}
+
+function grow16(a: Uint16Array, need: number): Uint16Array {
+  const b = new Uint16Array(Math.max(a.length * 2, need));
+  b.set(a);
+  return b;
+}
+
+function grow32(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(a.length * 2, need));
+  b.set(a);
+  return b;
+}
+
+/** Stable insertion sort of a[lo, hi) (small ranges). */
+function insertionSort(a: Int32Array, lo: number, hi: number, cmp: (x: number, y: number) => number): void {
+  for (let i = lo + 1; i < hi; i++) {
+    const x = a[i];
+    let j = i - 1;
+    while (j >= lo && cmp(a[j], x) > 0) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = x;
+  }
 }
 
 function compareSameName(a: Candidate, b: Candidate): number {
