@@ -129,3 +129,17 @@ t.test('pax records are parsed strictly', async (t) => {
   t.match(code(() => parsePax(rec('24 GNU.sparse.major=1\n'.replace('24', '22')), 0)), /sparse/);
   t.match(code(() => parsePax(Buffer.from([0x31, 0x30, 0x20, 0x70, 0x3d, 0xff, 0xfe, 0x0a, 0, 0].slice(0, 8)), 0)), /MN0110/);
 });
+
+t.test('owner and group names are decoded per header, ASCII or not', async (t) => {
+  const names = [['root', 'root'], ['daemon', 'root'], ['root', 'wheel'], ['öwner', 'grüp'], ['root', 'root'], ['ro', 'r']];
+  const buf = archive(names.map(([uname, gname], i) => ({ h: { name: `f${i}`, uname, gname } })));
+  for (const chunk of [buf.length, 512, 1]) {
+    t.same(read(buf, chunk).map((e) => [e.h.uname, e.h.gname]), names, `chunk ${chunk}`);
+  }
+  const bad = archive([{ h: { name: 'a' } }, { h: { name: 'b' } }]);
+  bad[512 + 265] = 0xff; // owner of the second entry: not UTF-8
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : bad[512 + i];
+  bad.write(sum.toString(8).padStart(6, '0') + '\0 ', 512 + 148, 'latin1');
+  t.match(code(() => read(bad)), /MN0110: malformed tar archive at offset 512: header field is not valid UTF-8/);
+});

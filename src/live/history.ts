@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InstalledDb, InstalledRecord } from '../db/installed.js';
+import { dbBytes, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { MinosError } from '../errors.js';
 import { HISTORY_FILE } from './root.js';
 
@@ -69,23 +69,10 @@ export function appendGeneration(h: History, g: Omit<Generation, 'id'>): { histo
 }
 
 /**
- * The installed database's bytes, identical to dbBytes() (canonical JSON,
- * packages sorted by name) but serialised natively: objects whose keys are
- * already in order (most are, coming from canonical manifests) are not copied.
+ * The installed database's bytes: dbBytes(), whose canonical serialisation
+ * already shares every part in key order (entries from canonical manifests)
+ * and serialises natively.
  */
 export function fastDbBytes(db: InstalledDb): Buffer {
-  const sorted: InstalledDb = { ...db, packages: [...db.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
-  return Buffer.from(JSON.stringify(sorted, (_k, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('non-finite number in canonical JSON');
-      return v;
-    }
-    const keys = Object.keys(v);
-    let ordered = true;
-    for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) { ordered = false; break; }
-    if (ordered) return v;
-    const o: Record<string, unknown> = {};
-    for (const k of keys.sort()) o[k] = (v as Record<string, unknown>)[k];
-    return o;
-  }));
+  return dbBytes(db);
 }

@@ -76,9 +76,12 @@ function describeHeader(h: TarHeader): Partial<Record<string, unknown>> {
   return { type: h.type, mode: h.mode, owner: h.uname, group: h.gname, size: h.size, target: h.linkname, devmajor: h.devmajor, devminor: h.devminor };
 }
 
+function oct(n: number): string {
+  return n.toString(8).padStart(4, '0');
+}
+
 /** First field where a tar header differs from its manifest entry, or undefined. */
 function headerMismatch(h: TarHeader, e: FileEntry): string | undefined {
-  const oct = (n: number) => n.toString(8).padStart(4, '0');
   if (h.type !== e.type) return `type is ${h.type}, manifest says ${e.type}`;
   if (h.mode !== e.mode) return `mode is ${oct(h.mode)}, manifest says ${oct(e.mode)}`;
   if (h.uname !== e.owner) return `owner is ${quote(h.uname)}, manifest says ${quote(e.owner)}`;

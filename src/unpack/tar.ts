@@ -58,14 +58,43 @@ const TYPEFLAGS: Record<EntryType, number> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function cstr(b: Uint8Array, off: number, len: number, at: number): string {
+/** A NUL-terminated header field; ASCII (the usual case) skips the UTF-8 decoder. */
+function cstr(b: Buffer, off: number, len: number, at: number): string {
   let end = off;
-  while (end < off + len && b[end] !== 0) end++;
+  let high = 0; // OR of the bytes: < 0x80 iff all are ASCII
+  for (const stop = off + len; end < stop; end++) {
+    const c = b[end];
+    if (c === 0) break;
+    high |= c;
+  }
+  if (end === off) return '';
+  if (high < 0x80) return b.toString('latin1', off, end);
   try {
     return utf8.decode(b.subarray(off, end));
   } catch {
     throw malformed('header field is not valid UTF-8', at);
   }
+}
+
+/**
+ * cstr for a field that usually repeats from header to header (owner and
+ * group names): the last value is reused while the bytes up to the NUL match.
+ */
+function createFieldCache(off: number, len: number): (b: Buffer, at: number) => string {
+  const last = new Uint8Array(len);
+  let value = '';
+  return (b, at) => {
+    for (let k = 0; k < len; k++) {
+      const c = b[off + k];
+      if (c !== last[k]) {
+        value = cstr(b, off, len, at);
+        last.set(b.subarray(off, off + len));
+        return value;
+      }
+      if (c === 0) break;
+    }
+    return value;
+  };
 }
 
 function octal(b: Uint8Array, off: number, len: number, at: number, field: string): number {
@@ -90,15 +119,48 @@ function octal(b: Uint8Array, off: number, len: number, at: number, field: strin
   return v;
 }
 
+/** Header checksum: the byte sum with the checksum field itself counted as spaces. */
 function checksum(b: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += b[i];
+  for (let i = 156; i < BLOCK; i++) sum += b[i];
   return sum;
 }
 
+/**
+ * checksum() of a block through its 32-bit words: two bytes of each word are
+ * added per 16-bit lane, which cannot overflow (128 words x 2 x 255 < 65536).
+ */
+function checksumWords(w: Uint32Array): number {
+  let lanes = 0;
+  for (let i = 0; i < 37; i++) lanes += (w[i] & 0xff00ff) + ((w[i] >>> 8) & 0xff00ff);
+  for (let i = 39; i < BLOCK / 4; i++) lanes += (w[i] & 0xff00ff) + ((w[i] >>> 8) & 0xff00ff);
+  const low = lanes % 0x10000;
+  return 8 * 0x20 + low + (lanes - low) / 0x10000;
+}
+
+/** Is the UTF-8 form of `s` longer than `max` bytes? (A code unit is 1 to 3 bytes.) */
+function utf8Longer(s: string, max: number): boolean {
+  return s.length > max || (s.length * 3 > max && Buffer.byteLength(s) > max);
+}
+
+/** Does the magic field hold exactly "ustar\0" and the version "00"? */
+function isUstar(b: Uint8Array): boolean {
+  return b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72 && b[262] === 0 && b[263] === 0x30 && b[264] === 0x30;
+}
+
 function isZero(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+  return firstNonZero(b, 0, b.length) < 0;
+}
+
+/**
+ * Index of the first non-zero byte of b[start, end), or -1. A function of its
+ * own, called for every entry's padding, is optimised sooner than a loop
+ * inside push(), which runs only once per chunk.
+ */
+function firstNonZero(b: Uint8Array, start: number, end: number): number {
+  for (let k = start; k < end; k++) if (b[k] !== 0) return k;
+  return -1;
 }
 
 /** Parse a pax extended header body strictly: `LEN key=value\n` records. */
@@ -139,7 +201,10 @@ function paxNumber(v: string, key: string, at: number): number {
 
 /** Create a push-driven tar reader delivering entries to `h`. */
 export function createTarReader(h: TarHandlers): TarReader {
-  const block = new Uint8Array(BLOCK);
+  const block = Buffer.alloc(BLOCK); // its own ArrayBuffer, so word-aligned
+  const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
+  const unameField = createFieldCache(265, 32);
+  const gnameField = createFieldCache(297, 32);
   let have = 0; // bytes in `block`
   let offset = 0; // archive offset of the next byte pushed
   let state: 'header' | 'data' | 'pad' | 'pax' | 'eof1' | 'done' = 'header';
@@ -150,19 +215,19 @@ export function createTarReader(h: TarHandlers): TarReader {
   let paxHave = 0;
   let headerAt = 0;
 
-  function header(b: Uint8Array): void {
+  function header(b: Buffer, w: Uint32Array): void {
     headerAt = offset - BLOCK;
     if (isZero(b)) {
       if (pax) throw malformed('pax header not followed by an entry', headerAt);
       state = 'eof1';
       return;
     }
-    const magic = cstr(b, 257, 6, headerAt);
-    if (magic !== 'ustar' || b[263] !== 0x30 || b[264] !== 0x30) {
+    if (!isUstar(b)) {
+      cstr(b, 257, 6, headerAt); // a magic that is not UTF-8 is reported as such
       throw malformed(b[257 + 5] === 0x20 ? 'GNU tar format is not supported (use --format=pax)' : 'not a POSIX ustar header', headerAt);
     }
     const sum = octal(b, 148, 8, headerAt, 'checksum');
-    if (sum !== checksum(b)) throw malformed('header checksum mismatch', headerAt);
+    if (sum !== checksumWords(w)) throw malformed('header checksum mismatch', headerAt);
     const flag = b[156];
     const size = octal(b, 124, 12, headerAt, 'size');
     if (flag === 0x78 /* x */) {
@@ -185,8 +250,8 @@ export function createTarReader(h: TarHandlers): TarReader {
     let name = cstr(b, 0, 100, headerAt);
     if (prefix) name = `${prefix}/${name}`;
     let linkname = cstr(b, 157, 100, headerAt);
-    let uname = cstr(b, 265, 32, headerAt);
-    let gname = cstr(b, 297, 32, headerAt);
+    let uname = unameField(b, headerAt);
+    let gname = gnameField(b, headerAt);
     let uid = octal(b, 108, 8, headerAt, 'uid');
     let gid = octal(b, 116, 8, headerAt, 'gid');
     let mtime = octal(b, 136, 12, headerAt, 'mtime');
@@ -206,7 +271,7 @@ export function createTarReader(h: TarHandlers): TarReader {
     }
     if (name.length === 0) throw malformed('empty entry name', headerAt);
     if (name.includes('\0') || linkname.includes('\0')) throw malformed('NUL byte in a name', headerAt);
-    if (Buffer.byteLength(name) > MAX_PATH || Buffer.byteLength(linkname) > MAX_PATH) throw malformed('name longer than 4096 bytes', headerAt);
+    if (utf8Longer(name, MAX_PATH) || utf8Longer(linkname, MAX_PATH)) throw malformed('name longer than 4096 bytes', headerAt);
     if (type === 'dir' && name.endsWith('/')) name = name.slice(0, -1);
     if (type !== 'file' && realSize !== 0) throw malformed(`${type} entry "${name}" has a non-zero size`, headerAt);
     h.entry({
@@ -253,7 +318,8 @@ export function createTarReader(h: TarHandlers): TarReader {
       }
       if (state === 'pad') {
         const take = Math.min(padding, n - i);
-        for (let k = i; k < i + take; k++) if (chunk[k] !== 0) throw malformed('non-zero padding', offset + k - i);
+        const bad = firstNonZero(chunk, i, i + take);
+        if (bad >= 0) throw malformed('non-zero padding', offset + bad - i);
         i += take;
         offset += take;
         padding -= take;
@@ -261,7 +327,8 @@ export function createTarReader(h: TarHandlers): TarReader {
         continue;
       }
       if (state === 'done') {
-        for (let k = i; k < n; k++) if (chunk[k] !== 0) throw malformed('data after the end of the archive', offset + k - i);
+        const bad = firstNonZero(chunk, i, n);
+        if (bad >= 0) throw malformed('data after the end of the archive', offset + bad - i);
         offset += n - i;
         return;
       }
@@ -276,7 +343,7 @@ export function createTarReader(h: TarHandlers): TarReader {
       if (state === 'eof1') {
         if (!isZero(block)) throw malformed('single zero block before more data', offset - BLOCK);
         state = 'done';
-      } else header(block);
+      } else header(block, words);
     }
   }
 
