@@ -19,9 +19,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error --ignore-scripts
 	@touch $@
 
-dist/.stamp: $(NPM_STAMP) $(SOURCES)
+# tsc output, then the bundle bin/minos.js runs (tools/bundle.mjs says why).
+dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	node tools/bundle.mjs
 	@touch $@
 
 build: dist/.stamp

@@ -19,7 +19,7 @@ import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { makeSbom } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
-import { solve, type Locator } from './solve/solver.js';
+import { parseRequest, solve, type Locator } from './solve/solver.js';
 import type { ImageSpec, OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts } from './target/accounts.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
@@ -294,7 +294,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       await pool.close();
       rmSync(unpacked, { recursive: true, force: true });
     }
-    const requested = new Set(spec.packages.map((p) => p.split(/[\s@<>=|]/)[0]));
+    // Every alternative of a request (`a | b`) counts as asked for: the one installed is explicit.
+    const requested = new Set(spec.packages.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.

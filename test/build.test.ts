@@ -331,3 +331,14 @@ function spawnAsync(args: string[], env: Record<string, string>): Promise<{ code
     p.on('close', (code) => ok({ code: code ?? 128, stdout, stderr }));
   }));
 }
+
+t.test('a request with alternatives marks the installed alternative explicit', async (t) => {
+  const { dir, out } = setup(t);
+  const alt = writeSpec(join(dir, 'alt.yaml'), {
+    name: 'alt', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello-doc@main | base', 'hello >= 2'],
+  });
+  const r = minos(['build', alt, '-o', join(out, 'img')]);
+  t.equal(r.code, 0, r.stderr);
+  const db = JSON.parse(readFileSync(join(out, 'img/var/lib/minos/installed.json'), 'utf8')) as { packages: { name: string; explicit: boolean }[] };
+  t.same(Object.fromEntries(db.packages.map((p) => [p.name, p.explicit])), { base: true, hello: true });
+});

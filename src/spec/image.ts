@@ -5,14 +5,13 @@
 import { dirname, resolve } from 'node:path';
 import { ARCHES, isArch, type Arch } from '../solve/depend.js';
 import { parseRequest } from '../solve/solver.js';
-import type { GroupDecl, UserDecl } from '../types.js';
+import { FORMATS, type GroupDecl, type OutputFormat, type UserDecl } from '../types.js';
 import { ACCOUNT_NAME } from '../pkg/manifest.js';
 import { repoNameError } from '../repo/index.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio'] as const;
-export type OutputFormat = (typeof FORMATS)[number];
+export { FORMATS, type OutputFormat } from '../types.js';
 
 export interface RepoSpec {
   /** Absolute folder, or undefined for a URL repository. */

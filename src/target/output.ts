@@ -11,12 +11,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import { ioError, MinosError } from '../errors.js';
 import { writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
-import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
+import { sortedPaths, under, type Node, type Stage } from '../unpack/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';
 
@@ -72,7 +71,7 @@ function mknod(path: string, n: Node): void {
 export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const { node, uid, gid } = nodes[i];
-    const p = join(stage.root, node.path);
+    const p = under(stage.root, node.path);
     try {
       if (node.type === 'hardlink') continue; // its file's inode is finished through the file
       if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) mknod(p, node);
@@ -141,7 +140,7 @@ type Writer = ReturnType<typeof sinkTo>;
 
 /** Copy a staged file's content into the writer, checking its size. */
 function copyContent(stage: Stage, n: Node, w: Writer, buf: Buffer): void {
-  const p = join(stage.root, n.path);
+  const p = under(stage.root, n.path);
   const fd = openSync(p, 'r');
   try {
     let total = 0;

@@ -9,7 +9,6 @@
  * below it is refused as a conflict before anything is written.
  */
 import { constants, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { compareUtf8 } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import type { FileEntry, Manifest } from '../types.js';
@@ -33,14 +32,23 @@ export function createStage(root: string): Stage {
   return { root, nodes: new Map(), versions: new Map() };
 }
 
+/**
+ * `root/rel` for a manifest path `rel` (checked by pathError: relative, no
+ * empty, `.` or `..` components) under a normalized `root`: equal to
+ * path.join, without normalising again on every entry's path.
+ */
+export function under(root: string, rel: string): string {
+  return `${root}/${rel}`;
+}
+
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Remove a node's staged content (a file or link; folders are never replaced). */
 function removeStaged(stage: Stage, path: string): void {
   try {
-    unlinkSync(join(stage.root, path));
+    unlinkSync(under(stage.root, path));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, join(stage.root, path));
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, under(stage.root, path));
   }
 }
 
@@ -51,7 +59,7 @@ function removeStaged(stage: Stage, path: string): void {
  * the node map until a directory target makes them.
  */
 export function materializeAt(root: string, e: FileEntry): number | undefined {
-  const p = join(root, e.path);
+  const p = under(root, e.path);
   try {
     switch (e.type) {
       case 'dir':
@@ -63,7 +71,7 @@ export function materializeAt(root: string, e: FileEntry): number | undefined {
         symlinkSync(e.target!, p);
         return undefined;
       case 'hardlink':
-        linkSync(join(root, e.target!), p);
+        linkSync(under(root, e.target!), p);
         return undefined;
       default:
         return undefined;
@@ -112,9 +120,9 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
   };
   const move = (path: string) => {
     try {
-      renameSync(join(src, path), join(stage.root, path));
+      renameSync(under(src, path), under(stage.root, path));
     } catch (e) {
-      throw ioError(e, join(stage.root, path));
+      throw ioError(e, under(stage.root, path));
     }
   };
   for (const e of m.files) {

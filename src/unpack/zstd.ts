@@ -20,8 +20,6 @@
 import { readFileSync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { MinosError } from '../errors.js';
-import { instantiate as instantiateDecoder } from '../../wasm/gen/zstd-decoder.js';
-import { instantiate as instantiateEncoder } from '../../wasm/gen/zstd-encoder.js';
 
 /* -------------------------------------------------------------- public API */
 
@@ -245,6 +243,17 @@ function dispose(o: object): void {
   if (typeof f === 'function') f.call(o);
 }
 
+/**
+ * Which binding runs the hot path. Both call the same wasm code; 'core' skips
+ * the generated component runtime's per-call bookkeeping. MINOS_ZSTD_BINDING
+ * overrides it (for benchmarks). The component bindings (185 KB of
+ * JavaScript) are loaded only when chosen.
+ */
+const BINDING: 'core' | 'component' = process.env.MINOS_ZSTD_BINDING === 'component' ? 'component' : 'core';
+const component = BINDING === 'component'
+  ? { decoder: await import('../../wasm/gen/zstd-decoder.js'), encoder: await import('../../wasm/gen/zstd-encoder.js') }
+  : undefined;
+
 /** Binding through the jco-generated component bindings (wasm/gen/zstd-*.js). */
 function componentInstance(kind: Kind): Instance {
   let memory: WebAssembly.Memory | undefined;
@@ -257,7 +266,7 @@ function componentInstance(kind: Kind): Instance {
   let outCapacity: number;
   let newCoder: (arg: number) => RawCoder;
   if (kind === 'decoder') {
-    const api = instantiateDecoder(coreModule, {}, capture).decode;
+    const api = component!.decoder.instantiate(coreModule, {}, capture).decode;
     outCapacity = api.outCapacity();
     newCoder = (windowLogMax) => {
       const d = new api.Decoder(windowLogMax);
@@ -269,7 +278,7 @@ function componentInstance(kind: Kind): Instance {
       };
     };
   } else {
-    const api = instantiateEncoder(coreModule, {}, capture).encode;
+    const api = component!.encoder.instantiate(coreModule, {}, capture).encode;
     outCapacity = api.outCapacity();
     newCoder = (level) => {
       const e = new api.Encoder(level);
@@ -344,12 +353,6 @@ function coreInstance(kind: Kind): Instance {
   };
 }
 
-/**
- * Which binding runs the hot path. Both call the same wasm code; 'core' skips
- * the generated component runtime's per-call bookkeeping. MINOS_ZSTD_BINDING
- * overrides it (for benchmarks).
- */
-const BINDING: 'core' | 'component' = process.env.MINOS_ZSTD_BINDING === 'component' ? 'component' : 'core';
 
 /** One instance per kind, so decoder memory is accounted (and recycled) separately. */
 const instances: { decoder?: Instance; encoder?: Instance } = {};
