@@ -102,7 +102,7 @@ export async function runLiveBench() {
     notes: [
       'minos: `minos --root R install NAMES...` / `remove NAMES...` from a signed folder repository; every package copied into R/var/cache/minos, signature and every file hash verified, fsync per file and folder.',
       'pacman: `pacman -U PKGS...` / `pacman -R NAMES...` with SigLevel = Never (no signature checks), packages given as local files.',
-      `load average (1 min) ${load0.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after, on ${availableParallelism()} cores: minos stages on worker threads only with idle cores (MINOS_LIVE_WORKERS=N forces N).`,
+      `load average (1 min) ${load0.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after, on ${availableParallelism()} cores: minos stages on worker threads only with idle cores (MINOS_LIVE_WORKERS=N forces N threads, the main one included).`,
     ],
   };
 }

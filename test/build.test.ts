@@ -191,9 +191,9 @@ t.test('a flipped byte in a repository package: exit 4, nothing at the output', 
   const b = readFileSync(f);
   b[b.length - 30] ^= 1;
   writeFileSync(f, b);
-  for (const o of ['img.tar', 'img']) {
-    const r = minos(['build', spec, '-o', join(out, o)]);
-    t.equal(r.code, 4, r.stderr);
+  for (const [o, threads] of [['img.tar', '1'], ['img', '1'], ['img', '2'], ['img', '3']]) {
+    const r = minos(['build', spec, '-o', join(out, o)], { env: { MINOS_UNPACK_WORKERS: threads } });
+    t.equal(r.code, 4, `${threads} threads: ${r.stderr}`);
     t.match(r.stderr, /hello-2\.0-1-x86_64\.mpk: /);
     t.same(readdirSync(out), [], 'nothing left at or beside the output');
   }

@@ -151,7 +151,8 @@ t.test('upgrade across two repositories, config protection, history and rollback
   r = f.run(['list', '--upgradable', '--json']);
   t.same(JSON.parse(r.stdout).map((u: { name: string; available: string }) => [u.name, u.available]), [['app', '2.0'], ['libx', '2.0']]);
 
-  r = f.run(['upgrade']);
+  // Staged on two worker threads (the install above: on this thread).
+  r = f.run(['upgrade'], { MINOS_LIVE_WORKERS: '3' });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /upgraded app 1.0 -> 2.0 \(extra\)/);
   t.match(r.stdout, /upgraded libx 1.0 -> 2.0 \(extra\)/);
@@ -177,7 +178,7 @@ t.test('upgrade across two repositories, config protection, history and rollback
   rmSync(extra, { recursive: true });
   writeFileSync(join(f.root, 'etc/app.conf'), 'level=1\n');
   rmSync(join(f.root, 'etc/app.conf.minos-new'));
-  r = f.run(['rollback', '1']);
+  r = f.run(['rollback', '1'], { MINOS_LIVE_WORKERS: '2' });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /upgraded app 2.0 -> 1.0/);
   t.same(installed(f.root), { app: '1.0', libx: '1.0' });

@@ -15,8 +15,8 @@ function defaultSize(): number {
 }
 
 /**
- * A pool of `size` workers (default: one per core, at most 4, or
- * MINOS_UNPACK_WORKERS when set), or inline work when size <= 1.
+ * A pool of `size` threads, this one included (default: one per core, at
+ * most 4, or MINOS_UNPACK_WORKERS when set); size <= 1: this thread only.
  */
 export function createUnpackPool(size = defaultSize()): UnpackPool {
   return createWorkerPool({ script: new URL('./worker.js', import.meta.url), size, inline: unpackPackage, name: 'unpack' });
