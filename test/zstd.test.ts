@@ -202,6 +202,30 @@ t.test('tiny chunks', async (t) => {
   t.ok(Buffer.concat(parts).equals(zstdCompress(data, { level: 5 })), 'encoder fed one byte at a time: same bytes');
 });
 
+t.test('transient output: views of the decoder buffer, same bytes', async (t) => {
+  const data = text(3 * MiB, 9);
+  const c = zstdCompress(data, { level: 3 });
+  const d = createZstdDecoder({ transient: true });
+  const copies: Buffer[] = [];
+  const views: Uint8Array[] = [];
+  try {
+    for (let off = 0; off < c.length; off += 64 * 1024) {
+      d.push(c.subarray(off, off + 64 * 1024), (out) => {
+        copies.push(Buffer.from(out));
+        views.push(out);
+      });
+    }
+    d.end();
+  } finally {
+    d.free();
+  }
+  t.ok(Buffer.concat(copies).equals(data), 'copies made during the calls reassemble the input');
+  t.ok(views.length > 2, 'several chunks');
+  t.ok(views.every((v) => !Buffer.isBuffer(v) && v.byteOffset === views[0].byteOffset), 'every chunk is a view of one reused buffer');
+  t.notOk(Buffer.concat(views).equals(data), 'so keeping the views themselves is wrong, as documented');
+  t.ok(zstdDecompress(c, { transient: true }).equals(data), 'the whole-buffer helper ignores transient');
+});
+
 t.test('corruption and truncation', { skip: !haveZstd && 'zstd CLI not installed' }, async (t) => {
   const truth = inputs.text.subarray(0, 200 * 1024);
   const c = cli(['-q', '-9', '-c'], truth);

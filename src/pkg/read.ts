@@ -32,7 +32,7 @@ export interface PackageSink {
   manifest?(m: Manifest): void;
   /** A payload entry whose header matches the manifest begins. */
   begin(e: FileEntry): void;
-  /** Content bytes of the current regular file (not yet hash-checked). */
+  /** Content bytes of the current regular file (not yet hash-checked), valid only during the call: copy what you keep. */
   data(chunk: Uint8Array): void;
   /** The current entry is complete and, for a file, its size and sha256 match. */
   end(e: FileEntry): void;
@@ -111,7 +111,8 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
   } catch (e) {
     throw ioError(e, file, 'MN0101');
   }
-  const decoder = createZstdDecoder();
+  // Transient output: the tar reader copies the headers it keeps, every sink writes synchronously.
+  const decoder = createZstdDecoder({ transient: true });
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw fail('MN0101', 'not a regular file');

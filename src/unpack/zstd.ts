@@ -36,6 +36,12 @@ export interface ZstdDecodeOptions {
    * 10..31, default 27. Lower values bound memory against hostile input.
    */
   windowLogMax?: number;
+  /**
+   * push()'s `onData` receives views into the decoder's own output buffer,
+   * valid only until `onData` returns: no copy per chunk, for callers that
+   * consume each chunk synchronously and copy whatever they keep.
+   */
+  transient?: boolean;
 }
 
 /** Options for encoders. */
@@ -50,8 +56,9 @@ export interface ZstdEncodeOptions {
  *
  * - push() copies `chunk` into wasm memory before it returns, so the caller
  *   may reuse its buffer; `onData` receives freshly allocated Buffers (never
- *   views into reused memory; keeping them is fine) and is called zero or
- *   more times before push() returns. Concatenated frames and skippable
+ *   views into reused memory; keeping them is fine; with `transient`, views
+ *   valid only during the call) and is called zero or more times before
+ *   push() returns. Concatenated frames and skippable
  *   frames are accepted.
  * - Throws MinosError MN0208 (`corrupt zstd data: <zstd error name>`) on
  *   invalid data and MN0209 when the output would exceed `limit`. After a
@@ -88,7 +95,7 @@ export interface ZstdEncoder {
 
 /** Creates a streaming decoder (see ZstdDecoder for the contract). */
 export function createZstdDecoder(opts: ZstdDecodeOptions = {}): ZstdDecoder {
-  return new Decoder(checkLimit(opts.limit), checkWindowLog(opts.windowLogMax));
+  return new Decoder(checkLimit(opts.limit), checkWindowLog(opts.windowLogMax), opts.transient === true);
 }
 
 /** Creates a streaming encoder (see ZstdEncoder for the contract). */
@@ -103,7 +110,7 @@ export function createZstdEncoder(opts: ZstdEncodeOptions = {}): ZstdEncoder {
  * mid-frame fails with `truncated zstd stream`.
  */
 export function zstdDecompressStream(opts: ZstdDecodeOptions = {}): Transform {
-  return new CoderTransform(createZstdDecoder(opts) as Decoder);
+  return new CoderTransform(createZstdDecoder({ ...opts, transient: false }) as Decoder);
 }
 
 /** Compressing Transform stream (one frame; see ZstdEncoder). */
@@ -118,7 +125,7 @@ export function zstdCompressStream(opts: ZstdEncodeOptions = {}): Transform {
 export function zstdDecompress(buf: Uint8Array, opts: ZstdDecodeOptions = {}): Buffer {
   const out: Uint8Array[] = [];
   let n = 0;
-  const d = createZstdDecoder(opts);
+  const d = createZstdDecoder({ ...opts, transient: false });
   try {
     const collect = (b: Uint8Array): void => {
       out.push(b);
@@ -205,6 +212,8 @@ type Kind = 'decoder' | 'encoder';
 interface RawCoder {
   /** Decode/encode step; returns a fresh copy of the output. Throws a string (zstd error name) on failure. */
   step(input: Uint8Array): Uint8Array;
+  /** step, but the output may be a view valid until this coder's next call (or any growth of wasm memory). */
+  stepView(input: Uint8Array): Uint8Array;
   /** Encoder only: finish step. */
   finish(): Uint8Array;
   /** Decoder only. */
@@ -272,6 +281,7 @@ function componentInstance(kind: Kind): Instance {
       const d = new api.Decoder(windowLogMax);
       return {
         step: (input) => d.decode(input),
+        stepView: (input) => d.decode(input),
         finish: () => EMPTY,
         atFrameBoundary: () => d.atFrameBoundary(),
         drop: () => dispose(d),
@@ -284,6 +294,7 @@ function componentInstance(kind: Kind): Instance {
       const e = new api.Encoder(level);
       return {
         step: (input) => e.encode(input),
+        stepView: (input) => e.encode(input),
         finish: () => e.finish(),
         atFrameBoundary: () => true,
         drop: () => dispose(e),
@@ -327,14 +338,19 @@ function coreInstance(kind: Kind): Instance {
     new Uint8Array(mem.buffer, ptr, input.length).set(input);
     return ptr;
   };
-  const lift = (ret: number): Uint8Array => {
+  /** The result in the static return area: a view of the coder's output buffer (glue.c), or a thrown error name. */
+  const view = (ret: number): Uint8Array => {
     const v = new DataView(mem.buffer, ret, 12);
     const ptr = v.getUint32(4, true);
     const len = v.getUint32(8, true);
     if (v.getUint8(0) !== 0) throw text.decode(new Uint8Array(mem.buffer, ptr, len));
-    const out = Buffer.allocUnsafeSlow(len);
-    out.set(new Uint8Array(mem.buffer, ptr, len));
-    return out;
+    return new Uint8Array(mem.buffer, ptr, len);
+  };
+  const lift = (ret: number): Uint8Array => {
+    const out = view(ret);
+    const copy = Buffer.allocUnsafeSlow(out.length);
+    copy.set(out);
+    return copy;
   };
   return {
     outCapacity: fn('out-capacity')(),
@@ -345,6 +361,7 @@ function coreInstance(kind: Kind): Instance {
       const rep = make(arg);
       return {
         step: (input) => lift(step(rep, lower(input), input.length)),
+        stepView: (input) => view(step(rep, lower(input), input.length)),
         finish: () => (finish ? lift(finish(rep)) : EMPTY),
         atFrameBoundary: () => (atEnd ? atEnd(rep) !== 0 : true),
         drop: () => void drop(rep),
@@ -384,6 +401,8 @@ abstract class Coder {
   /** Input not yet handed to wasm; `more` = the last step filled a whole buffer. */
   private input: Uint8Array | undefined;
   private more = false;
+  /** next() may return views (ZstdDecodeOptions.transient). */
+  protected transient = false;
 
   constructor(private readonly kind: Kind, make: (inst: Instance) => RawCoder) {
     const inst = acquire(kind);
@@ -445,7 +464,7 @@ abstract class Coder {
       this.input = undefined;
       let out: Uint8Array;
       try {
-        out = raw.step(input);
+        out = this.transient ? raw.stepView(input) : raw.step(input);
       } catch (e) {
         throw this.fail(e);
       }
@@ -486,8 +505,9 @@ class Decoder extends Coder implements ZstdDecoder {
   private total = 0;
   private seen = false;
 
-  constructor(private readonly limit: number, windowLogMax: number) {
+  constructor(private readonly limit: number, windowLogMax: number, transient: boolean) {
     super('decoder', (inst) => inst.newCoder(windowLogMax));
+    this.transient = transient;
   }
 
   override feed(chunk: Uint8Array): void {
