@@ -4,10 +4,6 @@
  */
 import type { Arch } from './solve/depend.js';
 
-/** Image output formats (`minos build --format`, spec `output.format`). */
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio'] as const;
-export type OutputFormat = (typeof FORMATS)[number];
-
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
 /** One payload entry of a package, as listed in its manifest. */

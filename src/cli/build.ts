@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { BuildEvent } from '../build.js';
+import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
-import { FORMATS, type OutputFormat } from '../types.js';
+import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
 import { archOption } from './plan.js';
@@ -37,7 +37,6 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
     .option('--json', 'print a JSON summary')
     .action(async (specFile: string, opts: { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }) => {
-      const [{ loadImageSpec }, { buildImage }] = await Promise.all([import('../spec/image.js'), import('../build.js')]);
       const spec = loadImageSpec(resolve(specFile));
       if (opts.format !== undefined && !(FORMATS as readonly string[]).includes(opts.format)) {
         throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);

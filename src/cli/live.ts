@@ -10,22 +10,18 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { MinosError, quote } from '../errors.js';
+import { repoNameError } from '../repo/index.js';
 import type { Locator } from '../solve/solver.js';
 import type { LiveEvent } from '../live/events.js';
-import type { Action } from '../live/resolve.js';
-import type { RepoConfig } from '../live/root.js';
-import type { LiveResult } from '../live/transaction.js';
+import { readHistory } from '../live/history.js';
+import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
+import { openLiveRepos, type Action } from '../live/resolve.js';
+import { addKey, CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
+import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
+import { solve } from '../solve/solver.js';
 import { formatEntry } from './common.js';
 import { archOption } from './plan.js';
 import { collect, type Io } from './io.js';
-import type * as LiveLib from './live-lib.js';
-
-/** The live engine, loaded by `needsLive` before a live command's action runs. */
-let L: typeof LiveLib;
-
-async function needsLive(): Promise<void> {
-  L ??= await import('./live-lib.js');
-}
 
 interface Globals {
   root: string;
@@ -101,7 +97,6 @@ interface WriteOpts {
 
 function writeOptions(c: Command): Command {
   return c
-    .hook('preAction', needsLive)
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--force-overwrite <path>', 'replace this file even though no package owns it (repeatable)', collect, [])
@@ -121,7 +116,7 @@ async function runWrite(io: Io, cmd: Command, action: Action, command: string, o
   const g = globals(cmd);
   const base = { root: g.root, command, wait: opts.wait, allowExpired: opts.allowExpired, forceOverwrite: opts.forceOverwrite, repair: opts.repair, onEvent: onEvent(io) };
   if (opts.interactive) {
-    const plan = await L.planLive(action, base);
+    const plan = await planLive(action, base);
     if (!plan.install.length && !plan.upgrade.length && !plan.remove.length) {
       io.out('nothing to do');
       return;
@@ -129,7 +124,7 @@ async function runWrite(io: Io, cmd: Command, action: Action, command: string, o
     printChanges(io, plan);
     if (!(await confirm(io, 'proceed?'))) throw new MinosError('MN0002', 'cancelled');
   }
-  const r = await L.runLive(action, base);
+  const r = await runLive(action, base);
   printResult(io, r, !!opts.json);
 }
 
@@ -161,10 +156,9 @@ function actionOf(kind: string, args: string[], opts: { cascade?: boolean }): Ac
 
 /** `minos verify [NAME...]` on a live root (pack.ts routes here when the arguments are not .mpk files). */
 export async function liveVerify(io: Io, cmd: Command, names: string[], json: boolean): Promise<void> {
-  await needsLive();
-  const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-  const db = L.loadDb(root);
-  const r = L.verifyInstalled(db, root, names);
+  const root = await openForQuery(globals(cmd).root, onEvent(io));
+  const db = loadDb(root);
+  const r = verifyInstalled(db, root, names);
   if (json) io.out(JSON.stringify({ ok: r.problems.length === 0, ...r }));
   else {
     for (const p of r.problems) io.out(`${p.package}: ${p.path}: ${p.kind}${p.expected !== undefined ? ` (expected ${p.expected}${p.actual !== undefined ? `, found ${p.actual}` : ''})` : ''}`);
@@ -179,11 +173,10 @@ export async function liveVerify(io: Io, cmd: Command, names: string[], json: bo
 export function registerLive(program: Command, io: Io): void {
   program
     .command('init')
-    .hook('preAction', needsLive)
     .description('make the root (--root) a minos root: empty database and configuration')
     .option('--arch <arch>', 'architecture of the root (default: the host\'s)')
     .action((opts: { arch?: string }, cmd: Command) => {
-      const r = L.initRoot(globals(cmd).root, { arch: archOption(opts.arch) });
+      const r = initRoot(globals(cmd).root, { arch: archOption(opts.arch) });
       io.out(r.created ? `${r.root}: initialised` : `${r.root}: already a minos root`);
     });
 
@@ -206,18 +199,17 @@ export function registerLive(program: Command, io: Io): void {
 
   program
     .command('list')
-    .hook('preAction', needsLive)
     .description('list installed packages')
     .option('--upgradable', 'only packages with a newer version in the repositories')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--json', 'print JSON')
     .action(async (opts: { upgradable?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const db = L.loadDb(root);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const db = loadDb(root);
       if (opts.upgradable) {
-        const repos = await L.openLiveRepos({ root, allowExpired: opts.allowExpired });
+        const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
         const candidates = repos.flatMap((r) => r.loaded.index.packages.map((meta) => ({ meta, repo: r.name, priority: r.priority })));
-        const cs = L.solve({ candidates, arch: L.rootArch(root, db), requests: [], installed: db.packages.map((r) => ({ name: r.name, version: r.version, arch: r.arch, repo: r.repo, meta: r })), upgrade: true });
+        const cs = solve({ candidates, arch: rootArch(root, db), requests: [], installed: db.packages.map((r) => ({ name: r.name, version: r.version, arch: r.arch, repo: r.repo, meta: r })), upgrade: true });
         const ups = cs.upgrade.map((u) => ({ name: u.from.name, version: u.from.version, available: u.to.version, repo: u.to.repo }));
         if (opts.json) io.out(JSON.stringify(ups));
         else for (const u of ups) io.out(`${u.name} ${u.version} -> ${u.available} (${u.repo})`);
@@ -230,13 +222,12 @@ export function registerLive(program: Command, io: Io): void {
 
   program
     .command('info')
-    .hook('preAction', needsLive)
     .description('show an installed package\'s metadata')
     .argument('<name>', 'package name')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const r = L.findRecord(L.loadDb(root), name);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = findRecord(loadDb(root), name);
       const { files, ...meta } = r;
       if (opts.json) {
         io.out(JSON.stringify({ ...meta, files: files.length }));
@@ -255,55 +246,51 @@ export function registerLive(program: Command, io: Io): void {
 
   program
     .command('search')
-    .hook('preAction', needsLive)
     .description('search the repositories (and installed packages) by name and summary')
     .argument('<term>', 'text to look for')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--json', 'print JSON')
     .action(async (term: string, opts: { allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const db = L.loadDb(root);
-      const repos = await L.openLiveRepos({ root, allowExpired: opts.allowExpired });
-      const hits = L.search(db, repos, term);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const db = loadDb(root);
+      const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
+      const hits = search(db, repos, term);
       if (opts.json) io.out(JSON.stringify(hits));
       else for (const h of hits) io.out(`${h.name} ${h.version} ${h.arch} (${h.repo})${h.installed ? ` [installed${h.installed !== h.version ? ` ${h.installed}` : ''}]` : ''}  ${h.summary}`);
     });
 
   program
     .command('files')
-    .hook('preAction', needsLive)
     .description('list the files of an installed package')
     .argument('<name>', 'package name')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const r = L.findRecord(L.loadDb(root), name);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = findRecord(loadDb(root), name);
       if (opts.json) io.out(JSON.stringify(r.files.map((e) => ({ ...e, path: `/${e.path}` }))));
       else for (const e of r.files) io.out(formatEntry({ ...e, path: `/${e.path}` }));
     });
 
   program
     .command('owner')
-    .hook('preAction', needsLive)
     .description('which installed package owns a path')
     .argument('<path>', 'absolute path on the root')
     .option('--json', 'print JSON')
     .action(async (path: string, opts: { json?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const root = await L.openForQuery(g.root, onEvent(io));
-      const o = L.owners(L.loadDb(root), root, path);
+      const root = await openForQuery(g.root, onEvent(io));
+      const o = owners(loadDb(root), root, path);
       if (opts.json) io.out(JSON.stringify({ path: o.path, packages: o.packages.map((p) => ({ name: p.name, version: p.version, type: p.entry.type })) }));
       else for (const p of o.packages) io.out(`${o.path} is owned by ${p.name} ${p.version}`);
     });
 
   program
     .command('history')
-    .hook('preAction', needsLive)
     .description('list the generations (transactions) of the root')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const h = L.readHistory(root);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const h = readHistory(root);
       if (opts.json) {
         io.out(JSON.stringify(h.generations));
         return;
@@ -323,16 +310,15 @@ export function registerLive(program: Command, io: Io): void {
   const cache = program.command('cache').description('the package cache of the root (ROOT/var/cache/minos)');
   cache
     .command('clean')
-    .hook('preAction', needsLive)
     .description('remove cached packages that are not installed (--all: every cached package; rollback then needs the repositories)')
     .option('--all', 'remove every cached package')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await L.withWriteLock({ root: g.root, command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const dir = join(root, L.CACHE_DIR);
-        const keep = new Set(opts.all ? [] : L.loadDb(root).packages.map((p) => `${p.sha256}.mpk`));
+      const r = await withWriteLock({ root: g.root, command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const dir = join(root, CACHE_DIR);
+        const keep = new Set(opts.all ? [] : loadDb(root).packages.map((p) => `${p.sha256}.mpk`));
         let removed = 0;
         for (const name of existsSync(dir) ? readdirSync(dir) : []) {
           if (keep.has(name)) continue;
@@ -347,7 +333,6 @@ export function registerLive(program: Command, io: Io): void {
 
   program
     .command('live-plan', { hidden: true })
-    .hook('preAction', needsLive)
     .description('what install|remove|upgrade|rollback would do (minos plan install …)')
     .argument('<action>', 'install, remove, upgrade or rollback')
     .argument('[args...]', 'as for the command')
@@ -355,7 +340,7 @@ export function registerLive(program: Command, io: Io): void {
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--json', 'print JSON')
     .action(async (kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const res = await L.planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
+      const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
       if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
       else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
       else printChanges(io, res);
@@ -366,7 +351,6 @@ export function registerLive(program: Command, io: Io): void {
 export function registerLiveRepo(repo: Command, io: Io): void {
   repo
     .command('add')
-    .hook('preAction', needsLive)
     .description('add a repository to the root: a folder or an http(s) URL')
     .argument('<name>', 'repository name (the index must carry it)')
     .argument('<location>', 'folder or http(s) URL')
@@ -374,40 +358,38 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .option('--key <file>', 'trust this public key for it (copied to ROOT/etc/minos/keys; repeatable)', collect, [])
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (name: string, location: string, opts: { priority: string; key: string[]; wait?: boolean }, cmd: Command) => {
-      const err = L.repoNameError(name);
+      const err = repoNameError(name);
       if (err) throw new MinosError('MN0002', err);
       if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
-      await L.withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const repos = L.readRepoConfig(root);
+      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const repos = readRepoConfig(root);
         if (repos.some((r) => r.name === name)) throw new MinosError('MN0002', `repository "${name}" is already configured`, { hint: 'remove it first with `minos repo remove NAME`' });
-        const keys = opts.key.map((f) => L.addKey(root, resolve(f)).id);
+        const keys = opts.key.map((f) => addKey(root, resolve(f)).id);
         const entry: RepoConfig = { name, priority: Number(opts.priority), keys: [...new Set(keys)].sort(), ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }) };
-        L.writeRepoConfig(root, [...repos, entry]);
+        writeRepoConfig(root, [...repos, entry]);
         io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
       });
     });
   repo
     .command('list')
-    .hook('preAction', needsLive)
     .description('list the repositories of the root')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const repos = L.readRepoConfig(root);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const repos = readRepoConfig(root);
       if (opts.json) io.out(JSON.stringify(repos));
       else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`);
     });
   repo
     .command('remove')
-    .hook('preAction', needsLive)
     .description('remove a repository from the root (installed packages stay)')
     .argument('<name>', 'repository name')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (name: string, opts: { wait?: boolean }, cmd: Command) => {
-      await L.withWriteLock({ root: globals(cmd).root, command: `repo remove ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const repos = L.readRepoConfig(root);
+      await withWriteLock({ root: globals(cmd).root, command: `repo remove ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        const repos = readRepoConfig(root);
         if (!repos.some((r) => r.name === name)) throw new MinosError('MN0002', `no repository "${name}" is configured`);
-        L.writeRepoConfig(root, repos.filter((r) => r.name !== name));
+        writeRepoConfig(root, repos.filter((r) => r.name !== name));
         io.out(`removed repository ${name}`);
       });
     });
@@ -417,35 +399,32 @@ export function registerLiveRepo(repo: Command, io: Io): void {
 export function registerLiveKey(key: Command, io: Io): void {
   key
     .command('add')
-    .hook('preAction', needsLive)
     .description('trust a public key on the root (copied to ROOT/etc/minos/keys/ID.pub)')
     .argument('<files...>', 'public key files (PEM)')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (files: string[], opts: { wait?: boolean }, cmd: Command) => {
-      await L.withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        for (const f of files) io.out(`trusted ${L.addKey(root, resolve(f)).id}  ${f}`);
+      await withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        for (const f of files) io.out(`trusted ${addKey(root, resolve(f)).id}  ${f}`);
       });
     });
   key
     .command('list')
-    .hook('preAction', needsLive)
     .description('list the keys the root trusts')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await L.openForQuery(globals(cmd).root, onEvent(io));
-      const keys = L.listKeys(root);
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const keys = listKeys(root);
       if (opts.json) io.out(JSON.stringify(keys.map((k) => ({ id: k.id, file: k.file }))));
       else for (const k of keys) io.out(`${k.id}  ${k.file}`);
     });
   key
     .command('remove')
-    .hook('preAction', needsLive)
     .description('stop trusting a key')
     .argument('<id>', 'key id (or a unique prefix)')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (id: string, opts: { wait?: boolean }, cmd: Command) => {
-      await L.withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        L.removeKey(root, id);
+      await withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        removeKey(root, id);
         io.out(`removed key ${id}`);
       });
     });

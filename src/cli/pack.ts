@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { readPackage } from '../pkg/read.js';
+import { packPackage } from '../pkg/write.js';
 import { loadSecretKey } from '../repo/keys.js';
+import { loadRecipe } from '../spec/recipe.js';
+import { formatTime } from '../repo/index.js';
 import { collect, type Io } from './io.js';
 import { liveVerify } from './live.js';
 import { formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type TrustOptions } from './common.js';
@@ -15,8 +19,7 @@ export function registerPack(program: Command, io: Io): void {
     .option('-o, --out <dir>', 'output folder', '.')
     .option('--level <n>', 'zstd level 1-19', '19')
     .option('--json', 'print the result as JSON')
-    .action(async (recipeFile: string, opts: { key: string; out: string; level: string; json?: boolean }) => {
-      const [{ loadRecipe }, { packPackage }] = await Promise.all([import('../spec/recipe.js'), import('../pkg/write.js')]);
+    .action((recipeFile: string, opts: { key: string; out: string; level: string; json?: boolean }) => {
       const recipe = loadRecipe(resolve(recipeFile));
       const key = loadSecretKey(opts.key);
       const r = packPackage({ recipe, key, outDir: resolve(opts.out), level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch() });
@@ -31,8 +34,7 @@ export function registerPack(program: Command, io: Io): void {
     .option('--key <file>', 'trusted public key (repeatable)', collect, [])
     .option('--keyring <dir>', 'folder of trusted *.pub keys (repeatable)', collect, [])
     .option('--json', 'print the manifest as JSON')
-    .action(async (file: string, opts: TrustOptions & { json?: boolean }) => {
-      const [{ readPackage }, { formatTime }] = await Promise.all([import('../pkg/read.js'), import('../repo/index.js')]);
+    .action((file: string, opts: TrustOptions & { json?: boolean }) => {
       const keyring = opts.key.length + opts.keyring.length ? trustFrom(opts) : undefined;
       const r = readPackage(file, { keyring, headOnly: true });
       const m = r.manifest;
@@ -66,7 +68,6 @@ export function registerPack(program: Command, io: Io): void {
       const packageFiles = opts.key.length + opts.keyring.length > 0 || (files.length > 0 && files.every((f) => f.endsWith('.mpk')));
       if (!packageFiles) return liveVerify(io, cmd, files, !!opts.json);
       const keyring = trustFrom(opts);
-      const { readPackage } = await import('../pkg/read.js');
       for (const f of files) {
         const r = readPackage(f, { keyring });
         const m = r.manifest;

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MinosError } from '../errors.js';
 import { isArch, type Arch } from '../solve/depend.js';
+import { loadImageSpec } from '../spec/image.js';
+import { planImage } from '../plan.js';
 import type { Io } from './io.js';
 
 export function archOption(s: string | undefined): Arch | undefined {
@@ -19,7 +21,6 @@ export function registerPlan(program: Command, io: Io): void {
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--json', 'print {"install": [...], "remove": [], "upgrade": []}')
     .action(async (specFile: string, opts: { arch?: string; allowExpired?: boolean; json?: boolean }) => {
-      const [{ loadImageSpec }, { planImage }] = await Promise.all([import('../spec/image.js'), import('../plan.js')]);
       const spec = loadImageSpec(resolve(specFile));
       const plan = await planImage(spec, { arch: archOption(opts.arch), allowExpired: opts.allowExpired });
       const cs = plan.changeset;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadKeyring, loadSecretKey } from '../repo/keys.js';
+import { parseDuration, verifyRepository, writeIndex } from '../repo/index.js';
 import { collect, type Io } from './io.js';
 import { sourceDateEpoch, trustFrom, type TrustOptions } from './common.js';
 import { registerLiveRepo } from './live.js';
@@ -16,8 +17,7 @@ export function registerRepo(program: Command, io: Io): void {
     .option('--expires <duration>', 'validity, e.g. 30d, 12h, 2w, or never', '90d')
     .option('--keyring <path>', 'keys trusted to have signed the packages, besides the index key (repeatable)', collect, [])
     .option('--json', 'print the result as JSON')
-    .action(async (dir: string, opts: { key: string; name?: string; expires: string; keyring: string[]; json?: boolean }) => {
-      const { parseDuration, writeIndex } = await import('../repo/index.js');
+    .action((dir: string, opts: { key: string; name?: string; expires: string; keyring: string[]; json?: boolean }) => {
       const expires = parseDuration(opts.expires);
       const key = loadSecretKey(opts.key);
       const keyring = opts.keyring.length ? loadKeyring(opts.keyring) : undefined;
@@ -33,8 +33,7 @@ export function registerRepo(program: Command, io: Io): void {
     .option('--keyring <dir>', 'folder of trusted *.pub keys (repeatable)', collect, [])
     .option('--allow-expired', 'accept an index past its expiry time')
     .option('--json', 'print the result as JSON')
-    .action(async (dir: string, opts: TrustOptions & { allowExpired?: boolean; json?: boolean }) => {
-      const { verifyRepository } = await import('../repo/index.js');
+    .action((dir: string, opts: TrustOptions & { allowExpired?: boolean; json?: boolean }) => {
       const { index, digest } = verifyRepository(resolve(dir), { keyring: trustFrom(opts), allowExpired: opts.allowExpired });
       if (opts.json) io.out(JSON.stringify({ name: index.name, serial: index.serial, packages: index.packages.length, digest, ok: true }));
       else io.out(`${index.name}: ok (serial ${index.serial}, ${index.packages.length} packages verified)`);

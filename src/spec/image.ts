@@ -5,13 +5,14 @@
 import { dirname, resolve } from 'node:path';
 import { ARCHES, isArch, type Arch } from '../solve/depend.js';
 import { parseRequest } from '../solve/solver.js';
-import { FORMATS, type GroupDecl, type OutputFormat, type UserDecl } from '../types.js';
+import type { GroupDecl, UserDecl } from '../types.js';
 import { ACCOUNT_NAME } from '../pkg/manifest.js';
 import { repoNameError } from '../repo/index.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export { FORMATS, type OutputFormat } from '../types.js';
+export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio'] as const;
+export type OutputFormat = (typeof FORMATS)[number];
 
 export interface RepoSpec {
   /** Absolute folder, or undefined for a URL repository. */
