@@ -3,6 +3,15 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, un
 import { dirname } from 'node:path';
 import { ioError } from './errors.js';
 
+/**
+ * `root/rel` for a checked relative path `rel` (pathError: no empty, `.` or
+ * `..` components) under a normalized absolute `root`: what path.join gives,
+ * without normalising again on every entry of a package.
+ */
+export function under(root: string, rel: string): string {
+  return root === '/' ? `/${rel}` : `${root}/${rel}`;
+}
+
 /** Write all of `b` to `fd`, looping over short writes. */
 export function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;

@@ -31,6 +31,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { INSTALLED, writeFileAtomic } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
+import { under } from '../fsutil.js';
 import type { Emit } from './events.js';
 import { HISTORY_FILE, TXN_DIR } from './root.js';
 
@@ -194,8 +195,6 @@ function undoPre(root: string, dir: string, ops: readonly PreOp[], touched: Set<
     }
   }
 }
-
-const under = (root: string, rel: string) => (root === '/' ? `/${rel}` : `${root}/${rel}`);
 
 function parentOf(p: string): string {
   return p.slice(0, p.lastIndexOf('/')) || '/';

@@ -12,10 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { ioError, MinosError } from '../errors.js';
-import { writeAll } from '../fsutil.js';
+import { under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
-import { sortedPaths, under, type Node, type Stage } from '../unpack/stage.js';
+import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';
 

@@ -11,6 +11,7 @@
 import { constants, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { compareUtf8 } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
+import { under } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
 
 export interface Node extends FileEntry {
@@ -30,15 +31,6 @@ export interface Stage {
 export function createStage(root: string): Stage {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   return { root, nodes: new Map(), versions: new Map() };
-}
-
-/**
- * `root/rel` for a manifest path `rel` (checked by pathError: relative, no
- * empty, `.` or `..` components) under a normalized `root`: equal to
- * path.join, without normalising again on every entry's path.
- */
-export function under(root: string, rel: string): string {
-  return `${root}/${rel}`;
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
