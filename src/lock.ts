@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { canonicalJson } from './canonical.js';
 import { ioError, MinosError } from './errors.js';
 import { writeFileAtomic } from './db/installed.js';
+import { isSha256Hex } from './pkg/manifest.js';
 
 export interface LockedRepo {
   name: string;
@@ -67,7 +68,7 @@ export function readLock(file: string): Lockfile {
   if (!v || v.format !== 1 || !Array.isArray(v.packages) || !Array.isArray(v.repositories)) throw bad(file, 'not a minos lockfile (format 1)');
   v.packages.forEach((p, i) => {
     for (const k of ['name', 'version', 'arch', 'repo', 'file', 'sha256'] as const) if (typeof p[k] !== 'string') throw bad(file, `field "packages[${i}].${k}": expected a string`);
-    if (!/^[0-9a-f]{64}$/.test(p.sha256)) throw bad(file, `field "packages[${i}].sha256": expected 64 hex digits`);
+    if (!isSha256Hex(p.sha256)) throw bad(file, `field "packages[${i}].sha256": expected 64 hex digits`);
     if (typeof p.size !== 'number') throw bad(file, `field "packages[${i}].size": expected a number`);
   });
   v.repositories.forEach((r, i) => {

@@ -149,25 +149,11 @@ export const ACCOUNT_NAME = /^(?=.{1,32}$)[a-z_][a-z0-9_.-]*\$?$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const RESERVED = new Set(['.MANIFEST', '.SIGNATURE']);
 
-/** ACCOUNT_NAME.test(s), without the regex engine: it runs twice per file entry. */
-function isAccountName(s: string): boolean {
-  const n = s.length;
-  const end = n > 1 && s.charCodeAt(n - 1) === 0x24 /* $ */ ? n - 1 : n;
-  if (n === 0 || n > 32) return false;
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if ((c >= 0x61 && c <= 0x7a) || c === 0x5f) continue;
-    if (i > 0 && ((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d)) continue;
-    return false;
-  }
-  return true;
-}
-
 const NOT_LOWER_HEX = /[^0-9a-f]/;
 
-/** 64 lowercase hex digits. */
-function isSha256Hex(s: string): boolean {
-  return s.length === 64 && !NOT_LOWER_HEX.test(s);
+/** A sha256 as minos writes it: 64 lowercase hex digits. */
+export function isSha256Hex(s: unknown): boolean {
+  return typeof s === 'string' && s.length === 64 && !NOT_LOWER_HEX.test(s);
 }
 
 /**
@@ -279,8 +265,8 @@ function entry(v: unknown, ctx: Ctx, i: number): FileEntry {
   entryInt(o, 'mode', ctx, i, 0o7777);
   const owner = entryStr(o, 'owner', ctx, i);
   const group = entryStr(o, 'group', ctx, i);
-  if (!isAccountName(owner)) throw bad(ctx, entryField(i, 'owner'), `invalid user name ${quote(owner)}`);
-  if (!isAccountName(group)) throw bad(ctx, entryField(i, 'group'), `invalid group name ${quote(group)}`);
+  if (!ACCOUNT_NAME.test(owner)) throw bad(ctx, entryField(i, 'owner'), `invalid user name ${quote(owner)}`);
+  if (!ACCOUNT_NAME.test(group)) throw bad(ctx, entryField(i, 'group'), `invalid group name ${quote(group)}`);
   const size = entryInt(o, 'size', ctx, i);
   if ((has & (SHA | TARGET | DEV)) !== extra) throw typeKeysError(o, ctx, i, type);
   if (type !== 'file' && size !== 0) throw bad(ctx, entryField(i, 'size'), `must be 0 for a ${type}`);
@@ -355,8 +341,8 @@ function checkUser(v: unknown, ctx: Ctx, i: number): UserDecl {
   const f = itemName('users', i);
   const o = exactKeys(v, ctx, f, ['name', 'uid', 'group'], ['home', 'shell', 'gecos']);
   const u: UserDecl = { name: getStr(o, 'name', ctx, `${f}.name`), uid: getInt(o, 'uid', ctx, `${f}.uid`, 2 ** 32 - 2), group: getStr(o, 'group', ctx, `${f}.group`) };
-  if (!isAccountName(u.name)) throw bad(ctx, `${f}.name`, `invalid user name ${quote(u.name)}`);
-  if (!isAccountName(u.group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(u.group)}`);
+  if (!ACCOUNT_NAME.test(u.name)) throw bad(ctx, `${f}.name`, `invalid user name ${quote(u.name)}`);
+  if (!ACCOUNT_NAME.test(u.group)) throw bad(ctx, `${f}.group`, `invalid group name ${quote(u.group)}`);
   for (const k of ['home', 'shell', 'gecos'] as const) {
     if (k in o) {
       const s = getStr(o, k, ctx, `${f}.${k}`, 255);
@@ -371,10 +357,10 @@ function checkGroup(v: unknown, ctx: Ctx, i: number): GroupDecl {
   const f = itemName('groups', i);
   const o = exactKeys(v, ctx, f, ['name', 'gid'], ['members']);
   const g: GroupDecl = { name: getStr(o, 'name', ctx, `${f}.name`), gid: getInt(o, 'gid', ctx, `${f}.gid`, 2 ** 32 - 2) };
-  if (!isAccountName(g.name)) throw bad(ctx, `${f}.name`, `invalid group name ${quote(g.name)}`);
+  if (!ACCOUNT_NAME.test(g.name)) throw bad(ctx, `${f}.name`, `invalid group name ${quote(g.name)}`);
   if ('members' in o) {
     g.members = getList(o, 'members', ctx, `${f}.members`, (m, j) => {
-      if (typeof m !== 'string' || !isAccountName(m)) throw bad(ctx, itemName(`${f}.members`, j), 'invalid user name');
+      if (typeof m !== 'string' || !ACCOUNT_NAME.test(m)) throw bad(ctx, itemName(`${f}.members`, j), 'invalid user name');
       return m;
     });
   }

@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { writeFilesAtomic } from '../fsutil.js';
-import { checkMeta, exactKeys, getInt, getStr, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
+import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
 import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } from './keys.js';
@@ -19,7 +19,6 @@ export const INDEX_NAME = 'index.json';
 export const INDEX_SIG = 'index.sig';
 const MAX_INDEX = 256 << 20;
 const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export function repoNameError(s: string): string | undefined {
   return REPO_NAME.test(s) ? undefined : `repository name ${quote(s)} must match [a-z0-9][a-z0-9._-]* (at most 64 characters)`;
@@ -76,7 +75,7 @@ export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
     const file = getStr(po, 'file', pctx, 'file', 255);
     if (file !== basename(file) || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`${f}.file`, `${quote(file)} must be a plain file name in the repository folder`);
     const sha256 = getStr(po, 'sha256', pctx, 'sha256', 64);
-    if (!SHA256.test(sha256)) throw fail(`${f}.sha256`, 'expected 64 lowercase hex digits');
+    if (!isSha256Hex(sha256)) throw fail(`${f}.sha256`, 'expected 64 lowercase hex digits');
     const id = `${meta.name} ${meta.version} ${meta.arch}`;
     if (seen.has(id) || seen.has(file)) throw fail(f, `${id} (${file}) is listed twice`);
     seen.add(id);
