@@ -119,19 +119,13 @@ function octal(b: Uint8Array, off: number, len: number, at: number, field: strin
   return v;
 }
 
-/** Header checksum: the byte sum with the checksum field itself counted as spaces. */
-function checksum(b: Uint8Array): number {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += b[i];
-  for (let i = 156; i < BLOCK; i++) sum += b[i];
-  return sum;
-}
-
 /**
- * checksum() of a block through its 32-bit words: two bytes of each word are
- * added per 16-bit lane, which cannot overflow (128 words x 2 x 255 < 65536).
+ * Header checksum: the byte sum of the block with the checksum field itself
+ * (bytes 148-155, words 37-38) counted as spaces. Summed through the block's
+ * 32-bit words, two bytes of each per 16-bit lane, which cannot overflow
+ * (128 words x 2 x 255 < 65536).
  */
-function checksumWords(w: Uint32Array): number {
+function checksum(w: Uint32Array): number {
   let lanes = 0;
   for (let i = 0; i < 37; i++) lanes += (w[i] & 0xff00ff) + ((w[i] >>> 8) & 0xff00ff);
   for (let i = 39; i < BLOCK / 4; i++) lanes += (w[i] & 0xff00ff) + ((w[i] >>> 8) & 0xff00ff);
@@ -227,7 +221,7 @@ export function createTarReader(h: TarHandlers): TarReader {
       throw malformed(b[257 + 5] === 0x20 ? 'GNU tar format is not supported (use --format=pax)' : 'not a POSIX ustar header', headerAt);
     }
     const sum = octal(b, 148, 8, headerAt, 'checksum');
-    if (sum !== checksumWords(w)) throw malformed('header checksum mismatch', headerAt);
+    if (sum !== checksum(w)) throw malformed('header checksum mismatch', headerAt);
     const flag = b[156];
     const size = octal(b, 124, 12, headerAt, 'size');
     if (flag === 0x78 /* x */) {
@@ -402,7 +396,7 @@ function ustarBlock(h: TarHeader, name: string, prefix: string, linkname: string
   writeOct(b, h.devmajor, 329, 8);
   writeOct(b, h.devminor, 337, 8);
   writeStr(b, prefix, 345, 155);
-  writeOct(b, checksum(b), 148, 7);
+  writeOct(b, checksum(new Uint32Array(b.buffer, b.byteOffset, BLOCK / 4)), 148, 7); // Buffer.alloc: its own, aligned memory
   b[155] = 0x20;
   return b;
 }
