@@ -274,7 +274,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const total = chosen.reduce((n, c) => n + c.entry.size, 0);
     const big = process.env.MINOS_UNPACK_WORKERS !== undefined || (total >= 16 << 20 && total / chosen.length >= 256 << 10);
     const pool = big ? createUnpackPool() : createUnpackPool(1);
-    const finish = opts.format === 'dir' ? { mtime } : undefined;
+    const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
     // Largest packages first, so no core is left with a big one at the end; merged in name order below.
     const jobs: Promise<UnpackResult>[] = [];
     for (const i of chosen.map((_, k) => k).sort((a, b) => chosen[b].entry.size - chosen[a].entry.size || a - b)) {

@@ -18,8 +18,8 @@ export interface UnpackJob {
   expect: { size: number; sha256: string };
   /** Folder to create and unpack into. */
   dest: string;
-  /** Apply final file modes and this mtime through each file's descriptor. */
-  finish?: { mtime: number };
+  /** Apply final file modes and this mtime through each file's descriptor; `umask` is the process's. */
+  finish?: { mtime: number; umask: number };
 }
 
 export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string };
@@ -29,14 +29,20 @@ export function unpackPackage(job: UnpackJob): UnpackResult {
   mkdirSync(job.dest, { recursive: true, mode: 0o700 });
   let fd: number | undefined;
   let mode = 0;
+  let chmod = false;
+  const finish = job.finish;
   try {
     const r = readPackage(job.file, {
       keyring: job.keyring,
       expect: job.expect,
       sink: {
         begin(e) {
-          fd = materializeAt(job.dest, e);
+          // A plain mode the umask leaves intact is given at creation, saving an fchmod per
+          // file (5,000 in build (a)); the folder is private (0700) while it is written.
+          const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
+          fd = materializeAt(job.dest, e, direct ? e.mode : 0o600);
           mode = e.mode;
+          chmod = finish !== undefined && !direct;
         },
         data(chunk) {
           writeAll(fd!, chunk);
@@ -46,9 +52,9 @@ export function unpackPackage(job: UnpackJob): UnpackResult {
           const f = fd;
           fd = undefined;
           try {
-            if (job.finish) {
-              fchmodSync(f, mode);
-              futimesSync(f, job.finish.mtime, job.finish.mtime);
+            if (finish) {
+              if (chmod) fchmodSync(f, mode);
+              futimesSync(f, finish.mtime, finish.mtime);
             }
           } finally {
             closeSync(f);

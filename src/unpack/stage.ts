@@ -46,11 +46,12 @@ function removeStaged(stage: Stage, path: string): void {
 
 /**
  * Create an entry under `root`: folders 0700 (finished later), files opened
- * 0600 with O_EXCL|O_NOFOLLOW (the descriptor is returned), symlinks, and
- * hardlinks to a path under the same root. Devices and FIFOs exist only in
- * the node map until a directory target makes them.
+ * `fileMode` (default 0600; subject to the umask) with O_EXCL|O_NOFOLLOW (the
+ * descriptor is returned), symlinks, and hardlinks to a path under the same
+ * root. Devices and FIFOs exist only in the node map until a directory target
+ * makes them.
  */
-export function materializeAt(root: string, e: FileEntry): number | undefined {
+export function materializeAt(root: string, e: FileEntry, fileMode = 0o600): number | undefined {
   const p = under(root, e.path);
   try {
     switch (e.type) {
@@ -58,7 +59,7 @@ export function materializeAt(root: string, e: FileEntry): number | undefined {
         mkdirSync(p, { mode: 0o700 });
         return undefined;
       case 'file':
-        return openSync(p, WRITE_FLAGS, 0o600);
+        return openSync(p, WRITE_FLAGS, fileMode);
       case 'symlink':
         symlinkSync(e.target!, p);
         return undefined;
