@@ -101,6 +101,18 @@ function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: s
  * to the stage moves with everything below it in one rename. `finished`: the
  * files' modes and times were applied while unpacking.
  */
+/**
+ * A node for entry `e`, every field written out: one object shape for all
+ * nodes, where `{ ...e }` made one per set of optional fields (5,600 nodes:
+ * ~15 ms against ~1 ms).
+ */
+function nodeOf(e: FileEntry, pkg: string, done: true | undefined): Node {
+  return {
+    path: e.path, type: e.type, mode: e.mode, owner: e.owner, group: e.group, size: e.size,
+    sha256: e.sha256, target: e.target, devmajor: e.devmajor, devminor: e.devminor, pkg, done,
+  };
+}
+
 export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }): void {
   stage.versions.set(m.name, m.version);
   const moved = new Set<string>();
@@ -122,7 +134,7 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
   const kept: string[] = [];
   let onlyKept = true;
   for (const e of m.files) {
-    const node: Node = { ...e, pkg: m.name, done: opts.finished && e.type === 'file' ? true : undefined };
+    const node = nodeOf(e, m.name, opts.finished && e.type === 'file' ? true : undefined);
     if (moved.size && insideMoved(e.path)) {
       stage.nodes.set(e.path, node);
       continue;
