@@ -24,7 +24,7 @@ import type { ImageSpec, OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts } from './target/accounts.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import type { EntryType, IndexPackage, Manifest } from './types.js';
-import { createUnpackPool } from './unpack/pool.js';
+import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { createStage, discardStage, materialize, mergePackage, type Stage } from './unpack/stage.js';
 
@@ -55,6 +55,11 @@ export interface BuildOptions {
   /** Tool name and version for the SBOM. */
   tool: string;
   onEvent?: (e: BuildEvent) => void;
+  /**
+   * Unpacking threads the caller started early (see cli/build.ts), used when
+   * the packages are large enough to share out and closed otherwise.
+   */
+  unpackPool?: UnpackPool;
 }
 
 export interface BuildResult {
@@ -273,7 +278,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // MINOS_UNPACK_WORKERS forces the number of threads.
     const total = chosen.reduce((n, c) => n + c.entry.size, 0);
     const big = process.env.MINOS_UNPACK_WORKERS !== undefined || (total >= 16 << 20 && total / chosen.length >= 256 << 10);
-    const pool = big ? createUnpackPool() : createUnpackPool(1);
+    const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1);
+    if (!big) void opts.unpackPool?.close();
     const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
     // Largest packages first, so no core is left with a big one at the end; merged in name order below.
     const jobs: Promise<UnpackResult>[] = [];

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { createUnpackPool, type UnpackPool } from '../unpack/pool.js';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
 import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
@@ -22,6 +23,8 @@ function cacheDir(): string {
   return join(base, 'minos', 'packages');
 }
 
+interface BuildFlags { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }
+
 export function registerBuild(program: Command, io: Io): void {
   program
     .command('build')
@@ -36,33 +39,45 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
     .option('--json', 'print a JSON summary')
-    .action(async (specFile: string, opts: { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }) => {
-      const spec = loadImageSpec(resolve(specFile));
-      if (opts.format !== undefined && !(FORMATS as readonly string[]).includes(opts.format)) {
-        throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
-      }
-      if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
-      const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
-      const format = (opts.format as OutputFormat | undefined) ?? formatOf(out) ?? spec.output?.format ?? 'dir';
-      const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
-      const progress = io.isTTY && !opts.json;
-      const onEvent = (e: BuildEvent) => {
-        if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);
-        else if (!progress) return;
-        else if (e.type === 'resolved') io.progress?.(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}`);
-        else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
-        else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
-      };
-      const r = await buildImage({
-        spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-        level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent,
-      });
-      if (progress) io.progress?.('');
-      if (opts.json) {
-        io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
-      } else {
-        io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
-        io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
+    .action(async (specFile: string, opts: BuildFlags) => {
+      // Unpacking threads start while the spec and indexes are read: a worker's start-up is
+      // ~60 ms of CPU before it can take a package. buildImage closes them if it does not need them.
+      const unpackPool = createUnpackPool();
+      try {
+        await runBuild(specFile, opts, io, unpackPool);
+      } finally {
+        await unpackPool.close();
       }
     });
 }
+
+async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: UnpackPool): Promise<void> {
+  const spec = loadImageSpec(resolve(specFile));
+  if (opts.format !== undefined && !(FORMATS as readonly string[]).includes(opts.format)) {
+    throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
+  }
+  if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
+  const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
+  const format = (opts.format as OutputFormat | undefined) ?? formatOf(out) ?? spec.output?.format ?? 'dir';
+  const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
+  const progress = io.isTTY && !opts.json;
+  const onEvent = (e: BuildEvent) => {
+    if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);
+    else if (!progress) return;
+    else if (e.type === 'resolved') io.progress?.(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}`);
+    else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
+    else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
+  };
+  const r = await buildImage({
+    spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
+    level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+  });
+  if (progress) io.progress?.('');
+  if (opts.json) {
+    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
+  } else {
+    io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
+    io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
+  }
+}
+
