@@ -7,7 +7,7 @@
  *   lockfile and SBOM.
  * Nothing appears at the output path unless every step succeeded.
  */
-import { closeSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
@@ -271,6 +271,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const keyrings = new Map(repos.map((r) => [r.name, loadKeyring(r.spec.keys)]));
     let bytes = 0;
     const pkgFiles: string[] = [];
+    // One fresh parent for every package's folder: a removal per package cost ~0.5 ms in its ENOENT error.
+    rmSync(unpacked, { recursive: true, force: true });
+    mkdirSync(unpacked, { mode: 0o700 });
     for (const c of chosen) pkgFiles.push(await packageFile(c.repo, c.entry, opts.cacheDir));
     // A worker thread (this thread unpacks too) pays off once there is real decompression to share out.
     // Measured on bench/build.mjs, 2 idle cores: 40 packages of ~1 MiB 0.74 s with one worker against

@@ -16,7 +16,7 @@ export interface UnpackJob {
   file: string;
   keyring: Keyring;
   expect: { size: number; sha256: string };
-  /** Folder to create and unpack into. */
+  /** Folder to create and unpack into: must not exist, its parent must. */
   dest: string;
   /** Apply final file modes and this mtime through each file's descriptor; `umask` is the process's. */
   finish?: { mtime: number; umask: number };
@@ -25,8 +25,7 @@ export interface UnpackJob {
 export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string };
 
 export function unpackPackage(job: UnpackJob): UnpackResult {
-  rmSync(job.dest, { recursive: true, force: true });
-  mkdirSync(job.dest, { recursive: true, mode: 0o700 });
+  mkdirSync(job.dest, { mode: 0o700 });
   let fd: number | undefined;
   let mode = 0;
   let chmod = false;
