@@ -276,6 +276,9 @@ const K_CONFLICTS = 4;
 const K_SAME = 5;
 const K_REMOVE = 6;
 
+/** Packages whose dependency lists build() reads ahead (see Universe.warm). */
+const WARM = 32;
+
 /** A growable Int32Array: push() appends; read a[i] for i < n. */
 class IntVec {
   a: Int32Array;
@@ -448,7 +451,9 @@ class Problem_ {
     }
     this.hardTo.a[0] = this.nClauses;
     // Breadth-first over everything reachable: variables are the queue.
+    let warmed = 1;
     for (let v = 1; v < this.varToPkg.n; v++) {
+      if (v === warmed) warmed = v + u.warm(this.varToPkg.a, v, Math.min(this.varToPkg.n, v + WARM));
       const id = this.varToPkg.a[v];
       const neg = (v << 1) | 1;
       this.hardFrom.a[v] = this.nClauses;

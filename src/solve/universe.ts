@@ -15,7 +15,10 @@
  * run of those numbers; each number gets its matching ids once, and every
  * dependency on a bare name shares one run. The solver reads these runs
  * directly (depsAt, matchAt); the array-returning methods are conveniences
- * built on them.
+ * built on them. Filling them makes no garbage on the JS heap (scratch and
+ * pools are typed arrays): right after an index load the young generation
+ * is full of the freshly parsed index, and a scavenge triggered during the
+ * first solve would copy it (tens of milliseconds).
  *
  * Order of ids (the determinism contract): name ascending (code units), then
  * repository priority descending, version descending (Debian order),
@@ -70,9 +73,6 @@ type Field = 0 | 1 | 2;
 
 const NO_PROVIDES: readonly Provide[] = [];
 
-/** Scratch for computing one match (reused; never escapes). */
-const scratch: number[] = [];
-
 export class Universe {
   readonly arch: Arch;
   /** Visible candidates by id. */
@@ -107,30 +107,44 @@ export class Universe {
   /**
    * Per id, copied from the candidate while building (so the solver's
    * reads stay in flat arrays instead of visiting each package object):
-   * version, priority, and the dependency lists (at 3 * id + field).
+   * version, priority, and the dependency lists: at 2 * (3 * id + field)
+   * the list, at the next index its offset in depPool once parsed (see
+   * depsAt; side by side so that one cache line has both).
    */
   private readonly vers: string[];
   private readonly prio: Float64Array;
-  private readonly lists: (readonly string[] | undefined)[];
+  private readonly lists: (readonly string[] | number | undefined)[];
 
-  /** Per dependency number: its text, and its parsed form once asked for (see dep()). */
-  private readonly depText: string[] = [];
+  /**
+   * Per dependency number: where its text is (item dK[d] of the list at
+   * dSrc[d] = 3 * id + field, see depText()), and its parsed form once
+   * asked for (see dep()).
+   */
+  private dSrc = new Int32Array(1024);
+  private dK = new Int32Array(1024);
+  private nDeps = 0;
+  /** What warm() read (kept so the reads are not optimised away). */
+  private warmChars = 0;
   private readonly depObj: (Dep | undefined)[] = [];
   /**
-   * Per dependency number, for the common one-descriptor form read straight
-   * from the string (see scan()): the name's entry in names (-1: unknown
-   * name), the operator (OP_*; OP_SLOW: use the parsed form), the version's
-   * [start, end) in the text.
+   * Per dependency number, for the common forms read straight from the
+   * string (see scan()): the name's entry in names (-1: unknown name), the
+   * operator (OP_*; OP_SLOW: use the parsed form), the version's [start,
+   * end) in the text. For OP_ALTS, dVs and dVe are the offset in altPool
+   * and the count of its alternatives.
    */
   private dEntry = new Int32Array(1024);
   private dOp = new Int8Array(1024);
   private dVs = new Int32Array(1024);
   private dVe = new Int32Array(1024);
-  /**
-   * Per package and field: offset in depPool of its list ([count, dep
-   * numbers…]), -1 until parsed. Allocated on first use.
-   */
-  private readonly listAt: (Int32Array | undefined)[] = [undefined, undefined, undefined];
+  /** What scanAlt() read: the name's entry, operator and version range (see dEntry…). */
+  private aEntry = 0;
+  private aOp = 0;
+  private aVs = 0;
+  private aVe = 0;
+  /** Alternatives of dependencies with OP_ALTS: [entry, op, version start, version end] each. */
+  private altPool: Int32Array = new Int32Array(1024);
+  private altLen = 0;
   /** Runs [count, dep numbers…] (offset 0: the empty run); may be reallocated by depsAt (read it after calling). */
   depPool = new Int32Array(4096);
   private depLen = 1;
@@ -141,6 +155,9 @@ export class Universe {
   private matchLen = 1;
   /** Descriptor text → matching ids (requests). */
   private readonly matchByText = new Map<string, readonly number[]>();
+  /** Scratch for computing one match: scr[0, scrN) (reused, so matching allocates nothing). */
+  private scr: Int32Array = new Int32Array(256);
+  private scrN = 0;
 
   /**
    * Build from candidates; throws MN0107 for an invalid provide (the first
@@ -168,14 +185,14 @@ export class Universe {
     const pkgs: Candidate[] = new Array(n);
     this.vers = new Array(n);
     this.prio = new Float64Array(n);
-    this.lists = new Array(3 * n);
+    this.lists = new Array(6 * n);
     const provs: (readonly string[] | undefined)[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const x = pos[i];
       pkgs[i] = vis[x];
       this.prio[i] = v.prio[x];
       this.vers[i] = v.ver[x];
-      for (let f = 0; f < 3; f++) this.lists[3 * i + f] = v.lists[3 * x + f];
+      for (let f = 0; f < 3; f++) this.lists[6 * i + 2 * f] = v.lists[3 * x + f];
       provs[i] = v.prov[x];
     }
     this.pkgs = pkgs;
@@ -315,8 +332,16 @@ export class Universe {
   /** The dependency numbered `d` (see depsAt), parsed. */
   dep(d: number): Dep {
     let x = this.depObj[d];
-    if (x === undefined) x = this.depObj[d] = { text: this.depText[d], alts: parseDependency(this.depText[d]), index: d };
+    if (x === undefined) {
+      const text = this.depText(d);
+      x = this.depObj[d] = { text, alts: parseDependency(text), index: d };
+    }
     return x;
+  }
+
+  /** The text of dependency number d. */
+  private depText(d: number): string {
+    return (this.lists[2 * this.dSrc[d]] as readonly string[])[this.dK[d]];
   }
 
   /**
@@ -343,18 +368,42 @@ export class Universe {
   }
 
   /**
+   * Read the not yet parsed `depends` strings of packages ids[from, to)
+   * ahead of depsAt: their loads do not depend on each other, so the
+   * memory system serves them in parallel, where parsing one package at a
+   * time waits for each in turn. Returns to - from; never throws (anything
+   * malformed fails later, in depsAt's order).
+   */
+  warm(ids: Int32Array, from: number, to: number): number {
+    const lists = this.lists;
+    let chars = 0;
+    for (let k = from; k < to; k++) {
+      const at = 6 * ids[k];
+      if (lists[at + 1] !== undefined) continue;
+      const list = lists[at] as readonly string[] | undefined;
+      if (!list) continue;
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i];
+        if (typeof s === 'string') chars += s.length;
+      }
+    }
+    this.warmChars = chars;
+    return to - from;
+  }
+
+  /**
    * Offset in depPool of package `id`'s parsed list for field f
    * (F_DEPENDS…): depPool[o] is the count, the dependency numbers follow.
    * Parses on first use; throws MN0107 naming the package.
    */
   depsAt(id: number, f: Field): number {
-    let offs = this.listAt[f];
-    if (offs === undefined) offs = this.listAt[f] = new Int32Array(this.pkgs.length).fill(-1);
-    const o = offs[id];
-    if (o >= 0) return o;
-    const list = this.lists[3 * id + f];
+    const lists = this.lists;
+    const at = 6 * id + 2 * f;
+    const o = lists[at + 1];
+    if (o !== undefined) return o as number;
+    const list = lists[at] as readonly string[] | undefined;
     const len = list ? list.length : 0;
-    if (len === 0) return (offs[id] = 0); // the shared empty run
+    if (len === 0) return (lists[at + 1] = 0); // the shared empty run
     if (this.depLen + len + 1 > this.depPool.length) {
       const b = new Int32Array(Math.max(this.depPool.length * 2, this.depLen + len + 1));
       b.set(this.depPool.subarray(0, this.depLen));
@@ -364,15 +413,15 @@ export class Universe {
     const pool = this.depPool;
     pool[start] = len;
     for (let i = 0; i < len; i++) {
-      pool[start + 1 + i] = this.addDep(list![i], id, f);
+      pool[start + 1 + i] = this.addDep(list![i], id, f, i);
     }
     this.depLen = start + 1 + len;
-    return (offs[id] = start);
+    return (lists[at + 1] = start);
   }
 
-  /** Number a new dependency string; throws MN0107 naming the package when it is invalid. */
-  private addDep(s: string, id: number, f: Field): number {
-    const d = this.depText.length;
+  /** Number a new dependency string, list `f` of package `id` at k; throws MN0107 naming the package when it is invalid. */
+  private addDep(s: string, id: number, f: Field, k: number): number {
+    const d = this.nDeps;
     if (d === this.dOp.length) this.growDeps();
     if (!this.scan(s, d)) {
       let alts: Dependency;
@@ -384,7 +433,9 @@ export class Universe {
       this.depObj[d] = { text: s, alts, index: d };
       this.dOp[d] = OP_SLOW;
     }
-    this.depText.push(s);
+    this.dSrc[d] = 3 * id + f;
+    this.dK[d] = k;
+    this.nDeps = d + 1;
     return d;
   }
 
@@ -402,24 +453,71 @@ export class Universe {
     const ve = new Int32Array(n);
     ve.set(this.dVe);
     this.dVe = ve;
+    const src = new Int32Array(n);
+    src.set(this.dSrc);
+    this.dSrc = src;
+    const k = new Int32Array(n);
+    k.set(this.dK);
+    this.dK = k;
   }
 
   /**
-   * The fast path of parseDependency for the common valid form `name` or
-   * `name OP version` (no alternatives, a plain version): records it as
-   * dependency d without allocating and returns true. Returns false for
-   * anything else, which then goes through parseDependency (and its error
-   * messages). Accepts only strings parseDependency accepts, with the same
-   * meaning.
+   * The fast path of parseDependency for the common valid forms: `name` or
+   * `name OP version` (a plain version), or alternatives of those separated
+   * by `|`. Records it as dependency d without allocating and returns true;
+   * returns false for anything else, which then goes through
+   * parseDependency (and its error messages). Accepts only strings
+   * parseDependency accepts, with the same meaning.
    */
   private scan(s: string, d: number): boolean {
     const n = s.length;
-    let i = 0;
+    let i = this.scanAlt(s, 0, n);
+    if (i < 0) return false;
+    if (i === n) {
+      this.dEntry[d] = this.aEntry;
+      this.dOp[d] = this.aOp;
+      this.dVs[d] = this.aVs;
+      this.dVe[d] = this.aVe;
+      return true;
+    }
+    // Alternatives: ALT ints each in altPool, from dVs[d], dVe[d] of them.
+    const from = this.altLen;
+    let count = 0;
+    for (;;) {
+      if (this.altLen + ALT > this.altPool.length) this.altPool = grow32(this.altPool, this.altLen + ALT);
+      const a = this.altPool;
+      const at = this.altLen;
+      a[at] = this.aEntry;
+      a[at + 1] = this.aOp;
+      a[at + 2] = this.aVs;
+      a[at + 3] = this.aVe;
+      this.altLen = at + ALT;
+      count++;
+      if (i === n) break;
+      i = this.scanAlt(s, i + 1, n); // s[i] is "|"
+      if (i < 0) {
+        this.altLen = from;
+        return false;
+      }
+    }
+    this.dOp[d] = OP_ALTS;
+    this.dVs[d] = from;
+    this.dVe[d] = count;
+    return true;
+  }
+
+  /**
+   * One alternative of scan(): s[i, …) up to the end `n` or a "|". Returns
+   * where it stopped (n or the index of the "|") with the name's entry,
+   * operator and version range in aEntry, aOp, aVs, aVe; -1 when it
+   * is not in the simple form.
+   */
+  private scanAlt(s: string, i: number, n: number): number {
     while (i < n && isSpace(s.charCodeAt(i))) i++;
-    if (i === n) return false;
+    if (i === n) return -1;
     const start = i;
     const c0 = s.charCodeAt(i);
-    if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return false;
+    if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return -1;
     let h = FNV_BASIS;
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
@@ -427,16 +525,16 @@ export class Universe {
       h = Math.imul(h ^ c, FNV_PRIME);
     }
     const nameEnd = i;
-    if (nameEnd - start > 128) return false;
+    if (nameEnd - start > 128) return -1;
     while (i < n && isSpace(s.charCodeAt(i))) i++;
     let op = OP_NONE;
     let vs = 0;
     let ve = 0;
-    if (i < n) {
+    if (i < n && s.charCodeAt(i) !== 124) {
       const a = s.charCodeAt(i);
       const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
       if (a === 61) {
-        if (b === 61 || b === 60 || b === 62) return false;
+        if (b === 61 || b === 60 || b === 62) return -1;
         op = OP_EQ;
         i += 1;
       } else if (a === 60 || a === 62) {
@@ -444,13 +542,13 @@ export class Universe {
           op = a === 60 ? OP_LE : OP_GE;
           i += 2;
         } else if (b === 60 || b === 62) {
-          return false;
+          return -1;
         } else {
           op = a === 60 ? OP_LT : OP_GT;
           i += 1;
         }
       } else {
-        return false;
+        return -1;
       }
       while (i < n && isSpace(s.charCodeAt(i))) i++;
       vs = i;
@@ -458,15 +556,15 @@ export class Universe {
       ve = i;
       while (i < n && isSpace(s.charCodeAt(i))) i++;
       // A version that is certainly valid: a digit first, no epoch, not ending in "-".
-      if (i !== n || ve === vs || ve - vs > 128) return false;
+      if ((i !== n && s.charCodeAt(i) !== 124) || ve === vs || ve - vs > 128) return -1;
       const v0 = s.charCodeAt(vs);
-      if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return false;
+      if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return -1;
     }
-    this.dEntry[d] = this.names.findRange(s, start, nameEnd, h);
-    this.dOp[d] = op;
-    this.dVs[d] = vs;
-    this.dVe[d] = ve;
-    return true;
+    this.aEntry = this.names.findRange(s, start, nameEnd, h);
+    this.aOp = op;
+    this.aVs = vs;
+    this.aVe = ve;
+    return i;
   }
 
   /**
@@ -488,44 +586,67 @@ export class Universe {
   /** The run for matchAt(d), stored (runs for a bare name are shared by every dependency on it). */
   private computeMatchAt(d: number): number {
     const op = this.dOp[d];
-    scratch.length = 0;
+    this.scrN = 0;
     if (op === OP_SLOW) {
-      this.matchAlts(this.dep(d).alts, scratch);
-      return this.store(scratch);
+      this.matchAlts(this.dep(d).alts);
+      return this.store();
+    }
+    if (op === OP_ALTS) {
+      this.matchScanned(this.dVs[d], this.dVe[d], this.depText(d));
+      return this.store();
     }
     const e = this.dEntry[d];
     if (e < 0) return 0; // the empty run
     if (op !== OP_NONE) {
-      this.matchEntry(e, op, this.depText[d], this.dVs[d], this.dVe[d], scratch);
-      return this.store(scratch);
+      this.matchEntry(e, op, this.depText(d), this.dVs[d], this.dVe[d]);
+      return this.store();
     }
     let o = this.info[4 * e + 3];
     if (o < 0) {
-      this.matchEntry(e, OP_NONE, '', 0, 0, scratch);
-      o = this.info[4 * e + 3] = this.store(scratch);
+      this.matchEntry(e, OP_NONE, '', 0, 0);
+      o = this.info[4 * e + 3] = this.store();
     }
     return o;
   }
 
-  /** Append the ids matching any of `alts` to `out`, deduplicated, alternatives in order. */
-  private matchAlts(alts: Dependency, out: number[]): void {
-    for (const a of alts) {
-      const from = out.length;
-      this.computeMatch(a.name, a.constraint, out);
-      let w = from;
-      for (let r = from; r < out.length; r++) {
-        const id = out[r];
-        let dup = false;
-        for (let q = 0; q < from; q++) if (out[q] === id) { dup = true; break; }
-        if (!dup) out[w++] = id;
-      }
-      out.length = w;
+  /** matchAlts for the `count` alternatives at altPool[from] of the dependency string `text`. */
+  private matchScanned(from: number, count: number, text: string): void {
+    for (let k = 0; k < count; k++) {
+      const at = from + ALT * k;
+      const a = this.altPool;
+      const e = a[at];
+      if (e < 0) continue;
+      const start = this.scrN;
+      this.matchEntry(e, a[at + 1], text, a[at + 2], a[at + 3]);
+      this.dedup(start);
     }
   }
 
-  /** Copy `ids` into matchPool as a run; returns its offset. */
-  private store(ids: readonly number[]): number {
-    const len = ids.length;
+  /** Drop from scr[start, scrN) the ids already in scr[0, start). */
+  private dedup(start: number): void {
+    const out = this.scr;
+    let w = start;
+    for (let r = start; r < this.scrN; r++) {
+      const id = out[r];
+      let dup = false;
+      for (let q = 0; q < start; q++) if (out[q] === id) { dup = true; break; }
+      if (!dup) out[w++] = id;
+    }
+    this.scrN = w;
+  }
+
+  /** Append the ids matching any of `alts` to the scratch, deduplicated, alternatives in order. */
+  private matchAlts(alts: Dependency): void {
+    for (const a of alts) {
+      const from = this.scrN;
+      this.computeMatch(a.name, a.constraint);
+      this.dedup(from);
+    }
+  }
+
+  /** Copy the scratch into matchPool as a run; returns its offset. */
+  private store(): number {
+    const len = this.scrN;
     if (this.matchLen + len + 1 > this.matchPool.length) {
       const b = new Int32Array(Math.max(this.matchPool.length * 2, this.matchLen + len + 1));
       b.set(this.matchPool.subarray(0, this.matchLen));
@@ -533,6 +654,7 @@ export class Universe {
     }
     const start = this.matchLen;
     const pool = this.matchPool;
+    const ids = this.scr;
     pool[start] = len;
     for (let i = 0; i < len; i++) pool[start + 1 + i] = ids[i];
     this.matchLen = start + 1 + len;
@@ -556,48 +678,55 @@ export class Universe {
     const key = d.constraint ? `${d.name} ${d.constraint.op} ${d.constraint.version}` : d.name;
     let r = this.matchByText.get(key);
     if (r === undefined) {
-      const out: number[] = [];
-      this.computeMatch(d.name, d.constraint, out);
-      this.matchByText.set(key, (r = out));
+      this.scrN = 0;
+      this.computeMatch(d.name, d.constraint);
+      this.matchByText.set(key, (r = Array.from(this.scr.subarray(0, this.scrN))));
     }
     return r;
   }
 
-  /** Append the ids satisfying `name` + `c` to `out` (see match). */
-  private computeMatch(name: string, c: Constraint | undefined, out: number[]): void {
+  /** Append the ids satisfying `name` + `c` to the scratch (see match). */
+  private computeMatch(name: string, c: Constraint | undefined): void {
     const e = this.names.find(name);
     if (e < 0) return;
-    if (c === undefined) this.matchEntry(e, OP_NONE, '', 0, 0, out);
-    else this.matchEntry(e, opCode(c.op), c.version, 0, c.version.length, out);
+    if (c === undefined) this.matchEntry(e, OP_NONE, '', 0, 0);
+    else this.matchEntry(e, opCode(c.op), c.version, 0, c.version.length);
   }
 
   /**
    * Append the ids satisfying the descriptor "name of entry e, op, version
-   * v[vs, ve)" to `out` (see match).
+   * v[vs, ve)" to the scratch (see match).
    */
-  private matchEntry(e: number, op: number, v: string, vs: number, ve: number, out: number[]): void {
+  private matchEntry(e: number, op: number, v: string, vs: number, ve: number): void {
     const vers = this.vers;
     const prio = this.prio;
     const info = this.info;
-    for (let i = info[4 * e], end = info[4 * e + 1]; i < end; i++) {
-      if (op === OP_NONE) out.push(i);
+    const first = info[4 * e];
+    const last = info[4 * e + 1];
+    const j = info[4 * e + 2];
+    const provs = j < 0 ? NO_PROVIDES : this.provLists[j];
+    // At most every package of the name and every provider.
+    if (this.scrN + (last - first) + provs.length > this.scr.length) this.scr = grow32(this.scr, this.scrN + (last - first) + provs.length);
+    const out = this.scr;
+    let n = this.scrN;
+    for (let i = first; i < last; i++) {
+      if (op === OP_NONE) out[n++] = i;
       else {
         const pv = vers[i];
-        if (holds(compareVersionRanges(pv, 0, pv.length, v, vs, ve), op)) out.push(i);
+        if (holds(compareVersionRanges(pv, 0, pv.length, v, vs, ve), op)) out[n++] = i;
       }
     }
-    const j = info[4 * e + 2];
-    if (j < 0) return;
-    const from = out.length;
-    for (const p of this.provLists[j]) {
+    const from = n;
+    for (let k = 0; k < provs.length; k++) {
+      const p = provs[k];
       if (op !== OP_NONE && (p.version === undefined || !holds(compareVersionRanges(p.version, 0, p.version.length, v, vs, ve), op))) continue;
       if (e < this.nNames && this.nameIndex[p.pkg] === this.rank[e]) continue; // a package of that name: already listed
       let dup = false;
-      for (let q = from; q < out.length; q++) if (out[q] === p.pkg) { dup = true; break; }
-      if (!dup) out.push(p.pkg);
+      for (let q = from; q < n; q++) if (out[q] === p.pkg) { dup = true; break; }
+      if (!dup) out[n++] = p.pkg;
     }
     // Providers arrive in id order; order them by priority (descending), then id.
-    for (let a = from + 1; a < out.length; a++) {
+    for (let a = from + 1; a < n; a++) {
       const x = out[a];
       const px = prio[x];
       let b = a - 1;
@@ -607,6 +736,7 @@ export class Universe {
       }
       out[b + 1] = x;
     }
+    this.scrN = n;
   }
 }
 
@@ -617,6 +747,10 @@ const OP_LE = 3;
 const OP_GT = 4;
 const OP_GE = 5;
 const OP_SLOW = 6;
+/** Alternatives, each in the simple form: see scan(). */
+const OP_ALTS = 7;
+/** Ints per alternative in altPool. */
+const ALT = 4;
 
 function opCode(op: Op): number {
   switch (op) {
@@ -644,14 +778,26 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
+/** Classes of ASCII code units for scanAlt (one table load instead of a chain of range tests): bits C_NAME, C_VERSION. */
+const C_NAME = 1;
+const C_VERSION = 2;
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const digit = c >= 48 && c <= 57;
+  const lower = c >= 97 && c <= 122;
+  const upper = c >= 65 && c <= 90;
+  if (digit || lower || c === 43 || c === 46 || c === 95 || c === 45) CLASS[c] |= C_NAME;
+  if (digit || lower || upper || c === 46 || c === 43 || c === 126 || c === 45) CLASS[c] |= C_VERSION;
+}
+
 /** a-z 0-9 + . _ - */
 function isNameChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 46 || c === 95 || c === 45;
+  return c < 128 && (CLASS[c] & C_NAME) !== 0;
 }
 
 /** A-Z a-z 0-9 . + ~ - (a version without an epoch). */
 function isVersionChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 46 || c === 43 || c === 126 || c === 45;
+  return c < 128 && (CLASS[c] & C_VERSION) !== 0;
 }
 
 /** Widest range of code units one radix pass buckets (wider: comparison sort). */
