@@ -276,9 +276,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     mkdirSync(unpacked, { mode: 0o700 });
     for (const c of chosen) pkgFiles.push(await packageFile(c.repo, c.entry, opts.cacheDir));
     // A worker thread (this thread unpacks too) pays off once there is real decompression to share out.
-    // Measured on bench/build.mjs, 2 idle cores: 40 packages of ~1 MiB 0.74 s with one worker against
-    // 0.90 s on this thread alone (two workers: 0.85 s); 100 of ~120 KiB 0.61 s against 0.60 s.
-    // MINOS_UNPACK_WORKERS forces the number of threads.
+    // Measured on bench/build.mjs, 2 cores, runs interleaved (median): 40 packages of ~1 MiB 1.03 s
+    // with one worker against 1.26 s on this thread alone; 100 of ~120 KiB 0.76 s against 0.74 s, even
+    // with the worker started early (see cli/build.ts). MINOS_UNPACK_WORKERS forces the number of threads.
     const total = chosen.reduce((n, c) => n + c.entry.size, 0);
     const big = process.env.MINOS_UNPACK_WORKERS !== undefined || (total >= 16 << 20 && total / chosen.length >= 256 << 10);
     const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1);
