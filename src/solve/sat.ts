@@ -39,10 +39,10 @@ export class Sat {
   private qhead = 0;
   private readonly trailLim: number[] = [];
 
-  private arena: Int32Array = new Int32Array(1024);
+  private arena: Int32Array;
   private arenaLen = 0;
-  private cStart: Int32Array = new Int32Array(256);
-  private cLen: Int32Array = new Int32Array(256);
+  private cStart: Int32Array;
+  private cLen: Int32Array;
   private nClauses = 0;
   private nOriginal = -1;
   /**
@@ -51,7 +51,7 @@ export class Sat {
    * the first slot watching lit, wNext[slot] the next one (-1 ends).
    */
   private readonly wHead: Int32Array;
-  private wNext: Int32Array = new Int32Array(512);
+  private wNext: Int32Array;
   /** Antecedents of each learned clause (index: id - nOriginal). */
   private readonly proof: Int32Array[] = [];
   /** Clauses that are empty or unit and must be asserted at level 0. */
@@ -64,8 +64,14 @@ export class Sat {
   conflicts = 0;
   decisions = 0;
 
-  constructor(nVars: number) {
+  /** `clauses` and `lits`: expected original clauses and their literals (room is reserved; more may be added). */
+  constructor(nVars: number, clauses = 0, lits = 0) {
     this.nVars = nVars;
+    const room = Math.max(256, clauses + (clauses >> 3));
+    this.arena = new Int32Array(Math.max(1024, lits + (lits >> 3)));
+    this.cStart = new Int32Array(room);
+    this.cLen = new Int32Array(room);
+    this.wNext = new Int32Array(2 * room);
     this.litVal = new Int8Array(2 * nVars);
     this.level = new Int32Array(nVars);
     this.reason = new Int32Array(nVars).fill(-1);

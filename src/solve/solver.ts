@@ -184,7 +184,7 @@ export function solve(req: Request): Changeset {
   const t0 = performance.now();
   const p = new Problem_(u, pins, !!req.optional);
   p.build(requests, installed.filter((i) => !req.autoremove && !removeSet.has(i.name)).map((i) => i.name), removeSet, keepPkgs);
-  const sat = new Sat(p.nVars);
+  const sat = new Sat(p.nVars, p.nClauses, p.lits.n);
   for (let c = 0; c < p.nClauses; c++) sat.addClause(p.lits.a, p.starts.a[c], p.end(c));
   const t1 = performance.now();
   const decider = new Policy(p, sat);
@@ -199,9 +199,13 @@ export function solve(req: Request): Changeset {
     throw new MinosError('MN0301', problem.message, { data: { problem, stats } });
   }
 
+  // Sorted by name: ids follow the names' order and a result has one package per name.
+  const chosen = new Int32Array(p.nVars);
+  let nChosen = 0;
+  for (let v = 1; v < p.nVars; v++) if (sat.value(v) === 1) chosen[nChosen++] = p.varToPkg.a[v];
+  const ids = chosen.subarray(0, nChosen).sort();
   const result: Locator[] = [];
-  for (let v = 1; v < p.nVars; v++) if (sat.value(v) === 1) result.push(locator(u, p.varToPkg.a[v]));
-  result.sort(byName);
+  for (let i = 0; i < ids.length; i++) result.push(locator(u, ids[i]));
   const resultNames = new Map(result.map((l) => [l.name, l]));
   const install: Locator[] = [];
   const upgrade: { from: Locator; to: Locator }[] = [];
@@ -213,10 +217,6 @@ export function solve(req: Request): Changeset {
   }
   for (const inst of installed) if (!resultNames.has(inst.name)) remove.push(installedLocator(inst));
   return { install, remove, upgrade, result, stats };
-}
-
-function byName(a: Locator, b: Locator): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function locator(u: Universe, id: number): Locator {
@@ -268,14 +268,6 @@ function inRepo(u: Universe, name: string, repo: string): boolean {
   return false;
 }
 
-const K_ROOT = 0;
-const K_REQUEST = 1;
-const K_INSTALLED = 2;
-const K_REQUIRES = 3;
-const K_CONFLICTS = 4;
-const K_SAME = 5;
-const K_REMOVE = 6;
-
 /** Packages whose dependency lists build() reads ahead (see Universe.warm). */
 const WARM = 32;
 
@@ -293,6 +285,14 @@ class IntVec {
       this.a = b;
     }
     this.a[this.n++] = x;
+  }
+  /** Make room for k more elements (then a[n…n+k) may be written directly). */
+  reserve(k: number): void {
+    if (this.n + k > this.a.length) {
+      const b = new Int32Array(Math.max(this.a.length * 2, this.n + k));
+      b.set(this.a);
+      this.a = b;
+    }
   }
 }
 
@@ -315,11 +315,20 @@ class Problem_ {
   readonly lits = new IntVec(4096);
   /** Clause c is lits[starts[c], starts[c+1]) (the last one ends at lits.n). */
   readonly starts = new IntVec();
-  /** Why each clause exists (K_* kind, two ids, the dependency number or -1); see info(). */
-  private readonly infoKind = new IntVec();
-  private readonly infoA = new IntVec();
-  private readonly infoB = new IntVec();
-  private readonly infoRef = new IntVec();
+  /**
+   * Why each clause exists is read back from its place (see info()): clause
+   * 0 is the root, then requests up to reqEnd, names to keep up to keepEnd
+   * (keepFirst: the first id of each name), each variable's dependencies
+   * (hardFrom/hardTo; the first literal is the variable's negation), the
+   * conflicts from confFrom (confRef: their dependency numbers), and from
+   * sameFrom the unit "remove" and two-literal "same-name" clauses.
+   */
+  private reqEnd = 0;
+  private keepEnd = 0;
+  private readonly keepFirst = new IntVec(16);
+  private confFrom = 0;
+  private readonly confRef = new IntVec(64);
+  private sameFrom = 0;
   /** Per variable: [from, to) clause ids of its dependencies (root: requests and kept names). */
   readonly hardFrom = new IntVec();
   readonly hardTo = new IntVec();
@@ -389,10 +398,14 @@ class Problem_ {
     const pool = this.u.matchPool;
     const end = o + 1 + pool[o];
     const pinned = this.pins.size !== 0;
+    out.reserve(pool[o]);
+    const a = out.a;
+    let n = out.n;
     for (let i = o + 1; i < end; i++) {
       const id = pool[i];
-      if (!pinned || this.allowed(id)) out.push(this.varOf(id) << 1);
+      if (!pinned || this.allowed(id)) a[n++] = this.varOf(id) << 1;
     }
+    out.n = n;
   }
 
   /** Append the positive literals of a request's candidates (pins honoured), deduplicated. */
@@ -408,48 +421,64 @@ class Problem_ {
     }
   }
 
-  private begin(kind: number, a: number, b: number, ref: number): void {
+  /** Start a clause. */
+  private begin(): void {
     this.starts.push(this.lits.n);
-    this.infoKind.push(kind);
-    this.infoA.push(a);
-    this.infoB.push(b);
-    this.infoRef.push(ref);
   }
 
-  /** Why clause c exists. */
+  /** Why clause c exists (see reqEnd). */
   info(c: number): ClauseInfo {
-    const a = this.infoA.a[c];
-    const b = this.infoB.a[c];
-    const ref = this.infoRef.a[c];
-    switch (this.infoKind.a[c]) {
-      case K_ROOT: return { kind: 'root' };
-      case K_REQUEST: return { kind: 'request', index: a };
-      case K_INSTALLED: return { kind: 'installed', name: this.u.name(a) };
-      case K_REQUIRES: return { kind: 'requires', pkg: a, dep: this.u.dep(ref).alts };
-      case K_CONFLICTS: return { kind: 'conflicts', pkg: a, other: b, dep: this.u.dep(ref).alts };
-      case K_SAME: return { kind: 'same-name', pkg: a, other: b };
-      default: return { kind: 'remove', pkg: a };
+    const lits = this.lits.a;
+    const s = this.starts.a[c];
+    const pkg = (l: number): number => this.varToPkg.a[l >> 1];
+    if (c === 0) return { kind: 'root' };
+    if (c < this.reqEnd) return { kind: 'request', index: c - 1 };
+    if (c < this.keepEnd) return { kind: 'installed', name: this.u.name(this.keepFirst.a[c - this.reqEnd]) };
+    if (c < this.confFrom) {
+      const v = lits[s] >> 1;
+      const id = this.varToPkg.a[v];
+      const d = this.u.depPool[this.u.depsAt(id, F_DEPENDS) + 1 + c - this.hardFrom.a[v]];
+      return { kind: 'requires', pkg: id, dep: this.u.dep(d).alts };
     }
+    if (c < this.sameFrom) return { kind: 'conflicts', pkg: pkg(lits[s]), other: pkg(lits[s + 1]), dep: this.u.dep(this.confRef.a[c - this.confFrom]).alts };
+    if (this.end(c) - s === 1) return { kind: 'remove', pkg: pkg(lits[s]) };
+    return { kind: 'same-name', pkg: pkg(lits[s]), other: pkg(lits[s + 1]) };
+  }
+
+  /** The reachable package ids, ascending: a sweep of pkgToVar when that is cheaper than sorting. */
+  private reachableById(): Int32Array {
+    const n = this.varToPkg.n - 1;
+    if (16 * n < this.pkgToVar.length) return this.varToPkg.a.slice(1, n + 1).sort();
+    const out = new Int32Array(n);
+    const p2v = this.pkgToVar;
+    let k = 0;
+    for (let id = 0; id < p2v.length; id++) if (p2v[id] !== 0) out[k++] = id;
+    return out;
   }
 
   build(requests: ParsedRequest[], keepNames: string[], remove: Set<string>, keepPkgs: Set<number>): void {
     const u = this.u;
     const lits = this.lits;
-    this.begin(K_ROOT, 0, 0, -1);
+    this.begin();
     lits.push(0);
     this.hardFrom.a[0] = this.nClauses;
-    requests.forEach((r, index) => {
-      this.begin(K_REQUEST, index, 0, -1);
+    for (const r of requests) {
+      this.begin();
       lits.push(1);
       this.pushRequest(lits, r.alts);
-    });
+    }
+    this.reqEnd = this.nClauses;
     for (const name of keepNames) {
       const [a, b] = u.named(name);
-      this.begin(K_INSTALLED, a, 0, -1);
+      this.begin();
+      this.keepFirst.push(a);
       lits.push(1);
       for (let i = a; i < b; i++) if (this.allowed(i)) lits.push(this.varOf(i) << 1);
     }
+    this.keepEnd = this.nClauses;
     this.hardTo.a[0] = this.nClauses;
+    // Variables whose package has conflicts, in variable order (noted while its list slot is in cache).
+    const withConflicts = new IntVec(64);
     // Breadth-first over everything reachable: variables are the queue.
     let warmed = 1;
     for (let v = 1; v < this.varToPkg.n; v++) {
@@ -460,12 +489,12 @@ class Problem_ {
       const o = u.depsAt(id, F_DEPENDS);
       const nd = u.depPool[o];
       for (let k = 1; k <= nd; k++) {
-        const d = u.depPool[o + k];
-        this.begin(K_REQUIRES, id, 0, d);
+        this.begin();
         lits.push(neg);
-        this.pushDep(lits, d);
+        this.pushDep(lits, u.depPool[o + k]);
       }
       this.hardTo.a[v] = this.nClauses;
+      if (u.has(id, F_CONFLICTS)) withConflicts.push(v);
       if (this.optional) {
         this.softFrom.a[v] = this.softStarts.n;
         const oo = u.depsAt(id, F_OPTIONAL);
@@ -479,8 +508,10 @@ class Problem_ {
     }
     this.softStarts.push(this.softLits.n);
     const n = this.varToPkg.n;
-    // Conflicts between reachable packages.
-    for (let v = 1; v < n; v++) {
+    // Conflicts between reachable packages (parsed after every reachable dependency list, so errors come in that order).
+    this.confFrom = this.nClauses;
+    for (let x = 0; x < withConflicts.n; x++) {
+      const v = withConflicts.a[x];
       const id = this.varToPkg.a[v];
       const o = u.depsAt(id, F_CONFLICTS);
       const nc = u.depPool[o];
@@ -492,27 +523,29 @@ class Problem_ {
           const other = pool[i];
           const w = this.pkgToVar[other];
           if (w === 0 || other === id) continue;
-          this.begin(K_CONFLICTS, id, other, d);
+          this.begin();
+          this.confRef.push(d);
           lits.push((v << 1) | 1);
           lits.push((w << 1) | 1);
         }
       }
     }
-    // One package per name: ids of one name are contiguous, so sort variables by id.
-    const byId = this.varToPkg.a.slice(1, n).sort();
+    // One package per name: ids of one name are contiguous, so take the reachable ids in id order.
+    this.sameFrom = this.nClauses;
+    const byId = this.reachableById();
     const names = u.nameIndex;
     for (let i = 0; i < byId.length; ) {
       let j = i + 1;
       while (j < byId.length && names[byId[j]] === names[byId[i]]) j++;
       if (remove.size && remove.has(u.name(byId[i]))) {
         for (let k = i; k < j; k++) {
-          this.begin(K_REMOVE, byId[k], 0, -1);
+          this.begin();
           lits.push((this.pkgToVar[byId[k]] << 1) | 1);
         }
       }
       for (let a = i; a < j; a++) {
         for (let b = a + 1; b < j; b++) {
-          this.begin(K_SAME, byId[a], byId[b], -1);
+          this.begin();
           lits.push((this.pkgToVar[byId[a]] << 1) | 1);
           lits.push((this.pkgToVar[byId[b]] << 1) | 1);
         }
@@ -538,14 +571,15 @@ class Policy implements Decider {
   private b = 0;
   private c = 0;
   private readonly saved: number[] = [];
-  /** Name number per variable. */
+  /** Name number per package id, and package id per variable (read only for the few clauses decided on). */
   private readonly names: Int32Array;
+  private readonly varToPkg: Int32Array;
 
   constructor(p: Problem_, sat: Sat) {
     this.p = p;
     this.sat = sat;
-    this.names = new Int32Array(p.nVars);
-    for (let v = 1; v < p.nVars; v++) this.names[v] = p.u.nameIndex[p.varToPkg.a[v]];
+    this.names = p.u.nameIndex;
+    this.varToPkg = p.varToPkg.a;
   }
 
   backtrack(level: number): void {
@@ -623,8 +657,9 @@ class Policy implements Decider {
         const v = l >> 1;
         if (first < 0) first = l;
         if (kept < 0 && keep[v]) kept = l;
-        if (name < 0) name = this.names[v];
-        else if (this.names[v] !== name) several = true;
+        const nm = this.names[this.varToPkg[v]];
+        if (name < 0) name = nm;
+        else if (nm !== name) several = true;
       }
     }
     if (first < 0) return -1;

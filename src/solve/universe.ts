@@ -391,6 +391,12 @@ export class Universe {
     return to - from;
   }
 
+  /** Does package `id` have a non-empty list for field f (F_DEPENDS…)? Reads without parsing. */
+  has(id: number, f: Field): boolean {
+    const list = this.lists[6 * id + 2 * f] as readonly string[] | undefined;
+    return list !== undefined && list.length > 0;
+  }
+
   /**
    * Offset in depPool of package `id`'s parsed list for field f
    * (F_DEPENDS…): depPool[o] is the count, the dependency numbers follow.
