@@ -1,8 +1,8 @@
 /**
  * Loads the yaml library. The bundler (tools/bundle.mjs) replaces this module
- * with one that calls the bundle's own `require('yaml')`, so the bundled CLI
- * evaluates yaml's code on first use instead of resolving and reading its
- * ~60 files; unbundled (dist/, tests) it is Node's require.
+ * in dist/bundle/minos.js with one that loads dist/bundle/yaml.cjs, yaml in
+ * one file, instead of resolving and reading its ~60 files from
+ * node_modules; unbundled (dist/, tests) it is Node's require of 'yaml'.
  */
 import { createRequire } from 'node:module';
 
