@@ -279,11 +279,7 @@ class IntVec {
     this.a = new Int32Array(cap);
   }
   push(x: number): void {
-    if (this.n === this.a.length) {
-      const b = new Int32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
+    if (this.n === this.a.length) this.reserve(1);
     this.a[this.n++] = x;
   }
   /** Make room for k more elements (then a[n…n+k) may be written directly). */

@@ -410,11 +410,7 @@ export class Universe {
     const list = lists[at] as readonly string[] | undefined;
     const len = list ? list.length : 0;
     if (len === 0) return (lists[at + 1] = 0); // the shared empty run
-    if (this.depLen + len + 1 > this.depPool.length) {
-      const b = new Int32Array(Math.max(this.depPool.length * 2, this.depLen + len + 1));
-      b.set(this.depPool.subarray(0, this.depLen));
-      this.depPool = b;
-    }
+    if (this.depLen + len + 1 > this.depPool.length) this.depPool = grow32(this.depPool, this.depLen + len + 1);
     const start = this.depLen;
     const pool = this.depPool;
     pool[start] = len;
@@ -447,24 +443,14 @@ export class Universe {
 
   private growDeps(): void {
     const n = this.dOp.length * 2;
-    const e = new Int32Array(n);
-    e.set(this.dEntry);
-    this.dEntry = e;
     const o = new Int8Array(n);
     o.set(this.dOp);
     this.dOp = o;
-    const vs = new Int32Array(n);
-    vs.set(this.dVs);
-    this.dVs = vs;
-    const ve = new Int32Array(n);
-    ve.set(this.dVe);
-    this.dVe = ve;
-    const src = new Int32Array(n);
-    src.set(this.dSrc);
-    this.dSrc = src;
-    const k = new Int32Array(n);
-    k.set(this.dK);
-    this.dK = k;
+    this.dEntry = grow32(this.dEntry, n);
+    this.dVs = grow32(this.dVs, n);
+    this.dVe = grow32(this.dVe, n);
+    this.dSrc = grow32(this.dSrc, n);
+    this.dK = grow32(this.dK, n);
   }
 
   /**
@@ -653,11 +639,7 @@ export class Universe {
   /** Copy the scratch into matchPool as a run; returns its offset. */
   private store(): number {
     const len = this.scrN;
-    if (this.matchLen + len + 1 > this.matchPool.length) {
-      const b = new Int32Array(Math.max(this.matchPool.length * 2, this.matchLen + len + 1));
-      b.set(this.matchPool.subarray(0, this.matchLen));
-      this.matchPool = b;
-    }
+    if (this.matchLen + len + 1 > this.matchPool.length) this.matchPool = grow32(this.matchPool, this.matchLen + len + 1);
     const start = this.matchLen;
     const pool = this.matchPool;
     const ids = this.scr;
@@ -1117,7 +1099,7 @@ function grow16(a: Uint16Array, need: number): Uint16Array {
   return b;
 }
 
-function grow32(a: Int32Array, need: number): Int32Array {
+function grow32(a: Int32Array, need: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(Math.max(a.length * 2, need));
   b.set(a);
   return b;
