@@ -94,14 +94,6 @@ function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: s
 }
 
 /**
- * Merge a package unpacked into its own folder `src` (see extract.ts) into the
- * stage, in manifest order. Shared folders are fine when both sides are
- * folders (the first package's mode and owner stay); any other overlap is a
- * file conflict (MN0601) unless one package replaces the other. A folder new
- * to the stage moves with everything below it in one rename. `finished`: the
- * files' modes and times were applied while unpacking.
- */
-/**
  * A node for entry `e`, every field written out: one object shape for all
  * nodes, where `{ ...e }` made one per set of optional fields (5,600 nodes:
  * ~15 ms against ~1 ms).
@@ -113,6 +105,14 @@ function nodeOf(e: FileEntry, pkg: string, done: true | undefined): Node {
   };
 }
 
+/**
+ * Merge a package unpacked into its own folder `src` (see extract.ts) into the
+ * stage, in manifest order. Shared folders are fine when both sides are
+ * folders (the first package's mode and owner stay); any other overlap is a
+ * file conflict (MN0601) unless one package replaces the other. A folder new
+ * to the stage moves with everything below it in one rename. `finished`: the
+ * files' modes and times were applied while unpacking.
+ */
 export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }): void {
   stage.versions.set(m.name, m.version);
   const moved = new Set<string>();
