@@ -68,6 +68,20 @@ const cases: [string, number, RegExp, (m: Manifest, c: Map<string, Buffer>) => B
     members: payloadMembers(m, c).map((x): Member => (x.h.name === 'usr/bin/hello' ? { h: { ...x.h, size: 999 }, data: Buffer.alloc(999) } : x)),
   })],
   ['wrong hash', 4, /usr\/bin\/hello: sha256 is [0-9a-f]{64}, manifest says/, (m, c) => { c.set('usr/bin/hello', Buffer.from('#!/bin/sh\necho hellp\n')); }],
+  // Decoded output comes in pieces of at most 256 KiB: this content is hashed over several calls, not in one.
+  ['wrong hash in a file of several chunks', 4, /etc\/big: sha256 is [0-9a-f]{64}, manifest says/, (m, c) => {
+    const data = Buffer.alloc(600_000, 7);
+    addFile(m, c, 'etc/big', data);
+    const bad = Buffer.from(data);
+    bad[599_999] ^= 1;
+    c.set('etc/big', bad);
+    m.files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }],
+  ['empty file whose manifest hash is not the empty one', 4, /etc\/empty: sha256 is e3b0c442[0-9a-f]{56}, manifest says/, (m, c) => {
+    addFile(m, c, 'etc/empty', Buffer.alloc(0));
+    m.files[m.files.length - 1].sha256 = sha(Buffer.from('x'));
+    m.files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }],
   ['bad signature', 4, /manifest signature does not verify/, (m) => {
     const bytes = canonicalBytes(m);
     const sig = signBytes(bytes, key);
