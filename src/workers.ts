@@ -18,6 +18,8 @@ export interface WorkerPool<J, R> {
   run(job: J): Promise<R>;
   /** Send a message to every worker (see serveJobs' `other`). */
   broadcast(msg: object): void;
+  /** Take one worker thread out of the pool, unused, for another purpose (the caller stops it); none if no job ever went to it. */
+  lend(): Worker | undefined;
   /** Stop every worker (waits until none runs any more). */
   close(): Promise<void>;
 }
@@ -35,7 +37,7 @@ const IN_FLIGHT = 2;
 
 export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline: (job: J) => R; name: string }): WorkerPool<J, R> {
   if (opts.size <= 1 || !existsSync(fileURLToPath(opts.script))) {
-    return { parallel: false, run: async (job) => opts.inline(job), broadcast: () => {}, close: async () => {} };
+    return { parallel: false, run: async (job) => opts.inline(job), broadcast: () => {}, lend: () => undefined, close: async () => {} };
   }
   const workers: { w: Worker; busy: number }[] = [];
   let closed = false;
@@ -111,6 +113,12 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     },
     broadcast(msg) {
       for (const s of workers) s.w.postMessage(msg);
+    },
+    lend() {
+      if (next > 0 || failed) return undefined;
+      const slot = workers.pop();
+      slot?.w.removeAllListeners('message');
+      return slot?.w;
     },
     /** Stop: queued jobs are cancelled (rejected), workers terminated; no job writes any more once this resolves. */
     async close() {

@@ -108,6 +108,8 @@ t.test('reproducible: two builds, root and non-root, give identical archives', a
     t.equal(minos(['build', spec, '-o', join(out, `a.${ext}`)], { env: { MINOS_UNPACK_WORKERS: '2' } }).code, 0);
     t.equal(minos(['build', spec, '-o', join(out, `b.${ext}`)], { user: 'nobody', env: { MINOS_UNPACK_WORKERS: '0' } }).code, 0);
     t.equal(sha(join(out, `a.${ext}`)), sha(join(out, `b.${ext}`)), `${ext}: root with worker threads, nobody without`);
+    t.equal(minos(['build', spec, '-o', join(out, `c.${ext}`)]).code, 0);
+    t.equal(sha(join(out, `c.${ext}`)), sha(join(out, `a.${ext}`)), `${ext}: writes made on a worker thread (the default for a small build)`);
   }
   const dirs = ['2', '0'].map((w) => {
     const d = join(out, `dir-${w}`);
@@ -191,8 +193,9 @@ t.test('a flipped byte in a repository package: exit 4, nothing at the output', 
   const b = readFileSync(f);
   b[b.length - 30] ^= 1;
   writeFileSync(f, b);
-  for (const [o, threads] of [['img.tar', '1'], ['img', '1'], ['img', '2'], ['img', '3']]) {
-    const r = minos(['build', spec, '-o', join(out, o)], { env: { MINOS_UNPACK_WORKERS: threads } });
+  for (const [o, threads] of [['img.tar', '1'], ['img', '1'], ['img', '2'], ['img', '3'], ['img', ''], ['img.tar', '']]) {
+    // '': the default, where a small build's writes are made on a worker thread
+    const r = minos(['build', spec, '-o', join(out, o)], { env: threads ? { MINOS_UNPACK_WORKERS: threads } : {} });
     t.equal(r.code, 4, `${threads} threads: ${r.stderr}`);
     t.match(r.stderr, /hello-2\.0-1-x86_64\.mpk: /);
     t.same(readdirSync(out), [], 'nothing left at or beside the output');

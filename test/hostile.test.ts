@@ -3,11 +3,13 @@
  * status and a one-line message naming the problem, and nothing may be
  * written anywhere (verify only reads).
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { canonicalBytes } from '../src/canonical.js';
+import { META_FIELDS } from '../src/pkg/manifest.js';
+import { INDEX_NAME, INDEX_SIG } from '../src/repo/index.js';
 import { signBytes } from '../src/repo/keys.js';
 import type { Manifest } from '../src/types.js';
 import { buildPackage, goodParts, makeKey, payloadMembers, sha, type Build, type Member } from './lib/evil.js';
@@ -228,4 +230,43 @@ t.test('a manifest member that claims to be huge', async (t) => {
     b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
     return b;
   } })), 2, /\.MANIFEST is 1073741824 bytes \(at most/);
+});
+
+// The same packages through `minos build`, signed into a repository index (a
+// signer gone bad): each writer must refuse them the same way, leaving nothing
+// at the output. By default a small build's writes (and its file hashes) are
+// made on a worker thread (src/unpack/fswriter.ts); MINOS_UNPACK_WORKERS=1
+// makes them on the main thread, 2 unpacks on a worker as well.
+const viaBuild = ['wrong hash', 'wrong hash in a file of several chunks', 'empty file whose manifest hash is not the empty one', 'bad signature', 'entry not in the manifest'];
+t.test('through minos build, with every writer', async (t) => {
+  for (const name of viaBuild) {
+    const [, exit, message, change] = cases.find((c) => c[0] === name)!;
+    const { manifest, contents } = goodParts(key);
+    const pkg = buildPackage(key, manifest, contents, change(manifest, contents) ?? {});
+    const repo = join(dir, `repo${n++}`);
+    mkdirSync(repo);
+    const file = `${manifest.name}-${manifest.version}-${manifest.arch}.mpk`;
+    writeFileSync(join(repo, file), pkg);
+    const meta = Object.fromEntries(META_FIELDS.map((k) => [k, manifest[k]]));
+    const index = canonicalBytes({
+      format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: key.id,
+      packages: [{ ...meta, file, size: pkg.length, sha256: sha(pkg) }],
+    });
+    writeFileSync(join(repo, INDEX_NAME), index);
+    writeFileSync(join(repo, INDEX_SIG), signBytes(index, key));
+    const spec = join(repo, 'image.yaml');
+    writeFileSync(spec, `name: evil\narch: x86_64\nrepositories:\n  - path: .\n    keys: [${pub}]\npackages: [evil]\n`);
+    for (const threads of [undefined, '1', '2']) {
+      const out = join(repo, 'out');
+      mkdirSync(out);
+      const r = minos(['build', spec, '-o', join(out, 'img')], { env: threads ? { MINOS_UNPACK_WORKERS: threads } : {} });
+      const how = `${name}, ${threads ?? 'default'} threads`;
+      t.equal(r.code, exit, `${how}: exit ${exit}: ${r.stderr.trim()}`);
+      t.match(r.stderr, message, how);
+      t.match(r.stderr, new RegExp(`^minos: ${file.replace(/\./g, '\\.')}: `), `${how}: names the package file`);
+      t.equal(r.stderr.trim().split('\n').length, 1, `${how}: one line`);
+      t.same(readdirSync(out), [], `${how}: nothing at or beside the output`);
+      rmSync(out, { recursive: true });
+    }
+  }
 });

@@ -37,9 +37,23 @@ export interface PackageSink {
   begin(e: FileEntry): void;
   /** Content bytes of the current regular file (not yet hash-checked), valid only during the call: copy what you keep. */
   data(chunk: Uint8Array): void;
-  /** The current entry is complete and, for a file, its size and sha256 match. */
+  /** The current entry is complete and, for a file, its size and sha256 match (unless `checksFiles`). */
   end(e: FileEntry): void;
+  /**
+   * The sink itself checks each file's content against its manifest sha256,
+   * failing with `fileHashError`, before anything it wrote leaves its private
+   * folder: readPackage then skips the per-file hash (`end` means only that the
+   * size matched).
+   */
+  checksFiles?: boolean;
 }
+
+/** A file whose content does not match its manifest sha256 (MN0205), as readPackage reports it. */
+export function fileHashError(file: string, path: string, expected: string, actual: string): MinosError {
+  return new MinosError('MN0205', `${basename(file)}: ${path}: sha256 is ${actual}, manifest says ${expected}`, { data: { file, path, expected, actual } });
+}
+
+export { EMPTY_SHA256 };
 
 export interface ReadOptions {
   /** Trusted keys. Only `headOnly` reads may omit it (the signature is then not checked). */
@@ -135,6 +149,7 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
     // createHash per file cost ~3 us more a file.
     let fileHash: Hash | undefined;
     let fileDigest: string | undefined;
+    const sinkHashes = opts.sink?.checksFiles === true;
     let collect: Buffer[] = [];
     let collected = 0;
 
@@ -199,7 +214,9 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
           collected += chunk.length;
           return;
         }
-        if (fileHash) fileHash.update(chunk);
+        if (sinkHashes) {
+          // checked by the sink
+        } else if (fileHash) fileHash.update(chunk);
         else if (chunk.length === current!.size) fileDigest = hash('sha256', chunk, 'hex');
         else fileHash = createHash('sha256').update(chunk);
         opts.sink?.data(chunk);
@@ -217,9 +234,9 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
           return;
         }
         const e = current!;
-        if (e.type === 'file') {
+        if (e.type === 'file' && !sinkHashes) {
           const got = fileDigest ?? fileHash?.digest('hex') ?? EMPTY_SHA256;
-          if (got !== e.sha256) throw fail('MN0205', `${e.path}: sha256 is ${got}, manifest says ${e.sha256}`, { path: e.path, expected: e.sha256, actual: got });
+          if (got !== e.sha256) throw fileHashError(file, e.path, e.sha256!, got);
         }
         opts.sink?.end(e);
         current = undefined;

@@ -6,11 +6,10 @@
  * Merging into the shared stage (conflicts, replaces) happens afterwards, in
  * package order, on the main thread: see stage.ts mergePackage.
  */
-import { closeSync, fchmodSync, futimesSync, mkdirSync, rmSync } from 'node:fs';
-import { writeAll } from '../fsutil.js';
 import { readPackage, type ReadResult } from '../pkg/read.js';
 import type { Keyring } from '../repo/keys.js';
-import { materializeAt } from './stage.js';
+import { under } from '../fsutil.js';
+import { directWriter, type FsWriter } from './fswriter.js';
 
 export interface UnpackJob {
   file: string;
@@ -24,47 +23,62 @@ export interface UnpackJob {
 
 export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string };
 
-export function unpackPackage(job: UnpackJob): UnpackResult {
-  mkdirSync(job.dest, { mode: 0o700 });
-  let fd: number | undefined;
-  let mode = 0;
-  let chmod = false;
+/**
+ * Unpack `job` through `w` (default: directly). Folders are made 0700 and
+ * files 0600 unless `finish` gives their final mode; devices and FIFOs exist
+ * only in the manifest until a target makes them. On failure the folder is
+ * removed (through `w`); a failure `w` reports first wins, being the earlier.
+ */
+export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): UnpackResult {
+  const dest = job.dest;
+  w.mkdir(dest, 0o700);
+  let chmod = -1;
   const finish = job.finish;
+  const mtime = finish ? finish.mtime : -1;
   try {
     const r = readPackage(job.file, {
       keyring: job.keyring,
       expect: job.expect,
       sink: {
         begin(e) {
-          // A plain mode the umask leaves intact is given at creation, saving an fchmod per
-          // file (5,000 in build (a)); the folder is private (0700) while it is written.
-          const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
-          fd = materializeAt(job.dest, e, direct ? e.mode : 0o600);
-          mode = e.mode;
-          chmod = finish !== undefined && !direct;
-        },
-        data(chunk) {
-          writeAll(fd!, chunk);
-        },
-        end() {
-          if (fd === undefined) return;
-          const f = fd;
-          fd = undefined;
-          try {
-            if (finish) {
-              if (chmod) fchmodSync(f, mode);
-              futimesSync(f, finish.mtime, finish.mtime);
+          const p = under(dest, e.path);
+          switch (e.type) {
+            case 'dir':
+              w.mkdir(p, 0o700);
+              return;
+            case 'file': {
+              // A plain mode the umask leaves intact is given at creation, saving an fchmod per
+              // file (5,000 in build (a)); the folder is private (0700) while it is written.
+              const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
+              w.create(p, direct ? e.mode : 0o600);
+              chmod = finish !== undefined && !direct ? e.mode : -1;
+              return;
             }
-          } finally {
-            closeSync(f);
+            case 'symlink':
+              w.symlink(e.target!, p);
+              return;
+            case 'hardlink':
+              w.link(under(dest, e.target!), p);
+              return;
+            default:
           }
         },
+        data(chunk) {
+          w.write(chunk);
+        },
+        end(e) {
+          if (e.type === 'file') w.finish(chmod, mtime, w.hashes ? { sha256: e.sha256!, file: job.file, path: e.path } : undefined);
+        },
+        // The queued writer's thread hashes each file as it writes it: that work leaves this thread.
+        checksFiles: w.hashes,
       },
     });
+    w.flush();
     return { ...r, signer: r.signer!.id };
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(job.dest, { recursive: true, force: true });
+    w.abort();
+    w.removeTree(dest);
+    w.sync();
     throw e;
   }
 }

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { createWorkerPool, type WorkerPool } from '../workers.js';
 import { unpackPackage, type UnpackJob, type UnpackResult } from './extract.js';
+import type { FsWriter } from './fswriter.js';
 
 export type UnpackPool = WorkerPool<UnpackJob, UnpackResult>;
 
@@ -17,7 +18,8 @@ function defaultSize(): number {
 /**
  * A pool of `size` threads, this one included (default: one per core, at
  * most 4, or MINOS_UNPACK_WORKERS when set); size <= 1: this thread only.
+ * Jobs run on this thread write through `writer` (default: directly).
  */
-export function createUnpackPool(size = defaultSize()): UnpackPool {
-  return createWorkerPool({ script: new URL('./worker.js', import.meta.url), size, inline: unpackPackage, name: 'unpack' });
+export function createUnpackPool(size = defaultSize(), writer?: FsWriter): UnpackPool {
+  return createWorkerPool({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
 }

@@ -8,11 +8,12 @@
  * symlink an earlier entry planted is a node of type symlink, and an entry
  * below it is refused as a conflict before anything is written.
  */
-import { constants, linkSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync } from 'node:fs';
 import { compareUtf8 } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { under } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
+import { directWriter, type FsWriter } from './fswriter.js';
 
 export interface Node extends FileEntry {
   /** Owning package name; '' for nodes minos itself makes (accounts, overlay). */
@@ -34,15 +35,6 @@ export function createStage(root: string): Stage {
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-/** Remove a node's staged content (a file or link; folders are never replaced). */
-function removeStaged(stage: Stage, path: string): void {
-  try {
-    unlinkSync(under(stage.root, path));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, under(stage.root, path));
-  }
-}
 
 /**
  * Create an entry under `root`: folders 0700 (finished later), files opened
@@ -113,7 +105,7 @@ function nodeOf(e: FileEntry, pkg: string, done: true | undefined): Node {
  * to the stage moves with everything below it in one rename. `finished`: the
  * files' modes and times were applied while unpacking.
  */
-export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }): void {
+export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }, w: FsWriter = directWriter()): void {
   stage.versions.set(m.name, m.version);
   const moved = new Set<string>();
   let lastMoved = '\0';
@@ -122,13 +114,6 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
     if (path.startsWith(lastMoved) && path.charCodeAt(lastMoved.length) === 47) return true;
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (moved.has(path.slice(0, i))) return true;
     return false;
-  };
-  const move = (path: string) => {
-    try {
-      renameSync(under(src, path), under(stage.root, path));
-    } catch (e) {
-      throw ioError(e, under(stage.root, path));
-    }
   };
   // Folders the stage already has stay behind in src, empty once their entries have moved.
   const kept: string[] = [];
@@ -150,35 +135,19 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
         continue;
       }
       if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
-      removeStaged(stage, e.path);
+      w.unlink(under(stage.root, e.path));
     }
     if (e.type === 'dir') {
       moved.add(e.path);
       lastMoved = e.path;
     }
-    if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') move(e.path);
+    if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') w.rename(under(src, e.path), under(stage.root, e.path));
     stage.nodes.set(e.path, node);
   }
-  removeLeftovers(src, onlyKept ? kept : undefined);
-}
-
-/**
- * Remove an unpacked package's folder after its merge. With `kept` (its
- * folders, parents before children, and nothing else left), rmdir them
- * deepest first: cheaper than a recursive removal's readdir and lstat of each
- * (~15 ms a build of 100 packages); anything unexpected falls back to that.
- */
-function removeLeftovers(src: string, kept: string[] | undefined): void {
-  if (kept) {
-    try {
-      for (let i = kept.length - 1; i >= 0; i--) rmdirSync(under(src, kept[i]));
-      rmdirSync(src);
-      return;
-    } catch {
-      // not empty after all: remove whatever is there
-    }
-  }
-  rmSync(src, { recursive: true, force: true });
+  // Its folder goes: with only the folders the stage already had left in it, by
+  // rmdir deepest first, cheaper than a recursive removal's readdir and lstat
+  // of each (~15 ms a build of 100 packages).
+  w.removeTree(src, onlyKept ? kept.map((p) => under(src, p)) : undefined);
 }
 
 /** Remove the staging folder (after a failure, or once a target has consumed it). */
