@@ -244,7 +244,9 @@ export function queuedWriter(worker: Worker): FsWriter {
       send();
       waitDone((done) => done === sent);
       port1.close();
-      await worker.terminate();
+      // Every batch is done and no more come: the worker need not be waited for.
+      worker.unref();
+      void worker.terminate();
     },
   };
 }
