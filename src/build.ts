@@ -285,7 +285,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Otherwise this thread unpacks everything and the early worker, if there is one, makes the
     // writes and hashes the files (see fswriter.ts): on build (a), interleaved (bench/ab.mjs, 12
     // runs), min/median 753/856 ms with the writes made here against 650/756 ms.
-    const lent = big ? undefined : opts.unpackPool?.lend();
+    const lent = big ? undefined : await opts.unpackPool?.lend();
     const writer = lent ? queuedWriter(lent) : directWriter();
     const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1, writer);
     if (!big) void opts.unpackPool?.close();

@@ -18,8 +18,8 @@ export interface WorkerPool<J, R> {
   run(job: J): Promise<R>;
   /** Send a message to every worker (see serveJobs' `other`). */
   broadcast(msg: object): void;
-  /** Take one worker thread out of the pool, unused, for another purpose (the caller stops it); none if no job ever went to it. */
-  lend(): Worker | undefined;
+  /** Take one worker thread out of the pool, unused, once it runs, for another purpose (the caller stops it); none if a job went to the pool or it failed to start. */
+  lend(): Promise<Worker | undefined>;
   /** Stop every worker (waits until none runs any more). */
   close(): Promise<void>;
 }
@@ -37,9 +37,9 @@ const IN_FLIGHT = 2;
 
 export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline: (job: J) => R; name: string }): WorkerPool<J, R> {
   if (opts.size <= 1 || !existsSync(fileURLToPath(opts.script))) {
-    return { parallel: false, run: async (job) => opts.inline(job), broadcast: () => {}, lend: () => undefined, close: async () => {} };
+    return { parallel: false, run: async (job) => opts.inline(job), broadcast: () => {}, lend: async () => undefined, close: async () => {} };
   }
-  const workers: { w: Worker; busy: number }[] = [];
+  const workers: { w: Worker; busy: number; started: Promise<boolean> }[] = [];
   let closed = false;
   let inlineSoon = false;
   const pending = new Map<number, { resolve: (r: R) => void; reject: (e: unknown) => void }>();
@@ -80,7 +80,13 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     setImmediate(runInline);
   };
   for (let i = 0; i < opts.size - 1; i++) {
-    const slot = { w: new Worker(opts.script), busy: 0 };
+    const w = new Worker(opts.script);
+    const started = new Promise<boolean>((resolve) => {
+      w.once('online', () => resolve(true));
+      w.once('error', () => resolve(false));
+      w.once('exit', () => resolve(false));
+    });
+    const slot = { w, busy: 0, started };
     slot.w.on('message', (msg: { id: number; result?: R; error?: WireError }) => {
       const p = pending.get(msg.id);
       if (!p) return;
@@ -114,11 +120,14 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     broadcast(msg) {
       for (const s of workers) s.w.postMessage(msg);
     },
-    lend() {
-      if (next > 0 || failed) return undefined;
-      const slot = workers.pop();
-      slot?.w.removeAllListeners('message');
-      return slot?.w;
+    async lend() {
+      if (next > 0 || failed || !workers.length) return undefined;
+      const slot = workers.pop()!;
+      slot.w.removeAllListeners('message');
+      // Only a worker that runs: one that failed to start would leave its borrower waiting.
+      if (await slot.started) return slot.w;
+      void slot.w.terminate();
+      return undefined;
     },
     /** Stop: queued jobs are cancelled (rejected), workers terminated; no job writes any more once this resolves. */
     async close() {
