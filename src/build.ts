@@ -7,7 +7,7 @@
  *   lockfile and SBOM.
  * Nothing appears at the output path unless every step succeeded.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
@@ -130,12 +130,7 @@ function addOwnFile(stage: Stage, path: string, content: Buffer | string, mode =
   if (old && old.type === 'dir') throw new MinosError('MN0601', `file conflict: /${path} is a folder of ${old.pkg || 'the image'} but minos needs to write a file there`);
   if (old) rmSync(join(stage.root, path), { force: true });
   const node = { path, type: 'file' as const, mode, owner, group, size: data.length, pkg: '' };
-  const fd = materialize(stage, node)!;
-  try {
-    writeFileSync(fd, data);
-  } finally {
-    closeSync(fd);
-  }
+  materialize(stage, node, data);
   stage.nodes.set(path, node);
 }
 

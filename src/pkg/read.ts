@@ -26,7 +26,7 @@ export const SIGNATURE_NAME = '.SIGNATURE';
 export const MAX_MANIFEST = 32 << 20;
 const CHUNK = 1 << 20;
 const HEAD_DONE = Symbol('head read');
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
+export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 /** One read buffer per thread: readPackage is synchronous and keeps no chunk past a read. */
 let readBuf: Buffer | undefined;
 
@@ -52,8 +52,6 @@ export interface PackageSink {
 export function fileHashError(file: string, path: string, expected: string, actual: string): MinosError {
   return new MinosError('MN0205', `${basename(file)}: ${path}: sha256 is ${actual}, manifest says ${expected}`, { data: { file, path, expected, actual } });
 }
-
-export { EMPTY_SHA256 };
 
 export interface ReadOptions {
   /** Trusted keys. Only `headOnly` reads may omit it (the signature is then not checked). */
@@ -214,11 +212,11 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
           collected += chunk.length;
           return;
         }
-        if (sinkHashes) {
-          // checked by the sink
-        } else if (fileHash) fileHash.update(chunk);
-        else if (chunk.length === current!.size) fileDigest = hash('sha256', chunk, 'hex');
-        else fileHash = createHash('sha256').update(chunk);
+        if (!sinkHashes) {
+          if (fileHash) fileHash.update(chunk);
+          else if (chunk.length === current!.size) fileDigest = hash('sha256', chunk, 'hex');
+          else fileHash = createHash('sha256').update(chunk);
+        }
         opts.sink?.data(chunk);
       },
       entryEnd() {

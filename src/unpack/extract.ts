@@ -8,8 +8,8 @@
  */
 import { readPackage, type ReadResult } from '../pkg/read.js';
 import type { Keyring } from '../repo/keys.js';
-import { under } from '../fsutil.js';
 import { directWriter, type FsWriter } from './fswriter.js';
+import { materializeWith } from './stage.js';
 
 export interface UnpackJob {
   file: string;
@@ -41,27 +41,11 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
       expect: job.expect,
       sink: {
         begin(e) {
-          const p = under(dest, e.path);
-          switch (e.type) {
-            case 'dir':
-              w.mkdir(p, 0o700);
-              return;
-            case 'file': {
-              // A plain mode the umask leaves intact is given at creation, saving an fchmod per
-              // file (5,000 in build (a)); the folder is private (0700) while it is written.
-              const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
-              w.create(p, direct ? e.mode : 0o600);
-              chmod = finish !== undefined && !direct ? e.mode : -1;
-              return;
-            }
-            case 'symlink':
-              w.symlink(e.target!, p);
-              return;
-            case 'hardlink':
-              w.link(under(dest, e.target!), p);
-              return;
-            default:
-          }
+          // A plain mode the umask leaves intact is given at creation, saving an fchmod per
+          // file (5,000 in build (a)); the folder is private (0700) while it is written.
+          const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
+          materializeWith(w, dest, e, direct ? e.mode : 0o600);
+          chmod = finish !== undefined && !direct ? e.mode : -1;
         },
         data(chunk) {
           w.write(chunk);

@@ -8,9 +8,9 @@
  * symlink an earlier entry planted is a node of type symlink, and an entry
  * below it is refused as a conflict before anything is written.
  */
-import { constants, linkSync, mkdirSync, openSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { compareUtf8 } from '../canonical.js';
-import { ioError, MinosError, quote } from '../errors.js';
+import { MinosError, quote } from '../errors.js';
 import { under } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
 import { directWriter, type FsWriter } from './fswriter.js';
@@ -34,40 +34,44 @@ export function createStage(root: string): Stage {
   return { root, nodes: new Map(), versions: new Map() };
 }
 
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
 /**
- * Create an entry under `root`: folders 0700 (finished later), files opened
- * `fileMode` (default 0600; subject to the umask) with O_EXCL|O_NOFOLLOW (the
- * descriptor is returned), symlinks, and hardlinks to a path under the same
- * root. Devices and FIFOs exist only in the node map until a directory target
+ * Create entry `e` under `root` through `w`: folders 0700 (finished later), a
+ * file created with `fileMode` (subject to the umask) and left open as `w`'s
+ * current file, symlinks, and hardlinks to a path under the same root.
+ * Devices and FIFOs exist only in the node map until a directory target
  * makes them.
  */
-export function materializeAt(root: string, e: FileEntry, fileMode = 0o600): number | undefined {
+export function materializeWith(w: FsWriter, root: string, e: FileEntry, fileMode = 0o600): void {
   const p = under(root, e.path);
-  try {
-    switch (e.type) {
-      case 'dir':
-        mkdirSync(p, { mode: 0o700 });
-        return undefined;
-      case 'file':
-        return openSync(p, WRITE_FLAGS, fileMode);
-      case 'symlink':
-        symlinkSync(e.target!, p);
-        return undefined;
-      case 'hardlink':
-        linkSync(under(root, e.target!), p);
-        return undefined;
-      default:
-        return undefined;
-    }
-  } catch (e2) {
-    throw ioError(e2, p);
+  switch (e.type) {
+    case 'dir':
+      w.mkdir(p, 0o700);
+      return;
+    case 'file':
+      w.create(p, fileMode);
+      return;
+    case 'symlink':
+      w.symlink(e.target!, p);
+      return;
+    case 'hardlink':
+      w.link(under(root, e.target!), p);
+      return;
+    default:
   }
 }
 
-export function materialize(stage: Stage, e: FileEntry): number | undefined {
-  return materializeAt(stage.root, e);
+/** Create entry `e` in the stage at once (a file 0600, holding `content`). */
+export function materialize(stage: Stage, e: FileEntry, content: Uint8Array = Buffer.alloc(0)): void {
+  const w = directWriter();
+  materializeWith(w, stage.root, e);
+  if (e.type !== 'file') return;
+  try {
+    w.write(content);
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+  w.finish(-1, -1);
 }
 
 export interface SinkOptions {
@@ -105,7 +109,7 @@ function nodeOf(e: FileEntry, pkg: string, done: true | undefined): Node {
  * to the stage moves with everything below it in one rename. `finished`: the
  * files' modes and times were applied while unpacking.
  */
-export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }, w: FsWriter = directWriter()): void {
+export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkOptions & { finished: boolean }, w: FsWriter): void {
   stage.versions.set(m.name, m.version);
   const moved = new Set<string>();
   let lastMoved = '\0';
