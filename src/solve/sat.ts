@@ -8,6 +8,11 @@
  * the decider leaves unassigned are false in the model; the decider must only
  * report "done" when that completion satisfies every clause (see Decider).
  *
+ * Lazy variables (addVar(true)) have clauses that are only needed once the
+ * variable is true: every one of them contains its negation. The first time
+ * propagation meets such a variable true, the Expander adds them (addLive),
+ * so a search touches only the part of a large problem it makes true.
+ *
  * When the clauses are unsatisfiable, `core()` returns the ids of original
  * clauses whose conjunction is unsatisfiable (from the recorded resolution
  * proof), which the explainer minimises and renders.
@@ -28,13 +33,22 @@ export interface Decider {
   backtrack?(level: number): void;
 }
 
+/** Adds the clauses of a lazy variable (see addVar) when it first becomes true. */
+export interface Expander {
+  /**
+   * Add variable v's clauses with addLive; returns the first clause addLive
+   * reported falsified, or -1.
+   */
+  expand(v: number): number;
+}
+
 export class Sat {
-  readonly nVars: number;
+  nVars = 0;
   /** Per literal: 1 true, -1 false, 0 unassigned. */
-  readonly litVal: Int8Array;
-  readonly level: Int32Array;
-  readonly reason: Int32Array;
-  readonly trail: Int32Array;
+  litVal: Int8Array;
+  level: Int32Array;
+  reason: Int32Array;
+  trail: Int32Array;
   trailLen = 0;
   private qhead = 0;
   private readonly trailLim: number[] = [];
@@ -44,41 +58,92 @@ export class Sat {
   private cStart: Int32Array;
   private cLen: Int32Array;
   private nClauses = 0;
-  private nOriginal = -1;
+  /** Per clause: its number among the original clauses (dense, in the order added), or -1 when learned. */
+  private orig: Int32Array;
+  private nOriginal = 0;
+  private started = false;
   /**
    * Watch lists as linked lists in typed arrays (no per-literal arrays): slot
    * 2c+k is clause c watching one of its first two literals; wHead[lit] is
    * the first slot watching lit, wNext[slot] the next one (-1 ends).
    */
-  private readonly wHead: Int32Array;
+  private wHead: Int32Array;
   private wNext: Int32Array;
-  /** Antecedents of each learned clause (index: id - nOriginal). */
+  /** Antecedents of each learned clause, by clause id. */
   private readonly proof: Int32Array[] = [];
+  /** Per variable: 1 while its clauses wait for the Expander. */
+  private lazy: Uint8Array;
+  private expander: Expander | undefined;
   /** Clauses that are empty or unit and must be asserted at level 0. */
   private readonly pendingUnits: number[] = [];
   private conflictClause = -1;
   private seen: Uint8Array;
-  private readonly litStamp: Int32Array;
+  private litStamp: Int32Array;
   private stampNo = 0;
   /** Number of conflicts met so far (statistics and budgets). */
   conflicts = 0;
   decisions = 0;
 
-  /** `clauses` and `lits`: expected original clauses and their literals (room is reserved; more may be added). */
-  constructor(nVars: number, clauses = 0, lits = 0) {
-    this.nVars = nVars;
+  /**
+   * `nVars` variables (more may be added with addVar); `clauses` and `lits`:
+   * expected original clauses and their literals (room is reserved; more may
+   * be added).
+   */
+  constructor(nVars: number, clauses = 0, lits = 0, expander?: Expander) {
     const room = Math.max(256, clauses + (clauses >> 3));
     this.arena = new Int32Array(Math.max(1024, lits + (lits >> 3)));
     this.cStart = new Int32Array(room);
     this.cLen = new Int32Array(room);
+    this.orig = new Int32Array(room);
     this.wNext = new Int32Array(2 * room);
-    this.litVal = new Int8Array(2 * nVars);
-    this.level = new Int32Array(nVars);
-    this.reason = new Int32Array(nVars).fill(-1);
-    this.trail = new Int32Array(nVars);
-    this.wHead = new Int32Array(2 * nVars).fill(-1);
-    this.seen = new Uint8Array(nVars);
-    this.litStamp = new Int32Array(2 * nVars);
+    const cap = Math.max(16, nVars);
+    this.litVal = new Int8Array(2 * cap);
+    this.level = new Int32Array(cap);
+    this.reason = new Int32Array(cap).fill(-1);
+    this.trail = new Int32Array(cap);
+    this.wHead = new Int32Array(2 * cap).fill(-1);
+    this.seen = new Uint8Array(cap);
+    this.litStamp = new Int32Array(2 * cap);
+    this.lazy = new Uint8Array(cap);
+    this.nVars = nVars;
+    this.expander = expander;
+  }
+
+  /**
+   * A new variable (numbered from nVars up). A lazy one's clauses are added by
+   * the Expander when propagation first finds it true; every one of them must
+   * contain the variable's negation, so leaving them out while it is false or
+   * unassigned changes no model and no refutation.
+   */
+  addVar(lazy = false): number {
+    const v = this.nVars;
+    if (v === this.level.length) this.growVars(2 * v);
+    this.lazy[v] = lazy ? 1 : 0;
+    this.nVars = v + 1;
+    return v;
+  }
+
+  private growVars(cap: number): void {
+    const i32 = (a: Int32Array, n: number, fill = 0): Int32Array => {
+      const b = new Int32Array(n);
+      if (fill !== 0) b.fill(fill, a.length);
+      b.set(a);
+      return b;
+    };
+    const lv = new Int8Array(2 * cap);
+    lv.set(this.litVal);
+    this.litVal = lv;
+    const sn = new Uint8Array(cap);
+    sn.set(this.seen);
+    this.seen = sn;
+    const lz = new Uint8Array(cap);
+    lz.set(this.lazy);
+    this.lazy = lz;
+    this.level = i32(this.level, cap);
+    this.reason = i32(this.reason, cap, -1);
+    this.trail = i32(this.trail, cap);
+    this.wHead = i32(this.wHead, 2 * cap, -1);
+    this.litStamp = i32(this.litStamp, 2 * cap);
   }
 
   get decisionLevel(): number {
@@ -101,11 +166,74 @@ export class Sat {
 
   /**
    * Add an original clause before solve(): the literals lits[from, to).
-   * Duplicate literals are dropped. Returns the clause id, dense from 0 in the
-   * order of calls.
+   * Duplicate literals are dropped. Returns its number among the original
+   * clauses (dense from 0, in the order of addClause and addLive calls):
+   * what core() returns.
    */
   addClause(lits: ArrayLike<number>, from = 0, to = lits.length): number {
-    if (this.nOriginal >= 0) throw new Error('addClause after solve');
+    if (this.started) throw new Error('addClause after solve');
+    const c = this.copyIn(lits, from, to);
+    if (this.cLen[c] >= 2) {
+      this.watch(c);
+    } else {
+      this.pendingUnits.push(c);
+    }
+    return this.orig[c];
+  }
+
+  /**
+   * Add an original clause during the search, from Expander.expand(v):
+   * the literals lits[from, to), where lits[from] is ¬v. The watched
+   * literals are the best two (true, then unassigned, then false at the
+   * highest level, ¬v first among equals), so the watch invariant holds
+   * after any backjump. A clause left with one unassigned literal watches
+   * ¬v, whose watchers propagation walks right after expand returns: it is
+   * implied then, in the order it would have been had every clause been
+   * given up front (newest watcher first). Returns the clause's internal id
+   * when every literal is false (a conflict for propagation to report),
+   * else -1.
+   */
+  addLive(lits: ArrayLike<number>, from: number, to: number): number {
+    const c = this.copyIn(lits, from, to);
+    const n = this.cLen[c];
+    const a = this.arena;
+    const s = this.cStart[c];
+    const neg = a[s];
+    if (this.litVal[neg] !== -1) throw new Error('addLive: the first literal must be the expanded variable\'s negation');
+    for (let k = 0; k < 2 && k < n; k++) {
+      let best = s + k;
+      let rank = this.rank(a[best], neg);
+      for (let j = best + 1; j < s + n; j++) {
+        const r = this.rank(a[j], neg);
+        if (r > rank) {
+          best = j;
+          rank = r;
+        }
+      }
+      const t = a[s + k];
+      a[s + k] = a[best];
+      a[best] = t;
+    }
+    if (n === 1) return c;
+    this.watch(c);
+    return this.litVal[a[s]] === -1 ? c : -1;
+  }
+
+  /** Has variable v no clauses waiting for the Expander (not lazy, or expanded already)? */
+  isExpanded(v: number): boolean {
+    return this.lazy[v] === 0;
+  }
+
+  /** Watch preference of a literal in addLive, whose clause's first literal is `neg`. */
+  private rank(l: number, neg: number): number {
+    const x = this.litVal[l];
+    if (x === 1) return 0x7ffffffe;
+    if (x === 0) return 0x7ffffffd;
+    return 2 * this.level[l >> 1] + (l === neg ? 1 : 0);
+  }
+
+  /** Store an original clause, duplicates dropped; returns its internal id. */
+  private copyIn(lits: ArrayLike<number>, from: number, to: number): number {
     const stamp = ++this.stampNo;
     const c = this.nClauses;
     this.begin(to - from);
@@ -118,11 +246,7 @@ export class Sat {
       n++;
     }
     this.cLen[c] = n;
-    if (n >= 2) {
-      this.watch(c);
-    } else {
-      this.pendingUnits.push(c);
-    }
+    this.orig[c] = this.nOriginal++;
     return c;
   }
 
@@ -151,6 +275,9 @@ export class Sat {
       const l = new Int32Array(this.cLen.length * 2);
       l.set(this.cLen);
       this.cLen = l;
+      const o = new Int32Array(this.orig.length * 2);
+      o.set(this.orig);
+      this.orig = o;
     }
     if (2 * this.nClauses + 2 > this.wNext.length) {
       const w = new Int32Array(Math.max(this.wNext.length * 2, 2 * this.nClauses + 2));
@@ -162,11 +289,13 @@ export class Sat {
     this.nClauses++;
   }
 
+  /** Store a learned clause. */
   private store(lits: ArrayLike<number>): number {
     const c = this.nClauses;
     this.begin(lits.length);
     for (let i = 0; i < lits.length; i++) this.arena[this.arenaLen++] = lits[i];
     this.cLen[c] = lits.length;
+    this.orig[c] = -1;
     return c;
   }
 
@@ -182,17 +311,29 @@ export class Sat {
   /**
    * Unit propagation; returns a falsified clause id or -1. A watched clause
    * keeps its two watched literals at arena positions 0 and 1; slot 2c+k
-   * watches position k.
+   * watches position k. A lazy variable met true is expanded first.
    */
   private propagate(): number {
-    const arena = this.arena;
-    const litVal = this.litVal;
-    const wHead = this.wHead;
-    const wNext = this.wNext;
-    const cStart = this.cStart;
-    const cLen = this.cLen;
+    let arena = this.arena;
+    let litVal = this.litVal;
+    let wHead = this.wHead;
+    let wNext = this.wNext;
+    let cStart = this.cStart;
+    let cLen = this.cLen;
     while (this.qhead < this.trailLen) {
-      const falseLit = this.trail[this.qhead++] ^ 1;
+      const t = this.trail[this.qhead++];
+      if ((t & 1) === 0 && this.lazy[t >> 1] === 1) {
+        this.lazy[t >> 1] = 0;
+        const confl = this.expander!.expand(t >> 1);
+        if (confl >= 0) return confl;
+        arena = this.arena;
+        litVal = this.litVal;
+        wHead = this.wHead;
+        wNext = this.wNext;
+        cStart = this.cStart;
+        cLen = this.cLen;
+      }
+      const falseLit = t ^ 1;
       let prev = -1;
       let slot = wHead[falseLit];
       while (slot >= 0) {
@@ -304,7 +445,7 @@ export class Sat {
    * throws.
    */
   solve(decider: Decider, maxConflicts = Infinity): boolean {
-    if (this.nOriginal < 0) this.nOriginal = this.nClauses;
+    this.started = true;
     for (const c of this.pendingUnits) {
       if (this.cLen[c] === 0) {
         this.conflictClause = c;
@@ -329,7 +470,7 @@ export class Sat {
         const { learnt, btLevel, antecedents } = this.analyze(confl);
         this.cancelUntil(btLevel, decider);
         const c = this.store(learnt);
-        this.proof.push(Int32Array.from(antecedents));
+        this.proof[c] = Int32Array.from(antecedents);
         if (learnt.length >= 2) this.watch(c);
         this.enqueue(learnt[0], c);
         continue;
@@ -355,8 +496,8 @@ export class Sat {
     const out: number[] = [];
     while (stack.length) {
       const c = stack.pop()!;
-      if (c < this.nOriginal) out.push(c);
-      else for (const a of this.proof[c - this.nOriginal]) push(a);
+      if (this.orig[c] >= 0) out.push(this.orig[c]);
+      else for (const a of this.proof[c]) push(a);
       const s = this.cStart[c];
       for (let k = s; k < s + this.cLen[c]; k++) {
         const v = this.arena[k] >> 1;

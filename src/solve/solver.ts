@@ -18,14 +18,17 @@
  * - `optional` dependencies are followed only when `Request.optional` is set,
  *   and only as wishes: they never make a request fail.
  *
- * Algorithm: the packages reachable from the request become variables of a
- * CDCL SAT problem (solver/sat.ts): the search is complete, so a request
- * fails only when no solution exists. Decisions follow the preferences, in
- * order: requested packages first (repository priority, then newest version;
- * on a live root the installed version unless upgrading), then dependencies
- * whose choice is between versions of one name, then choices between names
- * (alternatives in their written order, a package of that name before
- * providers), then optional dependencies. Packages are only chosen when some
+ * Algorithm: packages are variables of a CDCL SAT problem (solver/sat.ts):
+ * the search is complete, so a request fails only when no solution exists.
+ * A package's clauses are added when the search first makes it true (see
+ * Problem_), so it parses and matches the dependencies of the packages it
+ * tries, not of everything reachable from the request. Decisions follow
+ * the preferences, in order: requested packages first (repository
+ * priority, then newest version; on a live root the installed version
+ * unless upgrading), then dependencies whose choice is between versions of
+ * one name, then choices between names (alternatives in their written
+ * order, a package of that name before providers), then optional
+ * dependencies. Packages are only chosen when some
  * clause needs them, so results stay small.
  */
 import { MinosError } from '../errors.js';
@@ -35,7 +38,7 @@ import type { Arch, Descriptor } from './depend.js';
 import { explain, unknownName } from './explain.js';
 import type { ClauseInfo, Problem } from './explain.js';
 import { Sat } from './sat.js';
-import type { Decider } from './sat.js';
+import type { Decider, Expander } from './sat.js';
 import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, Universe } from './universe.js';
 import type { Candidate, Locator } from './universe.js';
 
@@ -103,14 +106,16 @@ export interface Changeset {
 }
 
 export interface SolveStats {
-  /** Packages reachable from the request (variables of the SAT problem). */
-  reachable: number;
+  /** Packages some clause mentions (variables of the SAT problem). */
+  mentioned: number;
+  /** Packages the search made true at some point, whose clauses were added. */
+  expanded: number;
   clauses: number;
   decisions: number;
   conflicts: number;
-  /** Milliseconds spent encoding the reachable packages (parsing their dependencies on first use). */
+  /** Milliseconds spent encoding the request and the names to keep or remove. */
   buildMs: number;
-  /** Milliseconds spent in the SAT search. */
+  /** Milliseconds spent in the SAT search, including the expansion of packages (parsing their dependencies on first use). */
   searchMs: number;
 }
 
@@ -182,16 +187,15 @@ export function solve(req: Request): Changeset {
   checkKnown(u, requests, pins);
 
   const t0 = performance.now();
-  const p = new Problem_(u, pins, !!req.optional);
-  p.build(requests, installed.filter((i) => !req.autoremove && !removeSet.has(i.name)).map((i) => i.name), removeSet, keepPkgs);
-  const sat = new Sat(p.nVars, p.nClauses, p.lits.n);
-  for (let c = 0; c < p.nClauses; c++) sat.addClause(p.lits.a, p.starts.a[c], p.end(c));
+  const p = new Problem_(u, pins, !!req.optional, keepPkgs);
+  p.build(requests, installed.filter((i) => !req.autoremove && !removeSet.has(i.name)).map((i) => i.name), removeSet);
+  const sat = p.sat;
   const t1 = performance.now();
   const decider = new Policy(p, sat);
   const ok = sat.solve(decider);
   const t2 = performance.now();
   const stats: SolveStats = {
-    reachable: p.nVars - 1, clauses: p.nClauses, decisions: sat.decisions, conflicts: sat.conflicts,
+    mentioned: p.nVars - 1, expanded: p.expanded, clauses: p.nClauses, decisions: sat.decisions, conflicts: sat.conflicts,
     buildMs: t1 - t0, searchMs: t2 - t1,
   };
   if (!ok) {
@@ -268,9 +272,6 @@ function inRepo(u: Universe, name: string, repo: string): boolean {
   return false;
 }
 
-/** Packages whose dependency lists build() reads ahead (see Universe.warm). */
-const WARM = 32;
-
 /** A growable Int32Array: push() appends; read a[i] for i < n. */
 class IntVec {
   a: Int32Array;
@@ -292,58 +293,73 @@ class IntVec {
   }
 }
 
+/** Why a clause exists (Problem_.kind), read back by info(). */
+const K_ROOT = 0;
+const K_REQUEST = 1;
+const K_INSTALLED = 2;
+const K_REQUIRES = 3;
+const K_CONFLICTS = 4;
+const K_SAME = 5;
+const K_REMOVE = 6;
+
 /**
- * The SAT encoding of one request over the reachable part of a universe.
- * Clauses live in one flat array (`lits`, `starts`); the literals of a clause
- * keep the order they were written in, which for "needs" clauses (one
- * negative literal, then candidates) is the preference order, best first.
- * The dependency clauses of one package are consecutive, so a variable's
- * obligations are a range of clause ids. Variables are numbered in
- * breadth-first order from the root (variable 0).
+ * The SAT encoding of one request, built lazily: a package becomes a
+ * variable when some clause mentions it, and its own clauses (its
+ * dependencies, its conflicts, one version per name) are added by expand()
+ * only when the search first makes it true. Every such clause contains the
+ * package's negation, so a false package needs none of them (see
+ * Sat.addVar): the search stays complete while parsing and matching only the
+ * dependencies of packages it actually tries, typically the result and a
+ * few alternatives, not everything reachable.
+ *
+ * Clauses live in one flat array (`lits`, `starts`) numbered as the solver
+ * numbers original clauses; the literals of a clause keep the order they
+ * were written in, which for "needs" clauses (one negative literal, then
+ * candidates) is the preference order, best first. The dependency clauses of
+ * one package are consecutive, so a variable's obligations are a range of
+ * clause ids. Variable 0 is the root: the requests and the installed names
+ * to keep are its clauses.
  */
-class Problem_ {
+class Problem_ implements Expander {
   readonly u: Universe;
   readonly pins: Map<string, Set<string>>;
   readonly optional: boolean;
-  /** Variable of each package id; 0 = not reachable (variable 0 is the root). */
+  readonly sat: Sat;
+  /** Variable of each package id; 0 = none yet (variable 0 is the root). */
   readonly pkgToVar: Int32Array;
   readonly varToPkg = new IntVec();
   readonly lits = new IntVec(4096);
   /** Clause c is lits[starts[c], starts[c+1]) (the last one ends at lits.n). */
   readonly starts = new IntVec();
-  /**
-   * Why each clause exists is read back from its place (see info()): clause
-   * 0 is the root, then requests up to reqEnd, names to keep up to keepEnd
-   * (keepFirst: the first id of each name), each variable's dependencies
-   * (hardFrom/hardTo; the first literal is the variable's negation), the
-   * conflicts from confFrom (confRef: their dependency numbers), and from
-   * sameFrom the unit "remove" and two-literal "same-name" clauses.
-   */
-  private reqEnd = 0;
-  private keepEnd = 0;
-  private readonly keepFirst = new IntVec(16);
-  private confFrom = 0;
-  private readonly confRef = new IntVec(64);
-  private sameFrom = 0;
+  /** Per clause: K_REQUEST… and a reference (request index, first id of a kept name, or dependency number). */
+  private readonly kind = new IntVec();
+  private readonly ref = new IntVec();
   /** Per variable: [from, to) clause ids of its dependencies (root: requests and kept names). */
   readonly hardFrom = new IntVec();
   readonly hardTo = new IntVec();
-  /** Optional wishes: flat candidate lists (positive literals), per variable a range of wishes. */
+  /** Optional wishes: flat candidate lists (positive literals) softLits[softStarts[w], softEnds[w]), per variable a range of wishes. */
   readonly softLits = new IntVec();
   readonly softStarts = new IntVec();
+  readonly softEnds = new IntVec();
   readonly softFrom = new IntVec();
   readonly softTo = new IntVec();
-  /** Per variable: 1 when it is an installed version to keep. */
-  keep: Uint8Array = new Uint8Array(0);
+  /** Per package id: 1 when it is an installed version to keep. */
+  readonly keep: Uint8Array;
+  /** Packages expanded so far (statistics). */
+  expanded = 0;
+  private searching = false;
   private readonly mark: Int32Array;
   private stamp = 0;
 
-  constructor(u: Universe, pins: Map<string, Set<string>>, optional: boolean) {
+  constructor(u: Universe, pins: Map<string, Set<string>>, optional: boolean, keepPkgs: Set<number>) {
     this.u = u;
     this.pins = pins;
     this.optional = optional;
+    this.sat = new Sat(0, 1024, 4096, this);
     this.pkgToVar = new Int32Array(u.size);
     this.mark = new Int32Array(u.size);
+    this.keep = new Uint8Array(u.size);
+    for (const id of keepPkgs) this.keep[id] = 1;
     this.newVar(-1);
   }
 
@@ -372,6 +388,7 @@ class Problem_ {
     this.hardTo.push(0);
     this.softFrom.push(0);
     this.softTo.push(0);
+    this.sat.addVar(id >= 0);
     return v;
   }
 
@@ -395,11 +412,12 @@ class Problem_ {
     const end = o + 1 + pool[o];
     const pinned = this.pins.size !== 0;
     out.reserve(pool[o]);
-    const a = out.a;
     let n = out.n;
     for (let i = o + 1; i < end; i++) {
       const id = pool[i];
-      if (!pinned || this.allowed(id)) a[n++] = this.varOf(id) << 1;
+      if (pinned && !this.allowed(id)) continue;
+      const l = this.varOf(id) << 1;
+      out.a[n++] = l;
     }
     out.n = n;
   }
@@ -417,139 +435,140 @@ class Problem_ {
     }
   }
 
-  /** Start a clause. */
-  private begin(): void {
+  /** Start a clause of this kind (see info()). */
+  private begin(kind: number, ref: number): void {
     this.starts.push(this.lits.n);
+    this.kind.push(kind);
+    this.ref.push(ref);
   }
 
-  /** Why clause c exists (see reqEnd). */
+  /** Hand the clause just written to the solver; during the search, returns its id when it is falsified, else -1. */
+  private commit(): number {
+    const from = this.starts.a[this.starts.n - 1];
+    if (!this.searching) {
+      this.sat.addClause(this.lits.a, from, this.lits.n);
+      return -1;
+    }
+    return this.sat.addLive(this.lits.a, from, this.lits.n);
+  }
+
+  /** Why clause c exists. */
   info(c: number): ClauseInfo {
     const lits = this.lits.a;
     const s = this.starts.a[c];
     const pkg = (l: number): number => this.varToPkg.a[l >> 1];
-    if (c === 0) return { kind: 'root' };
-    if (c < this.reqEnd) return { kind: 'request', index: c - 1 };
-    if (c < this.keepEnd) return { kind: 'installed', name: this.u.name(this.keepFirst.a[c - this.reqEnd]) };
-    if (c < this.confFrom) {
-      const v = lits[s] >> 1;
-      const id = this.varToPkg.a[v];
-      const d = this.u.depPool[this.u.depsAt(id, F_DEPENDS) + 1 + c - this.hardFrom.a[v]];
-      return { kind: 'requires', pkg: id, dep: this.u.dep(d).alts };
+    const ref = this.ref.a[c];
+    switch (this.kind.a[c]) {
+      case K_ROOT: return { kind: 'root' };
+      case K_REQUEST: return { kind: 'request', index: ref };
+      case K_INSTALLED: return { kind: 'installed', name: this.u.name(ref) };
+      case K_REQUIRES: return { kind: 'requires', pkg: pkg(lits[s]), dep: this.u.dep(ref).alts };
+      case K_CONFLICTS: return { kind: 'conflicts', pkg: pkg(lits[s]), other: pkg(lits[s + 1]), dep: this.u.dep(ref).alts };
+      case K_REMOVE: return { kind: 'remove', pkg: pkg(lits[s]) };
+      default: return { kind: 'same-name', pkg: pkg(lits[s]), other: pkg(lits[s + 1]) };
     }
-    if (c < this.sameFrom) return { kind: 'conflicts', pkg: pkg(lits[s]), other: pkg(lits[s + 1]), dep: this.u.dep(this.confRef.a[c - this.confFrom]).alts };
-    if (this.end(c) - s === 1) return { kind: 'remove', pkg: pkg(lits[s]) };
-    return { kind: 'same-name', pkg: pkg(lits[s]), other: pkg(lits[s + 1]) };
   }
 
-  /** The reachable package ids, ascending: a sweep of pkgToVar when that is cheaper than sorting. */
-  private reachableById(): Int32Array {
-    const n = this.varToPkg.n - 1;
-    if (16 * n < this.pkgToVar.length) return this.varToPkg.a.slice(1, n + 1).sort();
-    const out = new Int32Array(n);
-    const p2v = this.pkgToVar;
-    let k = 0;
-    for (let id = 0; id < p2v.length; id++) if (p2v[id] !== 0) out[k++] = id;
-    return out;
-  }
-
-  build(requests: ParsedRequest[], keepNames: string[], remove: Set<string>, keepPkgs: Set<number>): void {
+  /** The root's clauses (requests, names to keep) and the removed names' units; then the search may start. */
+  build(requests: ParsedRequest[], keepNames: string[], remove: Set<string>): void {
     const u = this.u;
     const lits = this.lits;
-    this.begin();
+    this.begin(K_ROOT, 0);
     lits.push(0);
+    this.commit();
     this.hardFrom.a[0] = this.nClauses;
-    for (const r of requests) {
-      this.begin();
+    for (let r = 0; r < requests.length; r++) {
+      this.begin(K_REQUEST, r);
       lits.push(1);
-      this.pushRequest(lits, r.alts);
+      this.pushRequest(lits, requests[r].alts);
+      this.commit();
     }
-    this.reqEnd = this.nClauses;
     for (const name of keepNames) {
       const [a, b] = u.named(name);
-      this.begin();
-      this.keepFirst.push(a);
+      this.begin(K_INSTALLED, a);
       lits.push(1);
       for (let i = a; i < b; i++) if (this.allowed(i)) lits.push(this.varOf(i) << 1);
+      this.commit();
     }
-    this.keepEnd = this.nClauses;
     this.hardTo.a[0] = this.nClauses;
-    // Variables whose package has conflicts, in variable order (noted while its list slot is in cache).
-    const withConflicts = new IntVec(64);
-    // Breadth-first over everything reachable: variables are the queue.
-    let warmed = 1;
-    for (let v = 1; v < this.varToPkg.n; v++) {
-      if (v === warmed) warmed = v + u.warm(this.varToPkg.a, v, Math.min(this.varToPkg.n, v + WARM));
-      const id = this.varToPkg.a[v];
-      const neg = (v << 1) | 1;
-      this.hardFrom.a[v] = this.nClauses;
-      const o = u.depsAt(id, F_DEPENDS);
-      const nd = u.depPool[o];
-      for (let k = 1; k <= nd; k++) {
-        this.begin();
-        lits.push(neg);
-        this.pushDep(lits, u.depPool[o + k]);
-      }
-      this.hardTo.a[v] = this.nClauses;
-      if (u.has(id, F_CONFLICTS)) withConflicts.push(v);
-      if (this.optional) {
-        this.softFrom.a[v] = this.softStarts.n;
-        const oo = u.depsAt(id, F_OPTIONAL);
-        const no = u.depPool[oo];
-        for (let k = 1; k <= no; k++) {
-          this.softStarts.push(this.softLits.n);
-          this.pushDep(this.softLits, u.depPool[oo + k]);
-        }
-        this.softTo.a[v] = this.softStarts.n;
+    for (const name of [...remove].sort()) {
+      const [a, b] = u.named(name);
+      for (let i = a; i < b; i++) {
+        if (!this.allowed(i)) continue;
+        this.begin(K_REMOVE, 0);
+        lits.push((this.varOf(i) << 1) | 1);
+        this.commit();
       }
     }
-    this.softStarts.push(this.softLits.n);
-    const n = this.varToPkg.n;
-    // Conflicts between reachable packages (parsed after every reachable dependency list, so errors come in that order).
-    this.confFrom = this.nClauses;
-    for (let x = 0; x < withConflicts.n; x++) {
-      const v = withConflicts.a[x];
-      const id = this.varToPkg.a[v];
-      const o = u.depsAt(id, F_CONFLICTS);
-      const nc = u.depPool[o];
+    this.searching = true;
+  }
+
+  /**
+   * Sat's Expander: add package variable v's clauses, now that it is true.
+   * A conflict with another package is added from whichever side expands
+   * first that declares it; one version per name pairs v with each package
+   * of its name not expanded yet (an expanded one paired itself with v).
+   */
+  expand(v: number): number {
+    const u = this.u;
+    const lits = this.lits;
+    const id = this.varToPkg.a[v];
+    const neg = (v << 1) | 1;
+    let confl = -1;
+    this.expanded++;
+    this.hardFrom.a[v] = this.nClauses;
+    const o = u.depsAt(id, F_DEPENDS);
+    const nd = u.depPool[o];
+    for (let k = 1; k <= nd; k++) {
+      const d = u.depPool[o + k];
+      this.begin(K_REQUIRES, d);
+      lits.push(neg);
+      this.pushDep(lits, d);
+      const c = this.commit();
+      if (confl < 0) confl = c;
+    }
+    this.hardTo.a[v] = this.nClauses;
+    if (this.optional) {
+      this.softFrom.a[v] = this.softStarts.n;
+      const oo = u.depsAt(id, F_OPTIONAL);
+      const no = u.depPool[oo];
+      for (let k = 1; k <= no; k++) {
+        this.softStarts.push(this.softLits.n);
+        this.pushDep(this.softLits, u.depPool[oo + k]);
+        this.softEnds.push(this.softLits.n);
+      }
+      this.softTo.a[v] = this.softStarts.n;
+    }
+    if (u.has(id, F_CONFLICTS)) {
+      const oc = u.depsAt(id, F_CONFLICTS);
+      const nc = u.depPool[oc];
       for (let k = 1; k <= nc; k++) {
-        const d = u.depPool[o + k];
+        const d = u.depPool[oc + k];
         const m = u.matchAt(d);
-        const pool = u.matchPool;
-        for (let i = m + 1, e = m + 1 + pool[m]; i < e; i++) {
-          const other = pool[i];
-          const w = this.pkgToVar[other];
-          if (w === 0 || other === id) continue;
-          this.begin();
-          this.confRef.push(d);
-          lits.push((v << 1) | 1);
+        for (let i = m + 1; i < m + 1 + u.matchPool[m]; i++) {
+          const other = u.matchPool[i];
+          if (other === id || !this.allowed(other)) continue;
+          const w = this.varOf(other);
+          this.begin(K_CONFLICTS, d);
+          lits.push(neg);
           lits.push((w << 1) | 1);
+          const c = this.commit();
+          if (confl < 0) confl = c;
         }
       }
     }
-    // One package per name: ids of one name are contiguous, so take the reachable ids in id order.
-    this.sameFrom = this.nClauses;
-    const byId = this.reachableById();
-    const names = u.nameIndex;
-    for (let i = 0; i < byId.length; ) {
-      let j = i + 1;
-      while (j < byId.length && names[byId[j]] === names[byId[i]]) j++;
-      if (remove.size && remove.has(u.name(byId[i]))) {
-        for (let k = i; k < j; k++) {
-          this.begin();
-          lits.push((this.pkgToVar[byId[k]] << 1) | 1);
-        }
-      }
-      for (let a = i; a < j; a++) {
-        for (let b = a + 1; b < j; b++) {
-          this.begin();
-          lits.push((this.pkgToVar[byId[a]] << 1) | 1);
-          lits.push((this.pkgToVar[byId[b]] << 1) | 1);
-        }
-      }
-      i = j;
+    const [a, b] = u.nameRange(id);
+    for (let other = a; other < b; other++) {
+      if (other === id || !this.allowed(other)) continue;
+      const w = this.varOf(other);
+      if (this.sat.isExpanded(w)) continue;
+      this.begin(K_SAME, 0);
+      lits.push(neg);
+      lits.push((w << 1) | 1);
+      const c = this.commit();
+      if (confl < 0) confl = c;
     }
-    this.keep = new Uint8Array(n);
-    for (const id of keepPkgs) if (this.pkgToVar[id]) this.keep[this.pkgToVar[id]] = 1;
+    return confl;
   }
 }
 
@@ -567,15 +586,13 @@ class Policy implements Decider {
   private b = 0;
   private c = 0;
   private readonly saved: number[] = [];
-  /** Name number per package id, and package id per variable (read only for the few clauses decided on). */
+  /** Name number per package id (read only for the few clauses decided on). */
   private readonly names: Int32Array;
-  private readonly varToPkg: Int32Array;
 
   constructor(p: Problem_, sat: Sat) {
     this.p = p;
     this.sat = sat;
     this.names = p.u.nameIndex;
-    this.varToPkg = p.varToPkg.a;
   }
 
   backtrack(level: number): void {
@@ -613,7 +630,7 @@ class Policy implements Decider {
         const t = trail[this.c];
         if (t & 1) continue;
         for (let w = p.softFrom.a[t >> 1]; w < p.softTo.a[t >> 1]; w++) {
-          const l = this.choose(p.softLits.a, p.softStarts.a[w], p.softStarts.a[w + 1], false);
+          const l = this.choose(p.softLits.a, p.softStarts.a[w], p.softEnds.a[w], false);
           if (l >= 0) return l;
         }
       }
@@ -641,6 +658,7 @@ class Policy implements Decider {
   private choose(lits: Int32Array, s: number, e: number, oneName: boolean): number {
     const val = this.sat.litVal;
     const keep = this.p.keep;
+    const varToPkg = this.p.varToPkg.a;
     let first = -1;
     let kept = -1;
     let name = -1;
@@ -650,10 +668,10 @@ class Policy implements Decider {
       const x = val[l];
       if (x === 1) return -1;
       if (x === 0) {
-        const v = l >> 1;
+        const id = varToPkg[l >> 1];
         if (first < 0) first = l;
-        if (kept < 0 && keep[v]) kept = l;
-        const nm = this.names[this.varToPkg[v]];
+        if (kept < 0 && keep[id]) kept = l;
+        const nm = this.names[id];
         if (name < 0) name = nm;
         else if (nm !== name) several = true;
       }

@@ -123,8 +123,6 @@ export class Universe {
   private dSrc = new Int32Array(1024);
   private dK = new Int32Array(1024);
   private nDeps = 0;
-  /** What warm() read (kept so the reads are not optimised away). */
-  private warmChars = 0;
   private readonly depObj: (Dep | undefined)[] = [];
   /**
    * Per dependency number, for the common forms read straight from the
@@ -280,6 +278,12 @@ export class Universe {
     return k < 0 ? [0, 0] : [this.nameStart[k], this.nameStart[k + 1]];
   }
 
+  /** [first, end) ids of the packages with the same name as package `id` (itself included). */
+  nameRange(id: number): [number, number] {
+    const k = this.nameIndex[id];
+    return [this.nameStart[k], this.nameStart[k + 1]];
+  }
+
   providersOf(name: string): readonly Provide[] {
     const j = this.provNo(name);
     return j < 0 ? NO_PROVIDES : this.provLists[j];
@@ -365,30 +369,6 @@ export class Universe {
     const out: Dep[] = new Array(pool[o]);
     for (let i = 0; i < out.length; i++) out[i] = this.dep(pool[o + 1 + i]);
     return out;
-  }
-
-  /**
-   * Read the not yet parsed `depends` strings of packages ids[from, to)
-   * ahead of depsAt: their loads do not depend on each other, so the
-   * memory system serves them in parallel, where parsing one package at a
-   * time waits for each in turn. Returns to - from; never throws (anything
-   * malformed fails later, in depsAt's order).
-   */
-  warm(ids: Int32Array, from: number, to: number): number {
-    const lists = this.lists;
-    let chars = 0;
-    for (let k = from; k < to; k++) {
-      const at = 6 * ids[k];
-      if (lists[at + 1] !== undefined) continue;
-      const list = lists[at] as readonly string[] | undefined;
-      if (!list) continue;
-      for (let i = 0; i < list.length; i++) {
-        const s = list[i];
-        if (typeof s === 'string') chars += s.length;
-      }
-    }
-    this.warmChars = chars;
-    return to - from;
   }
 
   /** Does package `id` have a non-empty list for field f (F_DEPENDS…)? Reads without parsing. */
