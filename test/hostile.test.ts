@@ -270,3 +270,50 @@ t.test('through minos build, with every writer', async (t) => {
     }
   }
 });
+
+t.test('hostile index entries, through minos plan', async (t) => {
+  const entry = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    name, version: '1.0-1', arch: 'x86_64', summary: name, license: 'MIT', depends: [], provides: [], conflicts: [],
+    replaces: [], optional: [], builddate: 0, installedSize: 0, file: `${name}-1.0-1-x86_64.mpk`, size: 1, sha256: '0'.repeat(64), ...extra,
+  });
+  const cases: [string, Record<string, unknown>[], RegExp][] = [
+    ['the same package twice', [entry('app'), entry('app', { file: 'other.mpk' })], /packages\[1\]": app 1\.0-1 x86_64 \(other\.mpk\) is listed twice/],
+    ['one file twice', [entry('app'), entry('lib', { file: 'app-1.0-1-x86_64.mpk' })], /packages\[1\]": lib 1\.0-1 x86_64 \(app-1\.0-1-x86_64\.mpk\) is listed twice/],
+    ['a file in another folder', [entry('app', { file: '../app.mpk' })], /"packages\[0\]\.file": "\.\.\/app\.mpk" must be a plain file name/],
+    ['an empty file name', [entry('app', { file: '' })], /"packages\[0\]\.file": "" must be a plain file name/],
+    ['an unknown field', [entry('app', { scripts: 'rm -rf /' })], /packages\[0\]: field "scripts": unknown field/],
+    ['a missing field', [Object.fromEntries(Object.entries(entry('app')).filter(([k]) => k !== 'sha256'))], /packages\[0\]: field "sha256": missing/],
+    ['an unknown operator', [entry('app', { depends: ['libc >= 1', 'libc >> 2'] })], /packages\[0\]: field "depends\[1\]": invalid dependency "libc >> 2": unknown operator/],
+    ['an empty alternative', [entry('app', { optional: ['a |'] })], /packages\[0\]: field "optional\[0\]": invalid dependency "a \|": empty alternative/],
+    ['a version ending in a hyphen', [entry('app', { depends: ['a >= 1.0-'] })], /field "depends\[0\]": invalid dependency "a >= 1\.0-"/],
+    ['alternatives in a conflict', [entry('app', { conflicts: ['a | b'] })], /field "conflicts\[0\]": invalid dependency "a \| b"/],
+    ['a dependency that is not a string', [entry('app', { depends: [7] })], /field "depends\[0\]": expected a string/],
+  ];
+  for (const [what, packages, message] of cases) {
+    const repo = join(dir, `repo${n++}`);
+    mkdirSync(repo);
+    const index = canonicalBytes({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: key.id, packages });
+    writeFileSync(join(repo, INDEX_NAME), index);
+    writeFileSync(join(repo, INDEX_SIG), signBytes(index, key));
+    const spec = join(repo, 'image.yaml');
+    writeFileSync(spec, `name: evil\narch: x86_64\nrepositories:\n  - path: .\n    keys: [${pub}]\npackages: [app]\n`);
+    const r = minos(['plan', spec]);
+    t.equal(r.code, 2, `${what}: exit 2: ${r.stderr.trim()}`);
+    t.match(r.stderr, /^minos: \S*index\.json: /, `${what}: names the index`);
+    t.match(r.stderr, message, what);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
+    t.equal(r.stdout, '', `${what}: no plan`);
+  }
+  // The forms the fast check leaves to the full parser are still accepted.
+  const repo = join(dir, `repo${n++}`);
+  mkdirSync(repo);
+  const packages = [entry('app', { depends: ['lib >= 0:0.9', 'lib<=2', ' lib  '], conflicts: ['old < 1:1'] }), entry('lib')];
+  const index = canonicalBytes({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: key.id, packages });
+  writeFileSync(join(repo, INDEX_NAME), index);
+  writeFileSync(join(repo, INDEX_SIG), signBytes(index, key));
+  const spec = join(repo, 'image.yaml');
+  writeFileSync(spec, `name: fine\narch: x86_64\nrepositories:\n  - path: .\n    keys: [${pub}]\npackages: [app]\n`);
+  const r = minos(['plan', spec, '--json']);
+  t.equal(r.code, 0, `epochs, no spaces, padding: accepted: ${r.stderr.trim()}`);
+  t.same(JSON.parse(r.stdout || '{}').install?.map((l: { name: string }) => l.name), ['app', 'lib'], 'and solved');
+});

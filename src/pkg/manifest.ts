@@ -6,7 +6,7 @@
  */
 import { compareUtf8, isCanonicalText } from '../canonical.js';
 import { MinosError, quote, type ErrorCode } from '../errors.js';
-import { isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
+import { isArch, isSimpleDependency, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
 import type { EntryType, FileEntry, GroupDecl, Manifest, PackageMeta, UserDecl } from '../types.js';
 
@@ -44,14 +44,14 @@ export function parseCanonical(bytes: Uint8Array, ctx: Ctx): Record<string, unkn
 }
 
 /** The keys an object must and may have, precomputed for checks run per entry. */
-interface KeySpec {
+export interface KeySpec {
   required: readonly string[];
   optional: readonly string[];
   bits: Map<string, number>;
   requiredMask: number;
 }
 
-function keySpec(required: readonly string[], optional: readonly string[] = []): KeySpec {
+export function keySpec(required: readonly string[], optional: readonly string[] = []): KeySpec {
   const bits = new Map<string, number>();
   [...required, ...optional].forEach((k, i) => bits.set(k, 2 ** i));
   return { required, optional, bits, requiredMask: 2 ** required.length - 1 };
@@ -86,7 +86,7 @@ function itemName(list: string, i?: number): string {
 }
 
 /** exactKeys of the object at `list[i]` with a precomputed spec; returns its key mask. */
-function specKeys(obj: unknown, ctx: Ctx, spec: KeySpec, list: string, i?: number): number {
+export function specKeys(obj: unknown, ctx: Ctx, spec: KeySpec, list: string, i?: number): number {
   const mask = isObject(obj) ? keyMask(obj, spec) : -1;
   if (mask >= 0 && (mask & spec.requiredMask) === spec.requiredMask) return mask;
   exactKeys(obj, ctx, itemName(list, i), spec.required, spec.optional); // throws the precise error
@@ -131,16 +131,30 @@ function getList<T>(o: Record<string, unknown>, k: string, ctx: Ctx, field: stri
   return out;
 }
 
+/** A list of strings each passing `check` (which throws to refuse); returned as it is, not copied. */
 function strings(o: Record<string, unknown>, k: string, ctx: Ctx, check: (s: string) => unknown): string[] {
-  return getList(o, k, ctx, k, (v, i) => {
-    if (typeof v !== 'string') throw bad(ctx, itemName(k, i), 'expected a string');
+  const v = o[k];
+  if (!Array.isArray(v)) throw bad(ctx, k, 'expected a list');
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (typeof x !== 'string') throw bad(ctx, itemName(k, i), 'expected a string');
     try {
-      check(v);
+      check(x);
     } catch (e) {
       throw bad(ctx, itemName(k, i), (e as Error).message);
     }
-    return v;
-  });
+  }
+  return v as string[];
+}
+
+/** parseDependency's verdict, without building the parse for the common forms. */
+function checkDependency(s: string): void {
+  if (!isSimpleDependency(s)) parseDependency(s);
+}
+
+/** parseDescriptor's verdict, without building the parse for the common forms. */
+function checkDescriptor(s: string): void {
+  if (s.indexOf('|') >= 0 || !isSimpleDependency(s)) parseDescriptor(s);
 }
 
 /** User and group names: at most 32 characters, an optional final `$`. */
@@ -384,11 +398,11 @@ export function checkMeta(o: Record<string, unknown>, ctx: Ctx): PackageMeta {
     arch: o.arch,
     summary: getStr(o, 'summary', ctx, 'summary', 1024),
     license: getStr(o, 'license', ctx, 'license', 1024),
-    depends: strings(o, 'depends', ctx, parseDependency),
+    depends: strings(o, 'depends', ctx, checkDependency),
     provides: strings(o, 'provides', ctx, parseProvide),
-    conflicts: strings(o, 'conflicts', ctx, parseDescriptor),
-    replaces: strings(o, 'replaces', ctx, parseDescriptor),
-    optional: strings(o, 'optional', ctx, parseDependency),
+    conflicts: strings(o, 'conflicts', ctx, checkDescriptor),
+    replaces: strings(o, 'replaces', ctx, checkDescriptor),
+    optional: strings(o, 'optional', ctx, checkDependency),
     builddate: getInt(o, 'builddate', ctx, 'builddate'),
     installedSize: getInt(o, 'installedSize', ctx, 'installedSize'),
   };

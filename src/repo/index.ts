@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { writeFilesAtomic } from '../fsutil.js';
-import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, META_FIELDS, parseCanonical, type Ctx } from '../pkg/manifest.js';
+import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, keySpec, META_FIELDS, parseCanonical, specKeys, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
 import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } from './keys.js';
@@ -47,6 +47,23 @@ function now(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+const ENTRY_KEYS = keySpec([...META_FIELDS, 'file', 'size', 'sha256']);
+
+/** Where entry i of an index is, for messages: built only when one is made. */
+class EntryCtx implements Ctx {
+  readonly code: Ctx['code'];
+  private readonly index: Ctx;
+  private readonly i: number;
+  constructor(index: Ctx, i: number) {
+    this.index = index;
+    this.code = index.code;
+    this.i = i;
+  }
+  get where(): string {
+    return `${this.index.where}: packages[${this.i}]`;
+  }
+}
+
 /** Validate an index object parsed from canonical JSON. */
 export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
   exactKeys(o, ctx, '', ['format', 'name', 'serial', 'created', 'expires', 'signer', 'packages']);
@@ -66,22 +83,35 @@ export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
   }
   const signer = getStr(o, 'signer', ctx, 'signer', 16);
   if (!Array.isArray(o.packages)) throw fail('packages', 'expected a list');
-  const seen = new Set<string>();
-  const packages = o.packages.map((p, i): IndexPackage => {
-    const f = `packages[${i}]`;
-    const pctx = { where: `${ctx.where}: ${f}`, code: ctx.code };
-    const po = exactKeys(p, pctx, '', [...META_FIELDS, 'file', 'size', 'sha256']);
+  const list: unknown[] = o.packages;
+  const packages = new Array<IndexPackage>(list.length);
+  // Duplicates: files by name; entries chained by package name (most names have one entry).
+  const files = new Set<string>();
+  const firstOfName = new Map<string, number>();
+  const nextOfName = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    const pctx = new EntryCtx(ctx, i);
+    specKeys(p, pctx, ENTRY_KEYS, '');
+    const po = p as Record<string, unknown>;
     const meta = checkMeta(po, pctx);
     const file = getStr(po, 'file', pctx, 'file', 255);
-    if (file !== basename(file) || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`${f}.file`, `${quote(file)} must be a plain file name in the repository folder`);
+    if (file === '' || file.includes('/') || file.startsWith('.') || file === INDEX_NAME || file === INDEX_SIG) throw fail(`packages[${i}].file`, `${quote(file)} must be a plain file name in the repository folder`);
     const sha256 = getStr(po, 'sha256', pctx, 'sha256', 64);
-    if (!isSha256Hex(sha256)) throw fail(`${f}.sha256`, 'expected 64 lowercase hex digits');
-    const id = `${meta.name} ${meta.version} ${meta.arch}`;
-    if (seen.has(id) || seen.has(file)) throw fail(f, `${id} (${file}) is listed twice`);
-    seen.add(id);
-    seen.add(file);
-    return { ...meta, file, size: getInt(po, 'size', pctx, 'size'), sha256 };
-  });
+    if (!isSha256Hex(sha256)) throw fail(`packages[${i}].sha256`, 'expected 64 lowercase hex digits');
+    let twice = files.has(file);
+    const first = firstOfName.get(meta.name);
+    for (let j = first ?? -1; j >= 0 && !twice; j = nextOfName[j]) twice = packages[j].version === meta.version && packages[j].arch === meta.arch;
+    if (twice) throw fail(`packages[${i}]`, `${meta.name} ${meta.version} ${meta.arch} (${file}) is listed twice`);
+    files.add(file);
+    nextOfName[i] = first ?? -1;
+    firstOfName.set(meta.name, i);
+    packages[i] = {
+      name: meta.name, version: meta.version, arch: meta.arch, summary: meta.summary, license: meta.license,
+      depends: meta.depends, provides: meta.provides, conflicts: meta.conflicts, replaces: meta.replaces, optional: meta.optional,
+      builddate: meta.builddate, installedSize: meta.installedSize, file, size: getInt(po, 'size', pctx, 'size'), sha256,
+    };
+  }
   return { format: 1, name, serial, created, expires, signer, packages };
 }
 

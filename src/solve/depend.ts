@@ -62,13 +62,76 @@ function validVersion(v: string): boolean {
   return ok;
 }
 
-function isNameChar(c: number): boolean {
-  // a-z 0-9 + . _ -
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 46 || c === 95 || c === 45;
+/** Classes of ASCII code units (one table load instead of a chain of range tests): bits C_NAME, C_VERSION. */
+const C_NAME = 1;
+const C_VERSION = 2;
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const digit = c >= 48 && c <= 57;
+  const lower = c >= 97 && c <= 122;
+  const upper = c >= 65 && c <= 90;
+  if (digit || lower || c === 43 || c === 46 || c === 95 || c === 45) CLASS[c] |= C_NAME;
+  if (digit || lower || upper || c === 46 || c === 43 || c === 126 || c === 45) CLASS[c] |= C_VERSION;
 }
 
-function isSpace(c: number): boolean {
+/** a-z 0-9 + . _ - */
+export function isNameChar(c: number): boolean {
+  return c < 128 && (CLASS[c] & C_NAME) !== 0;
+}
+
+/** A-Z a-z 0-9 . + ~ - (a version without an epoch). */
+export function isVersionChar(c: number): boolean {
+  return c < 128 && (CLASS[c] & C_VERSION) !== 0;
+}
+
+export function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * Is `s` a dependency in the common simple form, certainly valid: `name`
+ * or `name OP version` with a version of a digit then A-Za-z0-9.+~- not
+ * ending in "-" (so no epoch), or alternatives of those separated by `|`?
+ * Allocation-free, for checking whole indexes; false only means "not this
+ * form": parseDependency decides, and explains.
+ */
+export function isSimpleDependency(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  for (;;) {
+    while (i < n && isSpace(s.charCodeAt(i))) i++;
+    if (i === n) return false;
+    const start = i;
+    const c0 = s.charCodeAt(i);
+    if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return false;
+    while (i < n && isNameChar(s.charCodeAt(i))) i++;
+    if (i - start > 128) return false;
+    while (i < n && isSpace(s.charCodeAt(i))) i++;
+    if (i < n && s.charCodeAt(i) !== 124) {
+      const a = s.charCodeAt(i);
+      const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (a === 61) {
+        if (b === 61 || b === 60 || b === 62) return false;
+        i += 1;
+      } else if (a === 60 || a === 62) {
+        if (b === 60 || b === 62) return false;
+        i += b === 61 ? 2 : 1;
+      } else {
+        return false;
+      }
+      while (i < n && isSpace(s.charCodeAt(i))) i++;
+      const vs = i;
+      while (i < n && isVersionChar(s.charCodeAt(i))) i++;
+      const ve = i;
+      while (i < n && isSpace(s.charCodeAt(i))) i++;
+      if (ve === vs || ve - vs > 128) return false;
+      const v0 = s.charCodeAt(vs);
+      if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return false;
+    }
+    if (i === n) return true;
+    if (s.charCodeAt(i) !== 124) return false;
+    i++;
+  }
 }
 
 /**

@@ -27,7 +27,7 @@
  */
 import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
-import { parseDependency, parseProvide } from './depend.js';
+import { isNameChar, isSpace, isVersionChar, parseDependency, parseProvide } from './depend.js';
 import type { Arch, Constraint, Dependency, Descriptor, Op } from './depend.js';
 import { compareVersionRanges, compareVersions } from './version.js';
 
@@ -740,32 +740,6 @@ function holds(r: number, op: number): boolean {
     case OP_GE: return r >= 0;
     default: return true;
   }
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
-}
-
-/** Classes of ASCII code units for scanAlt (one table load instead of a chain of range tests): bits C_NAME, C_VERSION. */
-const C_NAME = 1;
-const C_VERSION = 2;
-const CLASS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  const digit = c >= 48 && c <= 57;
-  const lower = c >= 97 && c <= 122;
-  const upper = c >= 65 && c <= 90;
-  if (digit || lower || c === 43 || c === 46 || c === 95 || c === 45) CLASS[c] |= C_NAME;
-  if (digit || lower || upper || c === 46 || c === 43 || c === 126 || c === 45) CLASS[c] |= C_VERSION;
-}
-
-/** a-z 0-9 + . _ - */
-function isNameChar(c: number): boolean {
-  return c < 128 && (CLASS[c] & C_NAME) !== 0;
-}
-
-/** A-Z a-z 0-9 . + ~ - (a version without an epoch). */
-function isVersionChar(c: number): boolean {
-  return c < 128 && (CLASS[c] & C_VERSION) !== 0;
 }
 
 /** Widest range of code units one radix pass buckets (wider: comparison sort). */
