@@ -33,6 +33,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { canonicalBytes } from '../dist/canonical.js';
+import { generateKey, loadSecretKey, signBytes } from '../dist/repo/keys.js';
 import { Universe, solve } from '../dist/solve/solver.js';
 
 const PREFIXES = ['lib', 'python3-', 'golang-', 'ruby-', 'node-', 'fonts-', 'gir1.2-', 'perl-', 'r-cran-', ''];
@@ -270,6 +272,33 @@ function coldRun(indexFile, requests) {
 }
 
 /**
+ * `minos plan SPEC --json` in a new process per run, on the instance signed
+ * as a repository in `dir`; checks it installs `closure` packages.
+ */
+function timePlan(dir, inst, requests, runs, closure) {
+  const key = generateKey(dir, 'bench');
+  const secret = loadSecretKey(key.secretFile);
+  const repo = join(dir, 'repo');
+  mkdirSync(repo, { recursive: true });
+  const bytes = canonicalBytes({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: secret.id, packages: inst.pkgs });
+  writeFileSync(join(repo, 'index.json'), bytes);
+  writeFileSync(join(repo, 'index.sig'), signBytes(bytes, secret));
+  const spec = join(dir, 'plan.yaml');
+  writeFileSync(spec, `name: bench\narch: x86_64\nrepositories:\n  - path: repo\n    keys: [${key.publicFile}]\npackages: ${JSON.stringify(requests)}\n`);
+  const bin = new URL('../bin/minos.js', import.meta.url).pathname;
+  const wall = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const p = spawnSync(process.execPath, [bin, 'plan', spec, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    wall.push(performance.now() - t0);
+    if (p.status !== 0) throw new Error(`minos plan failed: ${p.stderr}`);
+    const n = JSON.parse(p.stdout).install.length;
+    if (n !== closure) throw new Error(`minos plan installs ${n} packages, solve() ${closure}`);
+  }
+  return { best: best(wall), median: median(wall) };
+}
+
+/**
  * Run the benchmark; returns `{ title, columns, rows, notes }` (the table
  * bench/run.mjs prints) plus `data` (the measurements, milliseconds), and
  * prints the table unless `quiet`.
@@ -330,6 +359,7 @@ export function runSolveBench({ runs = 5, quiet = false, keep } = {}) {
     for (let r = 0; r < runs; r++) c.push(coldRun(indexFile, requests));
     cold = {};
     for (const k of ['load', 'prepare', 'solve']) cold[k] = { best: best(c.map((x) => x[k])), median: median(c.map((x) => x[k])) };
+    cold.plan = timePlan(dir, inst, requests, runs, cs.result.length);
     const have = spawnSync('testsolv', ['-h'], { encoding: 'utf8' }).error === undefined;
     if (have) {
       const tagsFile = join(dir, 'instance.t');
@@ -372,6 +402,7 @@ export function runSolveBench({ runs = 5, quiet = false, keep } = {}) {
     row('fresh process: read + JSON.parse', cold.load, undefined),
     row('fresh process: prepare', cold.prepare, undefined),
     row('fresh process: solve (cold JIT)', cold.solve, ts),
+    row('minos plan, end to end, vs testsolv on testtags', cold.plan, theirs?.tags.wall),
   ];
   const notes = [
     `instance: ${s.packages} packages, ${s.names} names, ${(s.clauses / s.packages).toFixed(2)} dependency clauses/package, ` +
@@ -385,6 +416,7 @@ export function runSolveBench({ runs = 5, quiet = false, keep } = {}) {
       : 'testsolv not found (apt-get install libsolv-tools): no comparison',
     `${runs} runs each, wall clock; ratios use the best run (the least disturbed by other load); load average before ${loadBefore}, after ${loadavg()}`,
     'fresh process rows: a new node process per run reading the index file (what one CLI invocation pays; node start-up not counted)',
+    '"minos plan, end to end": the CLI on a signed repository of the instance (node start-up, read, signature, canonical form and entry checks, prepare, solve, print), against testsolv\'s whole run on the testtags file (start-up, parse, solve, print)',
   ];
   const columns = ['step', 'minos best', 'minos median', 'testsolv / goal', 'ratio (best)'];
   const table = { title: `resolver: ${s.packages} packages, closure ${cs.result.length} vs libsolv testsolv`, columns, rows, notes };

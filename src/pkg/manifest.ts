@@ -35,7 +35,7 @@ export function parseCanonical(bytes: Uint8Array, ctx: Ctx): Record<string, unkn
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new MinosError(ctx.code, `${ctx.where}: expected a JSON object`, { data: { file: ctx.where } });
   }
-  if (!isCanonicalText(value, text)) {
+  if (!isCanonicalText(value, text, bytes)) {
     throw new MinosError(ctx.code, `${ctx.where}: JSON is not in canonical form (sorted keys, no whitespace, no duplicate keys)`, {
       data: { file: ctx.where },
     });
