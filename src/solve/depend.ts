@@ -75,62 +75,99 @@ for (let c = 0; c < 128; c++) {
 }
 
 /** a-z 0-9 + . _ - */
-export function isNameChar(c: number): boolean {
+function isNameChar(c: number): boolean {
   return c < 128 && (CLASS[c] & C_NAME) !== 0;
 }
 
 /** A-Z a-z 0-9 . + ~ - (a version without an epoch). */
-export function isVersionChar(c: number): boolean {
+function isVersionChar(c: number): boolean {
   return c < 128 && (CLASS[c] & C_VERSION) !== 0;
 }
 
-export function isSpace(c: number): boolean {
+function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
 
+/** Operators of the simple form, as scanSimple reports them. */
+export const OP_NONE = 0;
+export const OP_EQ = 1;
+export const OP_LT = 2;
+export const OP_LE = 3;
+export const OP_GT = 4;
+export const OP_GE = 5;
+
+/** What the last successful scanSimple read: the name s[start, nameEnd), op (OP_NONE…) and version s[vs, ve). */
+export const SIMPLE = { start: 0, nameEnd: 0, op: OP_NONE, vs: 0, ve: 0 };
+
 /**
- * Is `s` a dependency in the common simple form, certainly valid: `name`
- * or `name OP version` with a version of a digit then A-Za-z0-9.+~- not
- * ending in "-" (so no epoch), or alternatives of those separated by `|`?
- * Allocation-free, for checking whole indexes; false only means "not this
- * form": parseDependency decides, and explains.
+ * One alternative of a dependency in the common simple form, certainly
+ * valid: s[i, …) up to the end `n` or a "|", holding `name` or `name OP
+ * version` with a version of a digit then A-Za-z0-9.+~- not ending in "-"
+ * (so no epoch). Returns where it stopped (n or the index of the "|"), its
+ * parts in SIMPLE; -1 when it is not this form (which does not mean
+ * invalid: parseDependency decides, and explains). Allocation-free.
+ */
+export function scanSimple(s: string, i: number, n: number): number {
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  if (i === n) return -1;
+  const start = i;
+  const c0 = s.charCodeAt(i);
+  if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return -1;
+  while (i < n && isNameChar(s.charCodeAt(i))) i++;
+  const nameEnd = i;
+  if (nameEnd - start > 128) return -1;
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  let op = OP_NONE;
+  let vs = 0;
+  let ve = 0;
+  if (i < n && s.charCodeAt(i) !== 124) {
+    const a = s.charCodeAt(i);
+    const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+    if (a === 61) {
+      if (b === 61 || b === 60 || b === 62) return -1;
+      op = OP_EQ;
+      i += 1;
+    } else if (a === 60 || a === 62) {
+      if (b === 61) {
+        op = a === 60 ? OP_LE : OP_GE;
+        i += 2;
+      } else if (b === 60 || b === 62) {
+        return -1;
+      } else {
+        op = a === 60 ? OP_LT : OP_GT;
+        i += 1;
+      }
+    } else {
+      return -1;
+    }
+    while (i < n && isSpace(s.charCodeAt(i))) i++;
+    vs = i;
+    while (i < n && isVersionChar(s.charCodeAt(i))) i++;
+    ve = i;
+    while (i < n && isSpace(s.charCodeAt(i))) i++;
+    if ((i !== n && s.charCodeAt(i) !== 124) || ve === vs || ve - vs > 128) return -1;
+    const v0 = s.charCodeAt(vs);
+    if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return -1;
+  }
+  SIMPLE.start = start;
+  SIMPLE.nameEnd = nameEnd;
+  SIMPLE.op = op;
+  SIMPLE.vs = vs;
+  SIMPLE.ve = ve;
+  return i;
+}
+
+/**
+ * Is `s` a dependency whose every alternative is in the simple form (see
+ * scanSimple)? For checking whole indexes without building parses; false
+ * only means "not this form".
  */
 export function isSimpleDependency(s: string): boolean {
   const n = s.length;
-  let i = 0;
-  for (;;) {
-    while (i < n && isSpace(s.charCodeAt(i))) i++;
-    if (i === n) return false;
-    const start = i;
-    const c0 = s.charCodeAt(i);
-    if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return false;
-    while (i < n && isNameChar(s.charCodeAt(i))) i++;
-    if (i - start > 128) return false;
-    while (i < n && isSpace(s.charCodeAt(i))) i++;
-    if (i < n && s.charCodeAt(i) !== 124) {
-      const a = s.charCodeAt(i);
-      const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-      if (a === 61) {
-        if (b === 61 || b === 60 || b === 62) return false;
-        i += 1;
-      } else if (a === 60 || a === 62) {
-        if (b === 60 || b === 62) return false;
-        i += b === 61 ? 2 : 1;
-      } else {
-        return false;
-      }
-      while (i < n && isSpace(s.charCodeAt(i))) i++;
-      const vs = i;
-      while (i < n && isVersionChar(s.charCodeAt(i))) i++;
-      const ve = i;
-      while (i < n && isSpace(s.charCodeAt(i))) i++;
-      if (ve === vs || ve - vs > 128) return false;
-      const v0 = s.charCodeAt(vs);
-      if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return false;
-    }
+  for (let i = 0; ; i++) {
+    i = scanSimple(s, i, n);
+    if (i < 0) return false;
     if (i === n) return true;
-    if (s.charCodeAt(i) !== 124) return false;
-    i++;
   }
 }
 

@@ -27,7 +27,7 @@
  */
 import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
-import { isNameChar, isSpace, isVersionChar, parseDependency, parseProvide } from './depend.js';
+import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, parseProvide, scanSimple, SIMPLE } from './depend.js';
 import type { Arch, Constraint, Dependency, Descriptor, Op } from './depend.js';
 import { compareVersionRanges, compareVersions } from './version.js';
 
@@ -485,58 +485,14 @@ export class Universe {
    * is not in the simple form.
    */
   private scanAlt(s: string, i: number, n: number): number {
-    while (i < n && isSpace(s.charCodeAt(i))) i++;
-    if (i === n) return -1;
-    const start = i;
-    const c0 = s.charCodeAt(i);
-    if (!((c0 >= 97 && c0 <= 122) || (c0 >= 48 && c0 <= 57))) return -1;
-    let h = FNV_BASIS;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (!isNameChar(c)) break;
-      h = Math.imul(h ^ c, FNV_PRIME);
-    }
-    const nameEnd = i;
-    if (nameEnd - start > 128) return -1;
-    while (i < n && isSpace(s.charCodeAt(i))) i++;
-    let op = OP_NONE;
-    let vs = 0;
-    let ve = 0;
-    if (i < n && s.charCodeAt(i) !== 124) {
-      const a = s.charCodeAt(i);
-      const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-      if (a === 61) {
-        if (b === 61 || b === 60 || b === 62) return -1;
-        op = OP_EQ;
-        i += 1;
-      } else if (a === 60 || a === 62) {
-        if (b === 61) {
-          op = a === 60 ? OP_LE : OP_GE;
-          i += 2;
-        } else if (b === 60 || b === 62) {
-          return -1;
-        } else {
-          op = a === 60 ? OP_LT : OP_GT;
-          i += 1;
-        }
-      } else {
-        return -1;
-      }
-      while (i < n && isSpace(s.charCodeAt(i))) i++;
-      vs = i;
-      while (i < n && isVersionChar(s.charCodeAt(i))) i++;
-      ve = i;
-      while (i < n && isSpace(s.charCodeAt(i))) i++;
-      // A version that is certainly valid: a digit first, no epoch, not ending in "-".
-      if ((i !== n && s.charCodeAt(i) !== 124) || ve === vs || ve - vs > 128) return -1;
-      const v0 = s.charCodeAt(vs);
-      if (v0 < 48 || v0 > 57 || s.charCodeAt(ve - 1) === 45) return -1;
-    }
-    this.aEntry = this.names.findRange(s, start, nameEnd, h);
-    this.aOp = op;
-    this.aVs = vs;
-    this.aVe = ve;
-    return i;
+    const stop = scanSimple(s, i, n);
+    if (stop < 0) return -1;
+    const x = SIMPLE;
+    this.aEntry = this.names.findRange(s, x.start, x.nameEnd, hashRange(s, x.start, x.nameEnd));
+    this.aOp = x.op;
+    this.aVs = x.vs;
+    this.aVe = x.ve;
+    return stop;
   }
 
   /**
@@ -708,12 +664,6 @@ export class Universe {
   }
 }
 
-const OP_NONE = 0;
-const OP_EQ = 1;
-const OP_LT = 2;
-const OP_LE = 3;
-const OP_GT = 4;
-const OP_GE = 5;
 const OP_SLOW = 6;
 /** Alternatives, each in the simple form: see scan(). */
 const OP_ALTS = 7;
@@ -753,10 +703,15 @@ export function prepare(candidates: readonly Candidate[], arch: Arch): Universe 
   return new Universe(candidates, arch);
 }
 
-/** FNV-1a over UTF-16 code units (as scan() computes it over a name). */
+/** FNV-1a over UTF-16 code units (NameSet keys; scanAlt hashes a name inside a dependency with hashRange). */
 function hashString(s: string): number {
+  return hashRange(s, 0, s.length);
+}
+
+/** hashString of s[from, to). */
+function hashRange(s: string, from: number, to: number): number {
   let h = FNV_BASIS;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return h;
 }
 
