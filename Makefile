@@ -20,10 +20,11 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 # tsc output, then the bundle bin/minos.js runs (tools/bundle.mjs says why).
-dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs
+dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/minos.js
 	rm -rf dist
 	npx tsc -p tsconfig.json
 	node tools/bundle.mjs
+	node tools/codecache.mjs
 	@touch $@
 
 build: dist/.stamp

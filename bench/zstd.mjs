@@ -170,6 +170,7 @@ function timeNative(args, inFile) {
  */
 async function child(op, file, level) {
   const z = await import('../dist/unpack/zstd.js');
+  await z.loadZstdBindings();
   const chunk = Buffer.allocUnsafe(MiB);
   const pass = () => {
     const fd = openSync(file, 'r');

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The bundle (dist/bundle/, made by `make build`) starts faster; the plain
-// tsc output is the fallback when only `tsc` has run.
+// Starts the CLI: the bundle `make build` makes (dist/bundle/minos.cjs, run
+// through its code cache: see load.cjs), else the plain tsc output.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import loader from './load.cjs';
 
-const bundle = new URL('../dist/bundle/minos.js', import.meta.url);
-const { main } = await import(existsSync(bundle) ? bundle.href : '../dist/cli/main.js');
+const { main } = existsSync(join(loader.BUNDLE, 'minos.cjs')) ? loader.load('minos.cjs') : await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

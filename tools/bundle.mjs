@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Bundle the compiled CLI (dist/) into dist/bundle/ with esbuild: one file
- * per entry point (the CLI and the two worker scripts).
+ * per entry point (the CLI, minos.cjs, and the two worker scripts).
  *
  * Why: Node 20's ESM loader pays for resolving, reading and linking each
  * module; a CLI run loaded 53 of them. Measured on this 2-core machine
@@ -32,49 +32,53 @@ const OUT = join(ROOT, 'dist/bundle');
  * yaml gets a bundle of its own, dist/bundle/yaml.cjs, loaded by
  * dist/spec/yamllib.js on first use: measured in a fresh process,
  * require('yaml') from node_modules took 45-50 ms and from one bundled file
- * 10-15 ms. Inside minos.js it would cost every command: `--version` took
- * ~20 ms longer with it there.
+ * 10-15 ms. Inside minos.cjs it would cost every command: `--version` took
+ * ~20 ms longer with it there. bin/minos.js loads it, like minos.cjs, through
+ * its code cache.
  */
 const yamlBeside = {
   name: 'yaml-beside',
   setup(b) {
     b.onLoad({ filter: /[\\/]dist[\\/]spec[\\/]yamllib\.js$/ }, () => ({
-      contents: "import { createRequire } from 'node:module';\nexport function loadYaml() { return createRequire(import.meta.url)('./yaml.cjs'); }",
+      contents: "export function loadYaml() { return require('./yaml.cjs'); }",
       loader: 'js',
     }));
   },
 };
 
+const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
+
 rmSync(OUT, { recursive: true, force: true });
+/*
+ * The CLI is CommonJS, so bin/minos.js can compile it through a V8 code cache
+ * (vm.Script's cachedData; Node 20 has no cache for ES modules): see
+ * tools/codecache.mjs. import.meta.url becomes the bundle's own file URL.
+ */
 await build({
-  absWorkingDir: ROOT,
-  entryPoints: {
-    minos: 'dist/cli/main.js',
-    worker: 'dist/unpack/worker.js',
-    stageworker: 'dist/live/stageworker.js',
-  },
+  ...common,
+  entryPoints: { minos: 'dist/cli/main.js' },
   outdir: OUT,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__minosUrl' },
+  banner: { js: "const __minosUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The jco component bindings run only with MINOS_ZSTD_BINDING=component:
   // left outside, they are read from wasm/gen/ when that binding is chosen.
+  external: ['../../wasm/gen/*', './yaml.cjs'],
+  plugins: [yamlBeside],
+});
+await build({
+  ...common,
+  entryPoints: { worker: 'dist/unpack/worker.js', stageworker: 'dist/live/stageworker.js' },
+  outdir: OUT,
+  format: 'esm',
   external: ['../../wasm/gen/*'],
   // commander is CommonJS and calls require() for node: modules.
   banner: { js: "import { createRequire as __minosRequire } from 'node:module'; const require = __minosRequire(import.meta.url);" },
-  plugins: [yamlBeside],
-  logLevel: 'warning',
-  legalComments: 'none',
 });
 await build({
-  absWorkingDir: ROOT,
+  ...common,
   stdin: { contents: "module.exports = require('yaml');", resolveDir: ROOT, sourcefile: 'yaml-entry.cjs' },
   outfile: join(OUT, 'yaml.cjs'),
-  bundle: true,
   format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  legalComments: 'none',
 });

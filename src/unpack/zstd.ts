@@ -255,13 +255,20 @@ function dispose(o: object): void {
 /**
  * Which binding runs the hot path. Both call the same wasm code; 'core' skips
  * the generated component runtime's per-call bookkeeping. MINOS_ZSTD_BINDING
- * overrides it (for benchmarks). The component bindings (185 KB of
- * JavaScript) are loaded only when chosen.
+ * overrides it (for benchmarks), and its user then awaits
+ * `loadZstdBindings()` before the first coder: the component bindings (185 KB
+ * of JavaScript) are loaded only when chosen, and not at module load, which
+ * would need a top-level await (the CLI bundle is CommonJS: tools/bundle.mjs).
  */
 const BINDING: 'core' | 'component' = process.env.MINOS_ZSTD_BINDING === 'component' ? 'component' : 'core';
-const component = BINDING === 'component'
-  ? { decoder: await import('../../wasm/gen/zstd-decoder.js'), encoder: await import('../../wasm/gen/zstd-encoder.js') }
-  : undefined;
+let component: { decoder: typeof import('../../wasm/gen/zstd-decoder.js'); encoder: typeof import('../../wasm/gen/zstd-encoder.js') } | undefined;
+
+/** Load the bindings MINOS_ZSTD_BINDING chose (nothing to do for the default). */
+export async function loadZstdBindings(): Promise<void> {
+  if (BINDING === 'component' && !component) {
+    component = { decoder: await import('../../wasm/gen/zstd-decoder.js'), encoder: await import('../../wasm/gen/zstd-encoder.js') };
+  }
+}
 
 /** Binding through the jco-generated component bindings (wasm/gen/zstd-*.js). */
 function componentInstance(kind: Kind): Instance {
@@ -377,6 +384,7 @@ const instances: { decoder?: Instance; encoder?: Instance } = {};
 function acquire(kind: Kind): Instance {
   let inst = instances[kind];
   if (!inst || inst.broken) {
+    if (BINDING === 'component' && !component) throw new Error('MINOS_ZSTD_BINDING=component: await loadZstdBindings() first');
     inst = BINDING === 'component' ? componentInstance(kind) : coreInstance(kind);
     instances[kind] = inst;
   }
