@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // Starts the CLI: the bundle `make build` makes (dist/bundle/minos.cjs, run
-// through its code cache: see load.cjs), else the plain tsc output.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import loader from './load.cjs';
+// through its code cache: see load.cjs), else the plain tsc output. This file
+// is CommonJS (bin/package.json): an ES module entry costs every run Node's
+// ESM loader, ~10 ms.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const loader = require('./load.cjs');
 
-const { main } = existsSync(join(loader.BUNDLE, 'minos.cjs')) ? loader.load('minos.cjs') : await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv.slice(2));
+const cli = existsSync(join(loader.BUNDLE, 'minos.cjs')) ? Promise.resolve(loader.load('minos.cjs')) : import('../dist/cli/main.js');
+cli.then(({ main }) => main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});
