@@ -65,6 +65,24 @@ t.test('key generate: PKCS#8 secret 0600, SPKI public, key id; never overwrites'
   t.equal(minos(['key', 'id', join(dir, 'demo.pub')]).stdout.split(/\s+/)[0], id);
 });
 
+t.test('key generate --dir and pack --out make a missing folder; one they cannot make is a one-line error', async (t) => {
+  const dir = tempDir(t);
+  const keys = join(dir, 'new/keys');
+  const k = minos(['key', 'generate', 'k', '--dir', keys]);
+  t.equal(k.code, 0, k.stderr);
+  t.equal(statSync(keys).mode & 0o777, 0o700, 'a folder made for a secret key is private');
+  const out = join(dir, 'new/repo');
+  const recipe = join(recipeDir(dir), 'recipe.yaml');
+  const p = minos(['pack', recipe, '--key', join(keys, 'k.key'), '--out', out, '--level', '3']);
+  t.equal(p.code, 0, p.stderr);
+  t.equal(p.stdout.trim(), join(out, 'hello-1.0-1-x86_64.mpk'));
+  writeFileSync(join(dir, 'file'), '');
+  const bad = minos(['pack', recipe, '--key', join(keys, 'k.key'), '--out', join(dir, 'file/sub')]);
+  t.not(bad.code, 0);
+  t.match(bad.stderr, new RegExp(`^minos: ${join(dir, 'file/sub').replace(/[/.]/g, '\\$&')}: `));
+  t.equal(bad.stderr.trim().split('\n').length, 1);
+});
+
 t.test('keys made by openssl sign packages minos verifies', async (t) => {
   const dir = tempDir(t);
   sh(`openssl genpkey -algorithm ed25519 -out k.key && openssl pkey -in k.key -pubout -out k.pub`, { cwd: dir });

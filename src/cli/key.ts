@@ -10,7 +10,7 @@ export function registerKey(program: Command, io: Io): void {
     .command('generate')
     .description('write NAME.key (Ed25519 secret, mode 0600) and NAME.pub, and print the key id')
     .argument('<name>', 'key name')
-    .option('-d, --dir <dir>', 'folder to write the key files in', '.')
+    .option('-d, --dir <dir>', 'folder to write the key files in (made, private, if missing)', '.')
     .action((name: string, opts: { dir: string }) => {
       const k = generateKey(resolve(opts.dir), name);
       io.out(`${k.id}  ${k.secretFile}  ${k.publicFile}`);

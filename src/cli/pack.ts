@@ -16,7 +16,7 @@ export function registerPack(program: Command, io: Io): void {
     .description('build a signed package NAME-VERSION-ARCH.mpk from a recipe')
     .argument('<recipe>', 'recipe YAML file')
     .requiredOption('-k, --key <file>', 'secret key to sign with')
-    .option('-o, --out <dir>', 'output folder', '.')
+    .option('-o, --out <dir>', 'output folder (made if missing)', '.')
     .option('--level <n>', 'zstd level 1-19', '19')
     .option('--json', 'print the result as JSON')
     .action((recipeFile: string, opts: { key: string; out: string; level: string; json?: boolean }) => {

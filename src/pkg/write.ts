@@ -5,7 +5,7 @@
  * the recipe (root unless overridden), no host data anywhere.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes, compareUtf8 } from '../canonical.js';
 import { abandonTemp, writeAll } from '../fsutil.js';
@@ -196,7 +196,7 @@ function idOf(name: string, decls: { name: string; id: number }[]): number {
   return decls.find((d) => d.name === name)?.id ?? 0;
 }
 
-/** Pack a recipe into `outDir`, atomically (temp file + rename). */
+/** Pack a recipe into `outDir` (made if missing), atomically (temp file + rename). */
 export function packPackage(opts: PackOptions): PackResult {
   const { recipe, key } = opts;
   const items = collect(recipe);
@@ -244,6 +244,11 @@ export function packPackage(opts: PackOptions): PackResult {
   const outFile = join(opts.outDir, packageFileName(manifest));
   const tmp = `${outFile}.tmp-${process.pid}`;
   let fd: number;
+  try {
+    mkdirSync(opts.outDir, { recursive: true });
+  } catch (e) {
+    throw ioError(e, opts.outDir);
+  }
   try {
     fd = openSync(tmp, 'w', 0o644);
   } catch (e) {

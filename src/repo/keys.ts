@@ -4,7 +4,7 @@
  * is the first 16 hex digits of SHA-256 over the public key's SPKI DER bytes.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 
@@ -123,10 +123,16 @@ function writeNew(file: string, data: string, mode: number): void {
   }
 }
 
-/** Create NAME.key (mode 0600) and NAME.pub in `dir`; refuses to overwrite. */
+/** Create NAME.key (mode 0600) and NAME.pub in `dir` (made, mode 0700, if missing); refuses to overwrite. */
 export function generateKey(dir: string, name: string): { id: string; secretFile: string; publicFile: string } {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
     throw new MinosError('MN0002', `invalid key name ${quote(name)}: use letters, digits, ".", "_" and "-"`);
+  }
+  // A folder made here holds a secret key: private, as ssh-keygen makes ~/.ssh.
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw ioError(e, dir);
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const secretFile = join(dir, `${name}.key`);
