@@ -286,14 +286,16 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     if (!big) void opts.unpackPool?.close();
     const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
     // Largest packages first, so no core is left with a big one at the end; merged in name order below.
-    const jobs: Promise<UnpackResult>[] = [];
-    for (const i of chosen.map((_, k) => k).sort((a, b) => chosen[b].entry.size - chosen[a].entry.size || a - b)) {
+    const order = chosen.map((_, k) => k).sort((a, b) => chosen[b].entry.size - chosen[a].entry.size || a - b);
+    const started = pool.runAll(order.map((i) => {
       const c = chosen[i];
-      jobs[i] = pool.run({
+      return {
         file: pkgFiles[i], keyring: keyrings.get(c.repo.name)!, expect: { size: c.entry.size, sha256: c.entry.sha256 },
         dest: join(unpacked, `${i}-${c.locator.name}`), finish,
-      });
-    }
+      };
+    }));
+    const jobs: Promise<UnpackResult>[] = [];
+    order.forEach((i, k) => (jobs[i] = started[k]));
     // Settle every job before leaving, so no worker writes into a folder being removed.
     jobs.forEach((j) => j.catch(() => {}));
     try {

@@ -16,11 +16,17 @@ export interface WorkerPool<J, R> {
   /** Jobs run on worker threads (submit them all at once); else each runs when submitted. */
   parallel: boolean;
   run(job: J): Promise<R>;
+  /**
+   * Run every job of `jobs`, each on whichever thread is free first: the
+   * threads claim them in array order from a shared counter, so no thread
+   * waits for another to hand it work. Promises in the order of `jobs`.
+   */
+  runAll(jobs: readonly J[]): Promise<R>[];
   /** Send a message to every worker (see serveJobs' `other`). */
   broadcast(msg: object): void;
   /** Take one worker thread out of the pool, unused, once it runs, for another purpose (the caller stops it); none if a job went to the pool or it failed to start. */
   lend(): Promise<Worker | undefined>;
-  /** Stop every worker (waits until none runs any more). */
+  /** Stop every worker; resolves once no job runs any more (at once if none was running). */
   close(): Promise<void>;
 }
 
@@ -37,7 +43,8 @@ const IN_FLIGHT = 2;
 
 export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline: (job: J) => R; name: string }): WorkerPool<J, R> {
   if (opts.size <= 1 || !existsSync(fileURLToPath(opts.script))) {
-    return { parallel: false, run: async (job) => opts.inline(job), broadcast: () => {}, lend: async () => undefined, close: async () => {} };
+    const run = async (job: J) => opts.inline(job);
+    return { parallel: false, run, runAll: (jobs) => jobs.map(run), broadcast: () => {}, lend: async () => undefined, close: async () => {} };
   }
   const workers: { w: Worker; busy: number; started: Promise<boolean> }[] = [];
   let closed = false;
@@ -48,6 +55,11 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
   // being dealt out by count when submitted (packages differ in size).
   const queue: { id: number; job: J }[] = [];
   let next = 0;
+  // runAll's claim counters, set past the end to stop further claims (close, a dead worker).
+  const batches: { counter: Int32Array; n: number }[] = [];
+  const stopBatches = () => {
+    for (const b of batches) Atomics.store(b.counter, 0, b.n);
+  };
   let failed: Error | undefined;
   const died = (e: Error) => new MinosError('MN0001', `${opts.name} worker died: ${e.message}`);
   const dispatch = () => {
@@ -87,12 +99,14 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
       w.once('exit', () => resolve(false));
     });
     const slot = { w, busy: 0, started };
-    slot.w.on('message', (msg: { id: number; result?: R; error?: WireError }) => {
+    slot.w.on('message', (msg: { id: number; result?: R; error?: WireError; claimed?: boolean }) => {
       const p = pending.get(msg.id);
       if (!p) return;
       pending.delete(msg.id);
-      slot.busy--;
-      dispatch();
+      if (!msg.claimed) {
+        slot.busy--;
+        dispatch();
+      }
       const e = msg.error;
       if (!e) p.resolve(msg.result as R);
       else p.reject(e.minos ? new MinosError(e.code!, e.message, { hint: e.hint, data: e.data }) : new MinosError('MN0001', `${opts.name} worker: ${e.message}`));
@@ -100,6 +114,7 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     slot.w.on('error', (e) => {
       failed = e;
       queue.length = 0;
+      stopBatches();
       for (const p of pending.values()) p.reject(died(e));
       pending.clear();
     });
@@ -117,6 +132,30 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
         scheduleInline();
       });
     },
+    runAll(jobs) {
+      if (failed) return jobs.map(() => Promise.reject(died(failed!)));
+      const base = next;
+      next += jobs.length;
+      const batch = { counter: new Int32Array(new SharedArrayBuffer(4)), n: jobs.length };
+      batches.push(batch);
+      const promises = jobs.map((_, i) => new Promise<R>((resolve, reject) => pending.set(base + i, { resolve, reject })));
+      for (const slot of workers) slot.w.postMessage({ batch: { jobs, counter: batch.counter, base } });
+      // This thread's share: one claimed job per turn of the event loop, as for queued jobs.
+      const claim = () => {
+        const i = Atomics.add(batch.counter, 0, 1);
+        if (i >= jobs.length) return;
+        const p = pending.get(base + i)!;
+        pending.delete(base + i);
+        try {
+          p.resolve(opts.inline(jobs[i]));
+        } catch (e) {
+          p.reject(e);
+        }
+        setImmediate(claim);
+      };
+      setImmediate(claim);
+      return promises;
+    },
     broadcast(msg) {
       for (const s of workers) s.w.postMessage(msg);
     },
@@ -132,10 +171,19 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     /** Stop: queued jobs are cancelled (rejected), workers terminated; no job writes any more once this resolves. */
     async close() {
       closed = true;
+      stopBatches();
       const cancelled = new MinosError('MN0001', `${opts.name} job cancelled`);
       for (const q of queue.splice(0)) {
         pending.get(q.id)?.reject(cancelled);
         pending.delete(q.id);
+      }
+      if (pending.size === 0) {
+        // No job runs anywhere: nothing to wait for. A worker's exit takes ~20 ms (its isolate's teardown).
+        for (const s of workers) {
+          s.w.unref();
+          void s.w.terminate();
+        }
+        return;
       }
       await Promise.all(workers.map((s) => s.w.terminate()));
       for (const p of pending.values()) p.reject(cancelled);
@@ -146,18 +194,27 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
 
 /** Worker side: answer `{id, job}` messages with `handle(job)`; other messages go to `other`. */
 export function serveJobs<J, R>(handle: (job: J) => R, other?: (msg: object) => void): void {
-  parentPort!.on('message', (msg: { id?: number; job?: J }) => {
-    if (msg.id === undefined) {
-      other?.(msg);
-      return;
-    }
+  const answer = (id: number, job: J, claimed: boolean) => {
     try {
-      parentPort!.postMessage({ id: msg.id, result: handle(msg.job as J) });
+      parentPort!.postMessage({ id, result: handle(job), claimed });
     } catch (e) {
       const error: WireError = e instanceof MinosError
         ? { minos: true, code: e.code, message: e.message, hint: e.hint, data: e.data }
         : { minos: false, message: (e as Error)?.stack ?? String(e) };
-      parentPort!.postMessage({ id: msg.id, error });
+      parentPort!.postMessage({ id, error, claimed });
     }
+  };
+  parentPort!.on('message', (msg: { id?: number; job?: J; batch?: { jobs: J[]; counter: Int32Array; base: number } }) => {
+    if (msg.batch) {
+      // Claim runAll's jobs until none is left (see WorkerPool.runAll).
+      const { jobs, counter, base } = msg.batch;
+      for (let i = Atomics.add(counter, 0, 1); i < jobs.length; i = Atomics.add(counter, 0, 1)) answer(base + i, jobs[i], true);
+      return;
+    }
+    if (msg.id === undefined) {
+      other?.(msg);
+      return;
+    }
+    answer(msg.id, msg.job as J, false);
   });
 }
