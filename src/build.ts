@@ -14,6 +14,7 @@ import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } fr
 import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
 import { candidatesOf, openRepositories } from './plan.js';
+import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
@@ -283,6 +284,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
     const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
     const records: InstalledRecord[] = [];
+    // Each record's file list as its manifest wrote it, for the database (see dbBytes).
+    const filesJson = new Map<InstalledRecord, Uint8Array>();
     const keyrings = new Map(repos.map((r) => [r.name, loadKeyring(r.spec.keys)]));
     let bytes = 0;
     const pkgFiles: string[] = [];
@@ -328,7 +331,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined }, writer);
         bytes += m.installedSize;
         const { format: _f, signer: _s, ...rest } = m;
-        records.push({ ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false });
+        const rec: InstalledRecord = { ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false };
+        records.push(rec);
+        const files = manifestFilesJson(r.manifestBytes);
+        if (files) filesJson.set(rec, files);
         emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
       }
       writer.sync();
@@ -374,7 +380,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [] };
     addOwnFile(stage, INSTALLED, '');
     if (opts.format === 'dir' && !asRoot) db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
-    addOwnFile(stage, INSTALLED, dbBytes(db));
+    addOwnFile(stage, INSTALLED, dbBytes(db, (r) => filesJson.get(r)));
     const nodes = resolveNodes(stage, accounts);
     if (db.deferred.length) {
       emit({ type: 'warning', message: `not running as root: ${db.deferred.length} owners and device nodes could not be applied; they are recorded in /${INSTALLED}` });

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalBytes } from '../canonical.js';
+import { canonicalBytes, canonicalJson } from '../canonical.js';
 import { ioError, MinosError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
@@ -54,9 +54,40 @@ export function emptyDb(): InstalledDb {
 
 export { writeFileAtomic } from '../fsutil.js';
 
-export function dbBytes(db: InstalledDb): Buffer {
-  const sorted: InstalledDb = { ...db, packages: [...db.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
-  return canonicalBytes(sorted);
+/**
+ * The database as written: canonical JSON, packages by name. `files(r)` may
+ * give record r's file list already as its canonical JSON (`[...]`: its
+ * manifest's own bytes, see manifestFilesJson), which is then copied instead
+ * of serialised again: 15-29 ms of a 100-package build's single-threaded
+ * tail became 3-4 ms. The cut relies on "packages" and "files" being the key
+ * of nothing else in a database.
+ */
+export function dbBytes(db: InstalledDb, files?: (r: InstalledRecord) => Uint8Array | undefined): Buffer {
+  const packages = [...db.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (!files) return canonicalBytes({ ...db, packages });
+  const [head, tail] = splitAt(canonicalJson({ ...db, packages: [] }), '"packages":[]');
+  const parts: Uint8Array[] = [Buffer.from(`${head}[`)];
+  packages.forEach((r, i) => {
+    const raw = files(r);
+    const text = canonicalJson(raw ? { ...r, files: [] } : r);
+    if (i > 0) parts.push(COMMA);
+    if (!raw) {
+      parts.push(Buffer.from(text));
+      return;
+    }
+    const [before, after] = splitAt(text, '"files":[]');
+    parts.push(Buffer.from(before), raw, Buffer.from(after));
+  });
+  parts.push(Buffer.from(`]${tail}`));
+  return Buffer.concat(parts);
+}
+
+const COMMA = Buffer.from(',');
+
+/** `text` without the `[]` of its one `marker` (`"key":[]`): what comes before it and after. */
+function splitAt(text: string, marker: string): [string, string] {
+  const k = text.indexOf(marker) + marker.length - 2;
+  return [text.slice(0, k), text.slice(k + 2)];
 }
 
 export function writeDb(root: string, db: InstalledDb): void {

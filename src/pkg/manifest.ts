@@ -410,6 +410,21 @@ export function checkMeta(o: Record<string, unknown>, ctx: Ctx): PackageMeta {
 
 const MANIFEST_KEYS = keySpec([...META_FIELDS, 'format', 'signer', 'config', 'users', 'groups', 'files']);
 
+/**
+ * The "files" list of a manifest as its canonical JSON (`[...]`), cut from
+ * `bytes`: the canonical text of a manifest checkManifest accepted, whose
+ * parse is the list and which is its own canonical form. In such a text
+ * `"files":[` and `],"format":1,` each occur once, at the top level: no
+ * string holds an unescaped quote, no entry, user or group has those keys,
+ * and "format" (always 1) is the key that sorts next.
+ */
+export function manifestFilesJson(bytes: Uint8Array): Uint8Array | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const start = b.indexOf('"files":[');
+  const end = start < 0 ? -1 : b.indexOf('],"format":1,', start);
+  return end < 0 ? undefined : b.subarray(start + 8, end + 1);
+}
+
 /** Validate a manifest object (already parsed from canonical JSON). */
 export function checkManifest(o: Record<string, unknown>, ctx: Ctx): Manifest {
   specKeys(o, ctx, MANIFEST_KEYS, '');
