@@ -1,5 +1,5 @@
 /** Small file-system helpers shared by every stage that writes. */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ioError } from './errors.js';
 
@@ -11,6 +11,9 @@ import { ioError } from './errors.js';
 export function under(root: string, rel: string): string {
   return root === '/' ? `/${rel}` : `${root}/${rel}`;
 }
+
+/** open(2) flags for a file that must be new: never an existing file, never through a symlink. */
+export const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Write all of `b` to `fd`, looping over short writes. */
 export function writeAll(fd: number, b: Uint8Array): void {

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
+import { CREATE_NEW } from '../fsutil.js';
 import { readPackage } from '../pkg/read.js';
 import type { Keyring } from '../repo/keys.js';
 import type { FileEntry, Manifest } from '../types.js';
@@ -51,7 +52,6 @@ export interface StageResult {
 /** Installed entries (path → entry): a staged entry equal to the installed one is not staged. */
 export type OldEntries = Map<string, FileEntry>;
 
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
 
@@ -106,7 +106,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
         cur = n;
         try {
           if (e.type === 'file') {
-            fd = openSync(p, WRITE_FLAGS, 0o600);
+            fd = openSync(p, CREATE_NEW, 0o600);
           } else if (e.type === 'symlink') {
             symlinkSync(e.target!, p);
             if (chown) ownLink(p, e);

@@ -16,7 +16,7 @@ import { ioError, MinosError } from '../errors.js';
 import { parseDescriptor, satisfies } from '../solve/depend.js';
 import type { Locator } from '../solve/solver.js';
 import { accountFiles, collectAccounts, parseIdFile } from '../target/accounts.js';
-import { readTextIfAny } from '../fsutil.js';
+import { CREATE_NEW, readTextIfAny } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
@@ -174,8 +174,6 @@ class Ids {
     return this.groups.get(name);
   }
 }
-
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 function fsyncPath(p: string): void {
   const fd = openSync(p, 'r');
@@ -460,7 +458,7 @@ function planAccounts(root: string, records: InstalledRecord[], txn: Txn, counte
   for (const [name, text, mode, gid] of [['passwd', files.passwd, 0o644, 0], ['group', files.group, 0o644, 0], ['shadow', files.shadow, shadowGroup ? 0o640 : 0o600, shadowGroup]] as const) {
     const n = String(counter.n++);
     const p = join(txn.newDir, n);
-    const fd = openSync(p, WRITE_FLAGS, 0o600);
+    const fd = openSync(p, CREATE_NEW, 0o600);
     try {
       writeSync(fd, text);
       if (chown) fchownSync(fd, 0, gid);

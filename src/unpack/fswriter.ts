@@ -13,12 +13,12 @@
  * anything the writer wrote by other means, and `close` before removing it.
  */
 import {
-  closeSync, constants, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync,
+  closeSync, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync,
 } from 'node:fs';
 import { createHash, hash, type Hash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { ioError, MinosError, type ErrorCode } from '../errors.js';
-import { writeAll } from '../fsutil.js';
+import { CREATE_NEW, writeAll } from '../fsutil.js';
 import { EMPTY_SHA256, fileHashError } from '../pkg/read.js';
 
 export interface FsWriter {
@@ -60,8 +60,6 @@ export interface FsWriter {
 /** What a file's content must hash to, and the package `file` and entry `path` a mismatch names. */
 export interface FileCheck { sha256: string; file: string; path: string }
 
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
 function removeTreeNow(dir: string, kept: readonly string[] | undefined): void {
   if (kept) {
     try {
@@ -91,7 +89,7 @@ export function directWriter(): FsWriter {
     mkdir: (p, mode) => at(p, () => mkdirSync(p, { mode })),
     create(p, mode) {
       path = p;
-      fd = at(p, () => openSync(p, WRITE_FLAGS, mode));
+      fd = at(p, () => openSync(p, CREATE_NEW, mode));
     },
     write(chunk) {
       const f = fd!;
