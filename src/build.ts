@@ -303,8 +303,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // writes and hashes the files (see fswriter.ts): on build (a), interleaved (bench/ab.mjs, 12
     // runs), min/median 753/856 ms with the writes made here against 650/756 ms.
     const lending = big ? undefined : opts.unpackPool?.lend();
-    // Made now, written at the end: this thread would otherwise idle while a lent worker starts (~20-30 ms).
-    const made = lockAndSbom(opts, repos, chosen, mtime);
+    // The lockfile's and SBOM's text, written at the end: made while a lent worker starts (this
+    // thread would idle ~20-30 ms), else once the workers have their jobs (they would wait for it).
+    let made = lending && lockAndSbom(opts, repos, chosen, mtime);
     const lent = await lending;
     const writer = lent ? queuedWriter(lent) : directWriter();
     const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1, writer);
@@ -324,6 +325,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Settle every job before leaving, so no worker writes into a folder being removed.
     jobs.forEach((j) => j.catch(() => {}));
     try {
+      made ||= lockAndSbom(opts, repos, chosen, mtime);
       for (const [i, c] of chosen.entries()) {
         const r = await jobs[i];
         const m = r.manifest;
