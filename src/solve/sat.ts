@@ -17,6 +17,7 @@
  * clauses whose conjunction is unsatisfiable (from the recorded resolution
  * proof), which the explainer minimises and renders.
  */
+import { grown } from './grow.js';
 
 export const lit = (v: number, negated = false): number => (v << 1) | (negated ? 1 : 0);
 export const litVar = (l: number): number => l >> 1;
@@ -124,26 +125,14 @@ export class Sat {
   }
 
   private growVars(cap: number): void {
-    const i32 = (a: Int32Array, n: number, fill = 0): Int32Array => {
-      const b = new Int32Array(n);
-      if (fill !== 0) b.fill(fill, a.length);
-      b.set(a);
-      return b;
-    };
-    const lv = new Int8Array(2 * cap);
-    lv.set(this.litVal);
-    this.litVal = lv;
-    const sn = new Uint8Array(cap);
-    sn.set(this.seen);
-    this.seen = sn;
-    const lz = new Uint8Array(cap);
-    lz.set(this.lazy);
-    this.lazy = lz;
-    this.level = i32(this.level, cap);
-    this.reason = i32(this.reason, cap, -1);
-    this.trail = i32(this.trail, cap);
-    this.wHead = i32(this.wHead, 2 * cap, -1);
-    this.litStamp = i32(this.litStamp, 2 * cap);
+    this.litVal = grown(this.litVal, 2 * cap);
+    this.seen = grown(this.seen, cap);
+    this.lazy = grown(this.lazy, cap);
+    this.level = grown(this.level, cap);
+    this.reason = grown(this.reason, cap, -1);
+    this.trail = grown(this.trail, cap);
+    this.wHead = grown(this.wHead, 2 * cap, -1);
+    this.litStamp = grown(this.litStamp, 2 * cap);
   }
 
   get decisionLevel(): number {
@@ -263,27 +252,13 @@ export class Sat {
 
   /** Reserve room for a clause of up to n literals; sets its start. */
   private begin(n: number): void {
-    if (this.arenaLen + n > this.arena.length) {
-      const a = new Int32Array(Math.max(this.arena.length * 2, this.arenaLen + n));
-      a.set(this.arena.subarray(0, this.arenaLen));
-      this.arena = a;
-    }
+    if (this.arenaLen + n > this.arena.length) this.arena = grown(this.arena, this.arenaLen + n);
     if (this.nClauses === this.cStart.length) {
-      const s = new Int32Array(this.cStart.length * 2);
-      s.set(this.cStart);
-      this.cStart = s;
-      const l = new Int32Array(this.cLen.length * 2);
-      l.set(this.cLen);
-      this.cLen = l;
-      const o = new Int32Array(this.orig.length * 2);
-      o.set(this.orig);
-      this.orig = o;
+      this.cStart = grown(this.cStart, 0);
+      this.cLen = grown(this.cLen, 0);
+      this.orig = grown(this.orig, 0);
     }
-    if (2 * this.nClauses + 2 > this.wNext.length) {
-      const w = new Int32Array(Math.max(this.wNext.length * 2, 2 * this.nClauses + 2));
-      w.set(this.wNext);
-      this.wNext = w;
-    }
+    if (2 * this.nClauses + 2 > this.wNext.length) this.wNext = grown(this.wNext, 2 * this.nClauses + 2);
     this.cStart[this.nClauses] = this.arenaLen;
     this.cLen[this.nClauses] = 0;
     this.nClauses++;

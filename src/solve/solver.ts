@@ -36,6 +36,7 @@ import type { PackageMeta } from '../types.js';
 import { isArch, parseDescriptor } from './depend.js';
 import type { Arch, Descriptor } from './depend.js';
 import { explain, unknownName } from './explain.js';
+import { grown } from './grow.js';
 import type { ClauseInfo, Problem } from './explain.js';
 import { Sat } from './sat.js';
 import type { Decider, Expander } from './sat.js';
@@ -285,11 +286,7 @@ class IntVec {
   }
   /** Make room for k more elements (then a[n…n+k) may be written directly). */
   reserve(k: number): void {
-    if (this.n + k > this.a.length) {
-      const b = new Int32Array(Math.max(this.a.length * 2, this.n + k));
-      b.set(this.a);
-      this.a = b;
-    }
+    if (this.n + k > this.a.length) this.a = grown(this.a, this.n + k);
   }
 }
 

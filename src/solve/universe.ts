@@ -29,6 +29,7 @@ import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
 import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, parseProvide, scanSimple, SIMPLE } from './depend.js';
 import type { Arch, Constraint, Dependency, Descriptor, Op } from './depend.js';
+import { grown } from './grow.js';
 import { compareVersionRanges, compareVersions } from './version.js';
 
 /** One package offered by one repository. */
@@ -390,7 +391,7 @@ export class Universe {
     const list = lists[at] as readonly string[] | undefined;
     const len = list ? list.length : 0;
     if (len === 0) return (lists[at + 1] = 0); // the shared empty run
-    if (this.depLen + len + 1 > this.depPool.length) this.depPool = grow32(this.depPool, this.depLen + len + 1);
+    if (this.depLen + len + 1 > this.depPool.length) this.depPool = grown(this.depPool, this.depLen + len + 1);
     const start = this.depLen;
     const pool = this.depPool;
     pool[start] = len;
@@ -423,14 +424,12 @@ export class Universe {
 
   private growDeps(): void {
     const n = this.dOp.length * 2;
-    const o = new Int8Array(n);
-    o.set(this.dOp);
-    this.dOp = o;
-    this.dEntry = grow32(this.dEntry, n);
-    this.dVs = grow32(this.dVs, n);
-    this.dVe = grow32(this.dVe, n);
-    this.dSrc = grow32(this.dSrc, n);
-    this.dK = grow32(this.dK, n);
+    this.dOp = grown(this.dOp, n);
+    this.dEntry = grown(this.dEntry, n);
+    this.dVs = grown(this.dVs, n);
+    this.dVe = grown(this.dVe, n);
+    this.dSrc = grown(this.dSrc, n);
+    this.dK = grown(this.dK, n);
   }
 
   /**
@@ -456,7 +455,7 @@ export class Universe {
     const from = this.altLen;
     let count = 0;
     for (;;) {
-      if (this.altLen + ALT > this.altPool.length) this.altPool = grow32(this.altPool, this.altLen + ALT);
+      if (this.altLen + ALT > this.altPool.length) this.altPool = grown(this.altPool, this.altLen + ALT);
       const a = this.altPool;
       const at = this.altLen;
       a[at] = this.aEntry;
@@ -501,11 +500,7 @@ export class Universe {
    * alternatives in order (computed once).
    */
   matchAt(d: number): number {
-    if (d >= this.matchOff.length) {
-      const b = new Int32Array(Math.max(this.matchOff.length * 2, d + 1)).fill(-1);
-      b.set(this.matchOff);
-      this.matchOff = b;
-    }
+    if (d >= this.matchOff.length) this.matchOff = grown(this.matchOff, d + 1, -1);
     const o = this.matchOff[d];
     if (o >= 0) return o;
     return (this.matchOff[d] = this.computeMatchAt(d));
@@ -575,7 +570,7 @@ export class Universe {
   /** Copy the scratch into matchPool as a run; returns its offset. */
   private store(): number {
     const len = this.scrN;
-    if (this.matchLen + len + 1 > this.matchPool.length) this.matchPool = grow32(this.matchPool, this.matchLen + len + 1);
+    if (this.matchLen + len + 1 > this.matchPool.length) this.matchPool = grown(this.matchPool, this.matchLen + len + 1);
     const start = this.matchLen;
     const pool = this.matchPool;
     const ids = this.scr;
@@ -630,7 +625,7 @@ export class Universe {
     const j = info[4 * e + 2];
     const provs = j < 0 ? NO_PROVIDES : this.provLists[j];
     // At most every package of the name and every provider.
-    if (this.scrN + (last - first) + provs.length > this.scr.length) this.scr = grow32(this.scr, this.scrN + (last - first) + provs.length);
+    if (this.scrN + (last - first) + provs.length > this.scr.length) this.scr = grown(this.scr, this.scrN + (last - first) + provs.length);
     const out = this.scr;
     let n = this.scrN;
     for (let i = first; i < last; i++) {
@@ -833,7 +828,7 @@ class NameSet {
     const len = s.length;
     const e = this.keys.length;
     const at = this.off[e];
-    if (at + len > this.buf.length) this.buf = grow16(this.buf, at + len);
+    if (at + len > this.buf.length) this.buf = grown(this.buf, at + len);
     const buf = this.buf;
     let h = FNV_BASIS;
     for (let i = 0; i < len; i++) {
@@ -852,7 +847,7 @@ class NameSet {
     slots[4 * q + 2] = at;
     slots[4 * q + 3] = len;
     this.keys.push(s);
-    if (e + 2 > this.off.length) this.off = grow32(this.off, e + 2);
+    if (e + 2 > this.off.length) this.off = grown(this.off, e + 2);
     this.off[e + 1] = at + len;
     if ((e + 1) * 2 > slots.length >> 2) this.rehash();
     return e;
@@ -969,7 +964,7 @@ class NameSet {
       for (let i = lo; i < hi; i++) tmp[lo + count[code[i] - min]++] = idx[i];
       for (let i = lo; i < hi; i++) idx[i] = tmp[i];
       // count[b] is now the end of bucket b. A string ending at `depth` (code 0) is alone: the strings are distinct.
-      if (sp + 3 * nb > stack.length) stack = grow32(stack, sp + 3 * nb);
+      if (sp + 3 * nb > stack.length) stack = grown(stack, sp + 3 * nb);
       let s = lo;
       for (let b = 0; b < nb; b++) {
         const e = lo + count[b];
@@ -1000,18 +995,6 @@ class NameSet {
     }
     return xe - xs - (ye - ys);
   }
-}
-
-function grow16(a: Uint16Array, need: number): Uint16Array {
-  const b = new Uint16Array(Math.max(a.length * 2, need));
-  b.set(a);
-  return b;
-}
-
-function grow32(a: Int32Array, need: number): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(Math.max(a.length * 2, need));
-  b.set(a);
-  return b;
 }
 
 /** Stable insertion sort of a[lo, hi) (small ranges). */
