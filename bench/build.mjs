@@ -3,7 +3,8 @@
 //   the native floor (zstd -dc | tar -x of every pacman package into one dir),
 //   and pacman -U of the same packages into an empty root on tmpfs.
 // Median of BENCH_BUILD_RUNS (5) runs each, interleaved, outputs removed
-// between runs; peak RSS of minos build from /usr/bin/time -f %M.
+// between runs; peak RSS of minos build, and CPU time (user + system) of
+// the minos directory build and of pacman, from /usr/bin/time.
 // BENCH_BUILD_CASES=a,b selects cases.
 //
 // Every command runs without NODE_EXTRA_CA_CERTS, which no command here needs
@@ -33,20 +34,23 @@ function sh(cmd, args, opts = {}) {
   return r.stdout.toString();
 }
 
-/** Run and time a command; returns seconds (and peak RSS in KiB when measured). */
-function timed(cmd, args, { rss = false, env = CLEAN_ENV } = {}) {
+/** Run and time a command; returns seconds, and with `measure` (needs /usr/bin/time) peak RSS in KiB and CPU seconds (user + system). */
+function timed(cmd, args, { measure = false, env = CLEAN_ENV } = {}) {
   let argv = [cmd, ...args];
-  const rssFile = join(TMPFS, `minos-bench-rss-${process.pid}`);
-  if (rss && TIME) argv = [TIME, '-f', '%M', '-o', rssFile, ...argv];
+  const timeFile = join(TMPFS, `minos-bench-time-${process.pid}`);
+  if (measure && TIME) argv = [TIME, '-f', '%M %U %S', '-o', timeFile, ...argv];
   const t0 = process.hrtime.bigint();
   sh(argv[0], argv.slice(1), { env });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   let kib;
-  if (rss && TIME) {
-    kib = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
-    rmSync(rssFile, { force: true });
+  let cpu;
+  if (measure && TIME) {
+    const [m, u, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    kib = m;
+    cpu = u + sys;
+    rmSync(timeFile, { force: true });
   }
-  return { s, kib };
+  return { s, kib, cpu };
 }
 
 function countFiles(dir) {
@@ -67,7 +71,7 @@ const median = (xs) => {
 
 function benchCase(label, fx, work, problems) {
   const pacmanOk = process.getuid?.() === 0 && existsSync('/usr/bin/pacman');
-  const t = { dir: [], dirCa: [], tzst: [], native: [], pacman: [], rssDir: [], rssTzst: [] };
+  const t = { dir: [], dirCa: [], tzst: [], native: [], pacman: [], rssDir: [], rssTzst: [], cpuDir: [], cpuPacman: [] };
   const dirOut = join(work, 'img');
   const tzOut = join(work, 'img.tar.zst');
   const nat = join(work, 'native');
@@ -80,9 +84,10 @@ function benchCase(label, fx, work, problems) {
   for (let i = 0; i < RUNS; i++) {
     clean();
     // (1) minos build into a directory on tmpfs
-    const d = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', dirOut, '--format', 'dir'], { rss: true });
+    const d = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', dirOut, '--format', 'dir'], { measure: true });
     t.dir.push(d.s);
     if (d.kib !== undefined) t.rssDir.push(d.kib);
+    if (d.cpu !== undefined) t.cpuDir.push(d.cpu);
     if (i === 0) {
       const n = countFiles(join(dirOut, 'usr'));
       if (n !== fx.files) problems.push(`${label}: minos dir image holds ${n} files under /usr, the payload has ${fx.files}`);
@@ -95,7 +100,7 @@ function benchCase(label, fx, work, problems) {
     }
     // (2) minos build -o X.tar.zst (once only when it is very slow)
     if (i === 0 || t.tzst[0] < SLOW_S) {
-      const z = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', tzOut], { rss: true });
+      const z = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', tzOut], { measure: true });
       t.tzst.push(z.s);
       if (z.kib !== undefined) t.rssTzst.push(z.kib);
       if (i === 0) t.tzstSize = statSync(tzOut).size;
@@ -113,8 +118,10 @@ function benchCase(label, fx, work, problems) {
     // (4) pacman -U into an empty root on tmpfs
     if (pacmanOk) {
       mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
-      t.pacman.push(timed('pacman', ['--config', join(PEERS, 'pacman.conf'), '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
-        '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks'), '-U', ...pkgs]).s);
+      const p = timed('pacman', ['--config', join(PEERS, 'pacman.conf'), '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
+        '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks'), '-U', ...pkgs], { measure: true });
+      t.pacman.push(p.s);
+      if (p.cpu !== undefined) t.cpuPacman.push(p.cpu);
       if (i === 0) {
         const n = countFiles(join(root, 'usr'));
         if (n !== fx.files) problems.push(`${label}: pacman installed ${n} files under /usr, the payload has ${fx.files}`);
@@ -138,6 +145,7 @@ function benchCase(label, fx, work, problems) {
       pacman === undefined ? 'n/a' : pacman.toFixed(2),
       pacman === undefined ? 'n/a' : (dir / pacman).toFixed(2),
       (dir / native).toFixed(2),
+      t.cpuDir.length ? `${median(t.cpuDir).toFixed(2)} / ${t.cpuPacman.length ? median(t.cpuPacman).toFixed(2) : 'n/a'}` : 'n/a',
       t.rssDir.length ? `${mib(Math.max(...t.rssDir))} / ${mib(Math.max(...t.rssTzst))}` : 'n/a',
     ],
     dir, dirCa, pacman,
@@ -163,7 +171,7 @@ export async function runBuildBench() {
         results.push({ label, ...benchCase(label, fx, work, problems) });
       } catch (e) {
         problems.push(`${label}: ${String(e.message ?? e).trim()}`);
-        results.push({ label, row: [label, 'FAILED', '', '', '', '', '', '', ''], failed: true });
+        results.push({ label, row: [label, 'FAILED', '', '', '', '', '', '', '', ''], failed: true });
       }
     }
   } finally {
@@ -178,10 +186,11 @@ export async function runBuildBench() {
   });
   return {
     title: `minos build vs native tar and pacman -U, into ${TMPFS} (median of ${RUNS})`,
-    columns: ['case', 'minos dir s', 'minos dir s, NODE_EXTRA_CA_CERTS set (/pacman)', 'minos tar.zst s', 'native floor s', 'pacman -U s', 'minos-dir/pacman', 'minos-dir/native', 'peak MiB dir / tar.zst'],
+    columns: ['case', 'minos dir s', 'minos dir s, NODE_EXTRA_CA_CERTS set (/pacman)', 'minos tar.zst s', 'native floor s', 'pacman -U s', 'minos-dir/pacman', 'minos-dir/native', 'CPU s minos dir / pacman', 'peak MiB dir / tar.zst'],
     rows: results.map((r) => r.row),
     notes: [
       'native floor: `zstd -dc P | tar -x -C DIR` for every pacman package in turn; pacman: `pacman -U` of all packages into an empty root, as root',
+      'CPU: user + system seconds (median), all threads; minos verifies every package signature, package sha256 and file sha256, pacman here checks none (SigLevel = Never)',
       `packages: ${results.filter((r) => !r.failed).map((r) => `${r.label} pacman ${(r.pkgBytes / 2 ** 20).toFixed(1)} MiB, image tar.zst ${((r.tzstSize ?? 0) / 2 ** 20).toFixed(1)} MiB`).join('; ')}`,
       `tar.zst builds slower than ${SLOW_S} s run once only `,
       EXTRA_CA === undefined
