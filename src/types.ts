@@ -56,6 +56,33 @@ export interface PackageMeta {
   builddate: number;
   /** Sum of regular file sizes. */
   installedSize: number;
+  /** Only for packages from a Debian repository (absent for .mpk). */
+  debian?: DebianMeta;
+}
+
+/**
+ * Debian fields the solver and the engine need beyond PackageMeta. Dependency
+ * strings in PackageMeta are already in minos syntax (`name OP version`,
+ * `a | b`), with Debian's architecture qualifiers kept on the name
+ * (`python3:any >= 3.11`). Pre-Depends are also merged into `depends`.
+ */
+export interface DebianMeta {
+  /** Pre-Depends clauses alone (they are in `depends` too). */
+  preDepends: string[];
+  /** Breaks, in minos syntax; the solver treats them as conflicts. */
+  breaks: string[];
+  /** Recommends (also in `optional`). */
+  recommends: string[];
+  /** `Essential: yes`: never removed by the live commands without an explicit flag. */
+  essential: boolean;
+  /** Debian's Priority: required, important, standard, optional or extra. */
+  priority: string;
+  /** Multi-Arch: same, foreign, allowed, or '' when absent. */
+  multiArch: string;
+  /** The Debian architecture as Packages names it (amd64, arm64, all, ...). */
+  debArch: string;
+  section: string;
+  source: string;
 }
 
 export interface Manifest extends PackageMeta {
