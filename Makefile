@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.minos-installed
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 TAP_FLAGS ?=
 
-.PHONY: all build test test-full test-crash demo bench wasm clean
+.PHONY: all build deps test test-full test-crash demo bench wasm clean
 
 all: build
 
@@ -29,15 +29,20 @@ dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/mi
 
 build: dist/.stamp
 
-test: build
+# The Debian packages the tests use (tools/test-deps.sh installs them as root,
+# or names the command to run).
+deps:
+	@bash tools/test-deps.sh
+
+test: build deps
 	npx tap $(TAP_FLAGS)
 
 # Longer randomized runs (differential solver tests, crash trials).
-test-full: build
+test-full: build deps
 	MINOS_FULL=1 npx tap $(TAP_FLAGS)
 
 # >= 100 SIGKILL trials during install, upgrade and remove (a handful run in `make test`).
-test-crash: build
+test-crash: build deps
 	MINOS_FULL=1 npx tap $(TAP_FLAGS) test/live-crash.test.ts
 
 demo: build

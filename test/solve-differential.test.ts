@@ -91,6 +91,7 @@ function testcase(c: Case): string {
 }
 
 const haveTestsolv = spawnSync('testsolv', ['-h'], { encoding: 'utf8' }).error === undefined;
+t.ok(haveTestsolv, 'testsolv is installed (make test installs libsolv-tools)');
 const dir = mkdtempSync(join(tmpdir(), 'minos-diff-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -40,6 +40,7 @@ function mutate(v: string): string {
 }
 
 const haveDpkg = spawnSync('dpkg', ['--version']).error === undefined;
+t.ok(haveDpkg, 'dpkg is installed (make test installs it)');
 
 t.test('compareVersions agrees with dpkg --compare-versions', { skip: haveDpkg ? false : 'dpkg not installed' }, async (t) => {
   const pairs: [string, string][] = [];
