@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.minos-installed
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 TAP_FLAGS ?=
 
-.PHONY: all build deps test test-full test-crash demo bench wasm clean
+.PHONY: all build deps lint test test-full test-crash demo bench wasm clean
 
 all: build
 
@@ -34,7 +34,10 @@ build: dist/.stamp
 deps:
 	@bash tools/test-deps.sh
 
-test: build deps
+lint: $(NPM_STAMP)
+	npx eslint src test
+
+test: build deps lint
 	npx tap $(TAP_FLAGS)
 
 # Longer randomized runs (differential solver tests, crash trials).

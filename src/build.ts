@@ -24,7 +24,7 @@ import { parseRequest, solve, type Locator } from './solve/solver.js';
 import type { ImageSpec, OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts } from './target/accounts.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
-import type { EntryType, IndexPackage, Manifest } from './types.js';
+import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';

@@ -179,7 +179,7 @@ t.test('plan: text and JSON, nothing fetched or written', async (t) => {
   const text = minos(['plan', spec]);
   t.equal(text.code, 0, text.stderr);
   t.match(text.stdout, /^test \(x86_64\): 3 packages to install\n/);
-  t.match(text.stdout, /\n  hello\s+2\.0-1\s+x86_64\s+main\n/);
+  t.match(text.stdout, /\n {2}hello\s+2\.0-1\s+x86_64\s+main\n/);
   const json = JSON.parse(minos(['plan', spec, '--json', '--arch', 'aarch64']).stdout);
   t.same(Object.keys(json), ['install', 'remove', 'upgrade']);
   t.same(json.install.map((l: { name: string; arch: string }) => `${l.name}:${l.arch}`), ['base:noarch', 'hello:aarch64', 'hello-doc:noarch']);

@@ -96,7 +96,7 @@ const cases: [string, number, RegExp, (m: Manifest, c: Map<string, Buffer>) => B
     return { signature: sig };
   }],
   ['missing signature', 4, /missing signature/, () => ({ signature: null })],
-  ['unknown key', 4, /signed by untrusted key [0-9a-f]{16}/, (m, c) => {
+  ['unknown key', 4, /signed by untrusted key [0-9a-f]{16}/, (m, _c) => {
     m.signer = other.id;
     return { signature: signBytes(canonicalBytes(m), other) };
   }],
@@ -136,7 +136,7 @@ const cases: [string, number, RegExp, (m: Manifest, c: Map<string, Buffer>) => B
   }],
   ['unknown manifest field', 2, /field "script": unknown field/, (m) => { (m as unknown as Record<string, unknown>).script = 'rm -rf /'; }],
   ['lying installedSize', 2, /installedSize/, (m) => { m.installedSize = 1; }],
-  ['malformed pax header', 2, /bad pax record length|pax record/, (m, c) => ({
+  ['malformed pax header', 2, /bad pax record length|pax record/, (_m, _c) => ({
     tar: (tar) => {
       // Turn the first payload entry's header into a pax header with a bad record.
       const at = tar.indexOf(Buffer.from('etc/\0'));
@@ -160,7 +160,7 @@ const cases: [string, number, RegExp, (m: Manifest, c: Map<string, Buffer>) => B
   ['NUL in a pax path', 2, /NUL byte/, (m, c) => ({
     members: payloadMembers(m, c).map((x) => (x.h.name === 'usr' ? { ...x, h: { ...x.h, name: `usr\0${'x'.repeat(200)}` } } : x)),
   })],
-  ['GNU long-name entry', 2, /GNU/, (m, c) => ({
+  ['GNU long-name entry', 2, /GNU/, (_m, _c) => ({
     tar: (tar) => {
       const at = tar.indexOf(Buffer.from('etc/\0'));
       const bad = Buffer.from(tar);

@@ -105,7 +105,7 @@ function writeOptions(c: Command): Command {
     .option('--json', 'print the result as JSON');
 }
 
-async function confirm(io: Io, question: string): Promise<boolean> {
+async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await new Promise<string>((res) => rl.question(`${question} [y/N] `, res));
   rl.close();
@@ -122,7 +122,7 @@ async function runWrite(io: Io, cmd: Command, action: Action, command: string, o
       return;
     }
     printChanges(io, plan);
-    if (!(await confirm(io, 'proceed?'))) throw new MinosError('MN0002', 'cancelled');
+    if (!(await confirm('proceed?'))) throw new MinosError('MN0002', 'cancelled');
   }
   const r = await runLive(action, base);
   printResult(io, r, !!opts.json);

@@ -159,7 +159,6 @@ function checkDescriptor(s: string): void {
 
 /** User and group names: at most 32 characters, an optional final `$`. */
 export const ACCOUNT_NAME = /^(?=.{1,32}$)[a-z_][a-z0-9_.-]*\$?$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const RESERVED = new Set(['.MANIFEST', '.SIGNATURE']);
 

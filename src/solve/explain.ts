@@ -223,7 +223,10 @@ function whyNoneOne(x: ExplainInput, d: Descriptor, pin: string | undefined): st
   const [a, b] = u.named(d.name);
   const named: number[] = [];
   let pinnedAway = 0;
-  for (let i = a; i < b; i++) (allowed(i) ? named.push(i) : pinnedAway++);
+  for (let i = a; i < b; i++) {
+    if (allowed(i)) named.push(i);
+    else pinnedAway++;
+  }
   const provs = u.providersOf(d.name).filter((p) => allowed(p.pkg) && u.name(p.pkg) !== d.name);
   const pinNote = pinnedAway ? ` (${d.name} is pinned to repo ${[...(pin ? [pin] : pins ?? [])].join(', ')})` : '';
   if (named.length === 0 && provs.length === 0) {

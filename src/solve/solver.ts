@@ -37,7 +37,7 @@ import { isArch, parseDescriptor } from './depend.js';
 import type { Arch, Descriptor } from './depend.js';
 import { explain, unknownName } from './explain.js';
 import { grown } from './grow.js';
-import type { ClauseInfo, Problem } from './explain.js';
+import type { ClauseInfo } from './explain.js';
 import { Sat } from './sat.js';
 import type { Decider, Expander } from './sat.js';
 import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, Universe } from './universe.js';

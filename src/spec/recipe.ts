@@ -3,7 +3,7 @@
  * every field and reports `FILE:LINE: field "X": problem`.
  */
 import { dirname, resolve } from 'node:path';
-import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide, type Arch } from '../solve/depend.js';
+import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
 import type { GroupDecl, PackageMeta, UserDecl } from '../types.js';
 import { ACCOUNT_NAME, pathError } from '../pkg/manifest.js';
