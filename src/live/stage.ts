@@ -136,6 +136,8 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
         staged.set(e.path, n);
       },
       data(chunk) {
+        // A file equal to the installed one is not staged: the reader still hashes its bytes.
+        if (fd === undefined) return;
         let off = 0;
         try {
           while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);

@@ -395,10 +395,19 @@ function planOps(root: string, db: InstalledDb, res: Resolution, staged: StagedP
     }
     return ok;
   };
+  // A folder moved out before the commit (it becomes a file or a symlink) took its old
+  // contents with it: after the commit the same paths lead elsewhere, perhaps through a
+  // new link (merged-/usr), so nothing is removed under it.
+  const movedOut = new Set(moveouts.map((m) => m.path));
+  const underMoved = (p: string): boolean => {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) if (movedOut.has(p.slice(0, i))) return true;
+    return false;
+  };
   const removed = byteSorted([...oldMap.keys()].filter((p) => !newMap.has(p)), true);
   const rmdirs: PostOp[] = [];
   for (const p of removed) {
     const old = oldMap.get(p)!;
+    if (underMoved(p)) continue;
     if (!parentSafe(p)) {
       ctx.emit({ type: 'warning', message: `/${p}: not removed, a folder above it is not a folder any more` });
       continue;
