@@ -9,6 +9,8 @@ import t from 'tap';
 import { minos, tempDir } from './lib/cli.js';
 import { installed, liveFixture, snapshot } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
+import { canonicalBytes } from '../src/canonical.js';
+import { signBytes } from '../src/repo/keys.js';
 
 interface Case {
   name: string;
@@ -190,4 +192,18 @@ t.test('config files: unchanged, changed by the user, by the package, by both', 
   const now = snapshot(f.root);
   now.delete('etc/both.minos-new');
   t.same(now, local, 'rollback: as before the upgrade (the .minos-new aside)');
+});
+
+t.test('live install checks each manifest against the signed index, as build does', async (t) => {
+  const f = liveFixture(t, [{ name: 'a', version: '1.0', depends: [] }, { name: 'x', version: '1.0' }]);
+  const index = JSON.parse(readFileSync(join(f.repo, 'index.json'), 'utf8'));
+  // Signed by the trusted key, but the entry's metadata is not the package's.
+  const forged = { ...index, serial: index.serial + 1, packages: index.packages.map((p: { name: string }) => (p.name === 'a' ? { ...p, depends: ['x'] } : p)) };
+  const bytes = canonicalBytes(forged);
+  writeFileSync(join(f.repo, 'index.json'), bytes);
+  writeFileSync(join(f.repo, 'index.sig'), signBytes(bytes, f.key));
+  const r = f.run(['install', 'a']);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /a-1\.0-x86_64\.mpk: index says depends \["x"\], the package says \[\] \[MN0213\]/);
+  t.same(installed(f.root), {}, 'nothing installed');
 });

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CREATE_NEW } from '../fsutil.js';
 import { readPackage } from '../pkg/read.js';
+import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
-import type { FileEntry, Manifest } from '../types.js';
+import type { FileEntry, IndexPackage, Manifest } from '../types.js';
 
 export interface StageJob {
   file: string;
@@ -24,6 +25,8 @@ export interface StageJob {
   expect?: { size: number; sha256: string };
   /** The package the file must hold. */
   want: { name: string; version: string; arch: string };
+  /** The signed index entry it comes from: its metadata must equal the manifest's (as in build). */
+  entry?: IndexPackage;
   /** sha256 the file must have (a package taken from the cache). */
   cacheSha256?: string;
   newDir: string;
@@ -91,6 +94,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
         if (m.name !== want.name || m.version !== want.version || m.arch !== want.arch) {
           throw new MinosError('MN0213', `${file}: holds ${m.name} ${m.version} ${m.arch}, expected ${want.name} ${want.version} ${want.arch}`);
         }
+        if (job.entry) checkIndexEntry(job.entry, m);
         for (const u of m.users) users.set(u.name, u.uid);
         for (const g of m.groups) groups.set(g.name, g.gid);
         // Files that are hardlinked must all be staged so the links have targets.
