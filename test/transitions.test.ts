@@ -6,7 +6,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, tempDir } from './lib/cli.js';
+import { minos, sh, tempDir } from './lib/cli.js';
 import { installed, liveFixture, snapshot } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 import { canonicalBytes } from '../src/canonical.js';
@@ -206,4 +206,26 @@ t.test('live install checks each manifest against the signed index, as build doe
   t.equal(r.code, 4, r.stderr);
   t.match(r.stderr, /a-1\.0-x86_64\.mpk: index says depends \["x"\], the package says \[\] \[MN0213\]/);
   t.same(installed(f.root), {}, 'nothing installed');
+});
+
+t.test('queries only read: a newer index does not make search or list --upgradable write the root', async (t) => {
+  const f = liveFixture(t, [{ name: 'a', version: '1.0' }]);
+  let r = f.run(['install', 'a']);
+  t.equal(r.code, 0, r.stderr);
+  makeRepo(f.repo, f.key, [{ name: 'a', version: '2.0' }], { name: 'main' });
+  const serials = join(f.root, 'var/lib/minos/serials.json');
+  const before = readFileSync(serials, 'utf8');
+  // An ordinary user on a root-owned root: every folder on the way must be searchable.
+  for (let d = f.root; d !== '/'; d = join(d, '..')) sh(`chmod o+rx '${d}'`);
+  sh(`chmod -R o+rX '${f.dir}'`);
+  for (const args of [['search', 'a'], ['list', '--upgradable'], ['list'], ['info', 'a'], ['files', 'a'], ['verify'], ['history'], ['plan', 'upgrade']]) {
+    r = minos(['--root', f.root, ...args], { user: 'nobody' });
+    t.equal(r.code, 0, `${args.join(' ')} as nobody: ${r.stderr}`);
+    r = f.run(args);
+    t.equal(r.code, 0, `${args.join(' ')} as root: ${r.stderr}`);
+  }
+  t.equal(readFileSync(serials, 'utf8'), before, 'serials.json unchanged');
+  r = f.run(['upgrade']);
+  t.equal(r.code, 0, r.stderr);
+  t.not(readFileSync(serials, 'utf8'), before, 'a writing command records the new serial');
 });

@@ -57,12 +57,14 @@ export const FILE_REPO = '@file';
 export interface RepoContext {
   root: string;
   allowExpired?: boolean;
+  /** Record the serials accepted (a writing command, under the lock); queries leave the root as it is. */
+  remember?: boolean;
 }
 
 /**
  * Open every configured repository. An index older than the serial already
  * accepted is refused (MN0211), an expired one too unless allowed (MN0210);
- * accepted serials are remembered.
+ * accepted serials are remembered when `ctx.remember` is set.
  */
 export async function openLiveRepos(ctx: RepoContext): Promise<Repository[]> {
   const serials = readSerials(ctx.root);
@@ -74,7 +76,7 @@ export async function openLiveRepos(ctx: RepoContext): Promise<Repository[]> {
   }
   const next = { ...serials };
   for (const r of repos) next[r.name] = Math.max(next[r.name] ?? 0, r.loaded.index.serial);
-  if (JSON.stringify(next) !== JSON.stringify(serials)) writeSerials(ctx.root, next);
+  if (ctx.remember && JSON.stringify(next) !== JSON.stringify(serials)) writeSerials(ctx.root, next);
   return repos;
 }
 

@@ -496,7 +496,7 @@ export async function runLive(action: Action, opts: LiveOptions): Promise<LiveRe
 async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool: StagePool): Promise<LiveResult> {
   return withWriteLock(opts, async (root) => {
     const db = loadDb(root, opts.repair);
-    const res = await resolveAction({ root, db, arch: rootArch(root, db), allowExpired: opts.allowExpired }, action);
+    const res = await resolveAction({ root, db, arch: rootArch(root, db), allowExpired: opts.allowExpired, remember: true }, action);
     emit({ type: 'resolved', install: res.install.length, upgrade: res.upgrade.length, remove: res.remove.length });
     const result: LiveResult = { install: res.install, upgrade: res.upgrade, remove: res.remove, configNew: [], configSave: [] };
     if (res.targets.length === 0 && res.remove.length === 0) {
