@@ -13,7 +13,7 @@ import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
-import { candidatesOf, openRepositories } from './plan.js';
+import { candidatesOf, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
@@ -252,9 +252,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
 
-  const repos = await openRepositories(spec, { allowExpired: true });
+  const repos = await openRepositories(spec, { allowExpired: true, arch });
   checkAgainstLock(repos, lock, !!opts.allowExpired, now);
 
+  const requests = requestsOf(spec, repos);
   let chosen: Chosen[];
   if (opts.frozen) {
     chosen = chooseFrozen(lock!, opts.lockFile, repos);
@@ -266,7 +267,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       const e = repo && findEntry(repo, lp);
       return e !== undefined && e.sha256 === lp.sha256;
     });
-    const cs = solve({ candidates, arch, requests: spec.packages, optional: spec.optional, installed: preferred, autoremove: true });
+    const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
     chosen = cs.result.map((locator) => {
       const repo = repos.find((r) => r.name === locator.repo)!;
       return { locator, repo, entry: findEntry(repo, locator)! };
@@ -286,7 +287,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const records: InstalledRecord[] = [];
     // Each record's file list as its manifest wrote it, for the database (see dbBytes).
     const filesJson = new Map<InstalledRecord, Uint8Array>();
-    const keyrings = new Map(repos.map((r) => [r.name, loadKeyring(r.spec.keys)]));
+    const keyrings = new Map(repos.map((r) => [r.name, r.debian ? new Map() : loadKeyring(r.spec.keys)]));
     let bytes = 0;
     const pkgFiles: string[] = [];
     // One fresh parent for every package's folder: a removal per package cost ~0.5 ms in its ENOENT error.
@@ -318,6 +319,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       return {
         file: pkgFiles[i], keyring: keyrings.get(c.repo.name)!, expect: { size: c.entry.size, sha256: c.entry.sha256 },
         dest: join(unpacked, `${i}-${c.locator.name}`), finish,
+        deb: c.repo.debian ? { entry: c.entry, signer: c.repo.debian.release.signer } : undefined,
       };
     }));
     const jobs: Promise<UnpackResult>[] = [];
@@ -347,7 +349,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       rmSync(unpacked, { recursive: true, force: true });
     }
     // Every alternative of a request (`a | b`) counts as asked for: the one installed is explicit.
-    const requested = new Set(spec.packages.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
+    const requested = new Set(requests.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.
@@ -366,7 +368,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     // What the device needs to manage itself: repositories, trusted keys, serials seen.
     const keyFiles = new Map<string, string>();
+    const keyrings2: [string, Buffer][] = [];
     const repoConfig = repos.map((r) => {
+      if (r.debian) {
+        // The live commands read the same keyrings, copied into the image.
+        const names = [`${r.name}.gpg`];
+        keyrings2.push([names[0], Buffer.concat(r.debian.keys.map((k) => Buffer.from(k.write())))]);
+        return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: [], debian: { ...r.spec.debian!, keyrings: names } };
+      }
       const ids = [...keyrings.get(r.name)!.values()].map((k) => {
         keyFiles.set(k.id, k.key.export({ type: 'spki', format: 'pem' }) as string);
         return k.id;
@@ -375,6 +384,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     });
     addOwnFile(stage, 'etc/minos/repositories.json', `${JSON.stringify(JSON.parse(canonicalBytes(repoConfig.sort((a, b) => (a.name < b.name ? -1 : 1))).toString()), null, 2)}\n`);
     for (const [id, pem] of [...keyFiles].sort()) addOwnFile(stage, `etc/minos/keys/${id}.pub`, pem);
+    for (const [name, bytes] of keyrings2) addOwnFile(stage, `etc/minos/keyrings/${name}`, bytes);
     addOwnFile(stage, `${DB_DIR}/serials.json`, canonicalBytes(Object.fromEntries(repos.map((r) => [r.name, r.loaded.index.serial]).sort())));
 
     // The database goes in last: its deferred list covers every node, itself included.

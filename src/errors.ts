@@ -56,6 +56,7 @@ export const CODES = {
   MN0213: [EXIT.verify, 'package not listed in repository index'],
   MN0214: [EXIT.verify, 'locked package missing or different'],
   MN0215: [EXIT.verify, 'installed files differ from the database'],
+  MN0216: [EXIT.verify, 'malformed or inconsistent Debian repository data'],
 
   MN0301: [EXIT.unsatisfiable, 'dependencies cannot be satisfied'],
   MN0302: [EXIT.unsatisfiable, 'no such package'],

@@ -131,8 +131,9 @@ export interface LoadedIndex {
   index: Index;
   /** sha256 of index.json's bytes: what a lockfile pins. */
   digest: string;
-  signer: PublicKey;
-  bytes: Buffer;
+  /** The minos key that signed index.json (absent for a Debian repository, see debian/source.ts). */
+  signer?: PublicKey;
+  bytes?: Buffer;
 }
 
 /**

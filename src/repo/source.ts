@@ -13,6 +13,7 @@ import type { RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { INDEX_NAME, INDEX_SIG, loadIndexDir, verifyIndexBytes, type LoadedIndex, type LoadIndexOptions } from './index.js';
 import { loadKeyring } from './keys.js';
+import type { DebianRepoInfo } from '../debian/source.js';
 
 export interface Repository {
   spec: RepoSpec;
@@ -21,6 +22,8 @@ export interface Repository {
   name: string;
   priority: number;
   loaded: LoadedIndex;
+  /** Set for a Debian repository (debian/source.ts). */
+  debian?: DebianRepoInfo;
 }
 
 export type OpenOptions = Omit<LoadIndexOptions, 'keyring' | 'expectName'>;
@@ -44,7 +47,7 @@ async function download(url: string, max: number, sink: (chunk: Uint8Array) => v
   }
 }
 
-async function fetchBytes(url: string, max: number): Promise<Buffer> {
+export async function fetchBytes(url: string, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   await download(url, max, (c) => parts.push(Buffer.from(c)));
   return Buffer.concat(parts);
@@ -83,15 +86,21 @@ export async function openRepository(spec: RepoSpec, opts: OpenOptions = {}): Pr
  * The caller verifies it with readPackage(…, { expect: { size, sha256 } }).
  */
 export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: string): Promise<string> {
-  if (repo.spec.path !== undefined) return join(repo.spec.path, p.file);
-  const dest = join(cacheDir, `${p.sha256}.mpk`);
+  if (repo.spec.path !== undefined) {
+    const f = join(repo.spec.path, p.file);
+    if (repo.debian && !existsSync(f)) {
+      throw new MinosError('MN0212', `${f}: ${p.name} ${p.version} is listed in the signed Packages but missing from the mirror`, { data: { file: f, package: p.name } });
+    }
+    return f;
+  }
+  const dest = join(cacheDir, `${p.sha256}${repo.debian ? '.deb' : '.mpk'}`);
   if (existsSync(dest)) return dest;
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${dest}.part-${process.pid}`;
   let fd: number | undefined = openSync(tmp, 'w', 0o644);
   const hash = createHash('sha256');
   try {
-    await download(`${repo.spec.url}/${encodeURIComponent(p.file)}`, p.size, (c) => {
+    await download(`${repo.spec.url}/${p.file.split('/').map(encodeURIComponent).join('/')}`, p.size, (c) => {
       hash.update(c);
       writeAll(fd!, c);
     });

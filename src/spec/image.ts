@@ -14,6 +14,9 @@ import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError,
 export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio'] as const;
 export type OutputFormat = (typeof FORMATS)[number];
 
+export const SETS = ['essential', 'required', 'important', 'standard'] as const;
+export type DebianSet = (typeof SETS)[number];
+
 export interface RepoSpec {
   /** Absolute folder, or undefined for a URL repository. */
   path?: string;
@@ -24,6 +27,8 @@ export interface RepoSpec {
   priority: number;
   /** Expected repository name (the index must carry it); default: whatever the index says. */
   name?: string;
+  /** A Debian repository (`debian: FOLDER-or-URL`): `keys` are OpenPGP keyrings. */
+  debian?: { suite: string; components: string[] };
 }
 
 export interface ImageSpec {
@@ -34,6 +39,8 @@ export interface ImageSpec {
   repositories: RepoSpec[];
   /** Request strings: `name`, `name >= 1.2`, `a | b`, `name@repo`. */
   packages: string[];
+  /** Debian package sets requested as a whole: essential (every `Essential: yes`), required, important, standard (by Priority). */
+  sets: DebianSet[];
   optional: boolean;
   users: UserDecl[];
   groups: GroupDecl[];
@@ -42,8 +49,35 @@ export interface ImageSpec {
   output?: { path?: string; format?: OutputFormat };
 }
 
+/** `{debian: FOLDER-or-URL, suite, components: [main], keys: [KEYRING...], priority, name}`. */
+function loadDebianRepo(src: YamlSource, p: (string | number)[], o: Record<string, unknown>, base: string): RepoSpec {
+  const where = str(src, [...p, 'debian'], o.debian);
+  const suite = str(src, [...p, 'suite'], o.suite);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(suite) || suite.split('/').includes('..')) throw yamlError(src, [...p, 'suite'], `"${suite}" is not a suite name`);
+  const components = o.components === undefined ? ['main'] : strList(src, [...p, 'components'], o.components);
+  components.forEach((c, k) => {
+    if (!/^[a-z0-9][a-z0-9._-]*$/.test(c)) throw yamlError(src, [...p, 'components', k], `"${c}" is not a component name`);
+  });
+  if (components.length === 0) throw yamlError(src, [...p, 'components'], 'at least one component is required', 'MN0105');
+  const keys = strList(src, [...p, 'keys'], o.keys).map((k) => resolve(base, k));
+  if (keys.length === 0) throw yamlError(src, [...p, 'keys'], 'at least one OpenPGP keyring is required', 'MN0105');
+  const spec: RepoSpec = { keys, priority: o.priority === undefined ? 0 : int(src, [...p, 'priority'], o.priority, -1000, 1000), debian: { suite, components } };
+  if (/^https?:\/\//.test(where)) {
+    if (!/^https?:\/\/[^\s]+$/.test(where)) throw yamlError(src, [...p, 'debian'], `"${where}" is not an http(s) URL`);
+    spec.url = where.replace(/\/+$/, '');
+  } else spec.path = resolve(base, where);
+  spec.name = o.name === undefined ? `debian-${suite.replace(/\//g, '-')}` : str(src, [...p, 'name'], o.name);
+  const err = repoNameError(spec.name);
+  if (err) throw yamlError(src, [...p, o.name === undefined ? 'suite' : 'name'], err);
+  return spec;
+}
+
 function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpec {
   const p = ['repositories', i];
+  if (v !== null && typeof v === 'object' && 'debian' in v) {
+    const d = mapping(src, p, v, { required: ['debian', 'suite', 'keys'], optional: ['components', 'priority', 'name'] });
+    return loadDebianRepo(src, p, d, base);
+  }
   const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name'] });
   if ((o.path === undefined) === (o.url === undefined)) throw yamlError(src, p, 'give exactly one of "path" or "url"', 'MN0105');
   const keys = strList(src, [...p, 'keys'], o.keys).map((k) => resolve(base, k));
@@ -83,7 +117,7 @@ export function loadImageSpec(file: string): ImageSpec {
   const base = dirname(file);
   const o = mapping(src, [], src.data, {
     required: ['name', 'arch', 'repositories', 'packages'],
-    optional: ['optional', 'users', 'groups', 'overlay', 'output'],
+    optional: ['optional', 'users', 'groups', 'overlay', 'output', 'sets'],
   });
   const arch = str(src, ['arch'], o.arch);
   if (!isArch(arch) || arch === 'noarch') {
@@ -92,6 +126,11 @@ export function loadImageSpec(file: string): ImageSpec {
   const repositories = list(src, ['repositories'], o.repositories).map((r, i) => loadRepo(src, i, r, base));
   if (repositories.length === 0) throw yamlError(src, ['repositories'], 'at least one repository is required', 'MN0105');
   const packages = strList(src, ['packages'], o.packages);
+  const sets = o.sets === undefined ? [] : strList(src, ['sets'], o.sets);
+  sets.forEach((x, k) => {
+    if (!(SETS as readonly string[]).includes(x)) throw yamlError(src, ['sets', k], `unknown package set "${x}" (one of ${SETS.join(', ')})`);
+  });
+  if (sets.length && !repositories.some((r) => r.debian)) throw yamlError(src, ['sets'], 'package sets need a Debian repository', 'MN0104');
   packages.forEach((s, i) => field(src, ['packages', i], () => parseRequest(s)));
   let output: ImageSpec['output'];
   if (o.output !== undefined && o.output !== null) {
@@ -111,6 +150,7 @@ export function loadImageSpec(file: string): ImageSpec {
     arch,
     repositories,
     packages,
+    sets: sets as DebianSet[],
     optional: o.optional === undefined ? false : bool(src, ['optional'], o.optional),
     users: loadUsers(src, ['users'], o.users),
     groups: loadGroups(src, ['groups'], o.groups),

@@ -6,7 +6,9 @@
  * Merging into the shared stage (conflicts, replaces) happens afterwards, in
  * package order, on the main thread: see stage.ts mergePackage.
  */
-import { readPackage, type ReadResult } from '../pkg/read.js';
+import { readDeb } from '../debian/deb.js';
+import { readPackage, type PackageSink, type ReadResult } from '../pkg/read.js';
+import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { directWriter, type FsWriter } from './fswriter.js';
 import { materializeWith } from './stage.js';
@@ -19,6 +21,8 @@ export interface UnpackJob {
   dest: string;
   /** Apply final file modes and this mtime through each file's descriptor; `umask` is the process's. */
   finish?: { mtime: number; umask: number };
+  /** A Debian package: its signed Packages entry and the Release signer (no keyring is used). */
+  deb?: { entry: IndexPackage; signer: string };
 }
 
 export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string };
@@ -36,10 +40,7 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
   const finish = job.finish;
   const mtime = finish ? finish.mtime : -1;
   try {
-    const r = readPackage(job.file, {
-      keyring: job.keyring,
-      expect: job.expect,
-      sink: {
+    const sink: PackageSink = {
         begin(e) {
           // A plain mode the umask leaves intact is given at creation, saving an fchmod per
           // file (5,000 in build (a)); the folder is private (0700) while it is written.
@@ -55,8 +56,13 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
         },
         // The queued writer's thread hashes each file as it writes it: that work leaves this thread.
         checksFiles: w.hashes,
-      },
-    });
+    };
+    if (job.deb) {
+      const r = readDeb(job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
+      w.flush();
+      return { manifest: r.manifest, manifestBytes: r.manifestBytes, size: r.size, sha256: r.sha256, signer: job.deb.signer };
+    }
+    const r = readPackage(job.file, { keyring: job.keyring, expect: job.expect, sink });
     w.flush();
     return { ...r, signer: r.signer!.id };
   } catch (e) {

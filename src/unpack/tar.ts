@@ -58,6 +58,14 @@ const TYPEFLAGS: Record<EntryType, number> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+function utf8Name(b: Uint8Array, at: number): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    throw malformed('a long name that is not UTF-8', at);
+  }
+}
+
 /** A NUL-terminated header field; ASCII (the usual case) skips the UTF-8 decoder. */
 function cstr(b: Buffer, off: number, len: number, at: number): string {
   let end = off;
@@ -143,6 +151,11 @@ function isUstar(b: Uint8Array): boolean {
   return b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72 && b[262] === 0 && b[263] === 0x30 && b[264] === 0x30;
 }
 
+/** GNU tar's magic "ustar  \0", as dpkg-deb writes Debian's data.tar. */
+function isGnu(b: Uint8Array): boolean {
+  return b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72 && b[262] === 0x20 && b[263] === 0x20 && b[264] === 0;
+}
+
 function isZero(b: Uint8Array): boolean {
   return firstNonZero(b, 0, b.length) < 0;
 }
@@ -194,7 +207,19 @@ function paxNumber(v: string, key: string, at: number): number {
 }
 
 /** Create a push-driven tar reader delivering entries to `h`. */
-export function createTarReader(h: TarHandlers): TarReader {
+export interface TarReaderOptions {
+  /**
+   * Also accept GNU headers and their long names ('L', 'K'), for Debian's
+   * archives; a package's own payload stays POSIX-only.
+   */
+  gnu?: boolean;
+}
+
+export function createTarReader(h: TarHandlers, opts: TarReaderOptions = {}): TarReader {
+  const gnuOk = opts.gnu === true;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let gnuKind = 0;
   const block = Buffer.alloc(BLOCK); // its own ArrayBuffer, so word-aligned
   const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
   const unameField = createFieldCache(265, 32);
@@ -213,10 +238,12 @@ export function createTarReader(h: TarHandlers): TarReader {
     headerAt = offset - BLOCK;
     if (isZero(b)) {
       if (pax) throw malformed('pax header not followed by an entry', headerAt);
+      if (longName !== undefined || longLink !== undefined) throw malformed('long name not followed by an entry', headerAt);
       state = 'eof1';
       return;
     }
-    if (!isUstar(b)) {
+    const gnu = gnuOk && isGnu(b);
+    if (!gnu && !isUstar(b)) {
       cstr(b, 257, 6, headerAt); // a magic that is not UTF-8 is reported as such
       throw malformed(b[257 + 5] === 0x20 ? 'GNU tar format is not supported (use --format=pax)' : 'not a POSIX ustar header', headerAt);
     }
@@ -235,15 +262,30 @@ export function createTarReader(h: TarHandlers): TarReader {
       if (size === 0) pax = new Map();
       return;
     }
-    const type = TYPES[flag];
+    if (gnu && (flag === 0x4c /* L */ || flag === 0x4b /* K */)) {
+      if (pax || (flag === 0x4c ? longName : longLink) !== undefined) throw malformed('two long-name headers for one entry', headerAt);
+      if (size > MAX_PATH + 1) throw malformed(`long name of ${size} bytes is too large`, headerAt);
+      paxBuf = new Uint8Array(size);
+      paxHave = 0;
+      gnuKind = flag;
+      remaining = size;
+      padding = (BLOCK - (size % BLOCK)) % BLOCK;
+      state = size === 0 ? 'pad' : 'pax';
+      return;
+    }
+    const type = flag === 0x00 ? undefined : TYPES[flag];
     if (!type) {
       const c = String.fromCharCode(flag);
       throw malformed(`unsupported entry type '${c}'${c === 'L' || c === 'K' ? ' (GNU long name; use --format=pax)' : c === 'g' ? ' (global pax header)' : ''}`, headerAt);
     }
-    const prefix = cstr(b, 345, 155, headerAt);
+    // GNU headers keep times, not a prefix, at offset 345.
+    const prefix = gnu ? '' : cstr(b, 345, 155, headerAt);
     let name = cstr(b, 0, 100, headerAt);
     if (prefix) name = `${prefix}/${name}`;
     let linkname = cstr(b, 157, 100, headerAt);
+    if (longName !== undefined) name = longName;
+    if (longLink !== undefined) linkname = longLink;
+    longName = longLink = undefined;
     let uname = unameField(b, headerAt);
     let gname = gnameField(b, headerAt);
     let uid = octal(b, 108, 8, headerAt, 'uid');
@@ -304,7 +346,13 @@ export function createTarReader(h: TarHandlers): TarReader {
         offset += take;
         remaining -= take;
         if (remaining === 0) {
-          pax = parsePax(paxBuf!, headerAt);
+          if (gnuKind) {
+            const end = paxBuf!.indexOf(0);
+            const text = utf8Name(paxBuf!.subarray(0, end < 0 ? paxBuf!.length : end), headerAt);
+            if (gnuKind === 0x4c) longName = text;
+            else longLink = text;
+            gnuKind = 0;
+          } else pax = parsePax(paxBuf!, headerAt);
           paxBuf = undefined;
           state = padding ? 'pad' : 'header';
         }

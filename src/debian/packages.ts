@@ -1,0 +1,115 @@
+/**
+ * A Debian `Packages` file → minos index entries.
+ *
+ * Contract: `parsePackages(text, opts)` returns one IndexPackage (with its
+ * DebianMeta) per stanza whose Architecture is the image's Debian
+ * architecture or `all`; other architectures are skipped. `file` is the
+ * stanza's Filename (a relative path under the mirror, checked: no `..`, no
+ * leading `/`), `size` and `sha256` what the stanza lists. Relations are
+ * rewritten into minos syntax: `foo (>= 1)` → `foo >= 1`, `<<` → `<`, `>>` →
+ * `>`, the obsolete `<` and `>` → `<=` and `>=`. Architecture qualifiers
+ * (`:any`, `:native`) are dropped: an image has one architecture, on which
+ * every package is native. Pre-Depends join Depends; Breaks join Conflicts;
+ * Recommends are optional. A malformed stanza is MinosError MN0216 naming the
+ * file, line and package.
+ */
+import { MinosError } from '../errors.js';
+import { nameError, type Arch } from '../solve/depend.js';
+import { versionError } from '../solve/version.js';
+import type { DebianMeta, IndexPackage } from '../types.js';
+import { fieldOf, parseStanzas } from './control.js';
+
+export type DebianPackage = IndexPackage & { debian: DebianMeta };
+
+export const DEB_ARCH: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', armv7: 'armhf', riscv64: 'riscv64' };
+
+const OPS: Record<string, string> = { '>=': '>=', '<=': '<=', '=': '=', '<<': '<', '>>': '>', '<': '<=', '>': '>=' };
+
+function relationError(label: string, line: number, pkg: string, field: string, why: string): MinosError {
+  return new MinosError('MN0216', `${label}:${line}: package ${pkg}: ${field}: ${why}`, { data: { file: label, line, package: pkg, field } });
+}
+
+/** One relation field (comma-separated clauses of `|` alternatives) in minos syntax. */
+export function convertRelations(v: string | undefined, bad: (why: string) => MinosError): string[] {
+  if (v === undefined) return [];
+  const out: string[] = [];
+  for (const clause of v.split(',')) {
+    const c = clause.trim();
+    if (c === '') {
+      if (v.trim() === '') continue;
+      throw bad('empty relation');
+    }
+    const alts: string[] = [];
+    for (const alt of c.split('|')) {
+      // name[:qual] [(op version)] [[arch list]] [<profiles>]
+      const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|>>|<=|>=|=|<|>)\s*([^\s)]+)\s*\))?\s*(\[[^\]]*\])?\s*((?:<[^>]*>\s*)*)$/.exec(alt);
+      if (!m) throw bad(`malformed relation "${alt.trim().slice(0, 80)}"`);
+      if (nameError(m[1])) throw bad(`invalid package name "${m[1]}"`);
+      if (m[4] !== undefined && versionError(m[4])) throw bad(`invalid version "${m[4]}"`);
+      alts.push(m[3] ? `${m[1]} ${OPS[m[3]]} ${m[4]}` : m[1]);
+    }
+    out.push(alts.join(' | '));
+  }
+  return out;
+}
+
+export interface ParseOptions {
+  /** Named in errors. */
+  label: string;
+  /** The image's architecture (minos name). */
+  arch: Arch;
+}
+
+function safeFilename(f: string): boolean {
+  return f.length > 0 && !f.startsWith('/') && !f.split('/').some((c) => c === '' || c === '.' || c === '..') && !/[\0-\x1f\\]/.test(f);
+}
+
+export function parsePackages(text: string, opts: ParseOptions): DebianPackage[] {
+  const { label } = opts;
+  const debArch = DEB_ARCH[opts.arch];
+  const out: DebianPackage[] = [];
+  parseStanzas(text, label, (s) => {
+    const get = (k: string) => fieldOf(s, k);
+    const name = get('Package');
+    if (name === undefined) throw new MinosError('MN0216', `${label}:${s.line}: stanza without a Package field`, { data: { file: label, line: s.line } });
+    const fail = (field: string, why: string) => relationError(label, s.line, name, field, why);
+    const arch = get('Architecture');
+    if (arch !== debArch && arch !== 'all') return;
+    const need = (k: string) => {
+      const v = get(k);
+      if (v === undefined || v === '') throw fail(k, 'missing');
+      return v;
+    };
+    if (nameError(name)) throw fail('Package', nameError(name)!);
+    const version = need('Version');
+    const verr = versionError(version);
+    if (verr) throw fail('Version', verr);
+    const file = need('Filename');
+    if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
+    const sizeText = need('Size');
+    if (!/^\d{1,15}$/.test(sizeText)) throw fail('Size', `"${sizeText}" is not a size`);
+    const sha256 = need('SHA256');
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw fail('SHA256', `"${sha256}" is not a sha256`);
+    const isz = get('Installed-Size');
+    if (isz !== undefined && !/^\d{1,12}$/.test(isz)) throw fail('Installed-Size', `"${isz}" is not a number`);
+    const rel = (k: string) => convertRelations(get(k), (why) => fail(k, why));
+    const pre = rel('Pre-Depends');
+    const breaks = rel('Breaks');
+    const recommends = rel('Recommends');
+    const provides = rel('Provides');
+    for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+    const source = (get('Source') ?? name).split(/\s/)[0];
+    out.push({
+      name, version, arch: arch === 'all' ? 'noarch' : opts.arch,
+      summary: (get('Description') ?? '').split('\n')[0].slice(0, 200), license: '',
+      depends: [...pre, ...rel('Depends')], provides, conflicts: [...rel('Conflicts'), ...breaks], replaces: rel('Replaces'), optional: recommends,
+      builddate: 0, installedSize: isz === undefined ? 0 : Number(isz) * 1024,
+      file, size: Number(sizeText), sha256,
+      debian: {
+        preDepends: pre, breaks, recommends, essential: get('Essential') === 'yes', priority: get('Priority') ?? 'optional',
+        multiArch: get('Multi-Arch') ?? '', debArch: arch, section: get('Section') ?? '', source,
+      },
+    });
+  });
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * A Debian repository as a minos source: a folder holding `dists/` and
+ * `pool/` (a mirror or a partial copy) or an http(s) URL serving the same.
+ *
+ * Contract: `openDebianRepository(spec, opts)` fetches `dists/SUITE/InRelease`
+ * (or `Release` + `Release.gpg`), verifies it with the spec's OpenPGP
+ * keyrings, then for each component the image architecture's Packages file
+ * (plain, .gz or .xz: whichever the Release lists and the mirror has), each
+ * checked against the size and sha256 the Release lists, and returns a
+ * Repository whose index is the parsed Packages: `serial` is the Release Date
+ * (so the lockfile's anti-rollback check applies to it), `expires` its
+ * Valid-Until, `digest` the sha256 of the signed Release file. Packages are
+ * fetched and checked later, per file, by `packageFile` and `readDeb`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type * as openpgp from 'openpgp';
+import { MinosError } from '../errors.js';
+import { readInput } from '../fsutil.js';
+import type { LoadedIndex } from '../repo/index.js';
+import { fetchBytes, type Repository } from '../repo/source.js';
+import type { Arch } from '../solve/depend.js';
+import type { DebianSet, RepoSpec } from '../spec/image.js';
+import type { IndexPackage } from '../types.js';
+import { xzDecompress } from '../unpack/xz.js';
+import { DEB_ARCH, parsePackages, type DebianPackage } from './packages.js';
+import { loadPgpKeys, parseRelease, verifyRelease, type Release } from './release.js';
+
+export interface DebianRepoInfo {
+  release: Release;
+  /** Where the signed Release came from, for messages. */
+  releaseFile: string;
+  keys: openpgp.PublicKey[];
+}
+
+export interface DebianOpenOptions {
+  arch: Arch;
+}
+
+const MAX_RELEASE = 16 << 20;
+const MAX_PACKAGES = 1 << 30;
+
+async function get(spec: RepoSpec, rel: string, max: number): Promise<Buffer | undefined> {
+  if (spec.path !== undefined) {
+    const f = join(spec.path, rel);
+    if (!existsSync(f)) return undefined;
+    return readInput(f, max);
+  }
+  try {
+    return await fetchBytes(`${spec.url}/${rel.split('/').map(encodeURIComponent).join('/')}`, max);
+  } catch (e) {
+    if (e instanceof MinosError && e.code === 'MN0212') return undefined;
+    throw e;
+  }
+}
+
+function where(spec: RepoSpec, rel: string): string {
+  return spec.path !== undefined ? join(spec.path, rel) : `${spec.url}/${rel}`;
+}
+
+function decompress(bytes: Buffer, name: string, label: string): string {
+  if (name.endsWith('.gz')) {
+    try {
+      return gunzipSync(bytes, { maxOutputLength: MAX_PACKAGES }).toString('utf8');
+    } catch (e) {
+      throw new MinosError('MN0208', `${label}: corrupt gzip data: ${(e as Error).message}`, { data: { file: label } });
+    }
+  }
+  if (name.endsWith('.xz')) {
+    const parts: Buffer[] = [];
+    xzDecompress(bytes, { limit: MAX_PACKAGES, label, onChunk: (c) => parts.push(Buffer.from(c)) });
+    return Buffer.concat(parts).toString('utf8');
+  }
+  return bytes.toString('utf8');
+}
+
+export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptions): Promise<Repository> {
+  const deb = spec.debian!;
+  const location = spec.path ?? spec.url!;
+  const keys = await loadPgpKeys(spec.keys);
+  const dist = `dists/${deb.suite}`;
+  let signed = await get(spec, `${dist}/InRelease`, MAX_RELEASE);
+  let releaseFile = where(spec, `${dist}/InRelease`);
+  let verified: { text: string; signer: string };
+  if (signed) verified = await verifyRelease(signed, releaseFile, keys);
+  else {
+    signed = await get(spec, `${dist}/Release`, MAX_RELEASE);
+    releaseFile = where(spec, `${dist}/Release`);
+    if (!signed) throw new MinosError('MN0212', `${where(spec, dist)}: no InRelease or Release file (is "${deb.suite}" a suite of this mirror?)`, { data: { file: releaseFile } });
+    const sig = await get(spec, `${dist}/Release.gpg`, 1 << 20);
+    if (!sig) throw new MinosError('MN0202', `${releaseFile}.gpg: signature missing`, { data: { file: releaseFile } });
+    verified = await verifyRelease(signed, releaseFile, keys, sig);
+  }
+  const release = parseRelease(verified.text, releaseFile, verified.signer);
+  const debArch = DEB_ARCH[opts.arch];
+  const packages: DebianPackage[] = [];
+  for (const comp of deb.components) {
+    const base = `${comp}/binary-${debArch}/Packages`;
+    const listed = ['', '.gz', '.xz'].filter((x) => release.files.has(base + x));
+    if (listed.length === 0) {
+      throw new MinosError('MN0216', `${releaseFile}: lists no ${base} (is "${comp}" a component and ${debArch} an architecture of this suite?)`, { data: { file: releaseFile } });
+    }
+    let found = false;
+    for (const x of listed) {
+      const rel = `${dist}/${base}${x}`;
+      const want = release.files.get(base + x)!;
+      const bytes = await get(spec, rel, want.size + 1);
+      if (!bytes) continue;
+      const label = where(spec, rel);
+      if (bytes.length !== want.size) throw new MinosError('MN0206', `${label}: ${bytes.length} bytes, the Release says ${want.size}`, { data: { file: label } });
+      const got = createHash('sha256').update(bytes).digest('hex');
+      if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
+      packages.push(...parsePackages(decompress(bytes, x, label), { label, arch: opts.arch }));
+      found = true;
+      break;
+    }
+    if (!found) throw new MinosError('MN0212', `${where(spec, `${dist}/${base}`)}: none of ${listed.map((x) => `Packages${x}`).join(', ')} is on the mirror`, { data: { file: releaseFile } });
+  }
+  const iso = (t: number) => new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const digest = createHash('sha256').update(signed).digest('hex');
+  const loaded: LoadedIndex = {
+    index: { format: 1, name: spec.name!, serial: release.date, created: iso(release.date), expires: release.validUntil === undefined ? null : iso(release.validUntil), signer: verified.signer, packages },
+    digest,
+  };
+  return { spec, location, name: spec.name!, priority: spec.priority, loaded, debian: { release, releaseFile, keys } };
+}
+
+/** Names of the packages of a Debian set among `pkgs`. */
+export function setMembers(pkgs: readonly IndexPackage[], set: DebianSet): string[] {
+  const names = new Set<string>();
+  for (const p of pkgs) {
+    const d = p.debian;
+    if (!d) continue;
+    if (set === 'essential' ? d.essential : d.priority === set || (set === 'important' && d.priority === 'required') || (set === 'standard' && (d.priority === 'required' || d.priority === 'important'))) names.add(p.name);
+  }
+  return [...names].sort();
+}
