@@ -32,11 +32,11 @@ function globals(cmd: Command): Globals {
   return { root: resolve(o.root ?? '/') };
 }
 
-function onEvent(io: Io) {
+export function onEvent(io: Io) {
   return (e: LiveEvent) => {
     switch (e.type) {
       case 'recovered':
-        io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : 'completed it'}`);
+        io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : e.action === 'discarded' ? 'it had changed nothing; its staged files are removed' : 'completed it'}`);
         break;
       case 'stale-lock':
         io.err(`minos: took over the lock of pid ${e.pid} (\`minos ${e.command}\`, since ${e.since}), which is no longer running`);

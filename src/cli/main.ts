@@ -10,7 +10,8 @@ import { registerBuild } from './build.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
-import { registerLive, routePlan } from './live.js';
+import { onEvent, registerLive, routePlan } from './live.js';
+import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
 
 export const EXIT_HELP = `
@@ -44,6 +45,7 @@ export function buildProgram(raw: Io): Command {
   registerPlan(program, io);
   registerBuild(program, io);
   registerLive(program, io);
+  registerRecover(program, io, onEvent);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();

@@ -98,7 +98,9 @@ export async function openForQuery(dir: string, emit: Emit = noEvents): Promise<
         lock.release();
       }
     } catch (e) {
-      if (!(e instanceof MinosError && e.code === 'MN0501')) throw e;
+      if (!(e instanceof MinosError)) throw e;
+      // Queries still answer from the committed database: a root recovery cannot fix now (read-only, unreadable journal) is not stuck.
+      if (e.code !== 'MN0501') emit({ type: 'warning', message: `${e.message}${e.hint ? ` (${e.hint})` : ''}; showing the last committed state` });
     }
   }
   return root;

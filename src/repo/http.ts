@@ -38,8 +38,8 @@ export function httpTimeout(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 function envOf(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name.toLowerCase()] ?? env[name.toUpperCase()];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
+  for (const v of [env[name.toLowerCase()], env[name.toUpperCase()]]) if (v !== undefined && v.trim() !== '') return v.trim();
+  return undefined;
 }
 
 /** Does NO_PROXY exempt `url`'s host? */
@@ -86,7 +86,7 @@ function proxyAuth(p: URL): Record<string, string> {
 }
 
 function timeoutError(url: string, what: string, ms: number): MinosError {
-  return new MinosError('MN0010', `${url}: no answer ${what} within ${ms / 1000} s`, {
+  return new MinosError('MN0010', `${url}: no answer ${what ? `${what} ` : ''}within ${ms / 1000} s`, {
     hint: 'check the network or proxy, or set MINOS_HTTP_TIMEOUT=SECONDS',
     data: { url },
   });
