@@ -8,7 +8,7 @@
  * Nothing appears at the output path unless every step succeeded.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
@@ -18,6 +18,7 @@ import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
+import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
@@ -209,22 +210,6 @@ function replaceSets(manifests: Map<string, { version: string; replaces: readonl
   return out;
 }
 
-/** Move `from` to `to`, replacing an existing output of the same kind. */
-function moveIntoPlace(from: string, to: string): void {
-  let old: string | undefined;
-  if (existsSync(to)) {
-    old = `${to}.minos-old-${process.pid}`;
-    renameSync(to, old);
-  }
-  try {
-    renameSync(from, to);
-  } catch (e) {
-    if (old) renameSync(old, to);
-    throw ioError(e, to);
-  }
-  if (old) rmSync(old, { recursive: true, force: true });
-}
-
 /** The lockfile's and the SBOM's text for `chosen`, and the SBOM's path. */
 function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number): { lock: string; sbom: string; sbomFile: string } {
   const { spec } = opts;
@@ -278,9 +263,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
   const mtime = opts.sourceDateEpoch ?? Math.max(0, ...chosen.map((c) => c.entry.builddate));
-  const stage = createStage(join(dirname(opts.out), `.${basename(opts.out)}.minos-tmp-${process.pid}`));
-  const unpacked = `${stage.root}.pkgs`;
-  const tmpOut = `${opts.out}.minos-tmp-${process.pid}`;
+  const temps = buildTemps(opts.out);
+  const stage = createStage(temps.stage);
+  const unpacked = temps.pkgs;
+  const tmpOut = temps.file;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
     const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
@@ -402,19 +388,19 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const outOpts = { accounts, mtime };
     if (opts.format === 'dir') {
       finishDirectory(stage, nodes, { ...outOpts, asRoot });
-      moveIntoPlace(stage.root, opts.out);
+      placeOutput(stage.root, opts.out);
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
-      moveIntoPlace(tmpOut, opts.out);
+      placeOutput(tmpOut, opts.out);
       discardStage(stage);
     }
 
     const { sbomFile } = made;
-    writeFileSync(`${opts.lockFile}.tmp-${process.pid}`, made.lock);
-    writeFileSync(`${sbomFile}.tmp-${process.pid}`, made.sbom);
-    renameSync(`${opts.lockFile}.tmp-${process.pid}`, opts.lockFile);
-    renameSync(`${sbomFile}.tmp-${process.pid}`, sbomFile);
+    writeFileSync(tempBeside(opts.lockFile), made.lock);
+    writeFileSync(tempBeside(sbomFile), made.sbom);
+    renameSync(tempBeside(opts.lockFile), opts.lockFile);
+    renameSync(tempBeside(sbomFile), sbomFile);
     return {
       out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
       lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length,
@@ -423,6 +409,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     discardStage(stage);
     rmSync(unpacked, { recursive: true, force: true });
     rmSync(tmpOut, { force: true });
+    for (const f of [opts.lockFile, sbomPathFor(opts.lockFile)]) rmSync(tempBeside(f), { force: true });
     throw e;
   }
 }

@@ -100,6 +100,8 @@ function keysSorted(v: object): boolean {
  * the native re-serialisation differ.
  */
 export function isCanonicalText(value: unknown, text: string, bytes?: Uint8Array): boolean {
+  if (bytes !== undefined && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return false; // a decoder drops the BOM from `text`
+  if (text.charCodeAt(0) === 0xfeff) return false;
   if (bytes !== undefined && scanValue(bytes, 0, 0) === bytes.length) return true;
   return JSON.stringify(value) === text && (value === null || typeof value !== 'object' || keysSorted(value));
 }

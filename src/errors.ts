@@ -24,6 +24,11 @@ export const CODES = {
   MN0004: [EXIT.other, 'corrupt installed database'],
   MN0005: [EXIT.other, 'package not available for rollback'],
   MN0006: [EXIT.other, 'no package owns the path'],
+  MN0007: [EXIT.other, 'permission denied'],
+  MN0008: [EXIT.other, 'read-only file system'],
+  MN0009: [EXIT.other, 'no space left on device'],
+  MN0010: [EXIT.other, 'network timeout'],
+  MN0011: [EXIT.other, 'interrupted by a signal'],
 
   MN0101: [EXIT.usage, 'cannot read input file'],
   MN0102: [EXIT.usage, 'invalid YAML'],
@@ -40,6 +45,7 @@ export const CODES = {
   MN0113: [EXIT.usage, 'owner not declared by any package'],
   MN0114: [EXIT.usage, 'not a minos root'],
   MN0115: [EXIT.usage, 'invalid root configuration'],
+  MN0116: [EXIT.usage, 'output path refused'],
 
   MN0201: [EXIT.verify, 'signature does not verify'],
   MN0202: [EXIT.verify, 'signature missing'],
@@ -108,16 +114,55 @@ export function isMinosError(e: unknown): e is MinosError {
   return e instanceof MinosError;
 }
 
-/** Wrap a Node fs error into a MinosError that names the file. */
+/** errno → [what it means, what to do], for one-line messages. */
+const ERRNO: Record<string, readonly [string, string]> = {
+  ENOENT: ['no such file or directory', 'check the path'],
+  EACCES: ['permission denied', 'run as a user allowed to access it (root for a system root), or choose another path'],
+  EPERM: ['operation not permitted', 'run as a user allowed to do this (root for a system root), or choose another path'],
+  EROFS: ['read-only file system', 'remount the file system read-write, or choose another path'],
+  ENOSPC: ['no space left on device', 'free some space and run the command again'],
+  EDQUOT: ['disk quota exceeded', 'free some space and run the command again'],
+  EISDIR: ['is a directory', 'give the path of a file, not of a folder'],
+  ENOTDIR: ['not a directory', 'a component of the path is a file where a folder is expected'],
+  ENOTEMPTY: ['directory not empty', 'remove its contents first, or choose another path'],
+  EEXIST: ['already exists', 'remove it first, or choose another path'],
+  ELOOP: ['too many levels of symbolic links', 'a symbolic link loops, or stands where a real file or folder is expected'],
+  ENAMETOOLONG: ['file name too long', 'use a shorter path'],
+  EMFILE: ['too many open files', 'raise the limit of open files (ulimit -n) and run the command again'],
+  ENFILE: ['too many open files in the system', 'close some programs and run the command again'],
+  EXDEV: ['on a different file system', 'keep the file and its destination on one file system'],
+  EBUSY: ['device or resource busy', 'stop what uses it and run the command again'],
+  ETXTBSY: ['text file busy', 'stop the program that runs it and run the command again'],
+  ENXIO: ['no such device or address', 'give the path of a regular file'],
+  ENODEV: ['no such device', 'give the path of a regular file'],
+  EIO: ['input/output error', 'the device reported an error: check it (dmesg) and run the command again'],
+  EINVAL: ['invalid argument', 'the file system may not support this operation'],
+  EOPNOTSUPP: ['operation not supported', 'the file system does not support this operation'],
+  EFBIG: ['file too large', 'the file system cannot hold a file this large'],
+  EMLINK: ['too many links', 'the file system cannot hold this many links or subfolders'],
+};
+
+/** The code an OS error gets when the caller gives none of its own. */
+const ERRNO_CODE: Record<string, ErrorCode> = { EACCES: 'MN0007', EPERM: 'MN0007', EROFS: 'MN0008', ENOSPC: 'MN0009', EDQUOT: 'MN0009' };
+
+/** Does `e` look like an error from a system call (Node's fs, net…)? */
+export function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
+  const c = (e as NodeJS.ErrnoException | undefined)?.code;
+  return e instanceof Error && typeof c === 'string' && /^E[A-Z0-9]+$/.test(c);
+}
+
+/**
+ * Wrap an OS error into a MinosError that names the file, says what the
+ * errno means and what to do. `code` is used for failures to read an input
+ * (MN0101, exit 2); otherwise permission, read-only and full-disk errors get
+ * their own codes and the rest MN0003.
+ */
 export function ioError(e: unknown, file: string, code: ErrorCode = 'MN0003'): MinosError {
   if (e instanceof MinosError) return e;
   const err = e as NodeJS.ErrnoException;
-  const why =
-    err?.code === 'ENOENT' ? 'no such file or directory'
-    : err?.code === 'EACCES' ? 'permission denied'
-    : err?.code === 'EISDIR' ? 'is a directory'
-    : err?.code === 'ENOTDIR' ? 'not a directory'
-    : err?.code === 'ENOSPC' ? 'no space left on device'
-    : (err?.message ?? String(e));
-  return new MinosError(code, `${file}: ${why}`, { cause: e, data: { file, errno: err?.code } });
+  const known = err?.code ? ERRNO[err.code] : undefined;
+  const why = known ? known[0] : (err?.message ?? String(e));
+  const c = code === 'MN0003' && err?.code ? (ERRNO_CODE[err.code] ?? code) : code;
+  const errno = err?.code === undefined ? '' : ` (${err.code})`;
+  return new MinosError(c, `${file}: ${why}${known ? errno : ''}`, { cause: e, hint: known?.[1], data: { file, errno: err?.code } });
 }

@@ -1,7 +1,7 @@
 /** Small file-system helpers shared by every stage that writes. */
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ioError, MinosError } from './errors.js';
+import { ioError } from './errors.js';
 
 /**
  * `root/rel` for a checked relative path `rel` (pathError: no empty, `.` or
@@ -95,30 +95,3 @@ export function readTextIfAny(file: string): string | undefined {
   }
 }
 
-/**
- * The bytes of an untrusted input file: refused unless a regular file (a FIFO
- * or device is never waited on) and unless at most `max` bytes (MN0101).
- */
-export function readInput(file: string, max: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new MinosError('MN0101', `${file}: not a regular file`, { data: { file } });
-    if (st.size > max) throw new MinosError('MN0101', `${file}: ${st.size} bytes, more than the ${max} allowed`, { data: { file } });
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === buf.length ? buf : buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
-}

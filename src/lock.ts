@@ -3,9 +3,9 @@
  * arch, repository and sha256, and each repository index's digest and serial.
  * Written as sorted, indented JSON so it diffs well in version control.
  */
-import { readFileSync } from 'node:fs';
 import { canonicalJson } from './canonical.js';
-import { ioError, MinosError } from './errors.js';
+import { MinosError } from './errors.js';
+import { CAP, readInputText } from './input.js';
 import { writeFileAtomic } from './db/installed.js';
 import { isSha256Hex } from './pkg/manifest.js';
 
@@ -53,12 +53,7 @@ function bad(file: string, msg: string): MinosError {
 }
 
 export function readLock(file: string): Lockfile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
+  const text = readInputText(file, CAP.lockfile, { tooLarge: 'MN0112' });
   let v: Lockfile;
   try {
     v = JSON.parse(text) as Lockfile;

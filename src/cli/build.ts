@@ -5,17 +5,16 @@ import type { Command } from 'commander';
 import { createUnpackPool, type UnpackPool } from '../unpack/pool.js';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
-import { FORMATS, loadImageSpec, type OutputFormat } from '../spec/image.js';
+import { FORMATS, formatOfPath, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
+import { checkOutput, removeOwnTemps, sweepStale } from '../target/place.js';
+import { sbomPathFor } from '../build.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
 import { archOption } from './plan.js';
 
-/** The format an output path's extension implies, if any. */
+/** The format an output path's extension implies, if any (the table is OUTPUT_EXTENSIONS). */
 export function formatOf(path: string): OutputFormat | undefined {
-  if (/\.(tar\.zst|tzst)$/.test(path)) return 'tar.zst';
-  if (path.endsWith('.tar')) return 'tar';
-  if (path.endsWith('.cpio')) return 'cpio';
-  return undefined;
+  return formatOfPath(path);
 }
 
 function cacheDir(): string {
@@ -23,7 +22,7 @@ function cacheDir(): string {
   return join(base, 'minos', 'packages');
 }
 
-interface BuildFlags { out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }
+interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }
 
 export function registerBuild(program: Command, io: Io): void {
   program
@@ -39,6 +38,7 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--allow-expired', 'accept repository indexes past their expiry time')
     .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
     .option('--json', 'print a JSON summary')
+    .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
       // Unpacking threads start while the spec and indexes are read: a worker's start-up is
       // ~60 ms of CPU before it can take a package. buildImage closes them if it does not need them.
@@ -58,8 +58,37 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   }
   if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
   const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
-  const format = (opts.format as OutputFormat | undefined) ?? formatOf(out) ?? spec.output?.format ?? 'dir';
+  let format = opts.format as OutputFormat | undefined;
+  try {
+    format ??= formatOf(out);
+  } catch (e) {
+    if (!spec.output?.format) throw e; // an unknown extension is fine when the spec names the format
+  }
+  format ??= spec.output?.format ?? 'dir';
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
+  checkOutput(out, { specFile: resolve(specFile), force: opts.force });
+  sweepStale(out, lockFile, sbomPathFor(lockFile));
+  // Ctrl-C or a TERM: this build's temporary files go, then exit 128 + signal as a shell reports it.
+  const stop = (signal: NodeJS.Signals, status: number) => {
+    removeOwnTemps(out, lockFile, sbomPathFor(lockFile));
+    io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
+    process.exit(status);
+  };
+  const onInt = () => stop('SIGINT', 130);
+  const onTerm = () => stop('SIGTERM', 143);
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  try {
+    await buildAndReport(spec, out, format, lockFile, opts, io, unpackPool);
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  }
+}
+
+async function buildAndReport(
+  spec: ImageSpec, out: string, format: OutputFormat, lockFile: string, opts: BuildFlags, io: Io, unpackPool: UnpackPool,
+): Promise<void> {
   const progress = io.isTTY && !opts.json;
   const onEvent = (e: BuildEvent) => {
     if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);

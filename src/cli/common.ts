@@ -2,6 +2,7 @@
 import { MinosError } from '../errors.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import type { FileEntry } from '../types.js';
+import { escapeControls } from './io.js';
 
 export interface TrustOptions {
   key: string[];
@@ -34,8 +35,13 @@ export function modeString(type: FileEntry['type'], mode: number): string {
 
 export function formatEntry(e: FileEntry): string {
   const size = e.type === 'char' || e.type === 'block' ? `${e.devmajor},${e.devminor}` : String(e.size);
-  const link = e.type === 'symlink' ? ` -> ${e.target}` : e.type === 'hardlink' ? ` link to ${e.target}` : '';
-  return `${modeString(e.type, e.mode)} ${`${e.owner}/${e.group}`.padEnd(17)} ${size.padStart(10)} ${e.path}${link}`;
+  const link = e.type === 'symlink' ? ` -> ${escapeControls(e.target ?? '')}` : e.type === 'hardlink' ? ` link to ${escapeControls(e.target ?? '')}` : '';
+  return `${modeString(e.type, e.mode)} ${`${e.owner}/${e.group}`.padEnd(17)} ${size.padStart(10)} ${escapeControls(e.path)}${link}`;
+}
+
+/** A `key:   value` line of package data, the value on one line whatever it holds. */
+export function fieldLine(k: string, v: string): string {
+  return `${`${k}:`.padEnd(14)}${escapeControls(v)}`;
 }
 
 /** Human-readable size: 532 B, 14.2 KiB, 3.1 MiB, 1.20 GiB. */

@@ -31,6 +31,35 @@ export function stdio(): Io {
   };
 }
 
+// C0 controls but newline, DEL, C1 controls, and the Unicode marks that reorder text (Trojan Source).
+ 
+const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+ 
+const CONTROLS_NL = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+const escapeOne = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * `s` made safe for a terminal: control characters (also newlines unless
+ * `keepNewlines`), C1 controls and bidirectional marks written as `\uXXXX`,
+ * which inside a JSON string is the same character, so JSON output stays
+ * valid and equal. Every line a command prints passes through it; a field of
+ * package data shown in a one-line layout passes with newlines escaped too.
+ */
+export function escapeControls(s: string, keepNewlines = false): string {
+  return s.replace(keepNewlines ? CONTROLS : CONTROLS_NL, escapeOne);
+}
+
+/** `io` with every line and progress text passed through escapeControls (newlines kept). */
+export function escapedIo(io: Io): Io {
+  return {
+    ...io,
+    out: (line) => io.out(escapeControls(line, true)),
+    err: (line) => io.err(escapeControls(line, true)),
+    progress: io.progress && ((line) => io.progress!(escapeControls(line))),
+  };
+}
+
 /** Collect a repeatable option's values. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

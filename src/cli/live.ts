@@ -19,9 +19,9 @@ import { openLiveRepos, type Action } from '../live/resolve.js';
 import { addKey, CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
 import { solve } from '../solve/solver.js';
-import { formatEntry } from './common.js';
+import { fieldLine, formatEntry } from './common.js';
 import { archOption } from './plan.js';
-import { collect, type Io } from './io.js';
+import { collect, escapeControls, type Io } from './io.js';
 
 interface Globals {
   root: string;
@@ -32,11 +32,11 @@ function globals(cmd: Command): Globals {
   return { root: resolve(o.root ?? '/') };
 }
 
-function onEvent(io: Io) {
+export function onEvent(io: Io) {
   return (e: LiveEvent) => {
     switch (e.type) {
       case 'recovered':
-        io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : 'completed it'}`);
+        io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : e.action === 'discarded' ? 'it had changed nothing; its staged files are removed' : 'completed it'}`);
         break;
       case 'stale-lock':
         io.err(`minos: took over the lock of pid ${e.pid} (\`minos ${e.command}\`, since ${e.since}), which is no longer running`);
@@ -233,7 +233,7 @@ export function registerLive(program: Command, io: Io): void {
         io.out(JSON.stringify({ ...meta, files: files.length }));
         return;
       }
-      const line = (k: string, v: string) => io.out(`${`${k}:`.padEnd(14)}${v}`);
+      const line = (k: string, v: string) => io.out(fieldLine(k, v));
       io.out(`${r.name} ${r.version} (${r.arch})`);
       line('summary', r.summary);
       line('license', r.license);
@@ -256,7 +256,7 @@ export function registerLive(program: Command, io: Io): void {
       const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
       const hits = search(db, repos, term);
       if (opts.json) io.out(JSON.stringify(hits));
-      else for (const h of hits) io.out(`${h.name} ${h.version} ${h.arch} (${h.repo})${h.installed ? ` [installed${h.installed !== h.version ? ` ${h.installed}` : ''}]` : ''}  ${h.summary}`);
+      else for (const h of hits) io.out(`${h.name} ${h.version} ${h.arch} (${h.repo})${h.installed ? ` [installed${h.installed !== h.version ? ` ${h.installed}` : ''}]` : ''}  ${escapeControls(h.summary)}`);
     });
 
   program

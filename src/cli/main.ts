@@ -4,14 +4,15 @@
  * MinosError rendered as one line, with its exit status.
  */
 import { Command, CommanderError } from 'commander';
-import { CODES, EXIT, isMinosError, MinosError } from '../errors.js';
+import { CODES, EXIT, ioError, isErrnoError, isMinosError, MinosError } from '../errors.js';
 import { registerKey } from './key.js';
 import { registerBuild } from './build.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
-import { registerLive, routePlan } from './live.js';
-import type { Io } from './io.js';
+import { onEvent, registerLive, routePlan } from './live.js';
+import { registerRecover } from './recover.js';
+import { escapeControls, escapedIo, type Io } from './io.js';
 
 export const EXIT_HELP = `
 Exit status:
@@ -23,14 +24,17 @@ Exit status:
   5  another minos holds the lock
   6  file conflict between packages or with unowned files`;
 
-export function buildProgram(io: Io): Command {
+export function buildProgram(raw: Io): Command {
+  // Commands print package data: every line they print is escaped. Help and
+  // usage text is ours and goes out as it is.
+  const io = escapedIo(raw);
   const program = new Command('minos')
     .description('package manager and offline root-image builder for MinOS')
     .version(io.version, '-V, --version')
     .showHelpAfterError(false)
     .configureOutput({
-      writeOut: (s) => io.out(s.replace(/\n$/, '')),
-      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      writeOut: (s) => raw.out(s.replace(/\n$/, '')),
+      writeErr: (s) => raw.err(s.replace(/\n$/, '')),
     })
     .option('--root <dir>', 'the root the live commands act on', '/')
     .addHelpText('after', EXIT_HELP)
@@ -41,6 +45,7 @@ export function buildProgram(io: Io): Command {
   registerPlan(program, io);
   registerBuild(program, io);
   registerLive(program, io);
+  registerRecover(program, io, onEvent);
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -67,12 +72,14 @@ export async function main(argv: string[], io?: Io): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
-    if (isMinosError(e)) {
-      sink.err(renderError(e));
-      return e.exit;
+    // An OS error that no stage wrapped still names its path and errno.
+    const typed = isMinosError(e) ? e : isErrnoError(e) ? ioError(e, e.path ?? e.syscall ?? 'system call') : undefined;
+    if (typed) {
+      sink.err(escapeControls(renderError(typed)));
+      return typed.exit;
     }
     const err = e as Error;
-    sink.err(`minos: internal error: ${err?.stack ?? String(e)} [MN0001]`);
+    sink.err(escapeControls(`minos: internal error: ${err?.stack ?? String(e)} [MN0001]`, true));
     return CODES.MN0001[0];
   }
 }

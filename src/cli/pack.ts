@@ -7,7 +7,7 @@ import { loadRecipe } from '../spec/recipe.js';
 import { formatTime } from '../repo/index.js';
 import { collect, type Io } from './io.js';
 import { liveVerify } from './live.js';
-import { formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type TrustOptions } from './common.js';
+import { fieldLine, formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type TrustOptions } from './common.js';
 
 
 export function registerPack(program: Command, io: Io): void {
@@ -43,7 +43,7 @@ export function registerPack(program: Command, io: Io): void {
         io.out(JSON.stringify({ ...m, signature }, null, 2));
         return;
       }
-      const line = (k: string, v: string) => io.out(`${`${k}:`.padEnd(14)}${v}`);
+      const line = (k: string, v: string) => io.out(fieldLine(k, v));
       io.out(`${m.name} ${m.version} (${m.arch})`);
       line('summary', m.summary);
       line('license', m.license);

@@ -5,10 +5,10 @@
  * the image later. It holds no host names and no clock times: only the
  * packages' own build dates.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes, canonicalJson } from '../canonical.js';
-import { ioError, MinosError } from '../errors.js';
+import { MinosError } from '../errors.js';
+import { CAP, readInputText } from '../input.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
 
@@ -97,12 +97,7 @@ export function writeDb(root: string, db: InstalledDb): void {
 /** Read the database of a root; MN0004 (exit 1) naming the file if corrupt. */
 export function readDb(root: string): InstalledDb {
   const file = join(root, INSTALLED);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
+  const text = readInputText(file, CAP.state, { tooLarge: 'MN0004' });
   try {
     const db = JSON.parse(text) as InstalledDb;
     if (db.format !== 1 || !Array.isArray(db.packages)) throw new Error('not a minos database');

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { MinosError } from '../errors.js';
-import { readInput } from '../fsutil.js';
+import { readInput } from '../input.js';
 import { pathError } from '../pkg/manifest.js';
 import type { PackageSink, ReadResult } from '../pkg/read.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';

@@ -9,7 +9,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { MinosError } from '../errors.js';
-import { readInput } from '../fsutil.js';
+import { readInput } from '../input.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
 
 export interface Release {

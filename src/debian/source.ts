@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
 import { MinosError } from '../errors.js';
-import { readInput } from '../fsutil.js';
+import { readInput } from '../input.js';
 import type { LoadedIndex } from '../repo/index.js';
 import { fetchBytes, type Repository } from '../repo/source.js';
 import type { Arch } from '../solve/depend.js';

@@ -4,7 +4,7 @@
  */
 export type LiveEvent =
   /** An interrupted transaction found at start-up was finished or undone. */
-  | { type: 'recovered'; txn: string; command: string; pid: number; action: 'rolled back' | 'completed' }
+  | { type: 'recovered'; txn: string; command: string; pid: number; action: 'rolled back' | 'completed' | 'discarded' }
   /** A lock left by a dead process was taken over. */
   | { type: 'stale-lock'; pid: number; command: string; since: string }
   /** Waiting for another minos (--wait). */

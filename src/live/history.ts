@@ -3,10 +3,10 @@
  * ROOT/var/lib/minos/history.json with the packages before and after it, so
  * `minos rollback` can return to any of them (from the package cache).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dbBytes, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { MinosError } from '../errors.js';
+import { CAP, readInputTextIfAny } from '../input.js';
 import { HISTORY_FILE } from './root.js';
 
 export interface GenPackage {
@@ -43,12 +43,8 @@ export function genPackages(records: readonly InstalledRecord[]): GenPackage[] {
 
 export function readHistory(root: string): History {
   const file = join(root, HISTORY_FILE);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { format: 1, generations: [] };
-  }
+  const text = readInputTextIfAny(file, CAP.state, { tooLarge: 'MN0004' });
+  if (text === undefined) return { format: 1, generations: [] };
   try {
     const h = JSON.parse(text) as History;
     if (h.format !== 1 || !Array.isArray(h.generations)) throw new Error('not a minos history');

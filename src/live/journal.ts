@@ -20,20 +20,22 @@
  *   fsync, unlink journal.json, remove the transaction folder.
  *
  * Recovery (at the start of the next command, under the lock): a transaction
- * folder without journal never touched the root and is removed; with a
- * journal, if txn/installed.json still exists the commit did not happen and
+ * folder without journal is rolled back from its saved files (salvage.ts);
+ * with a journal (journal.json, or its copy), if txn/installed.json still exists the commit did not happen and
  * the pre ops are undone in reverse order; otherwise the post ops are
  * (re)done. Every step checks the state it finds, so recovery itself may be
  * interrupted and run again.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { INSTALLED, writeFileAtomic } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
 import { under } from '../fsutil.js';
 import type { Emit } from './events.js';
+import { CAP, readInputTextIfAny } from '../input.js';
 import { HISTORY_FILE, TXN_DIR } from './root.js';
+import { salvageTxn } from './salvage.js';
 
 export type PreOp =
   | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number }
@@ -66,6 +68,8 @@ export interface Txn {
 }
 
 const JOURNAL = 'journal.json';
+/** A second copy, written first: one damaged or deleted file does not lose the plan. */
+const JOURNAL_COPY = 'journal.copy.json';
 const NEW_DB = 'installed.json';
 const NEW_HISTORY = 'history.json';
 
@@ -253,10 +257,12 @@ function doPost(root: string, ops: readonly PostOp[], touched: Set<string>, emit
 function finish(root: string, dir: string, touched: Set<string>): void {
   syncDirs(root, touched);
   crashPoint();
-  try {
-    unlinkSync(join(dir, JOURNAL));
-  } catch {
-    // already gone
+  for (const f of [JOURNAL, JOURNAL_COPY]) {
+    try {
+      unlinkSync(join(dir, f));
+    } catch {
+      // already gone
+    }
   }
   fsyncDir(dir);
   crashPoint();
@@ -288,6 +294,7 @@ export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, histor
   writeFileAtomic(join(txn.dir, NEW_DB), newDb);
   crashPoint();
   if (history) writeFileAtomic(join(txn.dir, NEW_HISTORY), history);
+  writeFileAtomic(join(txn.dir, JOURNAL_COPY), Buffer.from(JSON.stringify(journal)));
   writeFileAtomic(join(txn.dir, JOURNAL), Buffer.from(JSON.stringify(journal)));
   fsyncDir(txnRoot(root));
   crashPoint();
@@ -322,24 +329,58 @@ export function pendingTxns(root: string): string[] {
   }
 }
 
-/**
- * Finish or undo every interrupted transaction. Call with the write lock
- * held. Returns what was done; emits a 'recovered' event for each journal.
- */
-export function recover(root: string, emit: Emit): { txn: string; action: 'rolled back' | 'completed' }[] {
-  const done: { txn: string; action: 'rolled back' | 'completed' }[] = [];
-  for (const id of pendingTxns(root)) {
-    const dir = join(txnRoot(root), id);
-    const jfile = join(dir, JOURNAL);
-    if (!existsSync(jfile)) {
-      rmSync(dir, { recursive: true, force: true }); // staging only: the root was never touched
+function isJournal(j: unknown): j is Journal {
+  const o = j as Journal | null;
+  return o !== null && typeof o === 'object' && o.format === 1 && Array.isArray(o.pre) && Array.isArray(o.post) && typeof o.id === 'string'
+    && o.pre.every((x) => x && typeof x.path === 'string') && o.post.every((x) => x && typeof x.path === 'string');
+}
+
+/** The journal of transaction folder `dir`: 'missing' when neither copy exists, 'garbage' when none that exists reads. */
+function readJournal(dir: string): Journal | 'missing' | 'garbage' {
+  let seen = false;
+  for (const f of [JOURNAL, JOURNAL_COPY]) {
+    let text: string | undefined;
+    try {
+      text = readInputTextIfAny(join(dir, f), CAP.state);
+    } catch {
+      seen = true;
       continue;
     }
-    let j: Journal;
+    if (text === undefined) continue;
+    seen = true;
     try {
-      j = JSON.parse(readFileSync(jfile, 'utf8')) as Journal;
-    } catch (e) {
-      throw new MinosError('MN0004', `${jfile}: unreadable journal of an interrupted transaction: ${(e as Error).message}`, { data: { file: jfile } });
+      const j: unknown = JSON.parse(text);
+      if (isJournal(j)) return j;
+    } catch {
+      // the other copy may read
+    }
+  }
+  return seen ? 'garbage' : 'missing';
+}
+
+/**
+ * Finish or undo every interrupted transaction. Call with the write lock
+ * held. Returns what was done; emits a 'recovered' event for each. A folder
+ * without journal is rolled back from its own saved files (salvageTxn); one
+ * whose journal cannot be read stops with MN0004 unless `abort`, which rolls
+ * it back the same way (`minos recover --abort`).
+ */
+export function recover(root: string, emit: Emit, opts: { abort?: boolean } = {}): { txn: string; action: 'rolled back' | 'completed' | 'discarded' }[] {
+  const done: { txn: string; action: 'rolled back' | 'completed' | 'discarded' }[] = [];
+  for (const id of pendingTxns(root)) {
+    const dir = join(txnRoot(root), id);
+    const j = readJournal(dir);
+    if (j === 'missing' || (j === 'garbage' && opts.abort)) {
+      const action = salvageTxn(root, dir, id, emit);
+      emit({ type: 'recovered', txn: id, command: '?', pid: 0, action });
+      done.push({ txn: id, action });
+      continue;
+    }
+    if (j === 'garbage') {
+      throw new MinosError('MN0004', `${join(dir, JOURNAL)}: unreadable journal of an interrupted transaction`, {
+        data: { file: join(dir, JOURNAL) },
+        hint: 'run `minos recover --abort` to roll it back from its saved files',
+      });
     }
     const touched = new Set<string>();
     let action: 'rolled back' | 'completed';

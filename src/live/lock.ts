@@ -6,11 +6,14 @@
  * process started at another time) is stale: it is taken over by renaming it
  * aside and checking that what was renamed is what was judged stale.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { MinosError } from '../errors.js';
+import { DB_DIR } from '../db/installed.js';
+import { ioError, MinosError } from '../errors.js';
+import { abandonTemp } from '../fsutil.js';
+import { kindOf, readInputTextIfAny } from '../input.js';
 import type { Emit } from './events.js';
-import { LOCK_FILE } from './root.js';
+import { CONFIG_DIR, KEYS_DIR, LOCK_FILE } from './root.js';
 
 export interface LockInfo {
   pid: number;
@@ -38,12 +41,53 @@ function procStart(pid: number): number {
 }
 
 export function readLockInfo(file: string): LockInfo | undefined {
+  const st = lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return undefined;
+  if (!st.isFile()) {
+    throw new MinosError('MN0115', `${file}: is ${kindOf(st)}, not a lock file`, {
+      hint: 'no minos is running if this is not a file minos made: remove it',
+      data: { file },
+    });
+  }
+  let text: string | undefined;
   try {
-    const o = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
-    return typeof o.pid === 'number' ? o : { pid: 0, start: 0, command: '?', since: '?' };
+    text = readInputTextIfAny(file, 4096);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (e instanceof MinosError && e.data?.errno !== undefined) throw e; // cannot read it (EACCES…): not judged stale
+    text = '';
+  }
+  if (text === undefined) return undefined;
+  try {
+    const o = JSON.parse(text) as LockInfo;
+    return typeof o?.pid === 'number' ? o : { pid: 0, start: 0, command: '?', since: '?' };
+  } catch {
     return { pid: 0, start: 0, command: '?', since: '?' };
+  }
+}
+
+/**
+ * Remove the temporary files dead minos processes left in the root's state
+ * folders (`NAME.new-PID`, `lock.stale-PID`, `NAME.corrupt-…` are kept):
+ * called with the lock held, so no live writer owns them.
+ */
+export function sweepLitter(root: string): void {
+  for (const d of [DB_DIR, CONFIG_DIR, KEYS_DIR]) {
+    const dir = join(root, d);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = /\.(new|stale)-([0-9]+)$/.exec(n);
+      if (!m || Number(m[2]) === process.pid || holderAlive({ pid: Number(m[2]), start: 0, command: '', since: '' })) continue;
+      try {
+        unlinkSync(join(dir, n));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, join(dir, n));
+      }
+    }
   }
 }
 
@@ -65,19 +109,23 @@ function sleep(ms: number): Promise<void> {
 
 function tryLink(file: string, info: LockInfo): boolean {
   const tmp = `${file}.new-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
+  let fd: number | undefined;
   try {
+    fd = openSync(tmp, 'w', 0o644);
     writeSync(fd, `${JSON.stringify(info)}\n`);
     fsyncSync(fd);
+  } catch (e) {
+    abandonTemp(fd, tmp);
+    throw ioError(e, file);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
   try {
     linkSync(tmp, file);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new MinosError('MN0003', `${file}: cannot create the lock: ${(e as Error).message}`, { data: { file } });
+    throw ioError(e, file);
   } finally {
     unlinkSync(tmp);
   }
@@ -117,7 +165,12 @@ export function describeHolder(info: LockInfo): string {
  */
 export async function acquireLock(root: string, opts: { command: string; wait?: boolean; onEvent?: Emit }): Promise<Lock> {
   const file = join(root, LOCK_FILE);
-  mkdirSync(join(file, '..'), { recursive: true });
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+  } catch (e) {
+    throw ioError(e, join(file, '..'));
+  }
+  readLockInfo(file); // a lock path that is not a file stops here, before any link or rename
   const info: LockInfo = { pid: process.pid, start: procStart(process.pid), command: opts.command, since: new Date().toISOString() };
   let waited = false;
   for (;;) {
@@ -138,6 +191,7 @@ export async function acquireLock(root: string, opts: { command: string; wait?: 
     waited = true;
     await sleep(100);
   }
+  sweepLitter(root);
   let released = false;
   const lock: Lock = {
     file,

@@ -4,11 +4,12 @@
  * say which repositories and keys it trusts (docs/LIVE.md). `minos build`
  * writes the same files into an image, so an image is a root.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
+import { CAP, readInput, readInputTextIfAny } from '../input.js';
 import { repoNameError } from '../repo/index.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
 import { isArch, type Arch } from '../solve/depend.js';
@@ -78,7 +79,7 @@ export function loadDb(root: string, repair = false): InstalledDb {
     if (!(e instanceof MinosError) || e.code !== 'MN0004' || !repair) throw e;
     const file = join(root, INSTALLED);
     const kept = `${file}.corrupt-${Date.now()}`;
-    writeFileAtomic(kept, readFileSync(file));
+    writeFileAtomic(kept, readInput(file, CAP.state));
     return emptyDb();
   }
 }
@@ -96,13 +97,8 @@ export function initRoot(dir: string, opts: { arch?: Arch } = {}): { root: strin
 }
 
 function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw ioError(e, file, 'MN0101');
-  }
+  const text = readInputTextIfAny(file, CAP.spec, { tooLarge: 'MN0115' });
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -10,7 +10,7 @@
  * package order.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CREATE_NEW } from '../fsutil.js';
@@ -123,12 +123,8 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
             const res = spawnSync('mknod', args, { encoding: 'utf8' });
             if (res.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(res.stderr || String(res.error)).trim()}`);
             if (chown) ownLink(p, e);
-            const nfd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-            try {
-              fchmodSync(nfd, e.mode);
-            } finally {
-              closeSync(nfd);
-            }
+            // By path, never by opening it: opening a device can have effects. mknod just made p in our own folder.
+            chmodSync(p, e.mode);
           } else {
             warnings.push(`/${e.path}: not running as root, device node of ${want.name} not created`);
             cur = undefined;

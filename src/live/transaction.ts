@@ -9,7 +9,7 @@
  * staged and the whole plan is known.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
@@ -98,7 +98,9 @@ export async function openForQuery(dir: string, emit: Emit = noEvents): Promise<
         lock.release();
       }
     } catch (e) {
-      if (!(e instanceof MinosError && e.code === 'MN0501')) throw e;
+      if (!(e instanceof MinosError)) throw e;
+      // Queries still answer from the committed database: a root recovery cannot fix now (read-only, unreadable journal) is not stuck.
+      if (e.code !== 'MN0501') emit({ type: 'warning', message: `${e.message}${e.hint ? ` (${e.hint})` : ''}; showing the last committed state` });
     }
   }
   return root;
@@ -193,7 +195,10 @@ function ownLink(p: string, e: FileEntry, ctx: { ids: Ids; fixups: { path: strin
 
 function ownPath(p: string, e: FileEntry, ctx: { chown: boolean; ids: Ids; fixups: { path: string; e: FileEntry }[] }): void {
   if (ctx.chown) ownLink(p, e, ctx);
-  if (e.type !== 'symlink') {
+  if (e.type === 'char' || e.type === 'block' || e.type === 'fifo') {
+    // By path, never by opening it: opening a device can have effects. The node was staged by this transaction.
+    chmodSync(p, e.mode);
+  } else if (e.type !== 'symlink') {
     const fd = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     try {
       fchmodSync(fd, e.mode);

@@ -26,6 +26,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function parseCanonical(bytes: Uint8Array, ctx: Ctx): Record<string, unknown> {
   let text: string;
   let value: unknown;
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    throw new MinosError(ctx.code, `${ctx.where}: starts with a UTF-8 byte order mark, which canonical JSON does not allow`, { data: { file: ctx.where } });
+  }
   try {
     text = utf8.decode(bytes);
     value = JSON.parse(text);

@@ -11,9 +11,10 @@
  * discard on failure.
  */
 import { createHash, hash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ioError, MinosError, quote, type ErrorCode } from '../errors.js';
+import { openInput } from '../input.js';
 import { verifyBytes, type Keyring, type PublicKey } from '../repo/keys.js';
 import type { FileEntry, Manifest } from '../types.js';
 import { createTarReader, type TarHeader } from '../unpack/tar.js';
@@ -120,19 +121,12 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
   const fail = (code: ErrorCode, msg: string, data: Record<string, unknown> = {}) =>
     new MinosError(code, `${label}: ${msg}`, { data: { file, ...data } });
 
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
+  const { fd, size } = openInput(file);
   // Transient output: the tar reader copies the headers it keeps, every sink writes synchronously.
   const decoder = createZstdDecoder({ transient: true });
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw fail('MN0101', 'not a regular file');
-    if (opts.expect && st.size !== opts.expect.size) {
-      throw fail('MN0206', `file is ${st.size} bytes, the index says ${opts.expect.size}`, { expected: opts.expect.size, actual: st.size });
+    if (opts.expect && size !== opts.expect.size) {
+      throw fail('MN0206', `file is ${size} bytes, the index says ${opts.expect.size}`, { expected: opts.expect.size, actual: size });
     }
 
     let phase: 'manifest' | 'signature' | 'payload' = 'manifest';

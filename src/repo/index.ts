@@ -5,10 +5,11 @@
  * any field is trusted, then freshness (expiry) and, when asked, anti-rollback.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
+import { readInput, readInputText } from '../input.js';
 import { writeFilesAtomic } from '../fsutil.js';
 import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, keySpec, META_FIELDS, parseCanonical, specKeys, type Ctx } from '../pkg/manifest.js';
 import { readPackage } from '../pkg/read.js';
@@ -175,17 +176,14 @@ export function verifyIndexBytes(bytes: Buffer, sig: Buffer, where: string, opts
 }
 
 function readLimited(file: string, max: number, code: 'MN0101' | 'MN0202' = 'MN0101'): Buffer {
-  let b: Buffer;
   try {
-    b = readFileSync(file);
+    return readInput(file, max, { tooLarge: 'MN0111' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && code === 'MN0202') {
+    if (e instanceof MinosError && e.data?.errno === 'ENOENT' && code === 'MN0202') {
       throw new MinosError('MN0202', `${file}: index signature missing`, { data: { file } });
     }
-    throw ioError(e, file, code === 'MN0202' ? 'MN0101' : code);
+    throw e;
   }
-  if (b.length > max) throw new MinosError('MN0111', `${file}: larger than ${max} bytes`, { data: { file } });
-  return b;
 }
 
 /** Load and verify the index of a repository folder. */
@@ -198,7 +196,7 @@ export function loadIndexDir(dir: string, opts: LoadIndexOptions): LoadedIndex {
 
 function previousIndex(dir: string): { serial: number; name: string } | undefined {
   try {
-    const o = JSON.parse(readFileSync(join(dir, INDEX_NAME), 'utf8')) as { serial?: unknown; name?: unknown };
+    const o = JSON.parse(readInputText(join(dir, INDEX_NAME), MAX_INDEX)) as { serial?: unknown; name?: unknown };
     return { serial: typeof o.serial === 'number' ? o.serial : 0, name: typeof o.name === 'string' ? o.name : '' };
   } catch {
     return undefined;

@@ -4,9 +4,10 @@
  * is the first 16 hex digits of SHA-256 over the public key's SPKI DER bytes.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
+import { CAP, readInput } from '../input.js';
 
 export interface PublicKey {
   id: string;
@@ -28,11 +29,7 @@ export function keyId(pub: KeyObject): string {
 }
 
 function readKeyFile(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
+  return readInput(file, CAP.key, { tooLarge: 'MN0108' });
 }
 
 function notEd25519(file: string, what: string, cause?: unknown): MinosError {

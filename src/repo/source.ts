@@ -12,6 +12,7 @@ import { abandonTemp, writeAll } from '../fsutil.js';
 import type { RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { INDEX_NAME, INDEX_SIG, loadIndexDir, verifyIndexBytes, type LoadedIndex, type LoadIndexOptions } from './index.js';
+import { httpGet } from './http.js';
 import { loadKeyring } from './keys.js';
 import type { DebianRepoInfo } from '../debian/source.js';
 
@@ -31,20 +32,7 @@ export type OpenOptions = Omit<LoadIndexOptions, 'keyring' | 'expectName'>;
 const MAX_INDEX = 256 << 20;
 
 async function download(url: string, max: number, sink: (chunk: Uint8Array) => void): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'error' });
-  } catch (e) {
-    throw new MinosError('MN0003', `${url}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}`, { data: { url } });
-  }
-  if (res.status === 404) throw new MinosError('MN0212', `${url}: not found (HTTP 404)`, { data: { url } });
-  if (!res.ok || !res.body) throw new MinosError('MN0003', `${url}: HTTP ${res.status}`, { data: { url } });
-  let total = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > max) throw new MinosError('MN0206', `${url}: larger than the ${max} bytes expected`, { data: { url } });
-    sink(chunk);
-  }
+  await httpGet(url, max, sink);
 }
 
 export async function fetchBytes(url: string, max: number): Promise<Buffer> {
@@ -95,14 +83,23 @@ export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: s
   }
   const dest = join(cacheDir, `${p.sha256}${repo.debian ? '.deb' : '.mpk'}`);
   if (existsSync(dest)) return dest;
-  mkdirSync(cacheDir, { recursive: true });
   const tmp = `${dest}.part-${process.pid}`;
-  let fd: number | undefined = openSync(tmp, 'w', 0o644);
+  let fd: number | undefined;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    fd = openSync(tmp, 'w', 0o644);
+  } catch (e) {
+    throw ioError(e, tmp);
+  }
   const hash = createHash('sha256');
   try {
     await download(`${repo.spec.url}/${p.file.split('/').map(encodeURIComponent).join('/')}`, p.size, (c) => {
       hash.update(c);
-      writeAll(fd!, c);
+      try {
+        writeAll(fd!, c);
+      } catch (e) {
+        throw ioError(e, tmp);
+      }
     });
     closeSync(fd);
     fd = undefined;

@@ -3,6 +3,7 @@
  * paths resolve against the spec's folder. Errors name file, line and field.
  */
 import { dirname, resolve } from 'node:path';
+import { MinosError } from '../errors.js';
 import { ARCHES, isArch, type Arch } from '../solve/depend.js';
 import { parseRequest } from '../solve/solver.js';
 import type { GroupDecl, UserDecl } from '../types.js';
@@ -16,6 +17,30 @@ export type OutputFormat = (typeof FORMATS)[number];
 
 export const SETS = ['essential', 'required', 'important', 'standard'] as const;
 export type DebianSet = (typeof SETS)[number];
+
+/**
+ * Output path endings and the format each implies, longest first. A path
+ * whose file name has another extension is refused unless a format is given,
+ * so that `-o x.tar.gz` does not silently become a folder.
+ */
+export const OUTPUT_EXTENSIONS: readonly (readonly [string, OutputFormat])[] = [
+  ['.tar.zst', 'tar.zst'],
+  ['.tzst', 'tar.zst'],
+  ['.tar', 'tar'],
+  ['.cpio', 'cpio'],
+];
+
+/** The format an output path's extension implies; undefined for a name without extension; MN0002 for an unknown one. */
+export function formatOfPath(path: string): OutputFormat | undefined {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  for (const [ext, f] of OUTPUT_EXTENSIONS) if (name.length > ext.length && name.endsWith(ext)) return f;
+  const dot = name.indexOf('.', 1);
+  if (dot < 0) return undefined;
+  throw new MinosError('MN0002', `${path}: unknown output extension "${name.slice(dot)}"`, {
+    hint: `use ${OUTPUT_EXTENSIONS.map(([e]) => e).join(', ')} or a name without extension for a folder, or give --format (${FORMATS.join(', ')})`,
+    data: { file: path },
+  });
+}
 
 export interface RepoSpec {
   /** Absolute folder, or undefined for a URL repository. */

@@ -4,9 +4,9 @@
  * Validators take the parsed plain data plus the path to it; the path is used
  * only to find the line and to name the field.
  */
-import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
-import { ioError, MinosError, type ErrorCode } from '../errors.js';
+import { MinosError, type ErrorCode } from '../errors.js';
+import { CAP, readInputText } from '../input.js';
 import { loadYaml } from './yamllib.js';
 
 export type Path = readonly (string | number)[];
@@ -29,13 +29,7 @@ export interface YamlSource {
 
 /** Parse a YAML file. MN0101 if unreadable, MN0102 if not valid YAML. */
 export function readYamlFile(file: string): YamlSource {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioError(e, file, 'MN0101');
-  }
-  return parseYamlText(file, text);
+  return parseYamlText(file, readInputText(file, CAP.spec));
 }
 
 export function parseYamlText(file: string, text: string): YamlSource {

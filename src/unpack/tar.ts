@@ -49,7 +49,7 @@ function malformed(msg: string, offset: number): MinosError {
 }
 
 const TYPES: Record<number, EntryType> = {
-  0x30: 'file', 0x00: 'file', 0x31: 'hardlink', 0x32: 'symlink', 0x33: 'char',
+  0x30: 'file', 0x31: 'hardlink', 0x32: 'symlink', 0x33: 'char',
   0x34: 'block', 0x35: 'dir', 0x36: 'fifo',
 };
 const TYPEFLAGS: Record<EntryType, number> = {
@@ -192,11 +192,25 @@ export function parsePax(b: Uint8Array, at: number): Map<string, string> {
     const key = rec.slice(0, eq);
     const value = rec.slice(eq + 1);
     if (key.startsWith('GNU.sparse')) throw malformed('sparse files are not supported', at);
+    if (!PAX_KEYS.has(key)) throw malformed(`pax record "${key.slice(0, 64)}" is not accepted (only ${[...PAX_KEYS].join(', ')})`, at);
     if (out.has(key)) throw malformed(`duplicate pax record "${key}"`, at);
     out.set(key, value);
     i += len;
   }
   return out;
+}
+
+/**
+ * The pax records a package may carry: those that take effect, and the times
+ * and comment that GNU tar and bsdtar write and that are ignored. Anything
+ * else (extended attributes, hdrcharset, vendor records) would be dropped
+ * silently or change how names are read, so it is refused.
+ */
+const PAX_KEYS = new Set(['path', 'linkpath', 'size', 'uname', 'gname', 'uid', 'gid', 'mtime', 'atime', 'ctime', 'comment']);
+
+function paxTime(v: string, key: string, at: number): number {
+  if (!/^-?[0-9]{1,16}(\.[0-9]{1,9})?$/.test(v)) throw malformed(`pax ${key} is not a decimal time`, at);
+  return Math.floor(Number(v.split('.')[0]));
 }
 
 function paxNumber(v: string, key: string, at: number): number {
@@ -275,6 +289,7 @@ export function createTarReader(h: TarHandlers, opts: TarReaderOptions = {}): Ta
     }
     const type = flag === 0x00 ? undefined : TYPES[flag];
     if (!type) {
+      if (flag === 0) throw malformed('typeflag NUL (a pre-POSIX regular file) is not accepted: write \'0\'', headerAt);
       const c = String.fromCharCode(flag);
       throw malformed(`unsupported entry type '${c}'${c === 'L' || c === 'K' ? ' (GNU long name; use --format=pax)' : c === 'g' ? ' (global pax header)' : ''}`, headerAt);
     }
@@ -301,7 +316,8 @@ export function createTarReader(h: TarHandlers, opts: TarReaderOptions = {}): Ta
         else if (k === 'size') realSize = paxNumber(v, k, headerAt);
         else if (k === 'uid') uid = paxNumber(v, k, headerAt);
         else if (k === 'gid') gid = paxNumber(v, k, headerAt);
-        else if (k === 'mtime') mtime = Math.floor(Number(v.split('.')[0]));
+        else if (k === 'mtime') mtime = paxTime(v, k, headerAt);
+        else if (k === 'atime' || k === 'ctime') paxTime(v, k, headerAt);
       }
       pax = undefined;
     }

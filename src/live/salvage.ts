@@ -1,0 +1,155 @@
+/**
+ * Rolling back a transaction whose journal is gone or unreadable, from what
+ * the transaction folder itself holds: `installed.json` (the new database,
+ * present until the commit), `old/N` (every node it displaced from the root)
+ * and the root's own database (the old one, until the commit).
+ *
+ * Before the commit: every path of the new database that the old one does
+ * not list, and that still holds what the new database says, is removed;
+ * every path of the old database that no longer holds what the old database
+ * says gets back the saved node that does (matched by type, sha256, target
+ * or device numbers); folders the new database added are removed if empty.
+ * After the commit the new state is already in place: only the history is
+ * moved in. Saved nodes that match no path (files no package owns, such as
+ * account files) are never deleted: they are moved to
+ * `var/lib/minos/salvage/ID/` and reported.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, constants, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { DB_DIR, readDb, type InstalledDb } from '../db/installed.js';
+import { ioError, MinosError } from '../errors.js';
+import { CAP, readInputText } from '../input.js';
+import type { FileEntry } from '../types.js';
+import type { Emit } from './events.js';
+import { HISTORY_FILE } from './root.js';
+
+export const SALVAGE_DIR = `${DB_DIR}/salvage`;
+
+function hashFile(p: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Does the node at `p` (lstat `st`) hold what `e` says? Contents by sha256, links by target. */
+function holds(p: string, st: Stats | undefined, e: FileEntry): boolean {
+  if (!st) return false;
+  switch (e.type) {
+    case 'file':
+    case 'hardlink':
+      return st.isFile() && (e.type === 'hardlink' || (st.size === e.size && hashFile(p) === e.sha256));
+    case 'symlink':
+      return st.isSymbolicLink() && readlinkSync(p) === e.target;
+    case 'dir':
+      return st.isDirectory();
+    case 'fifo':
+      return st.isFIFO();
+    case 'char':
+    case 'block':
+      return (e.type === 'char' ? st.isCharacterDevice() : st.isBlockDevice()) && Math.floor(st.rdev / 256) === e.devmajor;
+  }
+}
+
+function entries(db: InstalledDb): Map<string, FileEntry> {
+  const m = new Map<string, FileEntry>();
+  for (const r of db.packages) for (const f of r.files) m.set(f.path, f);
+  return m;
+}
+
+const lstat = (p: string) => lstatSync(p, { throwIfNoEntry: false });
+
+/**
+ * Roll back (before its commit) or finish (after it) the transaction in
+ * `dir` without its journal, then remove the folder. Returns what was done.
+ */
+export function salvageTxn(root: string, dir: string, id: string, emit: Emit): 'rolled back' | 'completed' | 'discarded' {
+  const newDbFile = join(dir, 'installed.json');
+  const oldDir = join(dir, 'old');
+  const saved = lstat(oldDir)?.isDirectory() ? readdirSync(oldDir) : [];
+  let action: 'rolled back' | 'completed' | 'discarded';
+  try {
+    if (lstat(newDbFile)) {
+      let newDb: InstalledDb;
+      try {
+        newDb = JSON.parse(readInputText(newDbFile, CAP.state)) as InstalledDb;
+        if (!Array.isArray(newDb.packages)) throw new Error('no packages');
+      } catch (e) {
+        throw new MinosError('MN0004', `${newDbFile}: unreadable database of an interrupted transaction: ${(e as Error).message}`, { data: { file: newDbFile } });
+      }
+      restore(root, oldDir, saved, entries(readDb(root)), entries(newDb));
+      action = 'rolled back';
+    } else {
+      // No new database: never started (staging only), or committed. The history moves in last.
+      const h = join(dir, 'history.json');
+      action = 'discarded';
+      if (lstat(h)) {
+        renameSync(h, join(root, HISTORY_FILE));
+        action = 'completed';
+      }
+    }
+    const left = lstat(oldDir)?.isDirectory() ? readdirSync(oldDir) : [];
+    if (left.length) {
+      const keep = join(root, SALVAGE_DIR, id);
+      mkdirSync(join(root, SALVAGE_DIR), { recursive: true, mode: 0o700 });
+      renameSync(oldDir, keep);
+      emit({ type: 'warning', message: `transaction ${id}: ${left.length} saved files match no path of the database; kept in /${SALVAGE_DIR}/${id}` });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  } catch (e) {
+    throw e instanceof MinosError ? e : ioError(e, dir);
+  }
+  return action;
+}
+
+function restore(root: string, oldDir: string, saved: string[], before: Map<string, FileEntry>, after: Map<string, FileEntry>): void {
+  const pool = saved.map((n) => ({ n, p: join(oldDir, n), st: lstat(join(oldDir, n)) }));
+  // Children before parents: a path's folder is emptied before it is removed.
+  const paths = [...new Set([...before.keys(), ...after.keys()])].sort().reverse();
+  for (const path of paths) {
+    const p = join(root, path);
+    const was = before.get(path);
+    const now = after.get(path);
+    const st = lstat(p);
+    if (!was) {
+      if (!now) continue;
+      if (now.type === 'dir') {
+        if (st?.isDirectory()) {
+          try {
+            rmdirSync(p);
+          } catch {
+            // holds files no package owns: it stays
+          }
+        }
+      } else if (holds(p, st, now)) unlinkSync(p);
+      continue;
+    }
+    if (holds(p, st, was)) continue;
+    const i = pool.findIndex((s) => s.st !== undefined && holds(s.p, s.st, was));
+    if (i < 0) continue; // not displaced by this transaction, or already back
+    if (st?.isDirectory()) {
+      try {
+        rmdirSync(p);
+      } catch {
+        continue; // a folder holding other files is never removed
+      }
+    }
+    renameSync(pool[i].p, p);
+    pool.splice(i, 1);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Safe outputs for `minos build`: where the temporary files go, which OUT may
+ * be replaced, and replacing it so that the old or the new output exists in
+ * full at every instant.
+ *
+ * Every temporary file of a build is beside OUT, named `.BASE.minos-KIND-PID`
+ * (BASE = OUT's file name), and the lockfile and SBOM are written through
+ * `FILE.tmp-PID`: a later build removes those whose process is gone, and a
+ * build interrupted by SIGINT or SIGTERM removes its own before exiting.
+ *
+ * A file replaces a file by rename(2), which is atomic. Any other replacement
+ * (a folder, or a change of kind) is a swap without renameat2(RENAME_EXCHANGE),
+ * which Node cannot call: the marker `.BASE.minos-swap` naming both sides is
+ * written durably first, then OUT is renamed aside and the new output renamed
+ * to OUT. Between the two renames OUT is absent but the old and the new
+ * output are each complete under their temporary names, and the marker says
+ * which is which; the next build (recoverSwap) finishes the move before
+ * anything else, so a SIGKILL at any point ends in the old or the new output.
+ */
+import { lstatSync, mkdirSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { ioError, MinosError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { readInputTextIfAny } from '../input.js';
+import { crashPoint, fsyncDir } from '../live/journal.js';
+import type { OutputFormat } from '../spec/image.js';
+
+export interface BuildTemps {
+  /** The staging folder (a directory output is renamed from here). */
+  stage: string;
+  /** Unpacked packages before they are merged into the stage. */
+  pkgs: string;
+  /** An archive output before it is renamed to OUT. */
+  file: string;
+  /** The previous OUT while a swap is under way. */
+  old: string;
+  /** The swap marker (no pid: one swap per OUT at a time). */
+  marker: string;
+}
+
+const TEMP_KINDS = /^\.(.+)\.minos-(tmp|out|old)-([0-9]+)(\.pkgs)?$/;
+
+/** The temporary names of a build of `out` by process `pid`. */
+export function buildTemps(out: string, pid = process.pid): BuildTemps {
+  const dir = dirname(out);
+  const base = basename(out);
+  const stage = join(dir, `.${base}.minos-tmp-${pid}`);
+  return { stage, pkgs: `${stage}.pkgs`, file: join(dir, `.${base}.minos-out-${pid}`), old: join(dir, `.${base}.minos-old-${pid}`), marker: join(dir, `.${base}.minos-swap`) };
+}
+
+/** The temporary name a lockfile or SBOM `file` is written through. */
+export function tempBeside(file: string, pid = process.pid): string {
+  return `${file}.tmp-${pid}`;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lexists(p: string): boolean {
+  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
+
+function remove(p: string): void {
+  try {
+    rmSync(p, { recursive: true, force: true });
+  } catch (e) {
+    throw ioError(e, p);
+  }
+}
+
+/**
+ * Finish a swap a killed build left half done: OUT missing → the new output
+ * if it is still there, else the old one, is renamed to OUT. Then the side
+ * that lost is removed with the marker.
+ */
+export function recoverSwap(out: string): void {
+  const marker = buildTemps(out).marker;
+  let m: { old?: unknown; new?: unknown } | undefined;
+  try {
+    const text = readInputTextIfAny(marker, 4096);
+    m = text === undefined ? undefined : (JSON.parse(text) as { old?: unknown; new?: unknown });
+  } catch {
+    m = {}; // garbage: written by no finished swap; the stale temps go below
+  }
+  if (m === undefined) return;
+  const side = (v: unknown) => (typeof v === 'string' && TEMP_KINDS.test(v) ? join(dirname(out), v) : undefined);
+  const oldSide = side(m.old);
+  const newSide = side(m.new);
+  try {
+    if (!lexists(out)) {
+      if (newSide && lexists(newSide)) renameSync(newSide, out);
+      else if (oldSide && lexists(oldSide)) renameSync(oldSide, out);
+    }
+    fsyncDir(dirname(out));
+    unlinkSync(marker);
+  } catch (e) {
+    throw ioError(e, out);
+  }
+  if (oldSide) remove(oldSide);
+}
+
+/** Remove what earlier builds of `out` (and its lockfile) left behind, after recovering a swap. */
+export function sweepStale(out: string, lockFile: string, sbomFile: string): void {
+  recoverSwap(out);
+  const dirs: [string, (name: string) => number | undefined][] = [
+    [dirname(out), (name) => {
+      const m = TEMP_KINDS.exec(name);
+      return m && m[1] === basename(out) ? Number(m[3]) : undefined;
+    }],
+  ];
+  for (const f of [lockFile, sbomFile]) {
+    const prefix = `${basename(f)}.tmp-`;
+    dirs.push([dirname(f), (name) => (name.startsWith(prefix) && /^[0-9]+$/.test(name.slice(prefix.length)) ? Number(name.slice(prefix.length)) : undefined)]);
+  }
+  for (const [dir, pidOf] of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // no folder yet: nothing left behind
+    }
+    for (const name of names) {
+      const pid = pidOf(name);
+      if (pid !== undefined && !alive(pid)) remove(join(dir, name));
+    }
+  }
+}
+
+/** Remove every temporary file of this process's build of `out` (on SIGINT/SIGTERM and on failure). */
+export function removeOwnTemps(out: string, lockFile: string, sbomFile: string): void {
+  const t = buildTemps(out);
+  for (const p of [t.stage, t.pkgs, t.file, tempBeside(lockFile), tempBeside(sbomFile)]) {
+    try {
+      rmSync(p, { recursive: true, force: true });
+    } catch {
+      // best effort on the way out
+    }
+  }
+}
+
+const MAGIC: Record<Exclude<OutputFormat, 'dir'>, (b: Buffer) => boolean> = {
+  tar: (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
+  'tar.zst': (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528,
+  cpio: (b) => b.toString('latin1', 0, 6) === '070701',
+};
+
+/** Is the existing file or folder at `out` (lstat `st`) something minos may replace without --force? */
+function replaceable(out: string, st: Stats): boolean {
+  if (st.isDirectory()) {
+    let names: string[];
+    try {
+      names = readdirSync(out);
+    } catch (e) {
+      throw ioError(e, out);
+    }
+    if (names.length === 0) return true;
+    // Every image minos builds carries its database.
+    return lstatSync(join(out, 'var/lib/minos/installed.json'), { throwIfNoEntry: false })?.isFile() === true;
+  }
+  if (!st.isFile()) return false;
+  if (st.size === 0) return true;
+  const head = Buffer.alloc(512);
+  let fd: number;
+  try {
+    fd = openSync(out, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    throw ioError(e, out);
+  }
+  try {
+    const n = readSync(fd, head, 0, 512, 0);
+    const b = head.subarray(0, n);
+    return Object.values(MAGIC).some((is) => is(b));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function within(inner: string, outer: string): boolean {
+  const r = relative(outer, inner);
+  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !r.startsWith(sep));
+}
+
+export interface CheckOutputOptions {
+  /** The spec file: its folder may not be replaced. */
+  specFile: string;
+  /** Replace an existing OUT that is not a previous minos output. */
+  force?: boolean;
+  cwd?: string;
+}
+
+/**
+ * Refuse (MN0116, exit 2) an output path whose replacement would delete
+ * what minos did not make: `/`, the current folder or one holding it, the
+ * spec's folder or one holding it, anything under /proc, /sys or /dev, a
+ * symbolic link, or an existing non-empty file or folder that is not a
+ * previous minos output (unless `force`). `out` is absolute.
+ */
+export function checkOutput(out: string, opts: CheckOutputOptions): void {
+  const refuse = (why: string, hint?: string) => new MinosError('MN0116', `${out}: ${why}`, { hint, data: { file: out } });
+  if (out === '/' || out === dirname(out)) throw refuse('is the root folder, refusing to replace it');
+  const cwd = opts.cwd ?? process.cwd();
+  if (within(cwd, out)) throw refuse('is the current folder or holds it, refusing to replace it', 'give a new path, e.g. -o ./rootfs');
+  if (within(dirname(opts.specFile), out)) throw refuse('holds the image spec, refusing to replace it', 'give a path outside the spec\'s folder, e.g. -o ./rootfs');
+  for (const pseudo of ['/proc', '/sys', '/dev']) if (within(out, pseudo)) throw refuse(`is under ${pseudo}, which holds no files`);
+  const st = lstatSync(out, { throwIfNoEntry: false });
+  if (!st) return;
+  if (st.isSymbolicLink()) {
+    if (opts.force) return;
+    throw refuse('is a symbolic link, refusing to replace it', 'remove it, or pass --force to replace the link itself');
+  }
+  if (!st.isFile() && !st.isDirectory()) throw refuse('exists and is neither a file nor a folder');
+  if (opts.force || replaceable(out, st)) return;
+  throw refuse(`exists and is not an output of minos build (not empty, no ${st.isDirectory() ? 'var/lib/minos/installed.json inside' : 'tar, zstd or cpio header'})`, 'remove it, choose another path, or pass --force to replace it');
+}
+
+/** Make OUT's folder if missing (typed error otherwise). */
+export function prepareOutputDir(out: string): void {
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+  } catch (e) {
+    throw ioError(e, dirname(out));
+  }
+}
+
+/** Put the finished output `from` (a temp beside OUT) at `out`, atomically as the module comment says. */
+export function placeOutput(from: string, out: string): void {
+  const dir = dirname(out);
+  const was = lstatSync(out, { throwIfNoEntry: false });
+  const now = lstatSync(from);
+  try {
+    if (!was || (was.isFile() && now.isFile()) || (was.isSymbolicLink() && now.isFile())) {
+      renameSync(from, out);
+      crashPoint();
+      fsyncDir(dir);
+      return;
+    }
+    const t = buildTemps(out);
+    writeFileAtomic(t.marker, Buffer.from(JSON.stringify({ old: basename(t.old), new: basename(from) })));
+    crashPoint();
+    renameSync(out, t.old);
+    crashPoint();
+    renameSync(from, out);
+    crashPoint();
+    fsyncDir(dir);
+    unlinkSync(t.marker);
+    crashPoint();
+    rmSync(t.old, { recursive: true, force: true });
+  } catch (e) {
+    // Undo a swap that failed between its renames: the old output goes back.
+    const t = buildTemps(out);
+    try {
+      if (!lexists(out) && lexists(t.old)) renameSync(t.old, out);
+      if (lexists(out)) rmSync(t.marker, { force: true });
+    } catch {
+      // the marker stays: the next build finishes the move
+    }
+    throw ioError(e, out);
+  }
+}
