@@ -1,0 +1,170 @@
+/**
+ * Debian repositories as a source, end to end through the CLI, with real
+ * signed Debian files; dpkg-deb is the oracle for what a package holds.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { minos, sh, tempDir } from './lib/cli.js';
+import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
+import { writeSpec } from './lib/repo.js';
+import { parsePackages } from '../src/debian/packages.js';
+import { readDeb } from '../src/debian/deb.js';
+
+const mirror = debianMirror(['busybox-static']);
+const packages = readFileSync(join(mirror, 'dists/bookworm/main/binary-amd64/Packages'), 'utf8');
+const bb = stanzaOf(packages, 'busybox-static');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function spec(dir: string, mirrorDir: string, extra: Record<string, unknown> = {}): string {
+  return writeSpec(join(dir, 'image.yaml'), {
+    name: 'bb', arch: 'x86_64',
+    repositories: [{ debian: mirrorDir, suite: 'bookworm', keys: [KEYRING] }],
+    packages: ['busybox-static'], ...extra,
+  });
+}
+
+/** A copy of the mirror (hard links) in which `rel` can be replaced. */
+function copyMirror(dir: string): string {
+  const m = join(dir, 'mirror');
+  sh(`cp -al '${mirror}' '${m}'`);
+  return m;
+}
+
+t.test('build a cpio from a Debian mirror: the files are the .deb\'s, the build is reproducible', async (t) => {
+  const dir = tempDir(t, 'minos-deb-');
+  const s = spec(dir, mirror);
+  const out = join(dir, 'bb.cpio');
+  let r = minos(['build', s, '-o', out]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /cpio image of 1 packages for x86_64/);
+  // Oracle: dpkg-deb's own extraction.
+  const ref = join(dir, 'ref');
+  sh(`dpkg-deb -x '${join(mirror, bb.Filename)}' '${ref}'`);
+  const x = join(dir, 'x');
+  sh(`mkdir '${x}' && cd '${x}' && cpio -idm --quiet < '${out}'`);
+  t.equal(sha(readFileSync(join(x, 'bin/busybox'))), sha(readFileSync(join(ref, 'bin/busybox'))), 'bin/busybox as dpkg-deb extracts it');
+  const lock = JSON.parse(readFileSync(`${out}.lock.json`, 'utf8'));
+  t.match(lock.packages[0], { name: 'busybox-static', version: bb.Version, sha256: bb.SHA256, file: bb.Filename });
+  t.equal(lock.repositories[0].digest, sha(readFileSync(join(mirror, 'dists/bookworm/InRelease'))), 'the lockfile pins the InRelease digest');
+  const first = sha(readFileSync(out));
+  r = minos(['build', s, '-o', out, '--frozen']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(sha(readFileSync(out)), first, 'a --frozen rebuild gives the same bytes');
+  r = minos(['plan', s]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /busybox-static\s+1:1\.35/);
+  // A directory build: the database records the Debian package with its files.
+  const d = join(dir, 'root');
+  r = minos(['build', s, '-o', d]);
+  t.equal(r.code, 0, r.stderr);
+  r = minos(['--root', d, 'files', 'busybox-static']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /\/bin\/busybox/);
+  const run = spawnSync(join(d, 'bin/busybox'), ['echo', 'hello from debian'], { encoding: 'utf8' });
+  t.equal(run.stdout, 'hello from debian\n', 'the unpacked static busybox runs');
+});
+
+t.test('every verification failure exits 4 naming the file, and writes nothing', async (t) => {
+  const cases: [string, (m: string) => void, RegExp][] = [
+    ['InRelease changed after signing', (m) => {
+      const f = join(m, 'dists/bookworm/InRelease');
+      const text = readFileSync(f, 'utf8').replace(/^Date: .*$/m, 'Date: Sat, 01 Jan 2000 00:00:00 UTC');
+      rmSync(f);
+      writeFileSync(f, text);
+    }, /InRelease: no good signature by a trusted key/],
+    ['Packages changed', (m) => {
+      const f = join(m, 'dists/bookworm/main/binary-amd64/Packages');
+      const text = readFileSync(f);
+      rmSync(f);
+      text[text.length - 2] ^= 1;
+      writeFileSync(f, text);
+    }, /Packages: sha256 is [0-9a-f]{64}, the Release says/],
+    ['the .deb truncated', (m) => {
+      const f = join(m, bb.Filename);
+      const b = readFileSync(f);
+      rmSync(f);
+      writeFileSync(f, b.subarray(0, b.length - 100));
+    }, /busybox-static_.*\.deb: file is \d+ bytes, Packages says/],
+    ['the .deb changed', (m) => {
+      const f = join(m, bb.Filename);
+      const b = readFileSync(f);
+      rmSync(f);
+      b[b.length - 5000] ^= 1;
+      writeFileSync(f, b);
+    }, /busybox-static_.*\.deb: file sha256 is/],
+    ['the .deb missing', (m) => rmSync(join(m, bb.Filename)), /busybox-static 1:1\.35.* is listed in the signed Packages but missing from the mirror/],
+  ];
+  for (const [what, spoil, msg] of cases) {
+    const dir = tempDir(t, 'minos-debbad-');
+    const m = copyMirror(dir);
+    spoil(m);
+    const out = join(dir, 'bb.cpio');
+    const r = minos(['build', spec(dir, m), '-o', out]);
+    t.equal(r.code, 4, `${what}: exit 4 (${r.stderr.trim()})`);
+    t.match(r.stderr, msg, what);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
+    t.equal(sh(`ls -A '${dir}'`).trim().split('\n').sort().join(' '), 'image.yaml mirror', `${what}: nothing written`);
+  }
+  // A keyring that did not sign this release.
+  const dir = tempDir(t, 'minos-debkey-');
+  const s = writeSpec(join(dir, 'image.yaml'), {
+    name: 'bb', arch: 'x86_64', repositories: [{ debian: mirror, suite: 'bookworm', keys: ['/usr/share/keyrings/debian-archive-bullseye-stable.gpg'] }], packages: ['busybox-static'],
+  });
+  const r = minos(['build', s, '-o', join(dir, 'x.cpio')]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /InRelease: no good signature by a trusted key/);
+});
+
+t.test('spec errors name the field', async (t) => {
+  const dir = tempDir(t, 'minos-debspec-');
+  let s = writeSpec(join(dir, 'a.yaml'), { name: 'x', arch: 'x86_64', repositories: [{ debian: mirror, keys: [KEYRING] }], packages: ['busybox-static'] });
+  let r = minos(['plan', s]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /a\.yaml:.*suite/);
+  s = writeSpec(join(dir, 'b.yaml'), { name: 'x', arch: 'x86_64', repositories: [{ debian: mirror, suite: 'bookworm', keys: [KEYRING] }], packages: [], sets: ['everything'] });
+  r = minos(['plan', s]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /unknown package set "everything"/);
+  s = writeSpec(join(dir, 'c.yaml'), { name: 'x', arch: 'x86_64', repositories: [{ debian: mirror, suite: 'bullseye', keys: [KEYRING] }], packages: ['busybox-static'] });
+  r = minos(['plan', s]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /no InRelease or Release file \(is "bullseye" a suite of this mirror\?\)/);
+});
+
+t.test('Packages stanzas: relations in minos syntax, and malformed ones refused', async (t) => {
+  const base = 'Package: p\nVersion: 1.0-1\nArchitecture: amd64\nFilename: pool/p.deb\nSize: 10\nSHA256: ' + 'a'.repeat(64) + '\n';
+  const [p] = parsePackages(`${base}Pre-Depends: libc6 (>= 2.36)\nDepends: dpkg (<< 1.22), awk:any | mawk (> 1)\nBreaks: old (<< 2)\nProvides: x (= 1.0)\nRecommends: r\n`, { label: 'P', arch: 'x86_64' });
+  t.same(p.depends, ['libc6 >= 2.36', 'dpkg < 1.22', 'awk | mawk >= 1']);
+  t.same(p.conflicts, ['old < 2']);
+  t.same(p.provides, ['x = 1.0']);
+  t.same(p.optional, ['r']);
+  t.same(parsePackages(base.replace('amd64', 'arm64'), { label: 'P', arch: 'x86_64' }), [], 'another architecture is skipped');
+  t.equal(parsePackages(base.replace('amd64', 'all'), { label: 'P', arch: 'x86_64' })[0].arch, 'noarch');
+  t.throws(() => parsePackages(base.replace('pool/p.deb', '../../etc/passwd'), { label: 'P', arch: 'x86_64' }), { code: 'MN0216', message: /P:1: package p: Filename: "\.\.\/\.\.\/etc\/passwd" is not a path inside the mirror/ });
+  t.throws(() => parsePackages(`${base}Depends: (>= 1)\n`, { label: 'P', arch: 'x86_64' }), { code: 'MN0216', message: /Depends: malformed relation/ });
+  t.throws(() => parsePackages(`${base}broken line\n`, { label: 'P', arch: 'x86_64' }), { code: 'MN0110', message: /P:7: not a "Field: value" line/ });
+  t.throws(() => parsePackages(base.replace('Size: 10', 'Size: ten'), { label: 'P', arch: 'x86_64' }), { code: 'MN0216', message: /Size: "ten" is not a size/ });
+});
+
+t.test('a .deb whose ar members are out of order or of unknown compression is refused', async (t) => {
+  const dir = tempDir(t, 'minos-debar-');
+  const src = join(mirror, bb.Filename);
+  sh(`cd '${dir}' && ar x '${src}'`);
+  const [entry] = parsePackages(packages.slice(packages.indexOf('Package: busybox-static\n'), packages.indexOf('\n\n', packages.indexOf('Package: busybox-static\n')) + 1), { label: 'P', arch: 'x86_64' });
+  const attempt = (members: string[]) => {
+    const f = join(dir, 'p.deb');
+    rmSync(f, { force: true });
+    sh(`cd '${dir}' && ar rc p.deb ${members.join(' ')}`);
+    const b = readFileSync(f);
+    return () => readDeb(f, { expect: { size: b.length, sha256: sha(b) }, entry, signer: 'test' });
+  };
+  t.throws(attempt(['debian-binary', 'data.tar.xz', 'control.tar.xz']), { code: 'MN0216', message: /ar members are debian-binary, data\.tar\.xz, control\.tar\.xz/ });
+  sh(`cd '${dir}' && cp data.tar.xz data.tar.bz2`);
+  t.throws(attempt(['debian-binary', 'control.tar.xz', 'data.tar.bz2']), { code: 'MN0216', message: /data\.tar\.bz2: unknown compression/ });
+  const ok = attempt(['debian-binary', 'control.tar.xz', 'data.tar.xz'])();
+  t.ok(ok.manifest.files.some((f) => f.path === 'bin/busybox'), 'the same members in order read fine');
+  t.same(ok.scripts, ['triggers'].filter((s) => ok.scripts.includes(s)));
+});
