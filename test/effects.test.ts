@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveEffects } from '../src/debian/effects/index.js';
 import { RULES } from '../src/debian/effects/rules.js';
@@ -46,8 +46,7 @@ t.test('bookworm essential set', async (t) => {
 
   t.test('the alternatives in the rules are the ones the scripts install', async (t) => {
     for (const p of view.packages) {
-      const text = (p.scripts.postinst ?? '').replace(/\\
-/g, ' ').replace(/[ \t]+/g, ' ');
+      const text = (p.scripts.postinst ?? '').replace(/\\\n/g, ' ').replace(/[ \t]+/g, ' ');
       const found = [...text.matchAll(/update-alternatives --install (\S+) (\S+) (\S+) (\d+)((?: --slave \S+ \S+ \S+)*)/g)].map((m) => ({
         name: m[2], link: m[1], path: m[3], priority: Number(m[4]),
         slaves: [...m[5].matchAll(/--slave (\S+) (\S+) (\S+)/g)].map((s) => ({ name: s[2], link: s[1], path: s[3] })),
@@ -72,17 +71,14 @@ t.test('bookworm essential set', async (t) => {
     t.equal(run('ldconfig', ['-p', '-C', join(root, 'etc/ld.so.cache')]).stdout.replace(/^.*\n/, ''), run('ldconfig', ['-p', '-C', join(root, 'etc/ld.so.cache.oracle')]).stdout.replace(/^.*\n/, ''), 'ldconfig -p lists the same');
     t.ok(ours.equals(theirs), 'ld.so.cache is byte-equal to ldconfig -r');
 
-    // /etc/shells: update-shells on the same root from the template.
-    const scratch = join(dir, 'shells');
-    mkdirSync(join(scratch, 'etc'), { recursive: true });
-    for (const d of ['usr', 'var']) symlinkSync(join(root, d), join(scratch, d));
-    for (const d of ['bin', 'sbin', 'lib']) symlinkSync(`usr/${d}`, join(scratch, d));
-    copyFileSync(join(root, 'usr/share/debianutils/shells'), join(scratch, 'etc/shells'));
-    const stateBefore = readFileSync(join(root, 'var/lib/shells.state'));
-    writeFileSync(join(root, 'var/lib/shells.state'), '');
-    execFileSync('update-shells', ['--root', scratch]);
-    t.equal(readFileSync(join(root, 'etc/shells'), 'utf8'), readFileSync(join(scratch, 'etc/shells'), 'utf8'), '/etc/shells as update-shells writes it');
-    t.equal(stateBefore.toString(), readFileSync(join(root, 'var/lib/shells.state'), 'utf8'), 'shells.state as update-shells writes it');
+    // /etc/shells: update-shells itself on the same root, from the template as debianutils' postinst starts it.
+    const ourShells = readFileSync(join(root, 'etc/shells'), 'utf8');
+    const ourState = readFileSync(join(root, 'var/lib/shells.state'), 'utf8');
+    copyFileSync(join(root, 'usr/share/debianutils/shells'), join(root, 'etc/shells'));
+    rmSync(join(root, 'var/lib/shells.state'));
+    execFileSync('update-shells', ['--root', root]);
+    t.equal(ourShells, readFileSync(join(root, 'etc/shells'), 'utf8'), '/etc/shells as update-shells writes it');
+    t.equal(ourState, readFileSync(join(root, 'var/lib/shells.state'), 'utf8'), 'shells.state as update-shells writes it');
 
     t.equal(readFileSync(join(root, 'etc/passwd'), 'utf8'), readFileSync(join(root, 'usr/share/base-passwd/passwd.master'), 'utf8'), 'passwd from the master file');
     t.equal(readFileSync(join(root, 'etc/group'), 'utf8'), readFileSync(join(root, 'usr/share/base-passwd/group.master'), 'utf8'), 'group from the master file');
@@ -120,7 +116,9 @@ t.test('bookworm essential set', async (t) => {
       const h = host.find((x) => x.startsWith(`Package: ${pkg}\n`) && x.includes(`\nVersion: ${ver}\n`) && x.includes(`\nArchitecture: ${arch}\n`) && x.includes('Status: install ok installed'));
       if (!h || /^Conffiles:/m.test(st)) continue;
       compared++;
-      t.equal(st.replace(/\n$/, ''), h.replace(/\n$/, ''), `status stanza of ${pkg} as the host's dpkg wrote it`);
+      // apt installs with the archive's override Priority; the .deb's own is what minos has.
+      const noPrio = (x: string) => x.replace(/\n$/, '').replace(/^Priority: .*\n/m, '');
+      t.equal(noPrio(st), noPrio(h), `status stanza of ${pkg} as the host's dpkg wrote it`);
     }
     t.ok(compared >= 10, `compared ${compared} stanzas with the host's`);
 

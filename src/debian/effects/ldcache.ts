@@ -142,7 +142,7 @@ export function cacheEntries(ix: FsIndex, arch: string): CacheEntry[] {
     .map((x) => x.e);
 }
 
-/** glibc's stringtable: strings sorted by reversed bytes (longer first on ties), suffixes shared. */
+/** glibc's stringtable: strings sorted by their bytes from the end, descending (longer first on ties), suffixes shared. */
 function stringTable(strings: Iterable<string>): { bytes: Uint8Array; offsets: Map<string, number> } {
   const uniq = [...new Set(strings)].map((s) => ({ s, b: enc.encode(s), off: 0 }));
   const signed = (x: number) => (x > 127 ? x - 256 : x);
@@ -151,7 +151,7 @@ function stringTable(strings: Iterable<string>): { bytes: Uint8Array; offsets: M
     let j = r.b.length;
     while (i > 0 && j > 0) {
       i--; j--;
-      if (l.b[i] !== r.b[j]) return signed(l.b[i]) - signed(r.b[j]);
+      if (l.b[i] !== r.b[j]) return signed(r.b[j]) - signed(l.b[i]);
     }
     return i > 0 ? -1 : j > 0 ? 1 : 0;
   });

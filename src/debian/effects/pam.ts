@@ -18,10 +18,10 @@ function parseProfile(text: string): Profile {
   const p: Profile = new Map();
   let field = '';
   for (const raw of text.split('\n')) {
-    const m = /^(\S+):\s+(.*?)\s*$/.exec(raw);
+    const m = /^(\S+):(?:\s+(.*?))?\s*$/.exec(raw);
     if (m) {
       field = m[1].replace(/-Final$/, '');
-      p.set(field, m[2]);
+      p.set(field, m[2] ?? '');
       continue;
     }
     const line = raw.trim();
