@@ -49,7 +49,7 @@ function parseControl(text: string): [string, string][] {
     if (/^\s/.test(line) && out.length) out[out.length - 1][1] += `\n${line}`;
     else {
       const i = line.indexOf(':');
-      out.push([line.slice(0, i), line.slice(i + 1).trim()]);
+      out.push([line.slice(0, i), line.slice(i + 1).replace(/^\s+/, '')]);
     }
   }
   return out;
