@@ -46,6 +46,7 @@ export const CODES = {
   MN0114: [EXIT.usage, 'not a minos root'],
   MN0115: [EXIT.usage, 'invalid root configuration'],
   MN0116: [EXIT.usage, 'output path refused'],
+  MN0117: [EXIT.usage, 'invalid file for a maintainer-script effect'],
 
   MN0201: [EXIT.verify, 'signature does not verify'],
   MN0202: [EXIT.verify, 'signature missing'],
@@ -72,6 +73,7 @@ export const CODES = {
   MN0501: [EXIT.locked, 'another minos holds the lock'],
   MN0601: [EXIT.conflict, 'file conflict'],
   MN0602: [EXIT.conflict, 'account conflict'],
+  MN0603: [EXIT.conflict, 'conflicting maintainer-script effects'],
 } as const satisfies Record<string, readonly [ExitStatus, string]>;
 export type ErrorCode = keyof typeof CODES;
 
