@@ -168,3 +168,36 @@ t.test('a .deb whose ar members are out of order or of unknown compression is re
   t.ok(ok.manifest.files.some((f) => f.path === 'bin/busybox'), 'the same members in order read fine');
   t.same(ok.scripts, ['triggers'].filter((s) => ok.scripts.includes(s)));
 });
+
+t.test('the live commands take the same Debian source', async (t) => {
+  const dir = tempDir(t, 'minos-deblive-');
+  const root = join(dir, 'root');
+  const run = (args: string[]) => minos(['--root', root, ...args]);
+  let r = run(['init', '--arch', 'x86_64']);
+  t.equal(r.code, 0, r.stderr);
+  r = run(['repo', 'add', 'deb', mirror, '--suite', 'bookworm']);
+  t.equal(r.code, 2, 'a keyring is required');
+  t.match(r.stderr, /--suite needs at least one --keyring/);
+  r = run(['repo', 'add', 'deb', mirror, '--suite', 'bookworm', '--keyring', KEYRING]);
+  t.equal(r.code, 0, r.stderr);
+  r = run(['install', 'busybox-static']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /installed busybox-static 1:1\.35/);
+  t.equal(spawnSync(join(root, 'bin/busybox'), ['true']).status, 0, 'the installed busybox runs');
+  r = run(['verify']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  r = run(['remove', 'busybox-static']);
+  t.equal(r.code, 0, r.stderr);
+  r = run(['rollback']);
+  t.equal(r.code, 0, r.stderr);
+  r = run(['verify']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  // An image built from the Debian source is a root whose repositories work the same way.
+  const img = join(dir, 'img');
+  r = minos(['build', spec(dir, mirror), '-o', img]);
+  t.equal(r.code, 0, r.stderr);
+  r = minos(['--root', img, 'list', '--upgradable']);
+  t.equal(r.code, 0, r.stderr);
+  r = minos(['--root', img, 'repo', 'list']);
+  t.match(r.stdout, /debian-bookworm .* debian bookworm main/);
+});

@@ -16,7 +16,9 @@ import type { LiveEvent } from '../live/events.js';
 import { readHistory } from '../live/history.js';
 import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
 import { openLiveRepos, type Action } from '../live/resolve.js';
-import { addKey, CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
+import { addKey, CACHE_DIR, initRoot, KEYRINGS_DIR, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { loadPgpKeys } from '../debian/release.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
 import { solve } from '../solve/solver.js';
 import { fieldLine, formatEntry } from './common.js';
@@ -356,14 +358,38 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .argument('<location>', 'folder or http(s) URL')
     .option('--priority <n>', 'higher wins over newer versions elsewhere', '0')
     .option('--key <file>', 'trust this public key for it (copied to ROOT/etc/minos/keys; repeatable)', collect, [])
+    .option('--suite <suite>', 'a Debian repository: its suite (e.g. bookworm); needs --keyring')
+    .option('--component <name>', 'Debian component (repeatable; default main)', collect, [])
+    .option('--keyring <file>', 'OpenPGP keyring trusted for the Debian repository (copied to ROOT/etc/minos/keyrings; repeatable)', collect, [])
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
-    .action(async (name: string, location: string, opts: { priority: string; key: string[]; wait?: boolean }, cmd: Command) => {
+    .action(async (name: string, location: string, opts: { priority: string; key: string[]; suite?: string; component: string[]; keyring: string[]; wait?: boolean }, cmd: Command) => {
       const err = repoNameError(name);
       if (err) throw new MinosError('MN0002', err);
       if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
-      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
         const repos = readRepoConfig(root);
         if (repos.some((r) => r.name === name)) throw new MinosError('MN0002', `repository "${name}" is already configured`, { hint: 'remove it first with `minos repo remove NAME`' });
+        if (opts.suite !== undefined) {
+          if (opts.key.length) throw new MinosError('MN0002', '--key is for minos repositories; a Debian repository (--suite) takes --keyring');
+          if (!opts.keyring.length) throw new MinosError('MN0002', '--suite needs at least one --keyring (e.g. /usr/share/keyrings/debian-archive-keyring.gpg)');
+          const components = opts.component.length ? opts.component : ['main'];
+          const keys = await loadPgpKeys(opts.keyring.map((f) => resolve(f)));
+          writeFileAtomic(join(root, KEYRINGS_DIR, `${name}.gpg`), Buffer.concat(keys.map((k) => Buffer.from(k.write()))));
+          const entry: RepoConfig = {
+            name, priority: Number(opts.priority), keys: [], debian: { suite: opts.suite, components, keyrings: [`${name}.gpg`] },
+            ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }),
+          };
+          const all = [...repos, entry];
+          writeRepoConfig(root, all);
+          try {
+            readRepoConfig(root);
+          } catch (e) {
+            writeRepoConfig(root, repos);
+            throw e;
+          }
+          io.out(`added Debian repository ${name} (${entry.url ?? entry.path}, suite ${opts.suite}, ${components.join(' ')}, priority ${entry.priority}, ${keys.length} keys)`);
+          return;
+        }
         const keys = opts.key.map((f) => addKey(root, resolve(f)).id);
         const entry: RepoConfig = { name, priority: Number(opts.priority), keys: [...new Set(keys)].sort(), ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }) };
         writeRepoConfig(root, [...repos, entry]);
@@ -378,7 +404,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       const root = await openForQuery(globals(cmd).root, onEvent(io));
       const repos = readRepoConfig(root);
       if (opts.json) io.out(JSON.stringify(repos));
-      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`);
+      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
     });
   repo
     .command('remove')

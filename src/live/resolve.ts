@@ -18,7 +18,9 @@ import { solve, type Candidate, type InstalledPackage, type Locator } from '../s
 import type { IndexPackage, Manifest, PackageMeta } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
-import { CACHE_DIR, readOptions, readSerials, repoSpecs, trustedKeys, writeSerials } from './root.js';
+import { CACHE_DIR, loadDb, readOptions, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
+import { openDebianRepository } from '../debian/source.js';
+import type { RepoSpec } from '../spec/image.js';
 
 export type Action =
   | { kind: 'install'; requests: string[]; files: string[] }
@@ -59,6 +61,8 @@ export interface RepoContext {
   allowExpired?: boolean;
   /** Record the serials accepted (a writing command, under the lock); queries leave the root as it is. */
   remember?: boolean;
+  /** The root's architecture, when already known (Debian repositories list packages per architecture). */
+  arch?: Arch;
 }
 
 /**
@@ -71,7 +75,7 @@ export async function openLiveRepos(ctx: RepoContext): Promise<Repository[]> {
   const allowExpired = ctx.allowExpired || readOptions(ctx.root).allowExpired;
   const repos: Repository[] = [];
   for (const spec of repoSpecs(ctx.root)) {
-    const r = await openRepository(spec, { allowExpired, minSerial: serials[spec.name!] });
+    const r = spec.debian ? await openDebianLive(ctx, spec, serials[spec.name!], allowExpired) : await openRepository(spec, { allowExpired, minSerial: serials[spec.name!] });
     repos.push(r);
   }
   const next = { ...serials };
@@ -149,6 +153,20 @@ function finishResolution(db: InstalledDb, result: Locator[], sources: (l: Locat
   }
   for (const p of db.packages) if (!after.has(p.name)) remove.push(loc(p));
   return { install, upgrade, remove, targets, kept, world, explicit };
+}
+
+/** A Debian repository of the root: its Release Date must not go back, its Valid-Until must not have passed. */
+async function openDebianLive(ctx: RepoContext, spec: RepoSpec, minSerial: number | undefined, allowExpired: boolean | undefined): Promise<Repository> {
+  const arch = ctx.arch ?? rootArch(ctx.root, loadDb(ctx.root, false));
+  const r = await openDebianRepository(spec, { arch });
+  const idx = r.loaded.index;
+  if (minSerial !== undefined && idx.serial < minSerial) {
+    throw new MinosError('MN0211', `${r.debian!.releaseFile}: dated ${idx.created}, older than the Release this root already accepted (rollback)`, { data: { repo: r.name } });
+  }
+  if (!allowExpired && idx.expires !== null && Date.parse(idx.expires) < Date.now()) {
+    throw new MinosError('MN0210', `${r.debian!.releaseFile}: valid until ${idx.expires}, which has passed`, { data: { repo: r.name }, hint: 'update the mirror, or pass --allow-expired' });
+  }
+  return r;
 }
 
 /** Resolve an action against the root's database and repositories. */
@@ -278,7 +296,7 @@ async function resolveRollback(ctx: RepoContext & { db: InstalledDb }, generatio
 
 /** The keyring a package from `src` must be signed by. */
 export function keyringFor(root: string, src: Source): Keyring {
-  if (src.kind === 'repo') return loadKeyring(src.repo.spec.keys);
+  if (src.kind === 'repo') return src.repo.debian ? new Map() : loadKeyring(src.repo.spec.keys);
   return keyringOf(root);
 }
 
@@ -292,7 +310,7 @@ export async function fetchToCache(root: string, src: Source): Promise<string> {
   if (src.kind === 'cache') return src.file;
   if (src.kind === 'repo' && src.repo.spec.url !== undefined) return packageFile(src.repo, src.entry, cacheDir);
   const sha = src.kind === 'repo' ? src.entry.sha256 : src.sha256;
-  const dest = join(cacheDir, `${sha}.mpk`);
+  const dest = join(cacheDir, `${sha}${src.kind === 'repo' && src.repo.debian ? '.deb' : '.mpk'}`);
   if (existsSync(dest)) return dest;
   mkdirSync(cacheDir, { recursive: true });
   const from = src.kind === 'repo' ? join(src.repo.spec.path!, src.entry.file) : src.file;

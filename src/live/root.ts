@@ -18,6 +18,7 @@ import type { RepoSpec } from '../spec/image.js';
 export const CONFIG_DIR = 'etc/minos';
 export const REPOS_FILE = `${CONFIG_DIR}/repositories.json`;
 export const KEYS_DIR = `${CONFIG_DIR}/keys`;
+export const KEYRINGS_DIR = `${CONFIG_DIR}/keyrings`;
 export const OPTIONS_FILE = `${CONFIG_DIR}/options.json`;
 export const SERIALS_FILE = `${DB_DIR}/serials.json`;
 export const HISTORY_FILE = `${DB_DIR}/history.json`;
@@ -33,6 +34,8 @@ export interface RepoConfig {
   priority: number;
   /** Key ids whose ROOT/etc/minos/keys/ID.pub may sign this repository; empty: every trusted key. */
   keys: string[];
+  /** A Debian repository: suite, components and OpenPGP keyrings (file names in ROOT/etc/minos/keyrings/). */
+  debian?: { suite: string; components: string[]; keyrings: string[] };
 }
 
 /** ROOT/etc/minos/options.json. */
@@ -123,6 +126,15 @@ export function readRepoConfig(root: string): RepoConfig[] {
       throw bad(`entry ${i} (${r.name}): "keys" must be a list of key ids`);
     }
     const out: RepoConfig = { name: r.name, priority: (r.priority as number | undefined) ?? 0, keys: (r.keys as string[] | undefined) ?? [] };
+    if (r.debian !== undefined) {
+      const d = r.debian as Record<string, unknown>;
+      const names = (v: unknown, re: RegExp) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && re.test(x));
+      if (!d || typeof d !== 'object' || typeof d.suite !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(d.suite) || d.suite.split('/').includes('..')
+        || !names(d.components, /^[a-z0-9][a-z0-9._-]*$/) || !names(d.keyrings, /^[A-Za-z0-9][A-Za-z0-9._-]*\.(gpg|asc|pgp)$/)) {
+        throw bad(`entry ${i} (${r.name}): "debian" must be {suite, components, keyrings}`);
+      }
+      out.debian = { suite: d.suite, components: d.components as string[], keyrings: d.keyrings as string[] };
+    }
     if (typeof r.url === 'string') out.url = r.url.replace(/\/+$/, '');
     else out.path = isAbsolute(r.path as string) ? (r.path as string) : resolve(root, CONFIG_DIR, r.path as string);
     return out;
@@ -194,7 +206,12 @@ export function repoKeyFiles(root: string, r: RepoConfig): string[] {
 
 /** The configured repositories as sources to open. */
 export function repoSpecs(root: string): RepoSpec[] {
-  return readRepoConfig(root).map((r) => ({ ...(r.url ? { url: r.url } : { path: r.path }), name: r.name, priority: r.priority, keys: repoKeyFiles(root, r) }));
+  return readRepoConfig(root).map((r) => ({
+    ...(r.url ? { url: r.url } : { path: r.path }), name: r.name, priority: r.priority,
+    ...(r.debian
+      ? { keys: r.debian.keyrings.map((k) => join(root, KEYRINGS_DIR, k)), debian: { suite: r.debian.suite, components: r.debian.components } }
+      : { keys: repoKeyFiles(root, r) }),
+  }));
 }
 
 /** Trust a public key: copy it to ROOT/etc/minos/keys/ID.pub. */

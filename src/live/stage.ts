@@ -14,7 +14,8 @@ import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, ope
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CREATE_NEW } from '../fsutil.js';
-import { readPackage } from '../pkg/read.js';
+import { readDeb } from '../debian/deb.js';
+import { readPackage, type PackageSink } from '../pkg/read.js';
 import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
@@ -27,6 +28,8 @@ export interface StageJob {
   want: { name: string; version: string; arch: string };
   /** The signed index entry it comes from: its metadata must equal the manifest's (as in build). */
   entry?: IndexPackage;
+  /** A Debian package: read with readDeb against its Packages entry. */
+  deb?: { entry: IndexPackage; signer: string };
   /** sha256 the file must have (a package taken from the cache). */
   cacheSha256?: string;
   newDir: string;
@@ -83,12 +86,9 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
     if (uid === undefined || gid === undefined) fixups.push({ path: p, e });
     else lchownSync(p, uid, gid);
   };
-  let r: ReturnType<typeof readPackage>;
+  let r: { sha256: string };
   try {
-  r = readPackage(file, {
-    keyring: job.keyring,
-    expect: job.expect,
-    sink: {
+  const sink: PackageSink = {
       manifest(m) {
         manifest = m;
         if (m.name !== want.name || m.version !== want.version || m.arch !== want.arch) {
@@ -166,8 +166,14 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
           fd = undefined;
         }
       },
-    },
-  });
+  };
+  if (job.deb) {
+    // A .deb has no manifest up front: every entry is staged (a hardlink's target must be).
+    skipSame = false;
+    const d = readDeb(file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
+    manifest = d.manifest;
+    r = d;
+  } else r = readPackage(file, { keyring: job.keyring, expect: job.expect, sink });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

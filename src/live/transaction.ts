@@ -540,7 +540,8 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
           let keyring = keyrings.get(ringKey);
           if (!keyring) keyrings.set(ringKey, (keyring = keyringFor(root, src)));
           const p = pool.run({
-            file: files[i], keyring, expect: expectOf(src), want: { name: t.locator.name, version: t.locator.version, arch: t.locator.arch }, entry: src.kind === 'repo' ? src.entry : undefined,
+            file: files[i], keyring, expect: expectOf(src), want: { name: t.locator.name, version: t.locator.version, arch: t.locator.arch }, entry: src.kind === 'repo' && !src.repo.debian ? src.entry : undefined,
+            deb: src.kind === 'repo' && src.repo.debian ? { entry: src.entry, signer: src.repo.debian.release.signer } : undefined,
             cacheSha256: src.kind === 'cache' ? src.sha256 : undefined, newDir: txn.newDir, prefix: `${i}.`, chown, users, groups,
           });
           p.catch(() => {}); // consumed (and reported) in order below
