@@ -72,8 +72,15 @@ export function makeSbom(opts: { image: string; created: number; tool: string; p
       copyrightText: 'NOASSERTION',
       summary: p.meta.summary,
       checksums: [{ algorithm: 'SHA256', checksumValue: p.sha256 }],
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:generic/${encodeURIComponent(p.meta.name)}@${encodeURIComponent(p.meta.version)}?arch=${p.meta.arch}` }],
+      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlOf(p.meta) }],
     })),
     relationships,
   };
+}
+
+/** Package URL: `pkg:deb/debian/NAME@VERSION?arch=amd64` for Debian packages, `pkg:generic/...` for minos packages. */
+export function purlOf(m: PackageMeta): string {
+  const v = encodeURIComponent(m.version);
+  if (m.debian) return `pkg:deb/debian/${encodeURIComponent(m.name)}@${v}?arch=${m.debian.debArch}`;
+  return `pkg:generic/${encodeURIComponent(m.name)}@${v}?arch=${m.arch}`;
 }

@@ -49,6 +49,8 @@ t.test('build a cpio from a Debian mirror: the files are the .deb\'s, the build 
   const lock = JSON.parse(readFileSync(`${out}.lock.json`, 'utf8'));
   t.match(lock.packages[0], { name: 'busybox-static', version: bb.Version, sha256: bb.SHA256, file: bb.Filename });
   t.equal(lock.repositories[0].digest, sha(readFileSync(join(mirror, 'dists/bookworm/InRelease'))), 'the lockfile pins the InRelease digest');
+  const sbom = JSON.parse(readFileSync(`${out}.spdx.json`, 'utf8'));
+  t.equal(sbom.packages[0].externalRefs[0].referenceLocator, `pkg:deb/debian/busybox-static@${encodeURIComponent(bb.Version)}?arch=amd64`);
   const first = sha(readFileSync(out));
   r = minos(['build', s, '-o', out, '--frozen']);
   t.equal(r.code, 0, r.stderr);
