@@ -2,12 +2,13 @@
  * Debian repositories as a source, end to end through the CLI, with real
  * signed Debian files; dpkg-deb is the oracle for what a package holds.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, sh, tempDir } from './lib/cli.js';
+import { BIN, minos, sh, tempDir } from './lib/cli.js';
 import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
 import { writeSpec } from './lib/repo.js';
 import { parsePackages } from '../src/debian/packages.js';
@@ -202,4 +203,41 @@ t.test('the live commands take the same Debian source', async (t) => {
   t.equal(r.code, 0, r.stderr);
   r = minos(['--root', img, 'repo', 'list']);
   t.match(r.stdout, /debian-bookworm .* debian bookworm main/);
+});
+
+t.test('the same Debian source over http, through the download cache', async (t) => {
+  const dir = tempDir(t, 'minos-debhttp-');
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    const f = join(mirror, decodeURIComponent(req.url!.slice(1)));
+    if (!f.startsWith(`${mirror}/`) || !existsSync(f) || !statSync(f).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(f).size });
+    createReadStream(f).pipe(res);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const s = spec(dir, url);
+  const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((ok) => {
+    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') } });
+    let stderr = '';
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('exit', (code) => ok({ code, stderr }));
+  });
+  const out = join(dir, 'bb.cpio');
+  let r = await run(['build', s, '-o', out]);
+  t.equal(r.code, 0, r.stderr);
+  const viaFolder = join(dir, 'folder.cpio');
+  t.equal(minos(['build', spec(dir, mirror), '-o', viaFolder]).code, 0);
+  const lockOf = (f: string) => JSON.parse(readFileSync(`${f}.lock.json`, 'utf8'));
+  t.same(lockOf(out).packages, lockOf(viaFolder).packages, 'the same packages as from the folder');
+  t.equal(lockOf(out).repositories[0].digest, lockOf(viaFolder).repositories[0].digest, 'the same signed Release');
+  const before = requests;
+  r = await run(['build', s, '-o', out]);
+  t.equal(r.code, 0, r.stderr);
+  t.ok(requests - before <= 3, `a second build fetches only the signed lists (${requests - before} requests)`);
 });
