@@ -29,6 +29,7 @@ export const CODES = {
   MN0009: [EXIT.other, 'no space left on device'],
   MN0010: [EXIT.other, 'network timeout'],
   MN0011: [EXIT.other, 'interrupted by a signal'],
+  MN0012: [EXIT.other, 'boot failed or timed out'],
 
   MN0101: [EXIT.usage, 'cannot read input file'],
   MN0102: [EXIT.usage, 'invalid YAML'],

@@ -13,6 +13,8 @@ pkgs=(
   dpkg apt libsolv-tools
   # Debian repositories: the archive keyring and gpgv as an independent verifier
   debian-archive-keyring gpgv
+  # booting images: minos boot and test/boot.test.ts
+  qemu-system-x86
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)
   clang lld wasi-libc libclang-rt-14-dev-wasm32
 )

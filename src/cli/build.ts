@@ -17,9 +17,14 @@ export function formatOf(path: string): OutputFormat | undefined {
   return formatOfPath(path);
 }
 
-function cacheDir(): string {
+/** minos's cache folder: $XDG_CACHE_HOME/minos, ~/.cache/minos, or a per-user folder under the temp dir. */
+export function cacheBase(): string {
   const base = process.env.XDG_CACHE_HOME || (existsSync(homedir()) ? join(homedir(), '.cache') : join(tmpdir(), `minos-${process.getuid?.() ?? 0}`));
-  return join(base, 'minos', 'packages');
+  return join(base, 'minos');
+}
+
+function cacheDir(): string {
+  return join(cacheBase(), 'packages');
 }
 
 interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }

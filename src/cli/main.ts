@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { CODES, EXIT, ioError, isErrnoError, isMinosError, MinosError } from '../errors.js';
 import { registerKey } from './key.js';
 import { registerBuild } from './build.js';
+import { registerBoot } from './boot.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
@@ -44,6 +45,7 @@ export function buildProgram(raw: Io): Command {
   registerRepo(program, io);
   registerPlan(program, io);
   registerBuild(program, io);
+  registerBoot(program, io);
   registerLive(program, io);
   registerRecover(program, io, onEvent);
   for (const c of program.commands) {
