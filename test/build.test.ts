@@ -1,10 +1,9 @@
 /** minos build through the CLI: every format, rootless, reproducible, lock, conflicts, http, cross-arch. */
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, sh, tempDir } from './lib/cli.js';
+import { minos, serveFolder, sh, tempDir } from './lib/cli.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -229,19 +228,8 @@ t.test('an aarch64 image built on x86_64', async (t) => {
 
 t.test('an http repository on loopback, verified the same way', async (t) => {
   const { dir, repo, out } = setup(t);
-  const server = createServer((req, res) => {
-    const f = join(repo, decodeURIComponent(req.url!.slice(1)));
-    if (!existsSync(f)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-length': statSync(f).size });
-    createReadStream(f).pipe(res);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  t.teardown(() => server.close());
-  const port = (server.address() as { port: number }).port;
-  const spec = writeSpec(join(dir, 'http.yaml'), { name: 'h', arch: 'x86_64', repositories: [{ url: `http://127.0.0.1:${port}`, keys: ['keys/test.pub'] }], packages: ['hello'] });
+  const url = await serveFolder(t, repo);
+  const spec = writeSpec(join(dir, 'http.yaml'), { name: 'h', arch: 'x86_64', repositories: [{ url, keys: ['keys/test.pub'] }], packages: ['hello'] });
   const env = { XDG_CACHE_HOME: join(dir, 'cache') };
   const r = spawnAsync(['build', spec, '-o', join(out, 'h.tar'), '--json'], env);
   const res = await r;

@@ -3,12 +3,11 @@
  * signed Debian files; dpkg-deb is the oracle for what a package holds.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { BIN, minos, sh, tempDir } from './lib/cli.js';
+import { BIN, minos, serveFolder, sh, tempDir } from './lib/cli.js';
 import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
 import { writeSpec } from './lib/repo.js';
 import { parsePackages } from '../src/debian/packages.js';
@@ -208,19 +207,7 @@ t.test('the live commands take the same Debian source', async (t) => {
 t.test('the same Debian source over http, through the download cache', async (t) => {
   const dir = tempDir(t, 'minos-debhttp-');
   let requests = 0;
-  const server = createServer((req, res) => {
-    requests++;
-    const f = join(mirror, decodeURIComponent(req.url!.slice(1)));
-    if (!f.startsWith(`${mirror}/`) || !existsSync(f) || !statSync(f).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-length': statSync(f).size });
-    createReadStream(f).pipe(res);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  t.teardown(() => server.close());
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const url = await serveFolder(t, mirror, () => requests++);
   const s = spec(dir, url);
   const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((ok) => {
     const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, XDG_CACHE_HOME: join(dir, 'cache') } });

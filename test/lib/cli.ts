@@ -1,6 +1,7 @@
 /** Test helpers: run the built CLI as a subprocess, make temp folders and fixtures. */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +46,21 @@ export function sh(cmd: string, opts: { cwd?: string; input?: string | Buffer } 
   const r = spawnSync('sh', ['-c', cmd], { cwd: opts.cwd, input: opts.input, encoding: 'buffer', maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${String(r.stderr)}`);
   return String(r.stdout);
+}
+
+/** Serve the files under `dir` on loopback until the test ends; `onRequest` counts requests. Returns the base URL. */
+export async function serveFolder(t: { teardown(fn: () => void): void }, dir: string, onRequest: () => void = () => {}): Promise<string> {
+  const server = createServer((req, res) => {
+    onRequest();
+    const f = join(dir, decodeURIComponent(req.url!.slice(1)));
+    if (!f.startsWith(`${dir}/`) || !existsSync(f) || !statSync(f).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(f).size });
+    createReadStream(f).pipe(res);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.teardown(() => server.close());
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
