@@ -18,6 +18,7 @@ const all = {
   solve: async () => (await import('./solve.mjs')).runSolveBench(),
   build: async () => (await import('./build.mjs')).runBuildBench(),
   live: async () => (await import('./live.mjs')).runLiveBench(),
+  xz: async () => (await import('./xz.mjs')).runXzBench(),
 };
 const wanted = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
 console.log(`minos bench on ${process.arch}, node ${process.version}`);
