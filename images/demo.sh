@@ -40,7 +40,7 @@ if grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release && command -v apt-get >
   fi
   echo
   echo "== Debian: mirror from apt's signed lists (.cache/debian-mirror)"
-  node tools/debian-mirror.mjs --out .cache/debian-mirror --with-deps busybox-static linux-image-amd64
+  node tools/debian-mirror.mjs --out .cache/debian-mirror --arch amd64,arm64 --kernels busybox-static
   echo "== build images/debian-initramfs.yaml"
   minos build images/debian-initramfs.yaml -o "$out/debian-initramfs.cpio"
   if command -v qemu-system-x86_64 >/dev/null; then

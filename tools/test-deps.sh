@@ -14,7 +14,7 @@ pkgs=(
   # Debian repositories: the archive keyring and gpgv as an independent verifier
   debian-archive-keyring gpgv
   # booting images: minos boot and test/boot.test.ts
-  qemu-system-x86
+  qemu-system-x86 qemu-system-arm
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)
   clang lld wasi-libc libclang-rt-14-dev-wasm32
 )

@@ -10,7 +10,7 @@ export { stanzaOf } from '../../tools/debian-mirror.mjs';
 export const CACHE = join(ROOT, '.cache');
 export const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
-/** Make (or reuse) a mirror folder holding `pkgs` of bookworm main for this machine's architecture. */
-export function debianMirror(pkgs: string[], withDeps = false): string {
-  return make({ out: join(CACHE, 'debian-mirror'), packages: pkgs, withDeps });
+/** Make (or reuse) the mirror folder holding `pkgs` of bookworm main for amd64 and arm64 (and, with `kernels`, their kernels). */
+export function debianMirror(pkgs: string[], kernels = false): string {
+  return make({ out: join(CACHE, 'debian-mirror'), packages: pkgs, kernels, arches: ['amd64', 'arm64'] });
 }
