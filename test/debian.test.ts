@@ -13,7 +13,7 @@ import { writeSpec } from './lib/repo.js';
 import { parsePackages } from '../src/debian/packages.js';
 import { readDeb } from '../src/debian/deb.js';
 
-const mirror = debianMirror(['busybox-static']);
+const mirror = debianMirror(['busybox-static', 'ncurses-base']);
 const packages = readFileSync(join(mirror, 'dists/bookworm/main/binary-amd64/Packages'), 'utf8');
 const bb = stanzaOf(packages, 'busybox-static');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -189,6 +189,14 @@ t.test('the live commands take the same Debian source', async (t) => {
   r = run(['verify']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   r = run(['remove', 'busybox-static']);
+  t.equal(r.code, 0, r.stderr);
+  // Essential: yes is never removed without an explicit flag.
+  r = run(['install', 'ncurses-base']);
+  t.equal(r.code, 0, r.stderr);
+  r = run(['remove', 'ncurses-base']);
+  t.equal(r.code, 3, r.stderr);
+  t.match(r.stderr, /would remove the Essential package ncurses-base \[MN0303\]/);
+  r = run(['remove', 'ncurses-base', '--allow-essential']);
   t.equal(r.code, 0, r.stderr);
   r = run(['rollback']);
   t.equal(r.code, 0, r.stderr);

@@ -136,7 +136,7 @@ function parseGeneration(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-function actionOf(kind: string, args: string[], opts: { cascade?: boolean }): Action {
+function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allowEssential?: boolean }): Action {
   switch (kind) {
     case 'install': {
       if (!args.length) throw new MinosError('MN0002', 'install what? give package names or .mpk files');
@@ -145,7 +145,7 @@ function actionOf(kind: string, args: string[], opts: { cascade?: boolean }): Ac
     }
     case 'remove':
       if (!args.length) throw new MinosError('MN0002', 'remove what? give package names');
-      return { kind: 'remove', names: args, cascade: opts.cascade };
+      return { kind: 'remove', names: args, cascade: opts.cascade, allowEssential: opts.allowEssential };
     case 'upgrade':
       return { kind: 'upgrade', names: args };
     case 'rollback':
@@ -189,7 +189,8 @@ export function registerLive(program: Command, io: Io): void {
   writeOptions(program.command('remove').description('remove packages; refuses to break packages that depend on them unless --cascade'))
     .argument('<names...>', 'installed package names')
     .option('--cascade', 'also remove the packages that depend on them')
-    .action((args: string[], opts: WriteOpts & { cascade?: boolean }, cmd: Command) => runWrite(io, cmd, actionOf('remove', args, opts), `remove ${args.join(' ')}`, opts));
+    .option('--allow-essential', 'allow removing Debian packages marked Essential')
+    .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean }, cmd: Command) => runWrite(io, cmd, actionOf('remove', args, opts), `remove ${args.join(' ')}`, opts));
 
   writeOptions(program.command('upgrade').description('upgrade every installed package, or the named ones'))
     .argument('[names...]', 'installed package names')

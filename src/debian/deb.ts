@@ -236,6 +236,7 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
     depends: e.depends, provides: e.provides, conflicts: e.conflicts, replaces: e.replaces, optional: e.optional,
     builddate: e.builddate, installedSize: e.installedSize,
     config: conffiles.map((c) => (c.startsWith('/') ? c : `/${c}`)), users: [], groups: [], files,
+    ...(e.debian ? { debian: e.debian } : {}),
   };
   return { manifest, manifestBytes: Buffer.from(ctext!), size: buf.length, sha256, control: st, scripts };
 }

@@ -24,7 +24,7 @@ import type { RepoSpec } from '../spec/image.js';
 
 export type Action =
   | { kind: 'install'; requests: string[]; files: string[] }
-  | { kind: 'remove'; names: string[]; cascade?: boolean }
+  | { kind: 'remove'; names: string[]; cascade?: boolean; allowEssential?: boolean }
   | { kind: 'upgrade'; names: string[] }
   | { kind: 'rollback'; generation?: number };
 
@@ -187,6 +187,14 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
         });
       }
       for (const n of broken.keys()) removing.add(n);
+    }
+    // Debian's Essential packages are what a root needs to work at all (dpkg asks for a flag too).
+    const essential = db.packages.filter((p) => removing.has(p.name) && p.debian?.essential).map((p) => p.name);
+    if (essential.length && !action.allowEssential) {
+      throw new MinosError('MN0303', `removing ${action.names.join(', ')} would remove the Essential package${essential.length > 1 ? 's' : ''} ${essential.join(', ')}`, {
+        hint: 'a root without it may not work; pass --allow-essential if you mean it',
+        data: { essential },
+      });
     }
     const result = db.packages.filter((p) => !removing.has(p.name)).map(loc);
     const world = db.world.filter((w) => !removing.has(requestName(w)));
