@@ -114,6 +114,8 @@ export class Universe {
    */
   private readonly vers: string[];
   private readonly prio: Float64Array;
+  /** Per id: Debian's preference among providers (debianPreference); 0 for minos packages. */
+  private readonly pref: Uint8Array;
   private readonly lists: (readonly string[] | number | undefined)[];
 
   /**
@@ -184,12 +186,14 @@ export class Universe {
     const pkgs: Candidate[] = new Array(n);
     this.vers = new Array(n);
     this.prio = new Float64Array(n);
+    this.pref = new Uint8Array(n);
     this.lists = new Array(6 * n);
     const provs: (readonly string[] | undefined)[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const x = pos[i];
       pkgs[i] = vis[x];
       this.prio[i] = v.prio[x];
+      this.pref[i] = debianPreference(vis[x].meta);
       this.vers[i] = v.ver[x];
       for (let f = 0; f < 3; f++) this.lists[6 * i + 2 * f] = v.lists[3 * x + f];
       provs[i] = v.prov[x];
@@ -644,12 +648,15 @@ export class Universe {
       for (let q = from; q < n; q++) if (out[q] === p.pkg) { dup = true; break; }
       if (!dup) out[n++] = p.pkg;
     }
-    // Providers arrive in id order; order them by priority (descending), then id.
+    // Providers arrive in id order; order them by priority (descending), then
+    // Debian's preference (descending, as apt ranks providers), then id.
+    const pref = this.pref;
     for (let a = from + 1; a < n; a++) {
       const x = out[a];
       const px = prio[x];
+      const fx = pref[x];
       let b = a - 1;
-      while (b >= from && prio[out[b]] < px) {
+      while (b >= from && (prio[out[b]] < px || (prio[out[b]] === px && pref[out[b]] < fx))) {
         out[b + 1] = out[b];
         b--;
       }
@@ -657,6 +664,17 @@ export class Universe {
     }
     this.scrN = n;
   }
+}
+
+/**
+ * apt's order among the providers of a name: Essential first, then by
+ * Priority (required > important > standard > optional > extra).
+ */
+function debianPreference(m: PackageMeta): number {
+  const d = m.debian;
+  if (!d) return 0;
+  const p = ['extra', 'optional', 'standard', 'important', 'required'].indexOf(d.priority) + 1;
+  return (d.essential ? 8 : 0) + p;
 }
 
 const OP_SLOW = 6;
