@@ -63,8 +63,8 @@ export interface PackageMeta {
 /**
  * Debian fields the solver and the engine need beyond PackageMeta. Dependency
  * strings in PackageMeta are already in minos syntax (`name OP version`,
- * `a | b`), with Debian's architecture qualifiers kept on the name
- * (`python3:any >= 3.11`). Pre-Depends are also merged into `depends`.
+ * `a | b`), with Debian's architecture qualifiers (`:any`, `:native`)
+ * dropped. Pre-Depends are also merged into `depends`, Breaks into `conflicts`.
  */
 export interface DebianMeta {
   /** Pre-Depends clauses alone (they are in `depends` too). */

@@ -97,3 +97,26 @@ for (const file of files) {
     }
   });
 }
+
+t.test('explanations name the Debian field a relation came from', async (t) => {
+  const deb = (name: string, version: string, f: { pre?: string[]; depends?: string[]; breaks?: string[]; conflicts?: string[] } = {}) => ({
+    repo: 'debian', priority: 0,
+    meta: {
+      name, version, arch: 'x86_64' as const, summary: '', license: '', provides: [], replaces: [], optional: [], builddate: 0, installedSize: 0,
+      depends: [...(f.pre ?? []), ...(f.depends ?? [])], conflicts: [...(f.conflicts ?? []), ...(f.breaks ?? [])],
+      debian: { preDepends: f.pre ?? [], breaks: f.breaks ?? [], recommends: [], essential: false, priority: 'optional', multiArch: '', debArch: 'amd64', section: '', source: '' },
+    },
+  });
+  const fails = (candidates: ReturnType<typeof deb>[], requests: string[]) => {
+    try {
+      solve({ arch: 'x86_64', candidates, requests });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'solved';
+  };
+  t.match(fails([deb('app', '1', { pre: ['libx >= 2'] }), deb('libx', '1')], ['app']), /app 1 pre-depends on libx >= 2/);
+  t.match(fails([deb('app', '1', { depends: ['libx >= 2'] }), deb('libx', '1')], ['app']), /app 1 depends on libx >= 2/);
+  t.match(fails([deb('a', '1', { breaks: ['b'] }), deb('b', '1')], ['a', 'b']), /a 1 breaks b/);
+  t.match(fails([deb('a', '1', { conflicts: ['b'] }), deb('b', '1')], ['a', 'b']), /a 1 conflicts with b/);
+});

@@ -12,6 +12,7 @@ import { formatDependency } from './depend.js';
 import type { Dependency, Descriptor } from './depend.js';
 import { checkClauses } from './sat.js';
 import type { Universe, Locator } from './universe.js';
+import type { PackageMeta } from '../types.js';
 
 /** Why a clause exists (one per clause of the SAT encoding). */
 export type ClauseInfo =
@@ -102,7 +103,7 @@ export function explain(x: ExplainInput): Problem {
         const cands = pkgsOf(c);
         const dep = formatDependency(inf.dep);
         const fact: Fact = { kind: 'requires', package: u.locator(inf.pkg), dependency: dep, candidates: cands.map((i) => u.locator(i)) };
-        let line = `${label(x, inf.pkg)} requires ${dep}`;
+        let line = `${label(x, inf.pkg)} ${debianVerb(u.pkgs[inf.pkg].meta, 'requires', dep)} ${dep}`;
         if (cands.length === 0) {
           fact.unavailable = whyNone(x, inf.dep, []);
           line += `, but ${fact.unavailable}`;
@@ -113,9 +114,10 @@ export function explain(x: ExplainInput): Problem {
       case 'conflicts': {
         const d = formatDependency(inf.dep);
         const other = u.pkgs[inf.other].meta;
+        const verb = debianVerb(u.pkgs[inf.pkg].meta, 'conflicts with', d);
         const line = inf.dep.length === 1 && inf.dep[0].name === other.name && !inf.dep[0].constraint
-          ? `${label(x, inf.pkg)} conflicts with ${d}`
-          : `${label(x, inf.pkg)} conflicts with ${d} (${label(x, inf.other)})`;
+          ? `${label(x, inf.pkg)} ${verb} ${d}`
+          : `${label(x, inf.pkg)} ${verb} ${d} (${label(x, inf.other)})`;
         nodes.push({
           fact: { kind: 'conflicts', package: u.locator(inf.pkg), conflict: d, with: u.locator(inf.other) },
           line, mentions: [inf.pkg, inf.other], subject: [inf.pkg], objects: [inf.other], order: c, elidable: false,
@@ -315,4 +317,15 @@ export function nearNames(word: string, names: readonly string[], max = 3): stri
   }
   scored.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   return scored.slice(0, max).map((s) => s[1]);
+}
+
+/**
+ * The verb naming the Debian field a relation came from (Pre-Depends,
+ * Depends, Breaks, Conflicts); `plain` for minos packages.
+ */
+function debianVerb(m: PackageMeta, plain: 'requires' | 'conflicts with', text: string): string {
+  const d = m.debian;
+  if (!d) return plain;
+  if (plain === 'requires') return d.preDepends.includes(text) ? 'pre-depends on' : 'depends on';
+  return d.breaks.includes(text) ? 'breaks' : 'conflicts with';
 }
