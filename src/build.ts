@@ -23,13 +23,15 @@ import { makeSbom } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
 import type { ImageSpec, OutputFormat } from './spec/image.js';
-import { accountFiles, collectAccounts } from './target/accounts.js';
+import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
+import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
+import { DEB_ARCH } from './debian/packages.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
-import { createStage, discardStage, materialize, mergePackage, type Stage } from './unpack/stage.js';
+import { addOwnFile, addParents, createStage, discardStage, materialize, mergePackage, type Stage } from './unpack/stage.js';
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
@@ -120,31 +122,6 @@ function checkAgainstLock(repos: Repository[], lock: Lockfile | undefined, allow
         data: { repo: r.name },
         hint: 're-sign it, build --frozen from a lockfile that pins this index, or pass --allow-expired',
       });
-    }
-  }
-}
-
-/** Add a file made by minos (accounts, database, configuration) to the stage. */
-function addOwnFile(stage: Stage, path: string, content: Buffer | string, mode = 0o644, owner = 'root', group = 'root'): void {
-  addParents(stage, path);
-  const data = Buffer.from(content);
-  const old = stage.nodes.get(path);
-  if (old && old.type === 'dir') throw new MinosError('MN0601', `file conflict: /${path} is a folder of ${old.pkg || 'the image'} but minos needs to write a file there`);
-  if (old) rmSync(join(stage.root, path), { force: true });
-  const node = { path, type: 'file' as const, mode, owner, group, size: data.length, pkg: '' };
-  materialize(stage, node, data);
-  stage.nodes.set(path, node);
-}
-
-function addParents(stage: Stage, path: string): void {
-  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
-    const parent = path.slice(0, i);
-    const n = stage.nodes.get(parent);
-    if (n && n.type !== 'dir') throw new MinosError('MN0601', `file conflict: /${parent} is a ${n.type} of ${n.pkg || 'the image'}, but a folder is needed there`);
-    if (!n) {
-      const dir = { path: parent, type: 'dir' as const, mode: 0o755, owner: 'root', group: 'root', size: 0, pkg: '' };
-      materialize(stage, dir);
-      stage.nodes.set(parent, dir);
     }
   }
 }
@@ -271,6 +248,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
     const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
     const records: InstalledRecord[] = [];
+    // Debian packages land through merged-/usr and are completed by their scripts' effects (debian/complete.ts).
+    const debArch = chosen.some((c) => c.repo.debian) ? DEB_ARCH[arch] : undefined;
+    const debs: StagedDeb[] = [];
     // Each record's file list as its manifest wrote it, for the database (see dbBytes).
     const filesJson = new Map<InstalledRecord, Uint8Array>();
     const keyrings = new Map(repos.map((r) => [r.name, r.debian ? new Map() : loadKeyring(r.spec.keys)]));
@@ -314,13 +294,20 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     jobs.forEach((j) => j.catch(() => {}));
     try {
       made ||= lockAndSbom(opts, repos, chosen, mtime);
+      if (debArch) prepareMergedUsr(stage);
       for (const [i, c] of chosen.entries()) {
         const r = await jobs[i];
         const m = r.manifest;
         checkIndexEntry(c.entry, m);
-        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined }, writer);
+        const mapPath = c.repo.debian ? mergedUsrPath(debArch!) : undefined;
+        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined, mapPath }, writer);
         bytes += m.installedSize;
         const { format: _f, signer: _s, ...rest } = m;
+        if (mapPath) {
+          debs.push({ manifest: m, control: Buffer.from(r.manifestBytes).toString('utf8'), members: r.debMembers ?? {} });
+          // The database records where each file is; the dpkg database keeps the shipped paths.
+          rest.files = m.files.map((f) => ({ ...f, path: mapPath(f.path), ...(f.type === 'hardlink' ? { target: mapPath(f.target!) } : {}) }));
+        }
         const rec: InstalledRecord = { ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false };
         records.push(rec);
         const files = manifestFilesJson(r.manifestBytes);
@@ -337,14 +324,23 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Every alternative of a request (`a | b`) counts as asked for: the one installed is explicit.
     const requested = new Set(requests.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
+    if (debs.length) {
+      const warnings = completeDebianRoot(stage, debs, { debArch: debArch!, epoch: mtime, declared: { users: spec.users, groups: spec.groups } });
+      for (const w of warnings) emit({ type: 'warning', message: w.message });
+    }
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.
-    const accounts = collectAccounts([...records.map((r) => ({ name: r.name, users: r.users, groups: r.groups })), { name: '', users: spec.users, groups: spec.groups }]);
+    const declaredAccounts = collectAccounts([...records.map((r) => ({ name: r.name, users: r.users, groups: r.groups })), { name: '', users: spec.users, groups: spec.groups }]);
     const base = (p: string) => (stage.nodes.get(p)?.type === 'file' ? readFileSync(join(stage.root, p), 'utf8') : undefined);
-    const files = accountFiles(accounts, { passwd: base('etc/passwd'), group: base('etc/group'), shadow: base('etc/shadow') });
+    const files = accountFiles(declaredAccounts, { passwd: base('etc/passwd'), group: base('etc/group'), shadow: base('etc/shadow') });
+    // Owners may also be accounts that only the files name (base-passwd's, a package's own /etc/group).
+    const accounts = withFileAccounts(declaredAccounts, files);
     addOwnFile(stage, 'etc/passwd', files.passwd);
     addOwnFile(stage, 'etc/group', files.group);
-    addOwnFile(stage, 'etc/shadow', files.shadow, accounts.groups.has('shadow') ? 0o640 : 0o600, 'root', accounts.groups.has('shadow') ? 'shadow' : 'root');
+    // A Debian root has /etc/shadow only when its packages made one (passwd's shadowconfig), or accounts are declared.
+    if (!debs.length || base('etc/shadow') !== undefined || [...declaredAccounts.users.values()].some((u) => u.from !== '@')) {
+      addOwnFile(stage, 'etc/shadow', files.shadow, accounts.groups.has('shadow') ? 0o640 : 0o600, 'root', accounts.groups.has('shadow') ? 'shadow' : 'root');
+    }
     if (spec.overlay !== undefined) {
       if (!existsSync(spec.overlay.path) || !statSync(spec.overlay.path).isDirectory()) {
         throw new MinosError('MN0101', `${spec.file}: overlay ${spec.overlay.path} is not a folder`, { data: { file: spec.file } });

@@ -26,6 +26,7 @@ import { createTarReader, type TarHeader } from '../unpack/tar.js';
 import { xzDecompress } from '../unpack/xz.js';
 import { createZstdDecoder } from '../unpack/zstd.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
+import { SCRIPT_NAMES } from './effects/types.js';
 
 export const SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers'] as const;
 
@@ -34,6 +35,8 @@ export interface DebResult extends ReadResult {
   control: Stanza;
   /** Maintainer scripts the package carries (never run). */
   scripts: string[];
+  /** Text of the control members the effects layer reads (SCRIPT_NAMES: scripts, triggers, shlibs, ...), by name. */
+  members: Record<string, string>;
 }
 
 export interface DebOptions {
@@ -238,5 +241,7 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
     config: conffiles.map((c) => (c.startsWith('/') ? c : `/${c}`)), users: [], groups: [], files,
     ...(e.debian ? { debian: e.debian } : {}),
   };
-  return { manifest, manifestBytes: Buffer.from(ctext!), size: buf.length, sha256, control: st, scripts };
+  const kept: Record<string, string> = {};
+  for (const n of SCRIPT_NAMES) if (texts.has(n)) kept[n] = texts.get(n)!;
+  return { manifest, manifestBytes: Buffer.from(ctext!), size: buf.length, sha256, control: st, scripts, members: kept };
 }

@@ -58,6 +58,8 @@ export interface ParseOptions {
   label: string;
   /** The image's architecture (minos name). */
   arch: Arch;
+  /** The Release's Date (seconds): each package's build date, so an image's mtimes follow the snapshot. */
+  date?: number;
 }
 
 function safeFilename(f: string): boolean {
@@ -103,7 +105,7 @@ export function parsePackages(text: string, opts: ParseOptions): DebianPackage[]
       name, version, arch: arch === 'all' ? 'noarch' : opts.arch,
       summary: (get('Description') ?? '').split('\n')[0].slice(0, 200), license: '',
       depends: [...pre, ...rel('Depends')], provides, conflicts: [...rel('Conflicts'), ...breaks], replaces: rel('Replaces'), optional: recommends,
-      builddate: 0, installedSize: isz === undefined ? 0 : Number(isz) * 1024,
+      builddate: opts.date ?? 0, installedSize: isz === undefined ? 0 : Number(isz) * 1024,
       file, size: Number(sizeText), sha256,
       debian: {
         preDepends: pre, breaks, recommends, essential: get('Essential') === 'yes', priority: get('Priority') ?? 'optional',

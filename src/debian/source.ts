@@ -112,7 +112,7 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
       if (bytes.length !== want.size) throw new MinosError('MN0206', `${label}: ${bytes.length} bytes, the Release says ${want.size}`, { data: { file: label } });
       const got = createHash('sha256').update(bytes).digest('hex');
       if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
-      packages.push(...parsePackages(decompress(bytes, x, label), { label, arch: opts.arch }));
+      packages.push(...parsePackages(decompress(bytes, x, label), { label, arch: opts.arch, date: release.date }));
       found = true;
       break;
     }

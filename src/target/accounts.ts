@@ -85,16 +85,47 @@ export function accountFiles(acc: Accounts, base: { passwd?: string; group?: str
   for (const g of groups) members.set(g.name, new Set(g.members ?? []));
   const keep = (text: string | undefined, declared: Set<string>) =>
     (text ?? '').split('\n').filter((l) => l.trim() !== '' && !declared.has(l.split(':')[0]));
-  const userNames = new Set(users.map((u) => u.name));
-  const groupNames = new Set(groups.map((g) => g.name));
+  // The implicit root ('@') does not replace a root line an existing file has (base-passwd's).
+  const has = (text: string | undefined, name: string) => (text ?? '').split('\n').some((l) => l.split(':')[0] === name);
+  const own = <T extends { name: string; from: string }>(xs: T[], text: string | undefined) => xs.filter((x) => x.from !== '@' || !has(text, x.name));
+  const ownUsers = own(users, base.passwd);
+  const ownGroups = own(groups, base.group);
+  const userNames = new Set(ownUsers.map((u) => u.name));
+  const groupNames = new Set(ownGroups.map((g) => g.name));
   const passwd = [
     ...keep(base.passwd, userNames),
-    ...users.map((u) => `${u.name}:x:${u.uid}:${acc.groups.get(u.group)!.gid}:${u.gecos ?? ''}:${u.home ?? '/'}:${u.shell ?? '/sbin/nologin'}`),
+    ...ownUsers.map((u) => `${u.name}:x:${u.uid}:${acc.groups.get(u.group)!.gid}:${u.gecos ?? ''}:${u.home ?? '/'}:${u.shell ?? '/sbin/nologin'}`),
   ];
-  const group = [...keep(base.group, groupNames), ...groups.map((g) => `${g.name}:x:${g.gid}:${[...members.get(g.name)!].sort().join(',')}`)];
-  const shadow = [...keep(base.shadow, userNames), ...users.map((u) => `${u.name}:!:::::::`)];
+  const group = [...keep(base.group, groupNames), ...ownGroups.map((g) => `${g.name}:x:${g.gid}:${[...members.get(g.name)!].sort().join(',')}`)];
+  const shadowUsers = own(users, base.shadow);
+  const shadow = [...keep(base.shadow, new Set(shadowUsers.map((u) => u.name))), ...shadowUsers.map((u) => `${u.name}:!:::::::`)];
   const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
   return { passwd: text(passwd), group: text(group), shadow: text(shadow) };
+}
+
+/**
+ * `acc` plus the accounts only the account files name (from 'file'), so
+ * that owners from base-passwd's or a package's own files resolve. The
+ * declarations win; the files' ids are taken as written.
+ */
+export function withFileAccounts(acc: Accounts, files: { passwd: string; group: string }): Accounts {
+  const groups = new Map(acc.groups);
+  const users = new Map(acc.users);
+  const gidName = new Map<number, string>();
+  for (const line of files.group.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 3 || !/^\d+$/.test(f[2])) continue;
+    if (!gidName.has(Number(f[2]))) gidName.set(Number(f[2]), f[0]);
+    if (!groups.has(f[0])) groups.set(f[0], { name: f[0], gid: Number(f[2]), from: 'file' });
+  }
+  for (const line of files.passwd.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || !/^\d+$/.test(f[2]) || !/^\d+$/.test(f[3]) || users.has(f[0])) continue;
+    const group = gidName.get(Number(f[3]));
+    if (group === undefined) continue;
+    users.set(f[0], { name: f[0], uid: Number(f[2]), group, home: f[5], shell: f[6], from: 'file' });
+  }
+  return { users, groups };
 }
 
 /** name → id from /etc/passwd or /etc/group text (the third field); root is 0 unless the file says otherwise. */

@@ -9,6 +9,7 @@
  * below it is refused as a conflict before anything is written.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { compareUtf8 } from '../canonical.js';
 import { MinosError, quote } from '../errors.js';
 import { under } from '../fsutil.js';
@@ -79,6 +80,41 @@ export interface SinkOptions {
   replaces: ReadonlySet<string>;
   /** Names of staged packages that may take files from this one. */
   replacedBy: ReadonlySet<string>;
+  /**
+   * Where a shipped path lands in the stage (merged-/usr: "bin/ls" ->
+   * "usr/bin/ls"); the identity when absent. Folders it maps into must
+   * already be in the stage.
+   */
+  mapPath?: (path: string) => string;
+}
+
+/** Add the folders above `path` that the stage lacks (0755 root:root, made by minos). */
+export function addParents(stage: Stage, path: string): void {
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+    const parent = path.slice(0, i);
+    const n = stage.nodes.get(parent);
+    if (n && n.type !== 'dir') throw new MinosError('MN0601', `file conflict: /${parent} is a ${n.type} of ${n.pkg || 'the image'}, but a folder is needed there`);
+    if (!n) addNode(stage, { path: parent, type: 'dir', mode: 0o755, owner: 'root', group: 'root', size: 0 });
+  }
+}
+
+/** Add a folder, symlink or device node made by minos (not a file: see addOwnFile); its parents must be there. */
+export function addNode(stage: Stage, e: FileEntry): void {
+  const node = nodeOf(e, '', undefined);
+  materialize(stage, node);
+  stage.nodes.set(e.path, node);
+}
+
+/** Add a file made by minos (accounts, database, configuration), replacing a file already there. */
+export function addOwnFile(stage: Stage, path: string, content: Buffer | string | Uint8Array, mode = 0o644, owner = 'root', group = 'root'): void {
+  addParents(stage, path);
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
+  const old = stage.nodes.get(path);
+  if (old && old.type === 'dir') throw new MinosError('MN0601', `file conflict: /${path} is a folder of ${old.pkg || 'the image'} but minos needs to write a file there`);
+  if (old) rmSync(join(stage.root, path), { force: true });
+  const node = nodeOf({ path, type: 'file', mode, owner, group, size: data.length }, '', undefined);
+  materialize(stage, node, data);
+  stage.nodes.set(path, node);
 }
 
 function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: string }): MinosError {
@@ -122,16 +158,19 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
   // Folders the stage already has stay behind in src, empty once their entries have moved.
   const kept: string[] = [];
   let onlyKept = true;
-  for (const e of m.files) {
+  const map = opts.mapPath;
+  for (const shipped of m.files) {
+    const e = map ? { ...shipped, path: map(shipped.path), target: shipped.type === 'hardlink' ? map(shipped.target!) : shipped.target } : shipped;
     const node = nodeOf(e, m.name, opts.finished && e.type === 'file' ? true : undefined);
-    if (moved.size && insideMoved(e.path)) {
+    // Moved folders are tracked by shipped path: what a rename of src/X carries is what X holds in the package.
+    if (moved.size && insideMoved(shipped.path)) {
       stage.nodes.set(e.path, node);
       continue;
     }
     const old = stage.nodes.get(e.path);
     if (old) {
       if (old.type === 'dir' && e.type === 'dir') {
-        kept.push(e.path);
+        kept.push(shipped.path);
         continue;
       }
       if (old.pkg && opts.replacedBy.has(old.pkg)) {
@@ -142,10 +181,10 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
       w.unlink(under(stage.root, e.path));
     }
     if (e.type === 'dir') {
-      moved.add(e.path);
-      lastMoved = e.path;
+      moved.add(shipped.path);
+      lastMoved = shipped.path;
     }
-    if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') w.rename(under(src, e.path), under(stage.root, e.path));
+    if (e.type !== 'char' && e.type !== 'block' && e.type !== 'fifo') w.rename(under(src, shipped.path), under(stage.root, e.path));
     stage.nodes.set(e.path, node);
   }
   // Its folder goes: with only the folders the stage already had left in it, by

@@ -1,0 +1,163 @@
+/**
+ * Debian packages in a staged root. Contract, in build order:
+ *   1. prepareMergedUsr before the first Debian package is merged: /usr is
+ *      in the stage, so mergedUsrPath can send "bin/ls" to "usr/bin/ls"
+ *      (mergePackage's mapPath) as dpkg writes through bookworm's links.
+ *   2. completeDebianRoot once every package is staged: the RootView of
+ *      the Debian packages (shipped paths, control fields as the package
+ *      wrote them, control members, bytes read from the stage) goes to
+ *      deriveEffects, and its operations become nodes made by minos (links
+ *      /bin -> usr/bin, /dev, accounts, alternatives, ld.so.cache, the dpkg
+ *      database). Returns the warnings of packages whose scripts do
+ *      something not reproduced.
+ * Numeric owners of the operations are named from the account files the
+ * operations themselves write (base-passwd's), else the stage's.
+ */
+import { readFileSync, renameSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MinosError } from '../errors.js';
+import type { GroupDecl, Manifest, UserDecl } from '../types.js';
+import { addNode, addOwnFile, addParents, type Stage } from '../unpack/stage.js';
+import { deriveEffects, type EffectOp, type EffectWarning } from './effects/index.js';
+import type { DebFileEntry, DebInstalled, ScriptName } from './effects/types.js';
+import { canonicalPath } from './effects/usrmerge.js';
+
+export interface StagedDeb {
+  manifest: Manifest;
+  /** The control file's text. */
+  control: string;
+  /** Control members by name (DebResult.members). */
+  members: Record<string, string>;
+}
+
+/** The stage path a shipped path (relative, "bin/ls") occupies on a merged root of `debArch`. */
+export function mergedUsrPath(debArch: string): (path: string) => string {
+  return (p) => canonicalPath(`/${p}`, debArch).slice(1);
+}
+
+/** /usr, so that packages' top-level program and library folders can land in it. */
+export function prepareMergedUsr(stage: Stage): void {
+  if (!stage.nodes.has('usr')) addNode(stage, { path: 'usr', type: 'dir', mode: 0o755, owner: 'root', group: 'root', size: 0 });
+}
+
+/** Fields of a control file in their order, values as written (continuation lines kept with their newlines). */
+export function controlFields(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of text.replace(/\n+$/, '').split('\n')) {
+    if (/^[ \t]/.test(line) && out.length) out[out.length - 1][1] += `\n${line}`;
+    else {
+      const i = line.indexOf(':');
+      if (i > 0) out.push([line.slice(0, i), line.slice(i + 1).replace(/^[ \t]+/, '')]);
+    }
+  }
+  return out;
+}
+
+function viewPackage(d: StagedDeb): DebInstalled {
+  const files: DebFileEntry[] = d.manifest.files.map((f) => ({
+    path: `/${f.path}`, type: f.type, mode: f.mode, owner: f.owner, group: f.group, size: f.size, sha256: f.sha256 ?? '',
+    ...(f.type === 'symlink' ? { target: f.target } : f.type === 'hardlink' ? { target: `/${f.target}` } : {}),
+  }));
+  return { control: controlFields(d.control), scripts: d.members as Partial<Record<ScriptName, string>>, conffiles: d.manifest.config, files };
+}
+
+/** id -> name from the passwd or group text. */
+function namesById(text: string | undefined): Map<number, string> {
+  const m = new Map<number, string>([[0, 'root']]);
+  for (const line of (text ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length > 2 && /^\d+$/.test(f[2]) && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
+  }
+  return m;
+}
+
+export interface CompleteOptions {
+  debArch: string;
+  /** SOURCE_DATE_EPOCH of the build (dates written into files). */
+  epoch: number;
+  declared: { users: readonly UserDecl[]; groups: readonly GroupDecl[] };
+}
+
+export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opts: CompleteOptions): EffectWarning[] {
+  const readStage = (p: string): Uint8Array | undefined => {
+    const rel = canonicalPath(p, opts.debArch).slice(1);
+    const n = stage.nodes.get(rel);
+    if (!n || (n.type !== 'file' && n.type !== 'hardlink')) return undefined;
+    return readFileSync(join(stage.root, rel));
+  };
+  const fx = deriveEffects({ arch: opts.debArch, packages: debs.map(viewPackage), read: readStage, epoch: opts.epoch }, { declared: opts.declared });
+  const text = (path: string) => {
+    const op = fx.ops.find((o) => o.op === 'file' && o.path === path);
+    if (op && op.op === 'file') return Buffer.from(op.data).toString('utf8');
+    const own = readStage(path);
+    return own && Buffer.from(own).toString('utf8');
+  };
+  const users = namesById(text('/etc/passwd'));
+  const groups = namesById(text('/etc/group'));
+  const owner = (o: { path: string; uid: number; gid: number }) => {
+    const u = users.get(o.uid);
+    const g = groups.get(o.gid);
+    if (u === undefined || g === undefined) {
+      throw new MinosError('MN0113', `/${o.path.slice(1)}: made for the packages' scripts with owner ${o.uid}:${o.gid}, which the account files do not name`, { data: { path: o.path } });
+    }
+    return { owner: u, group: g };
+  };
+  for (const o of fx.ops) applyOp(stage, o, owner);
+  return fx.warnings;
+}
+
+function applyOp(stage: Stage, o: EffectOp, owner: (o: { path: string; uid: number; gid: number }) => { owner: string; group: string }): void {
+  const path = o.path.slice(1);
+  const old = stage.nodes.get(path);
+  switch (o.op) {
+    case 'mkdir':
+      if (old?.type === 'dir') return;
+      addParents(stage, path);
+      addNode(stage, { path, type: 'dir', mode: o.mode, size: 0, ...owner(o) });
+      return;
+    case 'file': {
+      const who = owner(o);
+      addOwnFile(stage, path, o.data, o.mode, who.owner, who.group);
+      return;
+    }
+    case 'symlink':
+      if (old) return;
+      addParents(stage, path);
+      addNode(stage, { path, type: 'symlink', mode: 0o777, owner: 'root', group: 'root', size: 0, target: o.target });
+      return;
+    case 'device':
+      if (old) return;
+      addParents(stage, path);
+      addNode(stage, { path, type: o.kind, mode: o.mode, size: 0, devmajor: o.major, devminor: o.minor, ...owner(o) });
+      return;
+    case 'dir-to-link':
+      dirToLink(stage, path, o.target);
+  }
+}
+
+/** Replace folder `path` by a symlink to `target` (absolute): what it holds moves to the target first. */
+function dirToLink(stage: Stage, path: string, target: string): void {
+  const old = stage.nodes.get(path);
+  if (old && old.type !== 'dir') return;
+  if (old) {
+    const to = target.replace(/^\/+/, '');
+    addParents(stage, `${to}/x`);
+    if (!stage.nodes.has(to)) addNode(stage, { path: to, type: 'dir', mode: old.mode, owner: old.owner, group: old.group, size: 0 });
+    const inside = [...stage.nodes.keys()].filter((p) => p.startsWith(`${path}/`)).sort();
+    for (const p of inside) {
+      const dest = `${to}${p.slice(path.length)}`;
+      if (stage.nodes.has(dest)) throw new MinosError('MN0601', `file conflict: /${p} would move to /${dest}, which is already there (making /${path} a link to ${target})`, { data: { path: `/${p}` } });
+    }
+    for (const p of inside) {
+      const n = stage.nodes.get(p)!;
+      stage.nodes.delete(p);
+      stage.nodes.set(`${to}${p.slice(path.length)}`, { ...n, path: `${to}${p.slice(path.length)}` });
+      // Renaming a folder carries what it holds: only the direct children move on disk.
+      if (!p.slice(path.length + 1).includes('/')) renameSync(join(stage.root, p), join(stage.root, `${to}${p.slice(path.length)}`));
+    }
+    rmdirSync(join(stage.root, path));
+    stage.nodes.delete(path);
+  }
+  addParents(stage, path);
+  addNode(stage, { path, type: 'symlink', mode: 0o777, owner: 'root', group: 'root', size: 0, target });
+}
