@@ -62,7 +62,7 @@ export interface DebOptions {
 }
 
 /** Largest .deb read without a Packages entry to bound it. */
-const MAX_DEB = 4 << 30;
+const MAX_DEB = 4 * 2 ** 30;
 /** Largest copyright file examined for its license. */
 const MAX_COPYRIGHT = 1 << 20;
 
