@@ -14,6 +14,13 @@
  * package, no duplicates, hardlinks only to earlier files. The result carries
  * a Manifest made from the control data and the entries (conffiles as
  * `config`), and the names of the maintainer scripts, which minos never runs.
+ *
+ * Without `opts.expect` and `opts.entry` (a file taken as it is, for `minos
+ * import deb`) nothing is compared: the metadata is the control file's, by
+ * packages.ts's stanzaMeta, with the license of its machine-readable
+ * copyright file, installedSize the sum of file sizes and builddate the
+ * newest data.tar mtime. Either way the result names that license, read
+ * while the entries pass (copyright.ts).
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
