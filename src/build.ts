@@ -187,8 +187,12 @@ function replaceSets(manifests: Map<string, { version: string; replaces: readonl
   return out;
 }
 
-/** The lockfile's and the SBOM's text for `chosen`, and the SBOM's path. */
-function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number): { lock: string; sbom: string; sbomFile: string } {
+/**
+ * The lockfile's and the SBOM's text for `chosen`, and the SBOM's path.
+ * `found` holds the licenses found in the files of Debian packages, whose
+ * metadata has none (see debian/copyright.ts); without it, no SBOM is made.
+ */
+function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string } {
   const { spec } = opts;
   const lockData: Lockfile = {
     format: 1,
@@ -197,13 +201,15 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
-  const sbom = makeSbom({
+  const sbom = found && makeSbom({
     image: spec.name,
     created: mtime,
     tool: opts.tool,
-    packages: chosen.map((c) => ({ meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file })),
+    packages: chosen.map((c) => ({
+      meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
+    })),
   });
-  return { lock: lockText(lockData), sbom: `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile) };
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile) };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -272,7 +278,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const lending = big ? undefined : opts.unpackPool?.lend();
     // The lockfile's and SBOM's text, written at the end: made while a lent worker starts (this
     // thread would idle ~20-30 ms), else once the workers have their jobs (they would wait for it).
-    let made = lending && lockAndSbom(opts, repos, chosen, mtime);
+    // Licenses of Debian packages are found while unpacking: with any, the SBOM waits for them.
+    const found = new Map<Chosen, string>();
+    const early = chosen.some((c) => c.repo.debian) ? undefined : found;
+    let made = lending && lockAndSbom(opts, repos, chosen, mtime, early);
     const lent = await lending;
     const writer = lent ? queuedWriter(lent) : directWriter();
     const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1, writer);
@@ -293,7 +302,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Settle every job before leaving, so no worker writes into a folder being removed.
     jobs.forEach((j) => j.catch(() => {}));
     try {
-      made ||= lockAndSbom(opts, repos, chosen, mtime);
+      made ||= lockAndSbom(opts, repos, chosen, mtime, early);
       if (debArch) prepareMergedUsr(stage);
       for (const [i, c] of chosen.entries()) {
         const r = await jobs[i];
@@ -312,9 +321,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         records.push(rec);
         const files = manifestFilesJson(r.manifestBytes);
         if (files) filesJson.set(rec, files);
+        if (r.license !== undefined) found.set(c, r.license);
         emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
       }
       writer.sync();
+      made.sbom ??= lockAndSbom(opts, repos, chosen, mtime, found).sbom;
     } finally {
       await Promise.allSettled(jobs);
       await pool.close();
@@ -394,7 +405,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     const { sbomFile } = made;
     writeFileSync(tempBeside(opts.lockFile), made.lock);
-    writeFileSync(tempBeside(sbomFile), made.sbom);
+    writeFileSync(tempBeside(sbomFile), made.sbom!);
     renameSync(tempBeside(opts.lockFile), opts.lockFile);
     renameSync(tempBeside(sbomFile), sbomFile);
     return {

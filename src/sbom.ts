@@ -3,6 +3,9 @@
  * package per installed package (version, license, sha256 of the package
  * file, supplier = repository) and DEPENDS_ON relationships from each
  * package to the installed packages that satisfy its dependencies.
+ * licenseDeclared is the package's own license field, else the license its
+ * machine-readable Debian copyright file declares (debian/copyright.ts),
+ * else NOASSERTION.
  */
 import { createHash } from 'node:crypto';
 import { parseDependency, parseProvide, satisfies } from './solve/depend.js';
@@ -14,6 +17,8 @@ export interface SbomPackage {
   sha256: string;
   /** Where the package came from: a URL or a file name. */
   location: string;
+  /** The license found in the package's files, used when its metadata declares none. */
+  license?: string;
 }
 
 function spdxId(name: string, used: Set<string>): string {
@@ -68,7 +73,7 @@ export function makeSbom(opts: { image: string; created: number; tool: string; p
       downloadLocation: /^https?:/.test(p.location) ? p.location : 'NOASSERTION',
       filesAnalyzed: false,
       licenseConcluded: 'NOASSERTION',
-      licenseDeclared: p.meta.license.trim() || 'NOASSERTION',
+      licenseDeclared: p.meta.license.trim() || p.license || 'NOASSERTION',
       copyrightText: 'NOASSERTION',
       summary: p.meta.summary,
       checksums: [{ algorithm: 'SHA256', checksumValue: p.sha256 }],

@@ -56,7 +56,7 @@ export interface PackageMeta {
   builddate: number;
   /** Sum of regular file sizes. */
   installedSize: number;
-  /** Only for packages from a Debian repository (absent for .mpk). */
+  /** Packages from a Debian repository, and .mpk packages imported from a .deb (`minos import deb`). */
   debian?: DebianMeta;
 }
 

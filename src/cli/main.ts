@@ -8,6 +8,7 @@ import { CODES, EXIT, ioError, isErrnoError, isMinosError, MinosError } from '..
 import { registerKey } from './key.js';
 import { registerBuild } from './build.js';
 import { registerBoot } from './boot.js';
+import { registerImport } from './import.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
@@ -42,6 +43,7 @@ export function buildProgram(raw: Io): Command {
     .exitOverride();
   registerKey(program, io);
   registerPack(program, io);
+  registerImport(program, io);
   registerRepo(program, io);
   registerPlan(program, io);
   registerBuild(program, io);

@@ -14,10 +14,17 @@
  * package, no duplicates, hardlinks only to earlier files. The result carries
  * a Manifest made from the control data and the entries (conffiles as
  * `config`), and the names of the maintainer scripts, which minos never runs.
+ *
+ * Without `opts.expect` and `opts.entry` (a file taken as it is, for `minos
+ * import deb`) nothing is compared: the metadata is the control file's, by
+ * packages.ts's stanzaMeta, with the license of its machine-readable
+ * copyright file, installedSize the sum of file sizes and builddate the
+ * newest data.tar mtime. Either way the result names that license, read
+ * while the entries pass (copyright.ts).
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { MinosError } from '../errors.js';
+import { MinosError, type ErrorCode } from '../errors.js';
 import { readInput } from '../input.js';
 import { pathError } from '../pkg/manifest.js';
 import type { PackageSink, ReadResult } from '../pkg/read.js';
@@ -27,6 +34,8 @@ import { xzDecompress } from '../unpack/xz.js';
 import { createZstdDecoder } from '../unpack/zstd.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
 import { SCRIPT_NAMES } from './effects/types.js';
+import { copyrightLicense } from './copyright.js';
+import { archOfDeb, stanzaMeta } from './packages.js';
 
 export const SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers'] as const;
 
@@ -37,16 +46,35 @@ export interface DebResult extends ReadResult {
   scripts: string[];
   /** Text of the control members the effects layer reads (SCRIPT_NAMES: scripts, triggers, shlibs, ...), by name. */
   members: Record<string, string>;
+  /** The newest mtime of a data.tar entry, seconds since the epoch (0 for an empty archive). */
+  newest: number;
+  /**
+   * The license `usr/share/doc/NAME/copyright` declares when it is
+   * machine-readable (see copyright.ts); undefined when it is not, or absent.
+   */
+  license?: string;
 }
 
 export interface DebOptions {
-  expect: { size: number; sha256: string };
+  /**
+   * Size and sha256 the signed Packages list gives the file. With `entry`;
+   * both are absent for a file taken as it is (`minos import deb`), whose
+   * metadata then comes from its own control file alone.
+   */
+  expect?: { size: number; sha256: string };
   /** The signed Packages entry this file must be. */
-  entry: IndexPackage;
+  entry?: IndexPackage;
   sink?: PackageSink;
   /** Key fingerprint of the Release signature, recorded as the manifest's signer. */
   signer: string;
+  /** Code for a file that is not a well-formed .deb; default MN0216 (inconsistent repository data). */
+  malformed?: ErrorCode;
 }
+
+/** Largest .deb read without a Packages entry to bound it. */
+const MAX_DEB = 4 * 2 ** 30;
+/** Largest copyright file examined for its license. */
+const MAX_COPYRIGHT = 1 << 20;
 
 const MAX_CONTROL = 64 << 20;
 
@@ -128,15 +156,16 @@ function owner(name: string, id: number): string {
 export function readDeb(file: string, opts: DebOptions): DebResult {
   const label = file.split('/').pop()!;
   const fail = (msg: string): never => {
-    throw new MinosError('MN0216', `${label}: ${msg}`, { data: { file } });
+    throw new MinosError(opts.malformed ?? 'MN0216', `${label}: ${msg}`, { data: { file } });
   };
-  const buf = readInput(file, opts.expect.size);
-  if (buf.length !== opts.expect.size) {
-    throw new MinosError('MN0206', `${label}: file is ${buf.length} bytes, Packages says ${opts.expect.size}`, { data: { file, expected: opts.expect.size, actual: buf.length } });
+  const expect = opts.expect;
+  const buf = readInput(file, expect?.size ?? MAX_DEB);
+  if (expect && buf.length !== expect.size) {
+    throw new MinosError('MN0206', `${label}: file is ${buf.length} bytes, Packages says ${expect.size}`, { data: { file, expected: expect.size, actual: buf.length } });
   }
   const sha256 = createHash('sha256').update(buf).digest('hex');
-  if (sha256 !== opts.expect.sha256) {
-    throw new MinosError('MN0205', `${label}: file sha256 is ${sha256}, Packages says ${opts.expect.sha256}`, { data: { file, expected: opts.expect.sha256, actual: sha256 } });
+  if (expect && sha256 !== expect.sha256) {
+    throw new MinosError('MN0205', `${label}: file sha256 is ${sha256}, Packages says ${expect.sha256}`, { data: { file, expected: expect.sha256, actual: sha256 } });
   }
   const members = readAr(buf, fail);
   const names = members.map((m) => m.name);
@@ -171,11 +200,27 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
   parseStanzas(ctext!, `${label}: control`, (s) => stanzas.push(s));
   if (stanzas.length !== 1) fail(`control file has ${stanzas.length} stanzas`);
   const st = stanzas[0];
-  const e = opts.entry;
-  const debArch = e.debian?.debArch;
-  for (const [k, want] of [['Package', e.name], ['Version', e.version], ['Architecture', debArch]] as const) {
-    if (want !== undefined && fieldOf(st, k) !== want) fail(`control says ${k} ${fieldOf(st, k) ?? '(none)'}, Packages says ${want}`);
+  let e: Omit<IndexPackage, 'file' | 'size' | 'sha256'>;
+  if (opts.entry) {
+    e = opts.entry;
+    const debArch = e.debian?.debArch;
+    for (const [k, want] of [['Package', e.name], ['Version', e.version], ['Architecture', debArch]] as const) {
+      if (want !== undefined && fieldOf(st, k) !== want) fail(`control says ${k} ${fieldOf(st, k) ?? '(none)'}, Packages says ${want}`);
+    }
+  } else {
+    const debArch = fieldOf(st, 'Architecture') ?? '';
+    const arch = archOfDeb(debArch);
+    if (arch === undefined) fail(`control says Architecture ${debArch || '(none)'}, which minos does not support`);
+    try {
+      e = stanzaMeta(st, `${label}: control`, arch!);
+    } catch (err) {
+      throw err instanceof MinosError && opts.malformed ? new MinosError(opts.malformed, err.message, { data: { file } }) : err;
+    }
   }
+  const copyright = `usr/share/doc/${e.name}/copyright`;
+  let collecting: Buffer[] | undefined;
+  let copyrightText: Buffer | undefined;
+  let newest = 0;
   const conffiles = (texts.get('conffiles') ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('remove-on-upgrade '));
   const scripts = SCRIPTS.filter((s) => texts.has(s));
 
@@ -189,6 +234,7 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
     entry(h: TarHeader) {
       const p = normal(h.name);
       entry = undefined;
+      newest = Math.max(newest, h.mtime);
       if (p === '') {
         if (h.type !== 'dir') fail(`the root entry ${JSON.stringify(h.name)} is not a folder`);
         return;
@@ -200,6 +246,7 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
       if (slash > 0 && seen.get(p.slice(0, slash)) !== 'dir') {
         throw new MinosError('MN0207', `${label}: entry ${JSON.stringify(p)} comes before its folder, or its folder is not a folder`, { data: { file, path: p } });
       }
+      collecting = p === copyright && h.type === 'file' && h.size <= MAX_COPYRIGHT ? [] : undefined;
       const fe: FileEntry = { path: p, type: h.type, mode: h.mode, owner: owner(h.uname, h.uid), group: owner(h.gname, h.gid), size: h.type === 'file' ? h.size : 0 };
       if (h.type === 'symlink') fe.target = h.linkname;
       if (h.type === 'hardlink') {
@@ -219,11 +266,14 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
     data(c) {
       if (!entry) return;
       hash!.update(c);
+      collecting?.push(Buffer.from(c));
       sink?.data(c);
     },
     entryEnd() {
       if (!entry) return;
       if (hash) entry.sha256 = hash.digest('hex');
+      if (collecting) copyrightText = Buffer.concat(collecting);
+      collecting = undefined;
       files.push(entry);
       sink?.end(entry);
       entry = undefined;
@@ -233,15 +283,18 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
   streamMember(members[2], limit, `${label}: ${members[2].name}`, fail, (c) => data.push(c));
   data.end();
 
+  const license = copyrightText ? copyrightLicense(copyrightText.toString('utf8')) : undefined;
+  // A file taken as it is: its metadata is what the package itself says.
+  const own = !opts.entry;
   const manifest: Manifest = {
     format: 1, signer: opts.signer,
-    name: e.name, version: e.version, arch: e.arch, summary: e.summary, license: e.license,
+    name: e.name, version: e.version, arch: e.arch, summary: e.summary, license: own ? (license ?? '') : e.license,
     depends: e.depends, provides: e.provides, conflicts: e.conflicts, replaces: e.replaces, optional: e.optional,
-    builddate: e.builddate, installedSize: e.installedSize,
+    builddate: own ? newest : e.builddate, installedSize: own ? files.reduce((n, f) => n + f.size, 0) : e.installedSize,
     config: conffiles.map((c) => (c.startsWith('/') ? c : `/${c}`)), users: [], groups: [], files,
     ...(e.debian ? { debian: e.debian } : {}),
   };
   const kept: Record<string, string> = {};
   for (const n of SCRIPT_NAMES) if (texts.has(n)) kept[n] = texts.get(n)!;
-  return { manifest, manifestBytes: Buffer.from(ctext!), size: buf.length, sha256, control: st, scripts, members: kept };
+  return { manifest, manifestBytes: Buffer.from(ctext!), size: buf.length, sha256, control: st, scripts, members: kept, newest, ...(license === undefined ? {} : { license }) };
 }

@@ -16,8 +16,8 @@
 import { MinosError } from '../errors.js';
 import { nameError, type Arch } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
-import type { DebianMeta, IndexPackage } from '../types.js';
-import { fieldOf, parseStanzas } from './control.js';
+import type { DebianMeta, IndexPackage, PackageMeta } from '../types.js';
+import { fieldOf, parseStanzas, type Stanza } from './control.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -66,52 +66,73 @@ function safeFilename(f: string): boolean {
   return f.length > 0 && !f.startsWith('/') && !f.split('/').some((c) => c === '' || c === '.' || c === '..') && !/[\0-\x1f\\]/.test(f);
 }
 
+/** The minos architecture of a Debian one (`all` is `noarch`), or undefined when minos has none. */
+export function archOfDeb(debArch: string): Arch | undefined {
+  if (debArch === 'all') return 'noarch';
+  return (Object.keys(DEB_ARCH) as Arch[]).find((a) => DEB_ARCH[a] === debArch);
+}
+
+/**
+ * The metadata of one control stanza (a Packages stanza or a .deb's control
+ * file) whose package has minos architecture `arch` (the caller maps and
+ * filters Architecture): name, version, relations in minos syntax as the
+ * module contract says, Installed-Size in bytes, and the DebianMeta.
+ * `builddate` is 0 and `license` empty: a stanza has neither.
+ */
+export function stanzaMeta(s: Stanza, label: string, arch: Arch): PackageMeta & { debian: DebianMeta } {
+  const get = (k: string) => fieldOf(s, k);
+  const name = get('Package');
+  if (name === undefined) throw new MinosError('MN0216', `${label}:${s.line}: stanza without a Package field`, { data: { file: label, line: s.line } });
+  const fail = (field: string, why: string) => relationError(label, s.line, name, field, why);
+  if (nameError(name)) throw fail('Package', nameError(name)!);
+  const version = get('Version');
+  if (version === undefined || version === '') throw fail('Version', 'missing');
+  const verr = versionError(version);
+  if (verr) throw fail('Version', verr);
+  const isz = get('Installed-Size');
+  if (isz !== undefined && !/^\d{1,12}$/.test(isz)) throw fail('Installed-Size', `"${isz}" is not a number`);
+  const rel = (k: string) => convertRelations(get(k), (why) => fail(k, why));
+  const pre = rel('Pre-Depends');
+  const breaks = rel('Breaks');
+  const recommends = rel('Recommends');
+  const provides = rel('Provides');
+  for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+  const source = (get('Source') ?? name).split(/\s/)[0];
+  return {
+    name, version, arch,
+    summary: (get('Description') ?? '').split('\n')[0].slice(0, 200), license: '',
+    depends: [...pre, ...rel('Depends')], provides, conflicts: [...rel('Conflicts'), ...breaks], replaces: rel('Replaces'), optional: recommends,
+    builddate: 0, installedSize: isz === undefined ? 0 : Number(isz) * 1024,
+    debian: {
+      preDepends: pre, breaks, recommends, essential: get('Essential') === 'yes', priority: get('Priority') ?? 'optional',
+      multiArch: get('Multi-Arch') ?? '', debArch: get('Architecture') ?? '', section: get('Section') ?? '', source,
+    },
+  };
+}
+
 export function parsePackages(text: string, opts: ParseOptions): DebianPackage[] {
   const { label } = opts;
   const debArch = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
   parseStanzas(text, label, (s) => {
     const get = (k: string) => fieldOf(s, k);
-    const name = get('Package');
-    if (name === undefined) throw new MinosError('MN0216', `${label}:${s.line}: stanza without a Package field`, { data: { file: label, line: s.line } });
-    const fail = (field: string, why: string) => relationError(label, s.line, name, field, why);
     const arch = get('Architecture');
-    if (arch !== debArch && arch !== 'all') return;
+    if (get('Package') !== undefined && arch !== debArch && arch !== 'all') return;
+    const meta = stanzaMeta(s, label, arch === 'all' ? 'noarch' : opts.arch);
+    if (opts.date !== undefined) meta.builddate = opts.date;
+    const fail = (field: string, why: string) => relationError(label, s.line, meta.name, field, why);
     const need = (k: string) => {
       const v = get(k);
       if (v === undefined || v === '') throw fail(k, 'missing');
       return v;
     };
-    if (nameError(name)) throw fail('Package', nameError(name)!);
-    const version = need('Version');
-    const verr = versionError(version);
-    if (verr) throw fail('Version', verr);
     const file = need('Filename');
     if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
     const sizeText = need('Size');
     if (!/^\d{1,15}$/.test(sizeText)) throw fail('Size', `"${sizeText}" is not a size`);
     const sha256 = need('SHA256');
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw fail('SHA256', `"${sha256}" is not a sha256`);
-    const isz = get('Installed-Size');
-    if (isz !== undefined && !/^\d{1,12}$/.test(isz)) throw fail('Installed-Size', `"${isz}" is not a number`);
-    const rel = (k: string) => convertRelations(get(k), (why) => fail(k, why));
-    const pre = rel('Pre-Depends');
-    const breaks = rel('Breaks');
-    const recommends = rel('Recommends');
-    const provides = rel('Provides');
-    for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
-    const source = (get('Source') ?? name).split(/\s/)[0];
-    out.push({
-      name, version, arch: arch === 'all' ? 'noarch' : opts.arch,
-      summary: (get('Description') ?? '').split('\n')[0].slice(0, 200), license: '',
-      depends: [...pre, ...rel('Depends')], provides, conflicts: [...rel('Conflicts'), ...breaks], replaces: rel('Replaces'), optional: recommends,
-      builddate: opts.date ?? 0, installedSize: isz === undefined ? 0 : Number(isz) * 1024,
-      file, size: Number(sizeText), sha256,
-      debian: {
-        preDepends: pre, breaks, recommends, essential: get('Essential') === 'yes', priority: get('Priority') ?? 'optional',
-        multiArch: get('Multi-Arch') ?? '', debArch: arch, section: get('Section') ?? '', source,
-      },
-    });
+    out.push({ ...meta, file, size: Number(sizeText), sha256 });
   });
   return out;
 }

@@ -9,6 +9,7 @@ import { MinosError, quote, type ErrorCode } from '../errors.js';
 import { isArch, isSimpleDependency, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
 import { versionError } from '../solve/version.js';
 import type { EntryType, FileEntry, GroupDecl, Manifest, PackageMeta, UserDecl } from '../types.js';
+import { checkDebianMeta } from './debmeta.js';
 
 /** Where a value came from, for messages: e.g. `hello-1.0-1-x86_64.mpk: manifest`. */
 export interface Ctx {
@@ -135,16 +136,16 @@ function getList<T>(o: Record<string, unknown>, k: string, ctx: Ctx, field: stri
 }
 
 /** A list of strings each passing `check` (which throws to refuse); returned as it is, not copied. */
-function strings(o: Record<string, unknown>, k: string, ctx: Ctx, check: (s: string) => unknown): string[] {
+export function strings(o: Record<string, unknown>, k: string, ctx: Ctx, check: (s: string) => unknown, field = k): string[] {
   const v = o[k];
-  if (!Array.isArray(v)) throw bad(ctx, k, 'expected a list');
+  if (!Array.isArray(v)) throw bad(ctx, field, 'expected a list');
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
-    if (typeof x !== 'string') throw bad(ctx, itemName(k, i), 'expected a string');
+    if (typeof x !== 'string') throw bad(ctx, itemName(field, i), 'expected a string');
     try {
       check(x);
     } catch (e) {
-      throw bad(ctx, itemName(k, i), (e as Error).message);
+      throw bad(ctx, itemName(field, i), (e as Error).message);
     }
   }
   return v as string[];
@@ -410,7 +411,7 @@ export function checkMeta(o: Record<string, unknown>, ctx: Ctx): PackageMeta {
   };
 }
 
-const MANIFEST_KEYS = keySpec([...META_FIELDS, 'format', 'signer', 'config', 'users', 'groups', 'files']);
+const MANIFEST_KEYS = keySpec([...META_FIELDS, 'format', 'signer', 'config', 'users', 'groups', 'files'], ['debian']);
 
 /**
  * The "files" list of a manifest as its canonical JSON (`[...]`), cut from
@@ -444,6 +445,7 @@ export function checkManifest(o: Record<string, unknown>, ctx: Ctx): Manifest {
   if (installed !== meta.installedSize) throw bad(ctx, 'installedSize', `is ${meta.installedSize} but the files add up to ${installed}`);
   return {
     ...meta,
+    ...('debian' in o ? { debian: checkDebianMeta(o.debian, ctx) } : {}),
     format: 1,
     signer,
     config,

@@ -1,5 +1,7 @@
 /**
- * Packing: recipe + payload folder → signed NAME-VERSION-ARCH.mpk.
+ * Writing packages: a manifest and its payload → signed NAME-VERSION-ARCH.mpk
+ * (writePackage); packing a recipe and its payload folder (packPackage) and
+ * importing a .deb (debian/import.ts) are its two callers.
  * Deterministic: entries sorted by path bytes, every mtime set to the build
  * date (SOURCE_DATE_EPOCH, else the newest input mtime), owners by name from
  * the recipe (root unless overridden), no host data anywhere.
@@ -196,46 +198,52 @@ function idOf(name: string, decls: { name: string; id: number }[]): number {
   return decls.find((d) => d.name === name)?.id ?? 0;
 }
 
-/** Pack a recipe into `outDir` (made if missing), atomically (temp file + rename). */
-export function packPackage(opts: PackOptions): PackResult {
-  const { recipe, key } = opts;
-  const items = collect(recipe);
-  const buf = Buffer.allocUnsafe(CHUNK);
-  for (const it of items) {
-    if (it.entry.type !== 'file') continue;
-    const h = createHash('sha256');
-    readChunks(it.source!, it.entry.size, buf, (c) => h.update(c));
-    it.entry.sha256 = h.digest('hex');
-  }
-  const builddate = resolveEpoch(opts, items);
+/** One payload entry to write: its manifest entry and, for a regular file, its content. */
+export interface PayloadItem {
+  entry: FileEntry;
+  /** Regular files: calls `each` with exactly `entry.size` bytes of content, in order, every time it is called. */
+  content?: (each: (chunk: Uint8Array) => void) => void;
+}
+
+export interface WriteOptions {
+  /** The manifest but its format, signer and files (which are the items' entries). */
+  meta: Omit<Manifest, 'format' | 'signer' | 'files'>;
+  /** Every payload entry, sorted by path bytes; files carry their sha256. */
+  items: PayloadItem[];
+  key: SecretKey;
+  outDir: string;
+  /** zstd level, 1..19; default 19. */
+  level?: number;
+  /** Names the input in messages (a recipe, a .deb). */
+  where: string;
+  /** Numeric uid/gid written for owner names (root is 0, a name not listed is 0: names are authoritative). */
+  ids?: { users: { name: string; id: number }[]; groups: { name: string; id: number }[] };
+  /**
+   * Leave the finished package at `tmp` (beside `file`, in `outDir`) for the
+   * caller to rename, so several packages can appear together; else it is
+   * renamed into place here.
+   */
+  keepTemp?: boolean;
+}
+
+/**
+ * Write a signed package from a manifest and its payload into `outDir` (made
+ * if missing), atomically: a temp file beside the result, fsynced, renamed.
+ * The manifest is checked exactly as readers check it before a byte is
+ * written; the same input always gives the same bytes.
+ */
+export function writePackage(opts: WriteOptions): PackResult & { tmp: string } {
+  const { key, items } = opts;
   const files = items.map((i) => i.entry);
-  const manifest: Manifest = {
-    format: 1,
-    name: recipe.name,
-    version: recipe.version,
-    arch: recipe.arch,
-    summary: recipe.summary,
-    license: recipe.license,
-    depends: recipe.depends,
-    provides: recipe.provides,
-    conflicts: recipe.conflicts,
-    replaces: recipe.replaces,
-    optional: recipe.optional,
-    builddate,
-    installedSize: files.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
-    signer: key.id,
-    config: recipe.config,
-    users: recipe.users,
-    groups: recipe.groups,
-    files,
-  };
+  const manifest: Manifest = { ...opts.meta, format: 1, signer: key.id, files };
   const manifestBytes = canonicalBytes(manifest);
   // The reader's checks are the definition of a valid manifest: apply them now.
-  checkManifest(parseCanonical(manifestBytes, { where: `${recipe.file}: manifest`, code: 'MN0104' }), { where: recipe.file, code: 'MN0104' });
+  checkManifest(parseCanonical(manifestBytes, { where: `${opts.where}: manifest`, code: 'MN0104' }), { where: opts.where, code: 'MN0104' });
   const signature = signBytes(manifestBytes, key);
 
-  const users = [{ name: 'root', id: 0 }, ...recipe.users.map((u) => ({ name: u.name, id: u.uid }))];
-  const groups = [{ name: 'root', id: 0 }, ...recipe.groups.map((g) => ({ name: g.name, id: g.gid }))];
+  const users = [{ name: 'root', id: 0 }, ...(opts.ids?.users ?? [])];
+  const groups = [{ name: 'root', id: 0 }, ...(opts.ids?.groups ?? [])];
+  const builddate = manifest.builddate;
   const header = (e: Omit<FileEntry, 'sha256'>): TarHeader => ({
     name: e.path, type: e.type, mode: e.mode, uid: idOf(e.owner, users), gid: idOf(e.group, groups), uname: e.owner, gname: e.group,
     size: e.size, mtime: builddate, linkname: e.target ?? '', devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0,
@@ -289,7 +297,12 @@ export function packPackage(opts: PackOptions): PackResult {
       const e = it.entry;
       emit(encodeHeader(header(e)));
       if (e.type === 'file') {
-        readChunks(it.source!, e.size, buf, (c) => emit(c));
+        let n = 0;
+        it.content!((c) => {
+          n += c.length;
+          if (n <= e.size) emit(c);
+        });
+        if (n !== e.size) throw new MinosError('MN0003', `${opts.where}: ${e.path}: ${n} bytes of content, the manifest says ${e.size}`, { data: { path: e.path } });
         emit(Buffer.alloc(padLength(e.size)));
       }
     }
@@ -298,12 +311,50 @@ export function packPackage(opts: PackOptions): PackResult {
     encoder.end(write);
     fsyncSync(fd);
     closeSync(fd);
-    renameSync(tmp, outFile);
+    if (!opts.keepTemp) renameSync(tmp, outFile);
   } catch (e) {
     abandonTemp(fd, tmp);
     throw e instanceof MinosError ? e : ioError(e, outFile);
   } finally {
     encoder.free();
   }
-  return { file: outFile, manifest, size, sha256: sha.digest('hex') };
+  return { file: outFile, tmp, manifest, size, sha256: sha.digest('hex') };
+}
+
+/** Pack a recipe into `outDir` (made if missing), atomically (temp file + rename). */
+export function packPackage(opts: PackOptions): PackResult {
+  const { recipe, key } = opts;
+  const items = collect(recipe);
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (const it of items) {
+    if (it.entry.type !== 'file') continue;
+    const h = createHash('sha256');
+    readChunks(it.source!, it.entry.size, buf, (c) => h.update(c));
+    it.entry.sha256 = h.digest('hex');
+  }
+  const builddate = resolveEpoch(opts, items);
+  const files = items.map((i) => i.entry);
+  const r = writePackage({
+    meta: {
+      name: recipe.name,
+      version: recipe.version,
+      arch: recipe.arch,
+      summary: recipe.summary,
+      license: recipe.license,
+      depends: recipe.depends,
+      provides: recipe.provides,
+      conflicts: recipe.conflicts,
+      replaces: recipe.replaces,
+      optional: recipe.optional,
+      builddate,
+      installedSize: files.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+      config: recipe.config,
+      users: recipe.users,
+      groups: recipe.groups,
+    },
+    items: items.map((it) => ({ entry: it.entry, content: it.source === undefined ? undefined : (each) => readChunks(it.source!, it.entry.size, buf, each) })),
+    key, outDir: opts.outDir, level: opts.level, where: recipe.file,
+    ids: { users: recipe.users.map((u) => ({ name: u.name, id: u.uid })), groups: recipe.groups.map((g) => ({ name: g.name, id: g.gid })) },
+  });
+  return { file: r.file, manifest: r.manifest, size: r.size, sha256: r.sha256 };
 }

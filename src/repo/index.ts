@@ -7,11 +7,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { canonicalBytes } from '../canonical.js';
+import { canonicalBytes, canonicalJson } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { readInput, readInputText } from '../input.js';
 import { writeFilesAtomic } from '../fsutil.js';
 import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, keySpec, META_FIELDS, parseCanonical, specKeys, type Ctx } from '../pkg/manifest.js';
+import { checkDebianMeta } from '../pkg/debmeta.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
 import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } from './keys.js';
@@ -48,7 +49,7 @@ function now(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-const ENTRY_KEYS = keySpec([...META_FIELDS, 'file', 'size', 'sha256']);
+const ENTRY_KEYS = keySpec([...META_FIELDS, 'file', 'size', 'sha256'], ['debian']);
 
 /** Where entry i of an index is, for messages: built only when one is made. */
 class EntryCtx implements Ctx {
@@ -112,6 +113,7 @@ export function checkIndex(o: Record<string, unknown>, ctx: Ctx): Index {
       depends: meta.depends, provides: meta.provides, conflicts: meta.conflicts, replaces: meta.replaces, optional: meta.optional,
       builddate: meta.builddate, installedSize: meta.installedSize, file, size: getInt(po, 'size', pctx, 'size'), sha256,
     };
+    if ('debian' in po) packages[i].debian = checkDebianMeta(po.debian, pctx);
   }
   return { format: 1, name, serial, created, expires, signer, packages };
 }
@@ -238,7 +240,7 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
     if (other) throw new MinosError('MN0104', `${dir}: ${file} and ${other} are both ${id}`, { data: { file } });
     seen.set(id, file);
     const meta: PackageMeta = Object.fromEntries(META_FIELDS.map((k) => [k, m[k]])) as unknown as PackageMeta;
-    return { ...meta, file, size: r.size, sha256: r.sha256 };
+    return { ...meta, ...(m.debian ? { debian: m.debian } : {}), file, size: r.size, sha256: r.sha256 };
   });
   const prev = previousIndex(dir);
   const name = opts.name ?? (prev?.name || basename(dir).toLowerCase());
@@ -270,6 +272,11 @@ export function checkIndexEntry(p: IndexPackage, m: PackageMeta): void {
     if (JSON.stringify(m[k]) !== JSON.stringify(p[k])) {
       throw new MinosError('MN0213', `${p.file}: index says ${k} ${JSON.stringify(p[k])}, the package says ${JSON.stringify(m[k])}`, { data: { file: p.file, field: k } });
     }
+  }
+  // Key order differs between a parsed manifest and a parsed index: compare canonically.
+  const debian = (x: PackageMeta) => (x.debian ? canonicalJson(x.debian) : 'none');
+  if (debian(p) !== debian(m)) {
+    throw new MinosError('MN0213', `${p.file}: index says debian ${debian(p)}, the package says ${debian(m)}`, { data: { file: p.file, field: 'debian' } });
   }
 }
 

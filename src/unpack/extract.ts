@@ -26,7 +26,12 @@ export interface UnpackJob {
 }
 
 /** `debMembers`: a Debian package's control members (see DebResult.members). */
-export type UnpackResult = Omit<ReadResult, 'signer'> & { signer: string; debMembers?: Record<string, string> };
+export type UnpackResult = Omit<ReadResult, 'signer'> & {
+  signer: string;
+  debMembers?: Record<string, string>;
+  /** A Debian package's license, from its machine-readable copyright file (DebResult.license). */
+  license?: string;
+};
 
 /**
  * Unpack `job` through `w` (default: directly). Folders are made 0700 and
@@ -61,7 +66,10 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
     if (job.deb) {
       const r = readDeb(job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
       w.flush();
-      return { manifest: r.manifest, manifestBytes: r.manifestBytes, size: r.size, sha256: r.sha256, signer: job.deb.signer, debMembers: r.members };
+      return {
+        manifest: r.manifest, manifestBytes: r.manifestBytes, size: r.size, sha256: r.sha256, signer: job.deb.signer, debMembers: r.members,
+        ...(r.license === undefined ? {} : { license: r.license }),
+      };
     }
     const r = readPackage(job.file, { keyring: job.keyring, expect: job.expect, sink });
     w.flush();
