@@ -13,8 +13,10 @@ pkgs=(
   dpkg apt libsolv-tools
   # Debian repositories: the archive keyring and gpgv as an independent verifier
   debian-archive-keyring gpgv
-  # booting images: minos boot and test/boot.test.ts
-  qemu-system-x86 qemu-system-arm
+  # booting images: minos boot and test/boot.test.ts; aarch64 roots probed in a chroot
+  qemu-system-x86 qemu-system-arm qemu-user-static
+  # the peer make bench compares Debian root builds with
+  mmdebstrap
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)
   clang lld wasi-libc libclang-rt-14-dev-wasm32
 )

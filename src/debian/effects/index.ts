@@ -90,15 +90,16 @@ export function deriveEffects(view: RootView, opts: EffectsOptions = {}): Effect
       if (text === undefined) continue;
       const review = rule?.scripts[s];
       if (!review) unknown.push(s);
-      else if (review.sha256 !== sha256(normalize(text, triplet, field(pkg, 'Version') ?? ''))) changed.push(s);
+      else if (![review.sha256].flat().includes(sha256(normalize(text, triplet, field(pkg, 'Version') ?? '')))) changed.push(s);
     }
     const trig = (pkg.scripts.triggers ?? '').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
     const odd = trig.filter((l) => !KNOWN_TRIGGERS.some((re) => re.test(l)) && !(rule?.scripts.triggers));
     if (unknown.length || odd.length) warnings.push({ package: name, message: `package ${name}: ${[...unknown, ...odd.map((t) => `trigger "${t}"`)].join(', ')} not reproduced (no minos rule)` });
     if (changed.length) warnings.push({ package: name, message: `package ${name}: ${changed.join(', ')} differ from the text minos's rules were reviewed against; effects may be incomplete` });
     if (!rule) continue;
-    for (const d of rule.dirs ?? []) if (!present(d.path)) add({ op: 'mkdir', path: d.path, mode: d.mode, uid: 0, gid: gid(d.group, name) });
-    for (const l of rule.links ?? []) if (!present(l.path)) add({ op: 'symlink', path: l.path, target: l.target });
+    const here = (x: { arches?: readonly string[] }) => !x.arches || x.arches.includes(arch);
+    for (const d of (rule.dirs ?? []).filter(here)) if (!present(d.path)) add({ op: 'mkdir', path: d.path, mode: d.mode, uid: 0, gid: gid(d.group, name) });
+    for (const l of (rule.links ?? []).filter(here)) if (!present(l.path)) add({ op: 'symlink', path: l.path, target: l.target });
     for (const l of rule.dirToLink ?? []) add({ op: 'dir-to-link', path: l.path, target: l.target });
     for (const c of rule.copyIfAbsent ?? []) {
       const src = ix.entries.get(ix.resolve(c.from));

@@ -29,8 +29,8 @@ export interface AlternativeRule {
 export type ScriptClass = 'reproduced' | 'inert';
 
 export interface ScriptReview {
-  /** sha256 of normalize(text) as reviewed. */
-  sha256: string;
+  /** sha256 of normalize(text) as reviewed: one per architecture whose text differs. */
+  sha256: string | readonly string[];
   class: ScriptClass;
   why: string;
 }
@@ -43,10 +43,10 @@ export interface PackageRule {
   alternatives?: readonly AlternativeRule[];
   /** `cp -p FROM TO` when TO is absent: bytes and mode of FROM, owned by root. */
   copyIfAbsent?: readonly { from: string; to: string }[];
-  /** Folders made when absent (mode and group as the script sets them; owner root). */
-  dirs?: readonly { path: string; mode: number; group?: string }[];
-  /** Symlinks made when nothing is at PATH. */
-  links?: readonly { path: string; target: string }[];
+  /** Folders made when absent (mode and group as the script sets them; owner root); `arches`: only on these. */
+  dirs?: readonly { path: string; mode: number; group?: string; arches?: readonly string[] }[];
+  /** Symlinks made when nothing is at PATH; `arches`: only on these Debian architectures. */
+  links?: readonly { path: string; target: string; arches?: readonly string[] }[];
   /** A shipped empty folder replaced by a symlink (base-files' migrate_directory). */
   dirToLink?: readonly { path: string; target: string }[];
   /** Empty files made when absent. */
@@ -72,8 +72,8 @@ function enableTimer(unit: string): Pick<PackageRule, 'links' | 'textFiles' | 'e
   };
 }
 
-const inert = (sha256: string, why: string): ScriptReview => ({ sha256, class: 'inert', why });
-const done = (sha256: string, why: string): ScriptReview => ({ sha256, class: 'reproduced', why });
+const inert = (sha256: string | readonly string[], why: string): ScriptReview => ({ sha256, class: 'inert', why });
+const done = (sha256: string | readonly string[], why: string): ScriptReview => ({ sha256, class: 'reproduced', why });
 
 const UPGRADE_ONLY = 'acts only when upgrading ($2 set)';
 const REMOVAL = 'runs only on removal or purge';
@@ -180,12 +180,13 @@ export const RULES: Readonly<Record<string, PackageRule>> = {
   },
   libc6: {
     scripts: {
-      preinst: done('4b560c836ca6fb56307d067b56d6399cc0288bed1bfa2990f1d15cbd6baefb78', 'with /lib a link and no /lib64, makes /usr/lib64 and /lib64 -> usr/lib64; kernel checks only warn'),
+      // amd64, then arm64 (there it makes /usr/lib and /lib -> usr/lib, which merged /usr already has).
+      preinst: done(['4b560c836ca6fb56307d067b56d6399cc0288bed1bfa2990f1d15cbd6baefb78', 'fcff32f2bd1e9765dc716d6bf0590caee467ec770fbbee04e51a0af923414dc2'], 'with /lib a link and no /lib64, makes /usr/lib64 and /lib64 -> usr/lib64 (amd64); kernel checks only warn'),
       postinst: inert('457325703e976358f35bfe835e019ebcdd2ed168f1f921e2509d4dbf225ac96c', 'service restarts on upgrade; telinit is skipped in a chroot'),
-      postrm: inert('1a4690d39162ca4316e6ec31b296edc0c594017870e296f2a8d499280a5a64a6', REMOVAL),
+      postrm: inert(['1a4690d39162ca4316e6ec31b296edc0c594017870e296f2a8d499280a5a64a6', 'cf76019c51b337b2de32f7a54ef465f86551b64776ff2c5f023737f76f123980'], REMOVAL),
     },
-    dirs: [{ path: '/usr/lib64', mode: 0o755 }],
-    links: [{ path: '/lib64', target: 'usr/lib64' }],
+    dirs: [{ path: '/usr/lib64', mode: 0o755, arches: ['amd64'] }],
+    links: [{ path: '/lib64', target: 'usr/lib64', arches: ['amd64'] }],
   },
   libgcrypt20: { scripts: { postinst: inert('1929f91f592f888af688194216e9e0734b5c5fccd19ba1037f2fdd8e8a8cfa10', UPGRADE_ONLY) } },
   'libpam-modules': {
@@ -242,7 +243,8 @@ export const RULES: Readonly<Record<string, PackageRule>> = {
   usrmerge: {
     scripts: {
       preinst: inert('47a56941ebe370c101b000eca9eab6c745bcf47a270cd0f595069c1d2f6f8065', 'refuses a standalone /usr without initramfs (not the case in an image)'),
-      postinst: done('03b3a524d0179ac9e9d780ae432e85f4d4f9ea7287afcc08d59051c36c13e4c3', 'the root is already merged; its cleanup removes /lib32, /libx32, /libo32 links no package owns (minos never makes them)'),
+      // One text for all architectures; it names other triplets, so normalize() differs per architecture (amd64, arm64).
+      postinst: done(['03b3a524d0179ac9e9d780ae432e85f4d4f9ea7287afcc08d59051c36c13e4c3', 'e90da07d3ab2709d76ca4f46616bb50de650c67d9814b6b53ab9c0d362b15eb7'], 'the root is already merged; its cleanup removes /lib32, /libx32, /libo32 links no package owns (minos never makes them)'),
       prerm: inert('9f40aeb20511a78d1bda08dcc180bd54a62a02e097545dfb32836c5a8ad611a7', REMOVAL),
       postrm: inert('9f40aeb20511a78d1bda08dcc180bd54a62a02e097545dfb32836c5a8ad611a7', REMOVAL),
     },
