@@ -19,6 +19,7 @@ const all = {
   build: async () => (await import('./build.mjs')).runBuildBench(),
   live: async () => (await import('./live.mjs')).runLiveBench(),
   xz: async () => (await import('./xz.mjs')).runXzBench(),
+  debian: async () => (await import('./debian.mjs')).runDebianBench(),
 };
 const wanted = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
 console.log(`minos bench on ${process.arch}, node ${process.version}`);

@@ -1,0 +1,136 @@
+// Debian roots and Debian-sized resolution, against the peers in the same run:
+//  - bookworm's essential root for amd64 into a folder from the local mirror
+//    (.cache/debian-mirror, made by the tests or tools/debian-mirror.mjs):
+//    `minos build images/debian-minimal.yaml` (complete: effects applied)
+//    against `mmdebstrap --variant=essential` (goal <= 0.3x its time) and
+//    `mmdebstrap --variant=extract` of the same 69 packages (goal <= 0.5x);
+//    mmdebstrap reads the same mirror through copy:// in root mode.
+//  - `minos plan` of a desktop-sized request (with the essential set) on all of
+//    bookworm main amd64, from InRelease to the answer, verified, against
+//    libsolv: deb2solv on the same Packages file plus testsolv on the .solv
+//    (goal <= 2x), with minos's peak memory (goal <= 200 MiB).
+// Times are the best of BENCH_DEBIAN_RUNS (default 3) runs, each a new process.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RUNS = Number(process.env.BENCH_DEBIAN_RUNS ?? 3);
+const ROOT = new URL('..', import.meta.url).pathname;
+const BIN = join(ROOT, 'bin/minos.js');
+const MIRROR = join(ROOT, '.cache/debian-mirror');
+const SPEC = join(ROOT, 'images/debian-minimal.yaml');
+const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const REQUEST = ['task-xfce-desktop', 'build-essential', 'python3-full', 'libreoffice-writer', 'gimp'];
+
+function timed(cmd, args, opts = {}) {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')}: ${r.stderr || r.error}`);
+  return { ms, out: r.stdout, err: r.stderr };
+}
+
+function bestOf(fn) {
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++) best = Math.min(best, fn());
+  return best;
+}
+
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
+function essentialNames() {
+  const r = timed(process.execPath, [BIN, 'plan', SPEC, '--json']);
+  return JSON.parse(r.out).install.map((p) => p.name);
+}
+
+function mmdebstrap(variant, dir, include) {
+  const out = join(dir, `mm-${variant}`);
+  rmSync(out, { recursive: true, force: true });
+  const args = [
+    `--variant=${variant}`, '--mode=root', '--quiet',
+    // The mirror holds the plain Packages only (InRelease lists them all).
+    '--aptopt=Acquire::CompressionTypes::xz "false"', '--aptopt=Acquire::CompressionTypes::gz "false"',
+    ...(include ? [`--include=${include.join(',')}`] : []),
+    'bookworm', out, `deb [signed-by=${KEYRING}] copy://${MIRROR} bookworm main`,
+  ];
+  const { ms } = timed('mmdebstrap', args);
+  rmSync(out, { recursive: true, force: true });
+  return ms;
+}
+
+function rootBench(dir) {
+  const names = essentialNames();
+  const minos = bestOf(() => {
+    const out = join(dir, 'minos-root');
+    rmSync(out, { recursive: true, force: true });
+    const { ms } = timed(process.execPath, [BIN, 'build', SPEC, '-o', out, '--lock', join(dir, 'root.lock.json')]);
+    rmSync(out, { recursive: true, force: true });
+    return ms;
+  });
+  const rows = [['minos build (complete root)', names.length, s(minos), '', '']];
+  const notes = [];
+  if (process.getuid?.() !== 0 || spawnSync('mmdebstrap', ['--version']).error) {
+    notes.push('mmdebstrap not run: it needs root here (--mode=root) and the mmdebstrap package.');
+    return { rows, notes };
+  }
+  const ess = bestOf(() => mmdebstrap('essential', dir));
+  const ext = bestOf(() => mmdebstrap('extract', dir, names));
+  rows.push(['mmdebstrap --variant=essential', names.length, s(ess), `${(minos / ess).toFixed(2)}x`, '<= 0.3x']);
+  rows.push(['mmdebstrap --variant=extract', names.length, s(ext), `${(minos / ext).toFixed(2)}x`, '<= 0.5x']);
+  return { rows, notes };
+}
+
+function planBench(dir) {
+  const spec = join(dir, 'plan.yaml');
+  writeFileSync(spec, [
+    'name: plan', 'arch: x86_64', 'repositories:', `  - debian: ${MIRROR}`, '    suite: bookworm', `    keys: [${KEYRING}]`,
+    `packages: ${JSON.stringify(REQUEST)}`, 'sets: [essential]', '',
+  ].join('\n'));
+  let n = 0;
+  let rss = 0;
+  const minos = bestOf(() => {
+    const r = timed('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'plan', spec, '--json']);
+    n = JSON.parse(r.out).install.length;
+    rss = Math.max(rss, Number(r.err.trim().split('\n').pop()) / 1024);
+    return r.ms;
+  });
+  const rows = [['minos plan (InRelease to answer)', n, s(minos), '', `${rss.toFixed(0)} MiB`]];
+  if (spawnSync('testsolv', ['-h']).error || spawnSync('deb2solv', ['-h'], { input: '' }).error) return rows;
+  const packages = join(MIRROR, 'dists/bookworm/main/binary-amd64/Packages');
+  const essential = [...new Set([...readFileSync(packages, 'utf8').matchAll(/^Package: (\S+)\n(?:(?!\n\n)[\s\S])*?^Essential: yes$/gm)].map((m) => m[1]))];
+  const solv = join(dir, 'bookworm.solv');
+  const tc = join(dir, 'case.t');
+  writeFileSync(tc, ['repo system 0 testtags <inline>', 'repo test 0 solv bookworm.solv', 'system amd64 deb system',
+    ...[...REQUEST, ...essential].map((r) => `job install name ${r}`), 'result transaction,problems <inline>', ''].join('\n'));
+  let installs = 0;
+  const theirs = bestOf(() => {
+    const a = timed('sh', ['-c', `deb2solv -r < '${packages}' > '${solv}'`]);
+    const b = timed('testsolv', ['-r', tc], { cwd: dir });
+    installs = b.out.split('\n').filter((l) => l.startsWith('install ')).length;
+    return a.ms + b.ms;
+  });
+  rows.push(['deb2solv + testsolv (Packages to answer)', installs, s(theirs), `${(minos / theirs).toFixed(2)}x`, '<= 2x, <= 200 MiB']);
+  return rows;
+}
+
+export function runDebianBench() {
+  if (!existsSync(join(MIRROR, 'dists/bookworm/InRelease'))) {
+    return { title: 'Debian: no local mirror (run make test once, or tools/debian-mirror.mjs)', columns: ['-'], rows: [] };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'minos-bench-deb-'));
+  try {
+    const root = rootBench(dir);
+    const plan = planBench(dir);
+    return [
+      { title: 'Debian essential root (amd64, 69 packages, local mirror)', columns: ['tool', 'packages', 'time', 'minos/peer', 'goal'], rows: root.rows, notes: root.notes },
+      { title: 'Resolution on bookworm main amd64 (about 63,000 packages)', columns: ['tool', 'installs', 'time', 'minos/peer', 'goal / minos peak RSS'], rows: plan },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const t of [runDebianBench()].flat()) console.log(JSON.stringify(t, null, 1));
+}
