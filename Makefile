@@ -13,8 +13,8 @@ all: build
 # `npm install`, not `npm ci`: a transitive dev dependency of jco-transpile
 # (jco-node-fs) lists optional platform packages the registry does not have,
 # which `npm ci` refuses; install leaves package-lock.json as it is. Scripts
-# are skipped: the only one is zstd-napi's native build, and we use only its
-# zstd sources.
+# are skipped: the only ones are the native builds of zstd-napi and
+# lzma-native, and we use only the C sources they ship (wasm/build.mjs).
 $(NPM_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error --ignore-scripts
 	@touch $@
@@ -54,7 +54,7 @@ demo: build
 bench: build
 	node bench/run.mjs
 
-# Rebuild the committed WebAssembly and bindings from the zstd sources (needs
+# Rebuild the committed WebAssembly and bindings from the zstd and xz sources (needs
 # Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32).
 wasm: $(NPM_STAMP)
 	node wasm/build.mjs

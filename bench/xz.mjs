@@ -1,4 +1,4 @@
-// xz decompression: our decoder (dist/unpack/xz.js) against native `xz -dc`,
+// xz decompression: our decoder (dist/unpack/xz.js, liblzma in WebAssembly) against native `xz -dc`,
 // on the same inputs, medians of interleaved runs. Goal (issue 17): >= 0.8x
 // native throughput.
 import { spawnSync } from 'node:child_process';
@@ -57,5 +57,5 @@ export function runXzBench() {
     const n = median(native);
     rows.push([name, `${(size / 1048576).toFixed(1)} MiB`, `${(size / 1048576 / (o / 1000)).toFixed(0)} MiB/s`, `${(size / 1048576 / (n / 1000)).toFixed(0)} MiB/s`, `${(n / o).toFixed(2)}x`]);
   }
-  return { title: 'xz decompression: minos (TypeScript LZMA2) vs native xz -dc (goal >= 0.8x)', columns: ['input', 'output', 'minos', 'xz -dc', 'minos/native throughput'], rows };
+  return { title: 'xz decompression: minos (liblzma in WebAssembly) vs native xz -dc (goal >= 0.8x)', columns: ['input', 'output', 'minos', 'xz -dc', 'minos/native throughput'], rows };
 }

@@ -1,6 +1,8 @@
 /** Our xz decoder against the native xz tool: formats, checks, streams, corruption and bounds. */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import t from 'tap';
 import { prng } from './lib/prng.js';
 import { xzDecompress } from '../src/unpack/xz.js';
@@ -14,9 +16,9 @@ function xz(input: Buffer, args: string[]): Buffer {
   return r.stdout;
 }
 
-function decode(b: Buffer, limit = 1 << 30): Buffer {
+function decode(b: Buffer, limit = 1 << 30, memlimit?: number): Buffer {
   const parts: Buffer[] = [];
-  xzDecompress(b, { limit, label: 'test.xz', onChunk: (c) => parts.push(Buffer.from(c)) });
+  xzDecompress(b, { limit, memlimit, label: 'test.xz', onChunk: (c) => parts.push(Buffer.from(c)) });
   return Buffer.concat(parts);
 }
 
@@ -71,4 +73,97 @@ t.test('the output bound stops a bomb', async (t) => {
 
 t.test('filters other than LZMA2 are refused', async (t) => {
   t.throws(() => decode(xz(text, ['--x86', '--lzma2'])), { code: 'MN0208', message: /filters other than LZMA2/ });
+});
+
+/** Offset of the index of a one-stream .xz file: the footer's backward size says where it starts. */
+function indexStart(b: Buffer): number {
+  return b.length - 12 - (b.readUInt32LE(b.length - 8) + 1) * 4;
+}
+
+t.test('a block check that does not match its data is an error', async (t) => {
+  for (const [check, size] of [['crc32', 4], ['crc64', 8], ['sha256', 32]] as const) {
+    const good = xz(text, ['-1', `--check=${check}`]);
+    t.equal(sha(decode(good)), sha(text), `${check}: the unaltered stream decodes`);
+    const bad = Buffer.from(good);
+    const at = indexStart(bad) - size; // the check is the last field of the (only) block
+    bad[at] ^= 0x10;
+    t.throws(() => decode(bad), { code: 'MN0208', message: /test\.xz: corrupt xz data: .*integrity check/ }, check);
+  }
+});
+
+t.test('corrupt and truncated streams name what is wrong', async (t) => {
+  const good = xz(mixed, ['-6']);
+  const mid = Buffer.from(good);
+  mid.fill(0x55, 2000, 2100); // inside the LZMA2 data
+  t.throws(() => decode(mid), { code: 'MN0208', message: /corrupt xz data/ });
+  for (const cut of [6, 12, 5000, good.length - 40, good.length - 12, good.length - 1]) {
+    t.throws(() => decode(good.subarray(0, cut)), { code: 'MN0208', message: /truncated/ }, `cut at ${cut} of ${good.length}`);
+  }
+  t.throws(() => decode(Buffer.alloc(0)), { code: 'MN0208', message: /truncated/ }, 'no data is not a stream');
+  t.throws(() => decode(Buffer.concat([good, Buffer.from('junk')])), { code: 'MN0208' }, 'data after the last stream');
+  t.equal(sha(decode(Buffer.concat([good, Buffer.alloc(4)]))), sha(mixed), 'padding after the last stream');
+  t.equal(sha(decode(good)), sha(mixed), 'the decoder instance is still sound after those errors');
+});
+
+t.test('a check type liblzma cannot verify is refused', async (t) => {
+  // Check ID 2 is reserved (4 bytes): rewrite the stream flags and their CRC32s in header and footer.
+  const b = Buffer.from(xz(text, ['-1', '--check=crc32']));
+  const footer = b.length - 12;
+  b[7] = 2;
+  b.writeUInt32LE(crc32(b.subarray(6, 8)), 8);
+  b[footer + 9] = 2;
+  b.writeUInt32LE(crc32(b.subarray(footer + 4, footer + 10)), footer);
+  t.throws(() => decode(b), { code: 'MN0208', message: /unsupported integrity check/ });
+});
+
+t.test('the memory limit refuses a dictionary too large for it', async (t) => {
+  const six = xz(text, ['-6']); // 8 MiB dictionary
+  t.throws(() => decode(six, 1 << 30, 4 << 20), {
+    code: 'MN0208',
+    message: /test\.xz: xz data needs \d+ bytes of memory to decode, more than the 4194304 allowed/,
+    data: { memlimit: 4 << 20 },
+  });
+  try {
+    decode(six, 1 << 30, 4 << 20);
+  } catch (e) {
+    t.ok((e as { data: { needed: number } }).data.needed > 8 << 20, 'the memory needed is more than the dictionary');
+  }
+  t.equal(sha(decode(six, 1 << 30, 9 << 20)), sha(text), 'a limit above the dictionary size decodes');
+  t.equal(sha(decode(xz(text, ['-0']), 1 << 30, 4 << 20)), sha(text), 'a 256 KiB dictionary fits 4 MiB');
+});
+
+t.test('the output bound is exact', async (t) => {
+  const small = xz(text, ['-1']);
+  t.equal(decode(small, text.length).length, text.length, 'limit = size');
+  t.throws(() => decode(small, text.length - 1), { code: 'MN0208', message: /output larger than/ });
+});
+
+t.test('chunks are fresh copies the caller may keep', async (t) => {
+  const kept: Uint8Array[] = [];
+  const n = xzDecompress(xz(mixed, ['-6']), { limit: 1 << 30, onChunk: (c) => kept.push(c) });
+  t.equal(n, mixed.length);
+  t.ok(kept.every((c) => c.length <= 256 * 1024), 'at most 256 KiB each');
+  t.equal(sha(Buffer.concat(kept)), sha(mixed));
+});
+
+t.test('the component bindings (wasm/gen/xz-decoder.js) decode the same', async (t) => {
+  const { instantiate } = await import('../wasm/gen/xz-decoder.js');
+  const gen = new URL('../wasm/gen/', import.meta.url);
+  const api = instantiate((name) => new WebAssembly.Module(readFileSync(new URL(name, gen))), {}).decode;
+  const run = (input: Uint8Array, memlimit: number): Buffer => {
+    const d = new api.Decoder(memlimit);
+    const parts: Uint8Array[] = [d.decode(input, true)];
+    while (parts[parts.length - 1].length === api.outCapacity()) parts.push(d.decode(new Uint8Array(0), true));
+    t.ok(d.atEnd(), 'at end');
+    return Buffer.concat(parts);
+  };
+  t.equal(sha(run(xz(mixed, ['-6']), 64 << 20)), sha(mixed));
+  // jco (noComponentErrorWrapping) throws the error string itself.
+  let thrown: unknown;
+  try {
+    run(xz(mixed, ['-6']), 1 << 20);
+  } catch (e) {
+    thrown = e;
+  }
+  t.match(thrown, /^memory limit: \d+ bytes needed$/);
 });

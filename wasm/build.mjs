@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// Builds wasm/gen/ from wasm/glue.c + wasm/zstd.wit + upstream zstd sources
-// (node_modules/zstd-napi/deps/zstd/lib, never copied into this tree): two
-// components, `decoder` (zstd common + decompress) and `encoder` (common +
-// compress), so decoding never loads or compiles the compressor.
+// Builds wasm/gen/ from our glue (glue.c, xz-glue.c, cabi.h), the WIT files
+// (zstd.wit, xz.wit) and upstream C sources that are never copied into this
+// tree: three components,
+//   zstd-decoder  zstd common + decompress (node_modules/zstd-napi/deps/zstd/lib)
+//   zstd-encoder  zstd common + compress, so decoding never loads the compressor
+//   xz-decoder    liblzma's .xz stream decoder, LZMA2 only, from the xz release
+//                 tarball in node_modules/lzma-native/deps, extracted into a
+//                 temporary directory for the build
 //
 //   node wasm/build.mjs [--out DIR] [--keep-core]
 //
-// Steps per world: clang (wasm32-wasi, deterministic flags) -> core module ->
-// componentEmbed(WIT) -> componentNew -> jco transpileBytes (sync
+// Steps per component: clang (wasm32-wasi, deterministic flags) -> core module
+// -> componentEmbed(WIT) -> componentNew -> jco transpileBytes (sync
 // instantiation mode) -> files under DIR (default wasm/gen). The output is
 // byte-for-byte reproducible with the same clang and jco versions.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -20,6 +25,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const zstdLib = join(root, 'node_modules/zstd-napi/deps/zstd/lib');
+// xz 5.2.3 as released (the sha256 of the xz project's tarball), shipped by lzma-native.
+const xzTarball = join(root, 'node_modules/lzma-native/deps/xz-5.2.3.tar.bz2');
+const XZ_SHA256 = 'fd9ca16de1052aac899ad3495ad20dfa906c27b4a5070102a2ec35ca3a4740c1';
+const XZ_DIR = 'xz-5.2.3/src';
 
 const args = process.argv.slice(2);
 const outIdx = args.indexOf('--out');
@@ -28,7 +37,7 @@ const outDir = resolve(outIdx >= 0 ? args[outIdx + 1] : join(here, 'gen'));
 const CC = process.env.WASM_CC ?? 'clang';
 
 /** Compiler flags. Kept in one place: they decide the bytes of the output. */
-function cflags() {
+function cflags(work) {
   const f = [
     '--target=wasm32-wasi',
     '-O3',
@@ -41,15 +50,10 @@ function cflags() {
     '-mmutable-globals',
     '-ffile-prefix-map=' + root + '/=',
     '-ffile-prefix-map=' + root + '=.',
+    '-ffile-prefix-map=' + work + '/=',
+    '-ffile-prefix-map=' + work + '=.',
     '-fno-ident',
     '-DNDEBUG',
-    '-DDEBUGLEVEL=0',
-    '-DZSTD_LEGACY_SUPPORT=0',
-    '-DZSTD_DISABLE_ASM',
-    '-DZSTD_TRACE=0',
-    '-DZSTD_MULTITHREAD_DISABLED',
-    '-I' + zstdLib,
-    '-I' + join(zstdLib, 'common'),
   ];
   // wasi-libc: an explicit sysroot if there is one, else Debian's multiarch
   // layout (/usr/include/wasm32-wasi, /usr/lib/wasm32-wasi). -nostdlibinc keeps
@@ -88,17 +92,81 @@ function run(cmd, argv, cwd) {
 }
 
 /** Sorted zstd sources for one half: common/ plus compress/ or decompress/. */
-async function sources(sub) {
+async function zstdSources(sub) {
   const list = [];
   for (const d of ['common', sub]) {
     const names = (await readdir(join(zstdLib, d))).filter((n) => n.endsWith('.c')).sort();
     for (const n of names) {
       // Multithreading (pool, threading, zstdmt) is compiled out entirely.
       if (['pool.c', 'threading.c', 'zstdmt_compress.c'].includes(n)) continue;
-      list.push(join(zstdLib, d, n));
+      list.push(relative(root, join(zstdLib, d, n)));
     }
   }
   return list;
+}
+
+/**
+ * The liblzma files an LZMA2-only .xz stream decoder needs, relative to the
+ * extracted `xz-5.2.3/src` (the link fails if one is missing).
+ */
+const XZ_SOURCES = [
+  'liblzma/check/check.c',
+  'liblzma/check/crc32_fast.c',
+  'liblzma/check/crc32_table.c',
+  'liblzma/check/crc64_fast.c',
+  'liblzma/check/crc64_table.c',
+  'liblzma/check/sha256.c',
+  'liblzma/common/block_decoder.c',
+  'liblzma/common/block_header_decoder.c',
+  'liblzma/common/block_util.c',
+  'liblzma/common/common.c',
+  'liblzma/common/filter_common.c',
+  'liblzma/common/filter_decoder.c',
+  'liblzma/common/filter_flags_decoder.c',
+  'liblzma/common/index_hash.c',
+  'liblzma/common/stream_decoder.c',
+  'liblzma/common/stream_flags_common.c',
+  'liblzma/common/stream_flags_decoder.c',
+  'liblzma/common/vli_decoder.c',
+  'liblzma/common/vli_size.c',
+  'liblzma/lz/lz_decoder.c',
+  'liblzma/lzma/lzma2_decoder.c',
+  'liblzma/lzma/lzma_decoder.c',
+];
+
+/**
+ * liblzma's configure results for wasm32-wasi, as -D flags (there is no
+ * config.h): a single-threaded build with the three checks xz writes (CRC32,
+ * CRC64, SHA-256, all internal code) and the LZMA2 decoder as the only filter.
+ * wasm/xz-shim/ replaces <signal.h>, which WASI lacks (see the file).
+ */
+const XZ_FLAGS = [
+  '-DLZMA_API_STATIC',
+  '-DHAVE_STDINT_H',
+  '-DHAVE_INTTYPES_H',
+  '-DHAVE_LIMITS_H',
+  '-DHAVE_STDBOOL_H',
+  '-DHAVE__BOOL=1',
+  '-DHAVE_STRING_H',
+  '-DHAVE_STRINGS_H',
+  '-DSIZEOF_SIZE_T=4',
+  '-DTUKLIB_FAST_UNALIGNED_ACCESS',
+  '-DHAVE_CHECK_CRC32',
+  '-DHAVE_CHECK_CRC64',
+  '-DHAVE_CHECK_SHA256',
+  '-DHAVE_DECODER_LZMA2',
+  `-I${join(here, 'xz-shim')}`,
+  ...['liblzma/api', 'liblzma/common', 'liblzma/check', 'liblzma/lz', 'liblzma/lzma', 'liblzma/rangecoder', 'liblzma/delta', 'liblzma/simple', 'common'].map((d) => `-I${XZ_DIR}/${d}`),
+];
+
+/** Extracts xz's src/ (liblzma and its helpers) from the pinned tarball into `work`. */
+async function extractXz(work) {
+  const tarball = await readFile(xzTarball).catch(() => {
+    throw new Error(`${relative(root, xzTarball)} is missing: run npm install (lzma-native is a dev dependency)`);
+  });
+  const sum = createHash('sha256').update(tarball).digest('hex');
+  if (sum !== XZ_SHA256) throw new Error(`${relative(root, xzTarball)}: sha256 ${sum}, expected ${XZ_SHA256}`);
+  await run('tar', ['-xjf', xzTarball, '-C', work, `${XZ_DIR}/liblzma`, `${XZ_DIR}/common`], work);
 }
 
 /** Runs jobs with bounded parallelism. */
@@ -110,60 +178,94 @@ async function parallel(jobs) {
   await Promise.all(Array.from({ length: Math.max(1, availableParallelism()) }, worker));
 }
 
+/**
+ * One component each. `cwd`: where sources are compiled from ('root' or
+ * 'work'); relative paths keep absolute ones out of the objects. `shared`:
+ * sources whose objects two targets share, so target flags apply only to the
+ * others.
+ */
 const TARGETS = [
   // FORCE_DECOMPRESS_SEQUENCES_SHORT drops the prefetching "long" sequence
   // decoder (prefetch is a no-op in wasm): same speed, less code to compile.
-  { world: 'decoder', define: 'MINOS_ZSTD_DECODER', sub: 'decompress', flags: ['-DZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT'] },
-  { world: 'encoder', define: 'MINOS_ZSTD_ENCODER', sub: 'compress', flags: [] },
+  {
+    name: 'zstd-decoder', wit: 'zstd.wit', world: 'decoder', glue: 'glue.c', cwd: 'root',
+    sources: () => zstdSources('decompress'),
+    shared: (src) => src.includes('/common/'),
+    common: zstdFlags(),
+    flags: ['-DMINOS_ZSTD_DECODER', '-DZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT'],
+  },
+  {
+    name: 'zstd-encoder', wit: 'zstd.wit', world: 'encoder', glue: 'glue.c', cwd: 'root',
+    sources: () => zstdSources('compress'),
+    shared: (src) => src.includes('/common/'),
+    common: zstdFlags(),
+    flags: ['-DMINOS_ZSTD_ENCODER'],
+  },
+  {
+    name: 'xz-decoder', wit: 'xz.wit', world: 'decoder', glue: 'xz-glue.c', cwd: 'work',
+    sources: async () => XZ_SOURCES.map((f) => `${XZ_DIR}/${f}`),
+    shared: () => false,
+    common: XZ_FLAGS,
+    flags: [],
+  },
 ];
 
-/** Compiles every object (shared common/ objects once), links one core module per target. */
+function zstdFlags() {
+  const lib = relative(root, zstdLib);
+  return ['-DDEBUGLEVEL=0', '-DZSTD_LEGACY_SUPPORT=0', '-DZSTD_DISABLE_ASM', '-DZSTD_TRACE=0', '-DZSTD_MULTITHREAD_DISABLED', `-I${lib}`, `-I${lib}/common`];
+}
+
+/** Compiles every object (shared ones once), links one core module per target. */
 async function buildCores(work) {
-  const flags = cflags();
+  await extractXz(work);
+  const flags = cflags(work);
+  const dirs = { root, work };
   const objOf = new Map();
   const jobs = [];
-  const compile = (src, extra, obj) => {
-    jobs.push(() => run(CC, [...flags, ...extra, '-c', relative(root, src), '-o', obj], root));
+  const compile = (cwd, src, extra, obj) => {
+    jobs.push(() => run(CC, [...flags, ...extra, '-c', src, '-o', obj], cwd));
     return obj;
   };
   const links = [];
   for (const t of TARGETS) {
-    const objs = [compile(join(here, 'glue.c'), [`-D${t.define}`, ...t.flags], join(work, `glue-${t.world}.o`))];
-    for (const src of await sources(t.sub)) {
-      // common/ objects are shared, so target flags must only matter to the target's own directory.
-      const own = src.includes(`/${t.sub}/`);
-      if (!objOf.has(src)) objOf.set(src, compile(src, own ? t.flags : [], join(work, `${String(objOf.size).padStart(2, '0')}.o`)));
-      objs.push(objOf.get(src));
+    // The glue is compiled from the target's cwd too, so the include paths of `common` resolve.
+    const objs = [compile(dirs[t.cwd], relative(dirs[t.cwd], join(here, t.glue)), [...t.common, ...t.flags], join(work, `glue-${t.name}.o`))];
+    for (const src of await t.sources()) {
+      const shared = t.shared(src);
+      const key = shared ? `${t.cwd}:${src}` : `${t.name}:${src}`;
+      if (!objOf.has(key)) {
+        const obj = join(work, `${String(objOf.size).padStart(2, '0')}.o`);
+        objOf.set(key, compile(dirs[t.cwd], src, shared ? t.common : [...t.common, ...t.flags], obj));
+      }
+      objs.push(objOf.get(key));
     }
-    links.push({ t, objs, wasm: join(work, `${t.world}.wasm`) });
+    links.push({ t, objs, wasm: join(work, `${t.name}.wasm`) });
   }
   await parallel(jobs);
-  // Relative source paths (cwd = root) keep absolute paths out of the objects.
   await parallel(links.map((l) => () => run(CC, [...ldflags(), ...l.objs, '-o', l.wasm], root)));
   const out = {};
-  for (const l of links) out[l.t.world] = await readFile(l.wasm);
+  for (const l of links) out[l.t.name] = await readFile(l.wasm);
   return out;
 }
 
 async function main() {
   const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
-  const work = await mkdtemp(join(tmpdir(), 'minos-zstd-wasm-'));
+  const work = await mkdtemp(join(tmpdir(), 'minos-wasm-'));
   try {
     const cores = await buildCores(work);
-    const witSource = await readFile(join(here, 'zstd.wit'), 'utf8');
     const files = {};
     const extra = {};
     for (const t of TARGETS) {
       const embedded = await componentEmbed({
-        binary: cores[t.world],
-        witSource,
+        binary: cores[t.name],
+        witSource: await readFile(join(here, t.wit), 'utf8'),
         world: t.world,
         stringEncoding: 'utf8',
       });
       const component = await componentNew(embedded);
       const res = await transpileBytes(component, {
-        name: `zstd-${t.world}`,
+        name: t.name,
         instantiation: 'sync',
         outDir: '',
         base64Cutoff: 0,
@@ -172,8 +274,8 @@ async function main() {
         emitTypescriptDeclarations: true,
       });
       Object.assign(files, res.files);
-      extra[`zstd-${t.world}.raw.wasm`] = cores[t.world];
-      extra[`zstd-${t.world}.component.wasm`] = component;
+      extra[`${t.name}.raw.wasm`] = cores[t.name];
+      extra[`${t.name}.component.wasm`] = component;
     }
     if (args.includes('--keep-core')) Object.assign(files, extra);
     await rm(outDir, { recursive: true, force: true });

@@ -10,23 +10,15 @@
  *   - a `list<u8>` argument arrives as (ptr, len); the buffer was allocated by
  *     our cabi_realloc and its ownership passes to us (we keep it as pending
  *     input and free it once consumed: no extra copy);
- *   - `result<list<u8>, string>` is returned through a static return area
- *     { u8 tag @0; u32 ptr @4; u32 len @8 }; the list points into the
- *     coder's reusable output buffer and error strings are zstd's static error
- *     names, so nothing needs freeing after the host copied them (no
- *     cabi_post_* export);
+ *   - `result<list<u8>, string>` is returned through cabi.h's static return
+ *     area; error strings are zstd's static error names;
  *   - methods receive the resource representation (our struct pointer);
  *     constructors return a handle from the imported [resource-new].
- * The module is single-threaded and never re-entered, so one static return
- * area is enough.
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
 #define ZSTD_STATIC_LINKING_ONLY
 #include "zstd.h"
+
+#include "cabi.h"
 
 /* Bytes one decode/encode/finish call returns at most. */
 #define OUT_CAP ((size_t)256 * 1024)
@@ -42,81 +34,6 @@
 #define EXPORT(name) __attribute__((export_name(IFACE "#" name)))
 #define IMPORT(name) \
   __attribute__((import_module("[export]" IFACE), import_name(name)))
-
-
-static struct {
-  uint8_t tag;
-  uint8_t pad[3];
-  uint32_t ptr;
-  uint32_t len;
-} ret_area;
-
-static void *ret_ok(const uint8_t *p, size_t n) {
-  ret_area.tag = 0;
-  ret_area.ptr = (uint32_t)(uintptr_t)p;
-  ret_area.len = (uint32_t)n;
-  return &ret_area;
-}
-
-static void *ret_err(const char *msg) {
-  ret_area.tag = 1;
-  ret_area.ptr = (uint32_t)(uintptr_t)msg;
-  ret_area.len = (uint32_t)strlen(msg);
-  return &ret_area;
-}
-
-__attribute__((export_name("cabi_realloc")))
-void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {
-  (void)old_size;
-  if (new_size == 0) return (void *)align;
-  void *p = realloc(old, new_size);
-  if (p == NULL) __builtin_trap();
-  return p;
-}
-
-/* Pending input shared by both coder kinds. */
-typedef struct {
-  uint8_t *buf; /* owned, or NULL */
-  size_t size;
-  size_t pos;
-} pending_t;
-
-static const char *ERR_OOM = "Allocation error : not enough memory";
-
-/* Append (ptr,len) (ownership transferred) to the pending input. */
-static const char *pending_add(pending_t *in, uint8_t *ptr, size_t len) {
-  if (len == 0) return NULL;
-  if (in->pos >= in->size) {
-    free(in->buf);
-    in->buf = ptr;
-    in->size = len;
-    in->pos = 0;
-    return NULL;
-  }
-  /* Rare: the host queued more before draining; concatenate. */
-  size_t rest = in->size - in->pos;
-  uint8_t *b = malloc(rest + len);
-  if (b == NULL) {
-    free(ptr);
-    return ERR_OOM;
-  }
-  memcpy(b, in->buf + in->pos, rest);
-  memcpy(b + rest, ptr, len);
-  free(ptr);
-  free(in->buf);
-  in->buf = b;
-  in->size = rest + len;
-  in->pos = 0;
-  return NULL;
-}
-
-static void pending_release_if_done(pending_t *in) {
-  if (in->buf != NULL && in->pos >= in->size) {
-    free(in->buf);
-    in->buf = NULL;
-    in->size = in->pos = 0;
-  }
-}
 
 EXPORT("out-capacity") uint32_t out_capacity(void) { return (uint32_t)OUT_CAP; }
 
