@@ -23,9 +23,12 @@ const FIELD = /^([!-9;-~][!-9;-~]*):[ \t]*(.*)$/;
 
 /**
  * Parse `text` into stanzas, calling `each` for every one as it completes
- * (so a 60,000-stanza Packages file is never held twice).
+ * (so a 60,000-stanza Packages file is never held twice). With `keep`, only
+ * those fields (lower case) keep their values, and only the first line of
+ * a folded one: the others are checked as strictly and stored as ''.
+ * (Packages' multi-line Descriptions were most of the parse's time.)
  */
-export function parseStanzas(text: string, label: string, each: (s: Stanza) => void): number {
+export function parseStanzas(text: string, label: string, each: (s: Stanza) => void, keep?: ReadonlySet<string>): number {
   let count = 0;
   let fields: Map<string, string> | undefined;
   let first = 0;
@@ -54,7 +57,7 @@ export function parseStanzas(text: string, label: string, each: (s: Stanza) => v
     const c = line.charCodeAt(0);
     if (c === 32 || c === 9) {
       if (!fields || last === undefined) throw bad(label, lineNo, 'continuation line without a field');
-      fields.set(last, `${fields.get(last)}\n${line.slice(1)}`);
+      if (!keep) fields.set(last, `${fields.get(last)}\n${line.slice(1)}`);
       continue;
     }
     if (c === 35 /* # */) continue;
@@ -66,7 +69,7 @@ export function parseStanzas(text: string, label: string, each: (s: Stanza) => v
     }
     const key = m[1].toLowerCase();
     if (fields.has(key)) throw bad(label, lineNo, `field ${m[1]} given twice`);
-    fields.set(key, m[2].replace(/[ \t]+$/, ''));
+    fields.set(key, keep && !keep.has(key) ? '' : m[2].replace(/[ \t]+$/, ''));
     last = key;
   }
   done();

@@ -60,10 +60,10 @@ function where(spec: RepoSpec, rel: string): string {
   return spec.path !== undefined ? join(spec.path, rel) : `${spec.url}/${rel}`;
 }
 
-function decompress(bytes: Buffer, name: string, label: string): string {
+function decompress(bytes: Buffer, name: string, label: string): Buffer {
   if (name.endsWith('.gz')) {
     try {
-      return gunzipSync(bytes, { maxOutputLength: MAX_PACKAGES }).toString('utf8');
+      return gunzipSync(bytes, { maxOutputLength: MAX_PACKAGES });
     } catch (e) {
       throw new MinosError('MN0208', `${label}: corrupt gzip data: ${(e as Error).message}`, { data: { file: label } });
     }
@@ -71,9 +71,9 @@ function decompress(bytes: Buffer, name: string, label: string): string {
   if (name.endsWith('.xz')) {
     const parts: Buffer[] = [];
     xzDecompress(bytes, { limit: MAX_PACKAGES, label, onChunk: (c) => parts.push(Buffer.from(c)) });
-    return Buffer.concat(parts).toString('utf8');
+    return Buffer.concat(parts);
   }
-  return bytes.toString('utf8');
+  return bytes;
 }
 
 export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptions): Promise<Repository> {
