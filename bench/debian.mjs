@@ -101,7 +101,7 @@ function planBench(dir) {
   const essential = [...new Set([...readFileSync(packages, 'utf8').matchAll(/^Package: (\S+)\n(?:(?!\n\n)[\s\S])*?^Essential: yes$/gm)].map((m) => m[1]))];
   const solv = join(dir, 'bookworm.solv');
   const tc = join(dir, 'case.t');
-  writeFileSync(tc, ['repo system 0 testtags <inline>', 'repo test 0 solv bookworm.solv', 'system amd64 deb system',
+  writeFileSync(tc, ['repo system 0 testtags <inline>', 'repo test 0 solv bookworm.solv', 'system amd64 deb system', 'solverflags ignorerecommended',
     ...[...REQUEST, ...essential].map((r) => `job install name ${r}`), 'result transaction,problems <inline>', ''].join('\n'));
   let installs = 0;
   const theirs = bestOf(() => {
