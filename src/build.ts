@@ -13,9 +13,9 @@ import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
-import { candidatesOf, openRepositories, requestsOf } from './plan.js';
+import { candidatesOf, checkAgainstLock, findEntry, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
-import { checkIndexEntry, parseTime } from './repo/index.js';
+import { checkIndexEntry } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
@@ -80,18 +80,15 @@ export interface BuildResult {
   deferred: number;
 }
 
-export function sbomPathFor(lockFile: string): string {
-  return lockFile.replace(/\.lock\.json$/, '') + '.spdx.json';
+/** The SBOM sits beside the output whatever --lock says: OUT.spdx.json. */
+export function sbomPathFor(out: string): string {
+  return `${out}.spdx.json`;
 }
 
 interface Chosen {
   locator: Locator;
   repo: Repository;
   entry: IndexPackage;
-}
-
-function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
-  return repo.loaded.index.packages.find((p) => p.name === l.name && p.version === l.version && p.arch === l.arch);
 }
 
 /** With --frozen: the locked packages, each checked against its repository's signed index. */
@@ -106,24 +103,6 @@ function chooseFrozen(lock: Lockfile, lockFile: string, repos: Repository[]): Ch
     }
     return { locator: { name: lp.name, version: lp.version, arch: lp.arch, repo: lp.repo }, repo, entry };
   });
-}
-
-/** Freshness and anti-rollback against the lockfile: a pinned digest excuses expiry. */
-function checkAgainstLock(repos: Repository[], lock: Lockfile | undefined, allowExpired: boolean, now: number): void {
-  for (const r of repos) {
-    const locked = lock?.repositories.find((x) => x.name === r.name);
-    const idx = r.loaded.index;
-    if (locked && idx.serial < locked.serial) {
-      throw new MinosError('MN0211', `repository "${r.name}" (${r.location}) has serial ${idx.serial}, older than ${locked.serial} in the lockfile (rollback)`, { data: { repo: r.name } });
-    }
-    const pinned = locked?.digest === r.loaded.digest;
-    if (!pinned && !allowExpired && idx.expires !== null && parseTime(idx.expires)! < now) {
-      throw new MinosError('MN0210', `repository "${r.name}" (${r.location}) index expired at ${idx.expires}`, {
-        data: { repo: r.name },
-        hint: 're-sign it, build --frozen from a lockfile that pins this index, or pass --allow-expired',
-      });
-    }
-  }
 }
 
 /** Copy an overlay folder over the stage: its entries replace whatever is there. */
@@ -209,7 +188,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
       meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
     })),
   });
-  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile) };
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.out) };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -230,11 +209,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   } else {
     const candidates = candidatesOf(repos);
     // The lockfile locks by default: its versions are kept while they still fit the spec.
-    const preferred = opts.update || !lock ? [] : lock.packages.filter((lp) => {
-      const repo = repos.find((r) => r.name === lp.repo);
-      const e = repo && findEntry(repo, lp);
-      return e !== undefined && e.sha256 === lp.sha256;
-    });
+    const preferred = opts.update ? [] : lockedPreferences(repos, lock);
     const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
     chosen = cs.result.map((locator) => {
       const repo = repos.find((r) => r.name === locator.repo)!;
@@ -416,7 +391,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     discardStage(stage);
     rmSync(unpacked, { recursive: true, force: true });
     rmSync(tmpOut, { force: true });
-    for (const f of [opts.lockFile, sbomPathFor(opts.lockFile)]) rmSync(tempBeside(f), { force: true });
+    for (const f of [opts.lockFile, sbomPathFor(opts.out)]) rmSync(tempBeside(f), { force: true });
     throw e;
   }
 }

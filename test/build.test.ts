@@ -333,3 +333,36 @@ t.test('a request with alternatives marks the installed alternative explicit', a
   const db = JSON.parse(readFileSync(join(out, 'img/var/lib/minos/installed.json'), 'utf8')) as { packages: { name: string; explicit: boolean }[] };
   t.same(Object.fromEntries(db.packages.map((p) => [p.name, p.explicit])), { base: true, hello: true });
 });
+
+t.test('plan reads the lockfile build would read; --lock moves only the lockfile', async (t) => {
+  const { dir, key, spec, out } = setup(t);
+  const img = join(out, 'img.tar');
+  const lock = join(dir, 'elsewhere.lock.json');
+  let r = minos(['build', spec, '-o', img, '--lock', lock], { env: SDE });
+  t.equal(r.code, 0, r.stderr);
+  t.ok(existsSync(lock) && !existsSync(`${img}.lock.json`), 'the lockfile where --lock says');
+  t.ok(existsSync(`${img}.spdx.json`) && !existsSync(join(dir, 'elsewhere.spdx.json')), 'the SBOM beside the output');
+  // A newer hello appears in the repository.
+  makeRepo(join(dir, 'repo'), key, [base, { ...hello, version: '3.0-1' }, helloDoc, helloArm]);
+  const version = (args: string[]) => {
+    const p = minos(['plan', spec, '--json', ...args]);
+    t.equal(p.code, 0, p.stderr);
+    return (JSON.parse(p.stdout) as { install: { name: string; version: string }[] }).install.find((x) => x.name === 'hello')?.version;
+  };
+  t.equal(version([]), '3.0-1', 'no lockfile: the newest');
+  t.equal(version(['--lock', lock]), '2.0-1', '--lock: the locked version, as build keeps it');
+  t.equal(version(['--lock', lock, '--update']), '3.0-1', '--update: afresh');
+  t.equal(version(['-o', join(out, 'none.tar')]), '3.0-1', '-o with no lockfile beside it');
+  const text = minos(['plan', spec, '--lock', lock]);
+  t.match(text.stdout, /lockfile .*elsewhere\.lock\.json: \d+ locked versions kept where they fit/);
+  r = minos(['plan', spec, '--lock', join(dir, 'missing.json')]);
+  t.equal(r.code, 2, 'an explicit --lock that is not there');
+  t.match(r.stderr, /missing\.json.*\[MN0101\]/);
+  // The lockfile remembers a newer index serial than the repository now has: rollback, as in build.
+  const locked = JSON.parse(readFileSync(lock, 'utf8'));
+  locked.repositories[0].serial += 1000;
+  writeFileSync(lock, JSON.stringify(locked));
+  r = minos(['plan', spec, '--lock', lock]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /older than .* in the lockfile \(rollback\) \[MN0211\]/);
+});

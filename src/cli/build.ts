@@ -72,10 +72,10 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   format ??= spec.output?.format ?? 'dir';
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
-  sweepStale(out, lockFile, sbomPathFor(lockFile));
+  sweepStale(out, lockFile, sbomPathFor(out));
   // Ctrl-C or a TERM: this build's temporary files go, then exit 128 + signal as a shell reports it.
   const stop = (signal: NodeJS.Signals, status: number) => {
-    removeOwnTemps(out, lockFile, sbomPathFor(lockFile));
+    removeOwnTemps(out, lockFile, sbomPathFor(out));
     io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
     process.exit(status);
   };
