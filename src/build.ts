@@ -105,6 +105,11 @@ function chooseFrozen(lock: Lockfile, lockFile: string, repos: Repository[]): Ch
   });
 }
 
+/** Where the image's live commands find a repository: the spec's `device:`, else an http URL; never a build machine's folder. */
+function deviceLocation(r: Repository['spec']): { url: string } | { path: string } | Record<string, never> {
+  return r.device ?? (r.url ? { url: r.url } : {});
+}
+
 /** Copy an overlay folder over the stage: its entries replace whatever is there. */
 function applyOverlay(stage: Stage, overlay: { path: string; owner: string; group: string }): number {
   const { owner, group } = overlay;
@@ -342,13 +347,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         // The live commands read the same keyrings, copied into the image.
         const names = [`${r.name}.gpg`];
         keyrings2.push([names[0], Buffer.concat(r.debian.keys.map((k) => Buffer.from(k.write())))]);
-        return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: [], debian: { ...r.spec.debian!, keyrings: names } };
+        return { name: r.name, ...deviceLocation(r.spec), priority: r.priority, keys: [], debian: { ...r.spec.debian!, keyrings: names } };
       }
       const ids = [...keyrings.get(r.name)!.values()].map((k) => {
         keyFiles.set(k.id, k.key.export({ type: 'spki', format: 'pem' }) as string);
         return k.id;
       });
-      return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: ids.sort() };
+      return { name: r.name, ...deviceLocation(r.spec), priority: r.priority, keys: ids.sort() };
     });
     addOwnFile(stage, 'etc/minos/repositories.json', `${JSON.stringify(JSON.parse(canonicalBytes(repoConfig.sort((a, b) => (a.name < b.name ? -1 : 1))).toString()), null, 2)}\n`);
     for (const [id, pem] of [...keyFiles].sort()) addOwnFile(stage, `etc/minos/keys/${id}.pub`, pem);

@@ -366,3 +366,28 @@ t.test('plan reads the lockfile build would read; --lock moves only the lockfile
   t.equal(r.code, 4, r.stderr);
   t.match(r.stderr, /older than .* in the lockfile \(rollback\) \[MN0211\]/);
 });
+
+t.test('the image\'s repositories: where the device finds them, never a folder of the build machine', async (t) => {
+  const { dir, spec, out } = setup(t);
+  const img = join(out, 'img');
+  let r = minos(['build', spec, '-o', img]);
+  t.equal(r.code, 0, r.stderr);
+  const conf = readFileSync(join(img, 'etc/minos/repositories.json'), 'utf8');
+  t.notOk(conf.includes(dir), 'no path of the build machine');
+  t.same(JSON.parse(conf).map((x: { name: string; url?: string; path?: string }) => [x.name, x.url, x.path]), [['main', undefined, undefined]]);
+  r = minos(['--root', img, 'repo', 'list']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^main {2}\(no location on this device/m);
+  r = minos(['--root', img, 'list', '--upgradable']);
+  t.equal(r.code, 0, `queries work without it: ${r.stderr}`);
+  // The spec says where: a URL, or a path on the device.
+  const spec2 = readFileSync(spec, 'utf8').replace(/keys:\n(\s+)- keys\/test.pub\n/, (m, sp) => `${m}${sp.slice(2)}device: https://repo.example/minos\n`);
+  writeFileSync(spec, spec2);
+  r = minos(['build', spec, '-o', join(out, 'img2')]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(readFileSync(join(out, 'img2/etc/minos/repositories.json'), 'utf8'), /"url": "https:\/\/repo\.example\/minos"/);
+  writeFileSync(spec, spec2.replace('https://repo.example/minos', '../x'));
+  r = minos(['build', spec, '-o', join(out, 'img3')]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /image\.yaml:\d+: field "repositories\[0\]\.device": "\.\.\/x" is not a URL or a path on the device/);
+});

@@ -243,7 +243,8 @@ t.test('an image made by minos build is a root: upgrade it with --root', async (
   const dir = tempDir(t);
   const key = makeKey(join(dir, 'keys'));
   const repo = makeRepo(join(dir, 'repo'), key, [libx1, app1]);
-  const spec = writeSpec(join(dir, 'image.yaml'), { name: 'img', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['app'] });
+  // device: where the image finds the repository later (here the same folder, on the same machine).
+  const spec = writeSpec(join(dir, 'image.yaml'), { name: 'img', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'], device: repo }], packages: ['app'] });
   const img = join(dir, 'img');
   let r = minos(['build', spec, '-o', img], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   t.equal(r.code, 0, r.stderr);

@@ -405,7 +405,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       const root = await openForQuery(globals(cmd).root, onEvent(io));
       const repos = readRepoConfig(root);
       if (opts.json) io.out(JSON.stringify(repos));
-      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
+      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path ?? '(no location on this device: minos repo add it again)'}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
     });
   repo
     .command('remove')

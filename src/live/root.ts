@@ -120,7 +120,9 @@ export function readRepoConfig(root: string): RepoConfig[] {
   return v.map((r: Record<string, unknown>, i) => {
     if (!r || typeof r !== 'object') throw bad(`entry ${i}: expected an object`);
     if (typeof r.name !== 'string' || repoNameError(r.name)) throw bad(`entry ${i}: invalid "name"`);
-    if ((typeof r.url === 'string') === (typeof r.path === 'string')) throw bad(`entry ${i} (${r.name}): give exactly one of "url" or "path"`);
+    // Neither: a repository the image was built from that has no location on this device (see repoSpecs).
+    if (typeof r.url === 'string' && typeof r.path === 'string') throw bad(`entry ${i} (${r.name}): give one of "url" or "path", not both`);
+    if ((r.url !== undefined && typeof r.url !== 'string') || (r.path !== undefined && typeof r.path !== 'string')) throw bad(`entry ${i} (${r.name}): "url" and "path" must be strings`);
     if (r.priority !== undefined && !Number.isInteger(r.priority)) throw bad(`entry ${i} (${r.name}): "priority" must be an integer`);
     if (r.keys !== undefined && (!Array.isArray(r.keys) || r.keys.some((k) => typeof k !== 'string' || !/^[0-9a-f]{16}$/.test(k)))) {
       throw bad(`entry ${i} (${r.name}): "keys" must be a list of key ids`);
@@ -136,7 +138,7 @@ export function readRepoConfig(root: string): RepoConfig[] {
       out.debian = { suite: d.suite, components: d.components as string[], keyrings: d.keyrings as string[] };
     }
     if (typeof r.url === 'string') out.url = r.url.replace(/\/+$/, '');
-    else out.path = isAbsolute(r.path as string) ? (r.path as string) : resolve(root, CONFIG_DIR, r.path as string);
+    else if (typeof r.path === 'string') out.path = isAbsolute(r.path) ? r.path : resolve(root, CONFIG_DIR, r.path);
     return out;
   });
 }
@@ -204,9 +206,9 @@ export function repoKeyFiles(root: string, r: RepoConfig): string[] {
   });
 }
 
-/** The configured repositories as sources to open. */
+/** The configured repositories with a location on this device, as sources to open. */
 export function repoSpecs(root: string): RepoSpec[] {
-  return readRepoConfig(root).map((r) => ({
+  return readRepoConfig(root).filter((r) => r.url !== undefined || r.path !== undefined).map((r) => ({
     ...(r.url ? { url: r.url } : { path: r.path }), name: r.name, priority: r.priority,
     ...(r.debian
       ? { keys: r.debian.keyrings.map((k) => join(root, KEYRINGS_DIR, k)), debian: { suite: r.debian.suite, components: r.debian.components } }

@@ -54,6 +54,24 @@ export interface RepoSpec {
   name?: string;
   /** A Debian repository (`debian: FOLDER-or-URL`): `keys` are OpenPGP keyrings. */
   debian?: { suite: string; components: string[] };
+  /**
+   * Where the built image's live commands find this repository (`device:`): an
+   * http(s) URL, or a path on the device (absolute, or relative to
+   * /etc/minos). Default: the URL of an http repository; none for a folder.
+   */
+  device?: { url: string } | { path: string };
+}
+
+/** `device: URL-or-path`: kept as written (a path is the device's, never resolved here). */
+function deviceOf(src: YamlSource, p: (string | number)[], v: unknown): RepoSpec['device'] {
+  if (v === undefined) return undefined;
+  const d = str(src, [...p, 'device'], v);
+  if (/^https?:\/\//.test(d)) {
+    if (!/^https?:\/\/[^\s]+$/.test(d)) throw yamlError(src, [...p, 'device'], `"${d}" is not an http(s) URL`);
+    return { url: d.replace(/\/+$/, '') };
+  }
+  if (d === '' || /[\0\n]/.test(d) || d.split('/').includes('..')) throw yamlError(src, [...p, 'device'], `"${d}" is not a URL or a path on the device`);
+  return { path: d };
 }
 
 export interface ImageSpec {
@@ -100,10 +118,10 @@ function loadDebianRepo(src: YamlSource, p: (string | number)[], o: Record<strin
 function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpec {
   const p = ['repositories', i];
   if (v !== null && typeof v === 'object' && 'debian' in v) {
-    const d = mapping(src, p, v, { required: ['debian', 'suite', 'keys'], optional: ['components', 'priority', 'name'] });
-    return loadDebianRepo(src, p, d, base);
+    const d = mapping(src, p, v, { required: ['debian', 'suite', 'keys'], optional: ['components', 'priority', 'name', 'device'] });
+    return { ...loadDebianRepo(src, p, d, base), ...(d.device === undefined ? {} : { device: deviceOf(src, p, d.device) }) };
   }
-  const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name'] });
+  const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name', 'device'] });
   if ((o.path === undefined) === (o.url === undefined)) throw yamlError(src, p, 'give exactly one of "path" or "url"', 'MN0105');
   const keys = strList(src, [...p, 'keys'], o.keys).map((k) => resolve(base, k));
   if (keys.length === 0) throw yamlError(src, [...p, 'keys'], 'at least one trusted key is required', 'MN0105');
@@ -119,6 +137,7 @@ function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpe
     const err = repoNameError(spec.name);
     if (err) throw yamlError(src, [...p, 'name'], err);
   }
+  if (o.device !== undefined) spec.device = deviceOf(src, p, o.device);
   return spec;
 }
 
