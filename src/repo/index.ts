@@ -215,6 +215,8 @@ export interface WriteIndexOptions {
   expires?: number | null;
   /** Creation time in seconds (SOURCE_DATE_EPOCH); default now. */
   created?: number;
+  /** Time the validity counts from; default `created`. The CLI gives the real clock, so an old epoch signs no expired index. */
+  validFrom?: number;
 }
 
 /**
@@ -253,7 +255,7 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
     name,
     serial: (prev?.serial ?? 0) + 1,
     created: formatTime(created),
-    expires: validity === null ? null : formatTime(created + validity),
+    expires: validity === null ? null : formatTime(Math.max(created, opts.validFrom ?? created) + validity),
     signer: opts.key.id,
     packages,
   };
