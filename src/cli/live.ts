@@ -333,21 +333,6 @@ export function registerLive(program: Command, io: Io): void {
       if (opts.json) io.out(JSON.stringify(r));
       else io.out(`removed ${r.removed} cached files, kept ${r.kept}`);
     });
-
-  program
-    .command('live-plan', { hidden: true })
-    .description('what install|remove|upgrade|rollback would do (minos plan install …)')
-    .argument('<action>', 'install, remove, upgrade or rollback')
-    .argument('[args...]', 'as for the command')
-    .option('--cascade', 'remove: also the packages that depend on them')
-    .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--json', 'print JSON')
-    .action(async (kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
-      if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
-      else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
-      else printChanges(io, res);
-    });
 }
 
 /** repo add|list|remove: the repositories of the root (ROOT/etc/minos/repositories.json). */
@@ -457,10 +442,12 @@ export function registerLiveKey(key: Command, io: Io): void {
     });
 }
 
-/** Rewrite `plan install|remove|upgrade|rollback …` to the live planner; `plan SPEC.yaml` stays. */
-export function routePlan(argv: string[]): string[] {
-  const i = argv.findIndex((a, k) => a === 'plan' && (k === 0 || argv[k - 1] !== '--root'));
-  if (i < 0 || !['install', 'remove', 'upgrade', 'rollback'].includes(argv[i + 1] ?? '')) return argv;
-  for (let k = 0; k < i; k++) if (!argv[k].startsWith('-') && argv[k - 1] !== '--root') return argv; // 'plan' is an argument, not the command
-  return [...argv.slice(0, i), 'live-plan', ...argv.slice(i + 1)];
+export const LIVE_ACTIONS = ['install', 'remove', 'upgrade', 'rollback'];
+
+/** `minos plan install|remove|upgrade|rollback …`: what the live command would do, on the root of `cmd`. */
+export async function runLivePlan(io: Io, kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command): Promise<void> {
+  const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
+  if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
+  else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
+  else printChanges(io, res);
 }

@@ -12,7 +12,7 @@ import { registerImport } from './import.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
-import { onEvent, registerLive, routePlan } from './live.js';
+import { onEvent, registerLive } from './live.js';
 import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
 
@@ -69,7 +69,7 @@ export async function main(argv: string[], io?: Io): Promise<number> {
   const sink = io ?? stdio();
   const program = buildProgram(sink);
   try {
-    await program.parseAsync(routePlan(argv), { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
