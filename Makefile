@@ -25,6 +25,7 @@ dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/mi
 	npx tsc -p tsconfig.json
 	node tools/bundle.mjs
 	node tools/codecache.mjs
+	node tools/manpage.mjs
 	@touch $@
 
 build: dist/.stamp

@@ -15,6 +15,7 @@ import { registerRepo } from './repo.js';
 import { onEvent, registerLive } from './live.js';
 import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
+import { completionScript, SHELLS, type Shell } from './manual.js';
 
 export const EXIT_HELP = `
 Exit status:
@@ -50,6 +51,14 @@ export function buildProgram(raw: Io): Command {
   registerBoot(program, io);
   registerLive(program, io);
   registerRecover(program, io, onEvent);
+  program
+    .command('completion')
+    .description('print a shell completion script (bash: eval "$(minos completion bash)")')
+    .argument('<shell>', SHELLS.join(', '))
+    .action((shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new MinosError('MN0002', `completion ${shell}: expected ${SHELLS.join(', ')}`);
+      raw.out(completionScript(program, shell as Shell).replace(/\n$/, ''));
+    });
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
