@@ -12,10 +12,10 @@ import { MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import { openRepository, packageFile, type Repository } from '../repo/source.js';
-import { parseDependency, parseProvide, satisfies, type Arch, type Descriptor } from '../solve/depend.js';
+import { meets, parseDependency, type Arch } from '../solve/depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
-import type { IndexPackage, Manifest, PackageMeta } from '../types.js';
+import type { IndexPackage, Manifest } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
 import { CACHE_DIR, loadDb, readOptions, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
@@ -95,17 +95,6 @@ function notInstalled(db: InstalledDb, name: string): MinosError {
   return new MinosError('MN0304', `package ${quote(name)} is not installed`, { hint: near.length ? `did you mean ${near.join(', ')}?` : undefined, data: { name, suggestions: near } });
 }
 
-function descMatches(d: Descriptor, p: PackageMeta): boolean {
-  if (p.name === d.name && satisfies(p.version, d.constraint)) return true;
-  for (const s of p.provides) {
-    const pr = parseProvide(s);
-    if (pr.name !== d.name) continue;
-    if (!d.constraint) return true;
-    if (pr.constraint && satisfies(pr.constraint.version, d.constraint)) return true;
-  }
-  return false;
-}
-
 /** Installed packages (outside `removing`) whose dependencies need a package in `removing`. */
 function dependents(db: InstalledDb, removing: Set<string>): Map<string, string[]> {
   const left = db.packages.filter((p) => !removing.has(p.name));
@@ -113,8 +102,8 @@ function dependents(db: InstalledDb, removing: Set<string>): Map<string, string[
   for (const p of left) {
     for (const dep of p.depends) {
       const alts = parseDependency(dep);
-      if (alts.some((d) => left.some((q) => descMatches(d, q)))) continue;
-      const needs = db.packages.filter((q) => removing.has(q.name) && alts.some((d) => descMatches(d, q))).map((q) => q.name);
+      if (alts.some((d) => left.some((q) => meets(d, q)))) continue;
+      const needs = db.packages.filter((q) => removing.has(q.name) && alts.some((d) => meets(d, q))).map((q) => q.name);
       if (needs.length) out.set(p.name, [...(out.get(p.name) ?? []), `${dep} (${needs.join(', ')})`]);
     }
   }

@@ -278,3 +278,15 @@ export function satisfies(version: string, c: Constraint | undefined): boolean {
     case '>=': return r >= 0;
   }
 }
+
+/** Does package `p` (its own name and version, or one of its provides) meet descriptor `d`? An unversioned provide meets only unversioned descriptors. */
+export function meets(d: Descriptor, p: { name: string; version: string; provides: readonly string[] }): boolean {
+  if (p.name === d.name && satisfies(p.version, d.constraint)) return true;
+  for (const s of p.provides) {
+    const pr = parseProvide(s);
+    if (pr.name !== d.name) continue;
+    if (!d.constraint) return true;
+    if (pr.constraint && satisfies(pr.constraint.version, d.constraint)) return true;
+  }
+  return false;
+}
