@@ -7,7 +7,7 @@
  * follows the packages each fact mentions.
  */
 import { MinosError } from '../errors.js';
-import { editDistance } from '../spec/yaml.js';
+import { editDistance } from '../text.js';
 import { formatDependency } from './depend.js';
 import type { Dependency, Descriptor } from './depend.js';
 import { checkClauses } from './sat.js';
