@@ -4,7 +4,7 @@
  * nothing and fetches no payloads.
  */
 import { MinosError } from './errors.js';
-import type { Arch } from './solve/depend.js';
+import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset } from './solve/solver.js';
 import type { ImageSpec } from './spec/image.js';
 import { openRepository, type OpenOptions, type Repository } from './repo/source.js';

@@ -12,7 +12,7 @@ import { ioError, MinosError, quote } from '../errors.js';
 import { CAP, readInput, readInputTextIfAny } from '../input.js';
 import { repoNameError } from '../repo/index.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
-import { isArch, type Arch } from '../solve/depend.js';
+import { isArch, type Arch } from '../depend.js';
 import type { RepoSpec } from '../spec/image.js';
 
 export const CONFIG_DIR = 'etc/minos';

@@ -5,7 +5,7 @@
  * package it is. Exactly the DebianMeta keys; docs/FORMAT.md §4.2.
  */
 import { MinosError } from '../errors.js';
-import { parseDependency, parseDescriptor } from '../solve/depend.js';
+import { parseDependency, parseDescriptor } from '../depend.js';
 import type { DebianMeta } from '../types.js';
 import { exactKeys, getStr, strings, type Ctx } from './manifest.js';
 

@@ -6,8 +6,8 @@
  */
 import { compareUtf8, isCanonicalText } from '../canonical.js';
 import { MinosError, quote, type ErrorCode } from '../errors.js';
-import { isArch, isSimpleDependency, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
-import { versionError } from '../solve/version.js';
+import { isArch, isSimpleDependency, nameError, parseDependency, parseDescriptor, parseProvide } from '../depend.js';
+import { versionError } from '../version.js';
 import type { EntryType, FileEntry, GroupDecl, Manifest, PackageMeta, UserDecl } from '../types.js';
 import { checkDebianMeta } from './debmeta.js';
 

@@ -8,8 +8,8 @@
  */
 import { MinosError } from '../errors.js';
 import { editDistance } from '../text.js';
-import { formatDependency } from './depend.js';
-import type { Dependency, Descriptor } from './depend.js';
+import { formatDependency } from '../depend.js';
+import type { Dependency, Descriptor } from '../depend.js';
 import { checkClauses } from './sat.js';
 import type { Universe, Locator } from './universe.js';
 import type { PackageMeta } from '../types.js';

@@ -33,8 +33,8 @@
  */
 import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
-import { isArch, parseDescriptor } from './depend.js';
-import type { Arch, Descriptor } from './depend.js';
+import { isArch, parseRequest } from '../depend.js';
+import type { Arch, ParsedRequest, RequestAlt } from '../depend.js';
 import { explain, unknownName } from './explain.js';
 import { grown } from './grow.js';
 import type { ClauseInfo } from './explain.js';
@@ -120,30 +120,8 @@ export interface SolveStats {
   searchMs: number;
 }
 
-/** A parsed request alternative. */
-interface Alt {
-  desc: Descriptor;
-  pin?: string;
-}
-
-export interface ParsedRequest {
-  text: string;
-  alts: Alt[];
-}
-
-const PIN = /^\s*([^\s@<>=|]+)@([A-Za-z0-9._-]+)(.*)$/s;
-
-/** Parse one request string (see Request.requests); throws MN0107. */
-export function parseRequest(text: string): ParsedRequest {
-  if (typeof text !== 'string' || text.trim() === '') throw new MinosError('MN0107', `invalid request "${text}": empty`);
-  const alts = text.split('|').map((a): Alt => {
-    if (a.trim() === '') throw new MinosError('MN0107', `invalid request "${text}": empty alternative`);
-    const m = PIN.exec(a);
-    if (m) return { desc: parseDescriptor(m[1] + m[3]), pin: m[2] };
-    return { desc: parseDescriptor(a) };
-  });
-  return { text: text.trim(), alts };
-}
+/** The request syntax (../depend.ts), also importable from here. */
+export { parseRequest };
 
 const SYNTHETIC_PRIORITY = Number.MIN_SAFE_INTEGER;
 
@@ -420,7 +398,7 @@ class Problem_ implements Expander {
   }
 
   /** Append the positive literals of a request's candidates (pins honoured), deduplicated. */
-  private pushRequest(out: IntVec, alts: readonly Alt[]): void {
+  private pushRequest(out: IntVec, alts: readonly RequestAlt[]): void {
     const u = this.u;
     const stamp = ++this.stamp;
     for (const a of alts) {

@@ -27,10 +27,10 @@
  */
 import { MinosError } from '../errors.js';
 import type { PackageMeta } from '../types.js';
-import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, parseProvide, scanSimple, SIMPLE } from './depend.js';
-import type { Arch, Constraint, Dependency, Descriptor, Op } from './depend.js';
+import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, parseProvide, scanSimple, SIMPLE } from '../depend.js';
+import type { Arch, Constraint, Dependency, Descriptor, Op } from '../depend.js';
 import { grown } from './grow.js';
-import { compareVersionRanges, compareVersions } from './version.js';
+import { compareVersionRanges, compareVersions } from '../version.js';
 
 /** One package offered by one repository. */
 export interface Candidate {

@@ -3,7 +3,7 @@
  * `~` sorts before everything, even the end of a part; letters sort before
  * non-letters; digit runs compare numerically.
  */
-import { MinosError } from '../errors.js';
+import { MinosError } from './errors.js';
 
 export interface Version {
   epoch: number;
