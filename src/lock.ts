@@ -7,7 +7,7 @@ import { canonicalJson } from './canonical.js';
 import { MinosError } from './errors.js';
 import { CAP, readInputText } from './input.js';
 import { writeFileAtomic } from './db/installed.js';
-import { isSha256Hex } from './pkg/manifest.js';
+import { isSha256Hex } from './names.js';
 
 export interface LockedRepo {
   name: string;

@@ -10,7 +10,7 @@ import { canonicalBytes } from '../canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CAP, readInput, readInputTextIfAny } from '../input.js';
-import { repoNameError } from '../repo/index.js';
+import { repoNameError } from '../names.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
 import { isArch, type Arch } from '../depend.js';
 import type { RepoSpec } from '../spec/image.js';
