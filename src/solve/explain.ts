@@ -11,7 +11,8 @@ import { editDistance } from '../text.js';
 import { formatDependency } from '../depend.js';
 import type { Dependency, Descriptor } from '../depend.js';
 import { checkClauses } from './sat.js';
-import type { Universe, Locator } from './universe.js';
+import type { Locator } from './candidates.js';
+import type { Universe } from './universe.js';
 import type { PackageMeta } from '../types.js';
 
 /** Why a clause exists (one per clause of the SAT encoding). */

@@ -40,10 +40,10 @@ import { grown } from './grow.js';
 import type { ClauseInfo } from './explain.js';
 import { Sat } from './sat.js';
 import type { Decider, Expander } from './sat.js';
-import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, Universe } from './universe.js';
-import type { Candidate, Locator } from './universe.js';
+import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, type Candidate, type Locator } from './candidates.js';
+import { Universe } from './universe.js';
 
-export type { Candidate, Locator } from './universe.js';
+export type { Candidate, Locator } from './candidates.js';
 export { Universe, prepare } from './universe.js';
 
 
