@@ -67,6 +67,7 @@ const KNOWN = {
   'pkg/read.ts -> unpack/tar.ts': 'the tar codec lives in unpack/',
   'pkg/read.ts -> unpack/zstd.ts': 'the zstd codec lives in unpack/',
   'pkg/write.ts -> unpack/tar.ts': 'the tar codec lives in unpack/',
+  'pkg/write.ts -> unpack/tarwrite.ts': 'the tar codec lives in unpack/',
   'pkg/write.ts -> unpack/zstd.ts': 'the zstd codec lives in unpack/',
   'repo/source.ts -> debian/source.ts': 'a Repository carries its Debian details (type only)',
   'repo/index.ts -> pkg/read.ts': 'verifyRepository reads packages',
