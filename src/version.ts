@@ -37,10 +37,6 @@ export function versionError(s: string): string | undefined {
   return undefined;
 }
 
-export function isValidVersion(s: string): boolean {
-  return versionError(s) === undefined;
-}
-
 /** Parse a version; throws MinosError MN0106 naming the problem. */
 export function parseVersion(s: string): Version {
   const err = versionError(s);

@@ -275,11 +275,6 @@ export function checkIndexEntry(p: IndexPackage, m: PackageMeta): void {
   }
 }
 
-export interface RepoProblem {
-  file: string;
-  error: MinosError;
-}
-
 /**
  * Verify a repository folder: index signature and freshness, then every
  * listed package: present, the listed size and sha256, a valid signature by a

@@ -19,10 +19,6 @@
  */
 import { grown } from './grow.js';
 
-export const lit = (v: number, negated = false): number => (v << 1) | (negated ? 1 : 0);
-export const litVar = (l: number): number => l >> 1;
-export const litNeg = (l: number): boolean => (l & 1) === 1;
-
 /** Chooses the next decision. */
 export interface Decider {
   /**
