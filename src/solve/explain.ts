@@ -10,7 +10,7 @@ import { MinosError } from '../errors.js';
 import { editDistance } from '../text.js';
 import { formatDependency } from '../depend.js';
 import type { Dependency, Descriptor } from '../depend.js';
-import { checkClauses } from './sat.js';
+import { checkClauses } from './clauses.js';
 import type { Locator } from './candidates.js';
 import type { Universe } from './universe.js';
 import type { PackageMeta } from '../types.js';
