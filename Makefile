@@ -35,8 +35,10 @@ build: dist/.stamp
 deps:
 	@bash tools/test-deps.sh
 
+# eslint, and the import directions between the folders of src/ (tools/imports.mjs).
 lint: $(NPM_STAMP)
 	npx eslint src test
+	node tools/imports.mjs
 
 test: build deps lint
 	npx tap $(TAP_FLAGS)

@@ -6,8 +6,7 @@
 import { canonicalJson } from './canonical.js';
 import { MinosError } from './errors.js';
 import { CAP, readInputText } from './input.js';
-import { writeFileAtomic } from './db/installed.js';
-import { isSha256Hex } from './pkg/manifest.js';
+import { isSha256Hex } from './names.js';
 
 export interface LockedRepo {
   name: string;
@@ -42,10 +41,6 @@ export function lockText(lock: Lockfile): string {
     packages: [...lock.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
   return `${JSON.stringify(JSON.parse(canonicalJson(sorted)), null, 2)}\n`;
-}
-
-export function writeLock(file: string, lock: Lockfile): void {
-  writeFileAtomic(file, Buffer.from(lockText(lock)));
 }
 
 function bad(file: string, msg: string): MinosError {

@@ -6,7 +6,7 @@
 import { MinosError } from './errors.js';
 import type { Lockfile } from './lock.js';
 import { parseTime } from './repo/index.js';
-import type { Arch } from './solve/depend.js';
+import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
 import type { IndexPackage } from './types.js';
 import type { ImageSpec } from './spec/image.js';

@@ -13,8 +13,9 @@ import t from 'tap';
 import { BIN, minos, sh, tempDir, type Run } from './lib/cli.js';
 import { liveFixture, snapshot } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec } from './lib/repo.js';
-import { parseCanonical } from '../src/pkg/manifest.js';
-import { createTarReader, encodeHeader } from '../src/unpack/tar.js';
+import { parseCanonical } from '../src/jsonfields.js';
+import { createTarReader } from '../src/unpack/tar.js';
+import { encodeHeader } from '../src/unpack/tarwrite.js';
 import { signBytes } from '../src/repo/keys.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };

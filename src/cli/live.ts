@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { MinosError, quote } from '../errors.js';
-import { repoNameError } from '../repo/index.js';
+import { repoNameError } from '../names.js';
 import type { Locator } from '../solve/solver.js';
 import type { LiveEvent } from '../live/events.js';
 import { readHistory } from '../live/history.js';

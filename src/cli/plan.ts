@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { readLock } from '../lock.js';
 import type { Command } from 'commander';
 import { MinosError } from '../errors.js';
-import { isArch, type Arch } from '../solve/depend.js';
+import { isArch, type Arch } from '../depend.js';
 import { loadImageSpec } from '../spec/image.js';
 import { planImage } from '../plan.js';
 import type { Io } from './io.js';

@@ -12,7 +12,7 @@ import { MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import { openRepository, packageFile, type Repository } from '../repo/source.js';
-import { meets, parseDependency, type Arch } from '../solve/depend.js';
+import { meets, parseDependency, type Arch } from '../depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
 import type { IndexPackage, Manifest } from '../types.js';

@@ -10,9 +10,9 @@ import { canonicalBytes } from '../canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CAP, readInput, readInputTextIfAny } from '../input.js';
-import { repoNameError } from '../repo/index.js';
+import { repoNameError } from '../names.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
-import { isArch, type Arch } from '../solve/depend.js';
+import { isArch, type Arch } from '../depend.js';
 import type { RepoSpec } from '../spec/image.js';
 
 export const CONFIG_DIR = 'etc/minos';

@@ -13,7 +13,7 @@ import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fs
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
-import { parseDescriptor, satisfies } from '../solve/depend.js';
+import { parseDescriptor, satisfies } from '../depend.js';
 import type { Locator } from '../solve/solver.js';
 import { accountFiles, collectAccounts, parseIdFile } from '../target/accounts.js';
 import { CREATE_NEW, readTextIfAny } from '../fsutil.js';

@@ -17,9 +17,12 @@ import { signBytes, type SecretKey } from '../repo/keys.js';
 import type { Recipe } from '../spec/recipe.js';
 import { yamlError } from '../spec/yaml.js';
 import type { EntryType, FileEntry, Manifest } from '../types.js';
-import { encodeHeader, padLength, TAR_END, type TarHeader } from '../unpack/tar.js';
+import type { TarHeader } from '../unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
-import { checkManifest, parseCanonical, pathError, symlinkEscapes } from './manifest.js';
+import { parseCanonical } from '../jsonfields.js';
+import { pathError, symlinkEscapes } from '../names.js';
+import { checkManifest } from './manifest.js';
 import { MANIFEST_NAME, SIGNATURE_NAME } from './read.js';
 
 export interface PackOptions {

@@ -4,11 +4,9 @@
  */
 import { dirname, resolve } from 'node:path';
 import { MinosError } from '../errors.js';
-import { ARCHES, isArch, type Arch } from '../solve/depend.js';
-import { parseRequest } from '../solve/solver.js';
+import { ARCHES, isArch, parseRequest, type Arch } from '../depend.js';
 import type { GroupDecl, UserDecl } from '../types.js';
-import { ACCOUNT_NAME } from '../pkg/manifest.js';
-import { repoNameError } from '../repo/index.js';
+import { ACCOUNT_NAME, repoNameError } from '../names.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
 

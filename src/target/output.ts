@@ -14,7 +14,7 @@ import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, rea
 import { ioError, MinosError } from '../errors.js';
 import { under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
-import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';

@@ -17,7 +17,7 @@
  * which is which; the next build (recoverSwap) finishes the move before
  * anything else, so a SIGKILL at any point ends in the old or the new output.
  */
-import { lstatSync, mkdirSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { ioError, MinosError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -218,15 +218,6 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
   if (!st.isFile() && !st.isDirectory()) throw refuse('exists and is neither a file nor a folder');
   if (opts.force || replaceable(out, st)) return;
   throw refuse(`exists and is not an output of minos build (not empty, no ${st.isDirectory() ? 'var/lib/minos/installed.json inside' : 'tar, zstd or cpio header'})`, 'remove it, choose another path, or pass --force to replace it');
-}
-
-/** Make OUT's folder if missing (typed error otherwise). */
-export function prepareOutputDir(out: string): void {
-  try {
-    mkdirSync(dirname(out), { recursive: true });
-  } catch (e) {
-    throw ioError(e, dirname(out));
-  }
 }
 
 /** Put the finished output `from` (a temp beside OUT) at `out`, atomically as the module comment says. */
