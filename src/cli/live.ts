@@ -15,6 +15,7 @@ import type { Locator } from '../solve/solver.js';
 import type { LiveEvent } from '../live/events.js';
 import { readHistory } from '../live/history.js';
 import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
+import { why } from '../live/needs.js';
 import { openLiveRepos, type Action } from '../live/resolve.js';
 import { addKey, CACHE_DIR, initRoot, KEYRINGS_DIR, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -136,7 +137,7 @@ function parseGeneration(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allowEssential?: boolean }): Action {
+function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allowEssential?: boolean; orphans?: boolean }): Action {
   switch (kind) {
     case 'install': {
       if (!args.length) throw new MinosError('MN0002', 'install what? give package names or .mpk files');
@@ -144,8 +145,8 @@ function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allow
       return { kind: 'install', files, requests: args.filter((a) => !a.endsWith('.mpk')) };
     }
     case 'remove':
-      if (!args.length) throw new MinosError('MN0002', 'remove what? give package names');
-      return { kind: 'remove', names: args, cascade: opts.cascade, allowEssential: opts.allowEssential };
+      if (!args.length && !opts.orphans) throw new MinosError('MN0002', 'remove what? give package names, or --orphans');
+      return { kind: 'remove', names: args, cascade: opts.cascade, allowEssential: opts.allowEssential, orphans: opts.orphans };
     case 'upgrade':
       return { kind: 'upgrade', names: args };
     case 'rollback':
@@ -187,10 +188,24 @@ export function registerLive(program: Command, io: Io): void {
     .action((args: string[], opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('install', args, {}), `install ${args.join(' ')}`, opts));
 
   writeOptions(program.command('remove').description('remove packages; refuses to break packages that depend on them unless --cascade'))
-    .argument('<names...>', 'installed package names')
+    .argument('[names...]', 'installed package names')
     .option('--cascade', 'also remove the packages that depend on them')
+    .option('--orphans', 'also remove the packages no request needs any more (installed as dependencies of what is gone)')
     .option('--allow-essential', 'allow removing Debian packages marked Essential')
-    .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean }, cmd: Command) => runWrite(io, cmd, actionOf('remove', args, opts), `remove ${args.join(' ')}`, opts));
+    .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean; orphans?: boolean }, cmd: Command) =>
+      runWrite(io, cmd, actionOf('remove', args, opts), `remove ${[...args, ...(opts.orphans ? ['--orphans'] : [])].join(' ')}`, opts));
+
+  program.command('why')
+    .description('which requests of the world pull an installed package in, through which dependencies')
+    .argument('<name>', 'installed package name')
+    .option('--json', 'print {"name": N, "chains": [{"request": R, "path": [R\'s package, ..., N]}]}')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = why(loadDb(root), name);
+      if (opts.json) io.out(JSON.stringify(r));
+      else if (!r.chains.length) io.out(`${name}: no request needs it (minos remove --orphans removes it)`);
+      else for (const c of r.chains) io.out(`${c.request}: ${c.path.join(' -> ')}`);
+    });
 
   writeOptions(program.command('upgrade').description('upgrade every installed package, or the named ones'))
     .argument('[names...]', 'installed package names')

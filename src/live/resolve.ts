@@ -18,13 +18,14 @@ import { solve, type Candidate, type InstalledPackage, type Locator } from '../s
 import type { IndexPackage, Manifest } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
+import { orphans } from './needs.js';
 import { CACHE_DIR, loadDb, readOptions, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
 import { openDebianRepository } from '../debian/source.js';
 import type { RepoSpec } from '../spec/image.js';
 
 export type Action =
   | { kind: 'install'; requests: string[]; files: string[] }
-  | { kind: 'remove'; names: string[]; cascade?: boolean; allowEssential?: boolean }
+  | { kind: 'remove'; names: string[]; cascade?: boolean; allowEssential?: boolean; orphans?: boolean }
   | { kind: 'upgrade'; names: string[] }
   | { kind: 'rollback'; generation?: number };
 
@@ -165,6 +166,11 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   if (action.kind === 'remove') {
     for (const n of action.names) if (!db.packages.some((p) => p.name === n)) throw notInstalled(db, n);
     const removing = new Set(action.names);
+    // --orphans: also what no world request needs once these are gone (see needs.ts).
+    if (action.orphans) {
+      const left = { ...db, packages: db.packages.filter((p) => !removing.has(p.name)), world: db.world.filter((w) => !removing.has(requestName(w))) };
+      for (const p of orphans(left)) removing.add(p.name);
+    }
     for (;;) {
       const broken = dependents(db, removing);
       if (broken.size === 0) break;
