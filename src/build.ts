@@ -3,7 +3,7 @@
  *   open + verify repositories → choose packages (solve, or take the lockfile
  *   with --frozen) → fetch → verify + unpack each package into a stage beside
  *   the output → accounts, overlay, device configuration, installed database
- *   → write the target (dir | tar | tar.zst | cpio) → rename into place →
+ *   → write the target (dir | tar | tar.zst | cpio | squashfs | erofs) → rename into place →
  *   lockfile and SBOM.
  * Nothing appears at the output path unless every step succeeded.
  */
@@ -27,6 +27,8 @@ import { accountFiles, collectAccounts, withFileAccounts } from './target/accoun
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
 import { DEB_ARCH } from './debian/packages.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
+import { writeFsImage } from './target/fsimage.js';
+import type { SquashfsCompression } from './target/squashfs.js';
 import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
@@ -53,8 +55,10 @@ export interface BuildOptions {
   update?: boolean;
   allowExpired?: boolean;
   sourceDateEpoch?: number;
-  /** zstd level for tar.zst output; default 3. */
+  /** zstd level for tar.zst and squashfs output; default 3. */
   level?: number;
+  /** squashfs compression; default zstd. */
+  compression?: SquashfsCompression;
   /** Where packages from http repositories are downloaded. */
   cacheDir: string;
   /** Tool name and version for the SBOM. */
@@ -378,6 +382,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       placeOutput(stage.root, opts.out);
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
+      else if (opts.format === 'squashfs' || opts.format === 'erofs') writeFsImage(opts.format, stage, nodes, tmpOut, { mtime, compression: opts.compression, level: opts.level });
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
       placeOutput(tmpOut, opts.out);
       discardStage(stage);

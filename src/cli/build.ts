@@ -7,6 +7,7 @@ import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
 import { FORMATS, formatOfPath, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
 import { checkOutput, removeOwnTemps, sweepStale } from '../target/place.js';
+import { SQUASHFS_COMPRESSIONS, type SquashfsCompression } from '../target/squashfs.js';
 import { sbomPathFor } from '../build.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
@@ -27,7 +28,7 @@ function cacheDir(): string {
   return join(cacheBase(), 'packages');
 }
 
-interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }
+interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; compression?: string; json?: boolean }
 
 export function registerBuild(program: Command, io: Io): void {
   program
@@ -41,7 +42,8 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
+    .option('--level <n>', 'zstd level for tar.zst and squashfs output, 1-19', '3')
+    .option('--compression <algo>', `squashfs compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default zstd)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
@@ -70,6 +72,10 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     if (!spec.output?.format) throw e; // an unknown extension is fine when the spec names the format
   }
   format ??= spec.output?.format ?? 'dir';
+  if (opts.compression !== undefined && !(SQUASHFS_COMPRESSIONS as readonly string[]).includes(opts.compression)) {
+    throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${SQUASHFS_COMPRESSIONS.join(', ')}`);
+  }
+  if (opts.compression !== undefined && format !== 'squashfs') throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
   sweepStale(out, lockFile, sbomPathFor(out));
@@ -104,7 +110,7 @@ async function buildAndReport(
   };
   const r = await buildImage({
     spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-    level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+    level: zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
   });
   if (progress) io.progress?.('');
   if (opts.json) {

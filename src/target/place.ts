@@ -149,6 +149,8 @@ const MAGIC: Record<Exclude<OutputFormat, 'dir'>, (b: Buffer) => boolean> = {
   tar: (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
   'tar.zst': (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528,
   cpio: (b) => b.toString('latin1', 0, 6) === '070701',
+  squashfs: (b) => b.length >= 4 && b.readUInt32LE(0) === 0x73717368,
+  erofs: (b) => b.length >= 1028 && b.readUInt32LE(1024) === 0xe0f5e1e2,
 };
 
 /** Is the existing file or folder at `out` (lstat `st`) something minos may replace without --force? */
@@ -166,7 +168,7 @@ function replaceable(out: string, st: Stats): boolean {
   }
   if (!st.isFile()) return false;
   if (st.size === 0) return true;
-  const head = Buffer.alloc(512);
+  const head = Buffer.alloc(1028); // erofs's magic is at 1024
   let fd: number;
   try {
     fd = openSync(out, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -174,7 +176,7 @@ function replaceable(out: string, st: Stats): boolean {
     throw ioError(e, out);
   }
   try {
-    const n = readSync(fd, head, 0, 512, 0);
+    const n = readSync(fd, head, 0, head.length, 0);
     const b = head.subarray(0, n);
     return Object.values(MAGIC).some((is) => is(b));
   } finally {
