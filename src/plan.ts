@@ -8,9 +8,10 @@ import type { Lockfile } from './lock.js';
 import { parseTime } from './repo/index.js';
 import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
-import type { IndexPackage } from './types.js';
 import type { ImageSpec } from './spec/image.js';
-import { openRepository, type OpenOptions, type Repository } from './repo/source.js';
+import { findEntry, openRepository, type OpenOptions, type Repository } from './repo/source.js';
+
+export { findEntry };
 import { openDebianRepository, setMembers } from './debian/source.js';
 
 export interface PlanOptions extends OpenOptions {
@@ -29,22 +30,6 @@ export interface Plan {
   changeset: Changeset;
   /** How many locked packages were offered to the solver to keep. */
   lockedKept: number;
-}
-
-/** Per repository, its index entries by "name version arch" (a Debian index has 60,000: a scan per package cost ~0.7 s a build). */
-const byLocator = new WeakMap<Repository, Map<string, IndexPackage>>();
-
-export function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
-  let m = byLocator.get(repo);
-  if (!m) {
-    m = new Map();
-    for (const p of repo.loaded.index.packages) {
-      const k = `${p.name} ${p.version} ${p.arch}`;
-      if (!m.has(k)) m.set(k, p);
-    }
-    byLocator.set(repo, m);
-  }
-  return m.get(`${l.name} ${l.version} ${l.arch}`);
 }
 
 /** Freshness and anti-rollback against the lockfile: a pinned digest excuses expiry. */

@@ -11,7 +11,7 @@ import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
-import { openRepository, packageFile, type Repository } from '../repo/source.js';
+import { findEntry, openRepository, packageFile, type Repository } from '../repo/source.js';
 import { meets, parseDependency, type Arch } from '../depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
@@ -227,7 +227,7 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   const source = (l: Locator): Source => {
     if (l.repo === FILE_REPO) return fileSources.get(`${l.name}\0${l.version}\0${l.arch}`)!;
     const repo = byRepo.get(l.repo);
-    const entry = repo?.loaded.index.packages.find((p) => p.name === l.name && p.version === l.version && p.arch === l.arch);
+    const entry = repo && findEntry(repo, l);
     if (!repo || !entry) throw new MinosError('MN0212', `${l.name} ${l.version} is in no configured repository`, { data: { package: l.name } });
     return { kind: 'repo', repo, entry };
   };
