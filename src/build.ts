@@ -383,6 +383,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
       else if (opts.format === 'squashfs' || opts.format === 'erofs') writeFsImage(opts.format, stage, nodes, tmpOut, { mtime, compression: opts.compression, level: opts.level });
+      else if (opts.format === 'tar.gz') writeTar(stage, nodes, tmpOut, { ...outOpts, gzip: opts.level ?? 6 });
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
       placeOutput(tmpOut, opts.out);
       discardStage(stage);

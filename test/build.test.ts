@@ -391,3 +391,18 @@ t.test('the image\'s repositories: where the device finds them, never a folder o
   t.equal(r.code, 2);
   t.match(r.stderr, /image\.yaml:\d+: field "repositories\[0\]\.device": "\.\.\/x" is not a URL or a path on the device/);
 });
+
+t.test('tar.gz: the same tar, gzip-compressed (members of 8 MiB), reproducible, root or not', async (t) => {
+  const { spec, out } = setup(t);
+  for (const [f, user] of [['a.tar', undefined], ['b.tar.gz', undefined], ['c.tgz', 'nobody']] as const) {
+    const r = minos(['build', spec, '-o', join(out, f)], { env: SDE, user });
+    t.equal(r.code, 0, `${f}: ${r.stderr}`);
+  }
+  t.equal(sh(`gzip -dc ${join(out, 'b.tar.gz')} | sha256sum`).split(' ')[0], sha(join(out, 'a.tar')), 'gunzip gives the tar build');
+  t.equal(sha(join(out, 'b.tar.gz')), sha(join(out, 'c.tgz')), 'root and nobody: the same bytes');
+  t.match(sh(`tar -tzvf ${join(out, 'b.tar.gz')}`), /-rwsr-xr-x root\/root\s+21 .* usr\/bin\/hello/);
+  const r = minos(['build', spec, '-o', join(out, 'd.tar.gz'), '--level', '10']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--level 10: gzip takes 1 to 9 \[MN0002\]/);
+  t.notOk(existsSync(join(out, 'd.tar.gz')));
+});

@@ -28,7 +28,7 @@ function cacheDir(): string {
   return join(cacheBase(), 'packages');
 }
 
-interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; compression?: string; json?: boolean }
+interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level?: string; compression?: string; json?: boolean }
 
 export function registerBuild(program: Command, io: Io): void {
   program
@@ -42,7 +42,7 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'zstd level for tar.zst and squashfs output, 1-19', '3')
+    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst and squashfs (default 3), gzip 1-9 for tar.gz (default 6)')
     .option('--compression <algo>', `squashfs compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default zstd)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
@@ -76,6 +76,7 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${SQUASHFS_COMPRESSIONS.join(', ')}`);
   }
   if (opts.compression !== undefined && format !== 'squashfs') throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
+  if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
   sweepStale(out, lockFile, sbomPathFor(out));
@@ -110,7 +111,7 @@ async function buildAndReport(
   };
   const r = await buildImage({
     spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-    level: zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+    level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
   });
   if (progress) io.progress?.('');
   if (opts.json) {
