@@ -49,6 +49,10 @@ export interface BuildOptions {
   arch?: Arch;
   /** Absolute lockfile path. */
   lockFile: string;
+  /** Write the (single-file) output to standard output; `out` then only places the temporary files. */
+  stdout?: boolean;
+  /** Where the SBOM goes; default OUT.spdx.json. */
+  sbomFile?: string;
   /** Install exactly the locked set, without resolving. */
   frozen?: boolean;
   /** Ignore an existing lockfile's versions (re-resolve from scratch). */
@@ -197,7 +201,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
       meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
     })),
   });
-  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.out) };
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: opts.sbomFile ?? sbomPathFor(opts.out) };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -233,7 +237,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const temps = buildTemps(opts.out);
   const stage = createStage(temps.stage);
   const unpacked = temps.pkgs;
-  const tmpOut = temps.file;
+  const tmpOut = opts.stdout ? '-' : temps.file;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
     const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
@@ -385,7 +389,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       else if (opts.format === 'squashfs' || opts.format === 'erofs') writeFsImage(opts.format, stage, nodes, tmpOut, { mtime, compression: opts.compression, level: opts.level });
       else if (opts.format === 'tar.gz') writeTar(stage, nodes, tmpOut, { ...outOpts, gzip: opts.level ?? 6 });
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
-      placeOutput(tmpOut, opts.out);
+      if (!opts.stdout) placeOutput(tmpOut, opts.out);
       discardStage(stage);
     }
 
@@ -401,8 +405,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   } catch (e) {
     discardStage(stage);
     rmSync(unpacked, { recursive: true, force: true });
-    rmSync(tmpOut, { force: true });
-    for (const f of [opts.lockFile, sbomPathFor(opts.out)]) rmSync(tempBeside(f), { force: true });
+    if (!opts.stdout) rmSync(tmpOut, { force: true });
+    for (const f of [opts.lockFile, opts.sbomFile ?? sbomPathFor(opts.out)]) rmSync(tempBeside(f), { force: true });
     throw e;
   }
 }

@@ -16,9 +16,22 @@ export function under(root: string, rel: string): string {
 export const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Write all of `b` to `fd`, looping over short writes. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Write all of `b`. A pipe Node made non-blocking (standard output) answers
+ * EAGAIN while the reader lags: wait a moment and write again.
+ */
 export function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+  while (off < b.length) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
 }
 
 /** After a failed write: close `fd` if still open and remove `tmp`, ignoring errors. */

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, serveFolder, sh, tempDir } from './lib/cli.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, minos, serveFolder, sh, tempDir } from './lib/cli.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -405,4 +406,28 @@ t.test('tar.gz: the same tar, gzip-compressed (members of 8 MiB), reproducible, 
   t.equal(r.code, 2);
   t.match(r.stderr, /--level 10: gzip takes 1 to 9 \[MN0002\]/);
   t.notOk(existsSync(join(out, 'd.tar.gz')));
+});
+
+t.test('-o -: a tar-family image on standard output and nothing else', async (t) => {
+  const { dir, spec, out } = setup(t);
+  const r0 = minos(['build', spec, '-o', join(out, 'f.tar.zst')], { env: SDE });
+  t.equal(r0.code, 0, r0.stderr);
+  const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'build', spec, '-o', '-', ...args], { env: { ...process.env, ...SDE }, maxBuffer: 1 << 28 });
+  const r = run(['--format', 'tar.zst']);
+  t.equal(r.status, 0, r.stderr.toString());
+  t.ok(r.stdout.equals(readFileSync(join(out, 'f.tar.zst'))), 'the same bytes as the file build');
+  t.match(r.stderr.toString(), /^-: tar\.zst image of 3 packages/);
+  t.same(readdirSync(dir).filter((n) => n.includes('minos') || n.endsWith('.lock.json')), [], 'nothing written beside (no --lock)');
+  const lock = join(dir, 'piped.lock.json');
+  const r2 = run(['--format', 'cpio', '--lock', lock, '--json']);
+  t.equal(r2.status, 0);
+  t.equal(r2.stdout.subarray(0, 6).toString(), '070701', 'cpio on stdout');
+  t.match(JSON.parse(r2.stderr.toString()), { out: '-', format: 'cpio', lock });
+  t.ok(existsSync(lock) && existsSync(join(dir, 'piped.spdx.json')), 'with --lock: the lockfile, and the SBOM beside it');
+  for (const args of [[], ['--format', 'dir'], ['--format', 'squashfs']]) {
+    const bad = run(args);
+    t.equal(bad.status, 2, args.join(' '));
+    t.equal(bad.stdout.length, 0, 'nothing on stdout');
+    t.match(bad.stderr.toString(), /-o -: give --format tar, tar\.zst, tar\.gz, cpio/);
+  }
 });

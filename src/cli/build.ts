@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -35,7 +35,7 @@ export function registerBuild(program: Command, io: Io): void {
     .command('build')
     .description('build a root filesystem image from a spec, offline and reproducibly')
     .argument('<spec>', 'image spec YAML file')
-    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME)')
+    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz or cpio (--format) to standard output')
     .option('--format <format>', `one of ${FORMATS.join(', ')} (default: from the output's extension, else dir)`)
     .option('--arch <arch>', 'target architecture (default: the spec\'s)')
     .option('--lock <file>', 'lockfile to read and write (default: OUT.lock.json)')
@@ -64,6 +64,10 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
   }
   if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
+  if (opts.out === '-') {
+    await buildToStdout(spec, opts, io, unpackPool);
+    return;
+  }
   const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
   let format = opts.format as OutputFormat | undefined;
   try {
@@ -95,6 +99,50 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   } finally {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
+  }
+}
+
+/** Formats `-o -` can stream: one file, written front to back. */
+const STREAMABLE: readonly OutputFormat[] = ['tar', 'tar.zst', 'tar.gz', 'cpio'];
+
+/**
+ * `-o -`: the image on standard output and nothing else there. The work
+ * happens in a private temporary folder; the lockfile and SBOM are written
+ * only with --lock FILE (the SBOM beside it: FILE without .lock.json, plus
+ * .spdx.json); messages go to stderr.
+ */
+async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPool: UnpackPool): Promise<void> {
+  const format = opts.format as OutputFormat | undefined;
+  if (!format || !STREAMABLE.includes(format)) {
+    throw new MinosError('MN0002', `-o -: give --format ${STREAMABLE.join(', ')} (a ${format ?? 'folder'} cannot be streamed)`);
+  }
+  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
+  if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  if (process.stdout.isTTY) throw new MinosError('MN0002', '-o -: standard output is a terminal; redirect it to a file or a pipe');
+  const scratch = mkdtempSync(join(tmpdir(), 'minos-stdout-'));
+  const lockFile = opts.lock ? resolve(opts.lock) : join(scratch, 'image.lock.json');
+  const sbomFile = opts.lock ? `${lockFile.replace(/\.lock\.json$/, '')}.spdx.json` : join(scratch, 'image.spdx.json');
+  const stop = (signal: NodeJS.Signals, status: number) => {
+    rmSync(scratch, { recursive: true, force: true });
+    io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
+    process.exit(status);
+  };
+  const onInt = () => stop('SIGINT', 130);
+  const onTerm = () => stop('SIGTERM', 143);
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  try {
+    const r = await buildImage({
+      spec, out: join(scratch, 'image'), stdout: true, sbomFile, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update,
+      allowExpired: opts.allowExpired, level: opts.level === undefined ? undefined : zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(),
+      cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
+    });
+    const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred };
+    io.err(opts.json ? JSON.stringify(summary) : `-: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}${opts.lock ? `; lockfile ${r.lockFile}, SBOM ${r.sbomFile}` : ''}`);
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

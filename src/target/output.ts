@@ -182,7 +182,9 @@ function copyContent(stage: Stage, n: Node, w: Writer, buf: Buffer): void {
   }
 }
 
+/** `-`: standard output (fd 1), neither synced nor closed. */
 function openOut(file: string): number {
+  if (file === '-') return 1;
   try {
     return openSync(file, 'w', 0o644);
   } catch (e) {
@@ -208,10 +210,10 @@ export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string,
     }
     w.write(TAR_END);
     w.end();
-    fsyncSync(fd);
+    if (fd !== 1) fsyncSync(fd);
   } finally {
     w.free();
-    closeSync(fd);
+    if (fd !== 1) closeSync(fd);
   }
 }
 
@@ -265,9 +267,9 @@ export function writeCpio(stage: Stage, nodes: readonly Resolved[], file: string
     entry('TRAILER!!!', 0, 0, 0, 1, 0, 0, 0, 0);
     w.write(Buffer.alloc((512 - (w.written % 512)) % 512)); // as cpio(1) pads
     w.end();
-    fsyncSync(fd);
+    if (fd !== 1) fsyncSync(fd);
   } finally {
     w.free();
-    closeSync(fd);
+    if (fd !== 1) closeSync(fd);
   }
 }
