@@ -199,7 +199,7 @@ t.test('SIGKILL at random journal steps and times: recovery leaves exactly the o
 });
 
 t.test('SIGKILL at a system call of every writing command, and of the recovery after it', async (t) => {
-  const perScenario = FULL ? 30 : 1;
+  const perScenario = FULL ? 20 : 1;
   for (let i = 0; i < perScenario * list.length; i++) {
     const sc = list[i % list.length];
     const root = join(work, `r${trialNo++}`);
@@ -227,7 +227,7 @@ const ERRNO_CLASSES: Record<string, string[]> = {
 const ERRNO_TEXT: Record<string, RegExp> = { ENOSPC: /no space left on device/, EROFS: /read-only file system/ };
 
 t.test('ENOSPC and EROFS at a system call of every writing command: a one-line error, the old state, no litter', async (t) => {
-  const perScenario = FULL ? 20 : 1;
+  const perScenario = FULL ? 15 : 1;
   let offRoot = 0;
   for (let i = 0; i < perScenario * list.length; i++) {
     const sc = list[i % list.length];
@@ -291,7 +291,7 @@ t.test('an unreadable journal: queries answer, writes stop (MN0004), recover --a
   broken(probe, Math.ceil(sc.steps / 2));
   const abortPoints = points(probe, ['recover', '--abort']);
   t.ok(abortPoints.length > 10, `recover --abort changes the root in ${abortPoints.length} calls`);
-  const trials = FULL ? 30 : 2;
+  const trials = FULL ? 20 : 2;
   for (let i = 0; i < trials; i++) {
     const root = join(work, `r${trialNo++}`);
     const k = i < 2 ? Math.ceil(sc.steps / (i + 2)) : 1 + Math.floor(rand() * sc.steps);
