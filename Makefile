@@ -42,7 +42,7 @@ test: build deps lint
 
 # Longer randomized runs (differential solver tests, crash trials).
 test-full: build deps
-	MINOS_FULL=1 npx tap $(TAP_FLAGS)
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS)
 
 # Several hundred SIGKILL, ENOSPC and EROFS trials during install, upgrade, remove, rollback,
 # key and repository changes and recovery (a handful of each run in `make test`).
