@@ -132,11 +132,10 @@ function tryLink(file: string, info: LockInfo): boolean {
     fd = openSync(tmp, 'w', 0o644);
     writeSync(fd, `${JSON.stringify(info)}\n`);
     fsyncSync(fd);
+    closeSync(fd);
   } catch (e) {
-    abandonTemp(fd, tmp);
+    abandonTemp(fd, tmp); // closes fd (once)
     throw ioError(e, file);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
   let linked = false;
   try {
