@@ -231,7 +231,8 @@ t.test('ENOSPC and EROFS at a system call of every writing command: a one-line e
   let offRoot = 0;
   for (let i = 0; i < perScenario * list.length; i++) {
     const sc = list[i % list.length];
-    const errno = i % 2 === 0 ? 'ENOSPC' : 'EROFS';
+    // Alternate within a round and between rounds, so that every scenario meets both.
+    const errno = (i + Math.floor(i / list.length)) % 2 === 0 ? 'ENOSPC' : 'EROFS';
     const candidates = sc.points.filter((p) => ERRNO_CLASSES[errno].includes(p.cls));
     if (!candidates.length) continue;
     const root = join(work, `r${trialNo++}`);
