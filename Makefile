@@ -45,11 +45,12 @@ test: build deps lint
 
 # Longer randomized runs (differential solver tests, crash trials).
 test-full: build deps
-	MINOS_FULL=1 npx tap $(TAP_FLAGS)
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS)
 
-# >= 100 SIGKILL trials during install, upgrade and remove (a handful run in `make test`).
+# Several hundred SIGKILL, ENOSPC and EROFS trials during install, upgrade, remove, rollback,
+# key and repository changes and recovery (a handful of each run in `make test`).
 test-crash: build deps
-	MINOS_FULL=1 npx tap $(TAP_FLAGS) test/live-crash.test.ts
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS) test/live-crash.test.ts
 
 demo: build
 	bash images/demo.sh

@@ -59,7 +59,11 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
   const temps: string[] = [];
   try {
     for (const { file, data, mode } of files) {
-      mkdirSync(dirname(file), { recursive: true });
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (e) {
+        throw ioError(e, dirname(file));
+      }
       const tmp = `${file}.new-${process.pid}`;
       temps.push(tmp);
       let fd: number | undefined;
@@ -81,15 +85,19 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
     try {
       renameSync(temps[i], file);
     } catch (e) {
+      for (const tmp of temps.slice(i)) abandonTemp(undefined, tmp);
       throw ioError(e, file);
     }
   }
   for (const dir of new Set(files.map((f) => dirname(f.file)))) {
-    const dfd = openSync(dir, 'r');
+    let dfd: number | undefined;
     try {
+      dfd = openSync(dir, 'r');
       fsyncSync(dfd);
+    } catch (e) {
+      throw ioError(e, dir);
     } finally {
-      closeSync(dfd);
+      if (dfd !== undefined) closeSync(dfd);
     }
   }
 }

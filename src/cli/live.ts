@@ -17,8 +17,8 @@ import { readHistory } from '../live/history.js';
 import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
 import { why } from '../live/needs.js';
 import { openLiveRepos, type Action } from '../live/resolve.js';
-import { addKey, CACHE_DIR, initRoot, KEYRINGS_DIR, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { addRepo, removeRepo, trustKeys, untrustKey } from '../live/config.js';
+import { CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, rootArch } from '../live/root.js';
 import { loadPgpKeys } from '../debian/release.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
 import { solve } from '../solve/solver.js';
@@ -367,34 +367,21 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       const err = repoNameError(name);
       if (err) throw new MinosError('MN0002', err);
       if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
-      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
-        const repos = readRepoConfig(root);
-        if (repos.some((r) => r.name === name)) throw new MinosError('MN0002', `repository "${name}" is already configured`, { hint: 'remove it first with `minos repo remove NAME`' });
+      const command = `repo add ${name}`;
+      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
+        const at = /^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) };
         if (opts.suite !== undefined) {
           if (opts.key.length) throw new MinosError('MN0002', '--key is for minos repositories; a Debian repository (--suite) takes --keyring');
           if (!opts.keyring.length) throw new MinosError('MN0002', '--suite needs at least one --keyring (e.g. /usr/share/keyrings/debian-archive-keyring.gpg)');
           const components = opts.component.length ? opts.component : ['main'];
           const keys = await loadPgpKeys(opts.keyring.map((f) => resolve(f)));
-          writeFileAtomic(join(root, KEYRINGS_DIR, `${name}.gpg`), Buffer.concat(keys.map((k) => Buffer.from(k.write()))));
-          const entry: RepoConfig = {
-            name, priority: Number(opts.priority), keys: [], debian: { suite: opts.suite, components, keyrings: [`${name}.gpg`] },
-            ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }),
-          };
-          const all = [...repos, entry];
-          writeRepoConfig(root, all);
-          try {
-            readRepoConfig(root);
-          } catch (e) {
-            writeRepoConfig(root, repos);
-            throw e;
-          }
+          const keyring = Buffer.concat(keys.map((k) => Buffer.from(k.write())));
+          const entry = addRepo(root, { name, priority: Number(opts.priority), keys: [], debian: { suite: opts.suite, components, keyrings: [] }, ...at }, { keyring }, command, onEvent(io));
           io.out(`added Debian repository ${name} (${entry.url ?? entry.path}, suite ${opts.suite}, ${components.join(' ')}, priority ${entry.priority}, ${keys.length} keys)`);
           return;
         }
-        const keys = opts.key.map((f) => addKey(root, resolve(f)).id);
-        const entry: RepoConfig = { name, priority: Number(opts.priority), keys: [...new Set(keys)].sort(), ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }) };
-        writeRepoConfig(root, [...repos, entry]);
-        io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
+        const entry = addRepo(root, { name, priority: Number(opts.priority), keys: [], ...at }, { keyFiles: opts.key.map((f) => resolve(f)) }, command, onEvent(io));
+        io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${entry.keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
       });
     });
   repo
@@ -413,10 +400,9 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .argument('<name>', 'repository name')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (name: string, opts: { wait?: boolean }, cmd: Command) => {
-      await withWriteLock({ root: globals(cmd).root, command: `repo remove ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const repos = readRepoConfig(root);
-        if (!repos.some((r) => r.name === name)) throw new MinosError('MN0002', `no repository "${name}" is configured`);
-        writeRepoConfig(root, repos.filter((r) => r.name !== name));
+      const command = `repo remove ${name}`;
+      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        removeRepo(root, name, command, onEvent(io));
         io.out(`removed repository ${name}`);
       });
     });
@@ -431,7 +417,8 @@ export function registerLiveKey(key: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (files: string[], opts: { wait?: boolean }, cmd: Command) => {
       await withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        for (const f of files) io.out(`trusted ${addKey(root, resolve(f)).id}  ${f}`);
+        const keys = trustKeys(root, files.map((f) => resolve(f)), 'key add', onEvent(io));
+        keys.forEach((k, i) => io.out(`trusted ${k.id}  ${files[i]}`));
       });
     });
   key
@@ -451,7 +438,7 @@ export function registerLiveKey(key: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (id: string, opts: { wait?: boolean }, cmd: Command) => {
       await withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        removeKey(root, id);
+        untrustKey(root, id, `key remove ${id}`, onEvent(io));
         io.out(`removed key ${id}`);
       });
     });

@@ -8,7 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
-import { MinosError, quote } from '../errors.js';
+import { ioError, MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import { findEntry, openRepository, packageFile, type Repository } from '../repo/source.js';
@@ -328,7 +328,8 @@ export async function fetchToCache(root: string, src: Source): Promise<string> {
     if (err.code === 'ENOENT' && src.kind === 'repo') {
       throw new MinosError('MN0212', `${from}: listed in the index of "${src.repo.name}" but missing`, { data: { file: basename(from) } });
     }
-    throw new MinosError('MN0003', `${err.code === 'ENOSPC' ? dest : from}: ${err.code === 'ENOSPC' ? 'no space left on device' : err.message}`, { cause: e, data: { file: dest } });
+    // A full or read-only cache is named as such (MN0009, MN0008); anything else is about the source.
+    throw ioError(e, ['ENOSPC', 'EDQUOT', 'EROFS'].includes(err.code ?? '') ? dest : from);
   }
   return dest;
 }

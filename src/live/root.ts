@@ -4,7 +4,7 @@
  * say which repositories and keys it trusts (docs/LIVE.md). `minos build`
  * writes the same files into an image, so an image is a root.
  */
-import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
@@ -112,9 +112,13 @@ function readJson(file: string): unknown {
 const pretty = (v: unknown) => Buffer.from(`${JSON.stringify(JSON.parse(canonicalBytes(v).toString()), null, 2)}\n`);
 
 export function readRepoConfig(root: string): RepoConfig[] {
+  const v = readJson(join(root, REPOS_FILE));
+  return v === undefined ? [] : parseRepoConfig(root, v);
+}
+
+/** Check and read the JSON value of ROOT/etc/minos/repositories.json. */
+export function parseRepoConfig(root: string, v: unknown): RepoConfig[] {
   const file = join(root, REPOS_FILE);
-  const v = readJson(file);
-  if (v === undefined) return [];
   const bad = (why: string) => new MinosError('MN0115', `${file}: ${why}`, { data: { file } });
   if (!Array.isArray(v)) throw bad('expected a list of repositories');
   return v.map((r: Record<string, unknown>, i) => {
@@ -143,9 +147,13 @@ export function readRepoConfig(root: string): RepoConfig[] {
   });
 }
 
+/** The bytes of ROOT/etc/minos/repositories.json listing `repos`. */
+export function repoConfigBytes(repos: readonly RepoConfig[]): Buffer {
+  return pretty([...repos].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+}
+
 export function writeRepoConfig(root: string, repos: readonly RepoConfig[]): void {
-  const sorted = [...repos].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  writeFileAtomic(join(root, REPOS_FILE), pretty(sorted));
+  writeFileAtomic(join(root, REPOS_FILE), repoConfigBytes(repos));
 }
 
 export function readOptions(root: string): RootOptions {
@@ -216,23 +224,23 @@ export function repoSpecs(root: string): RepoSpec[] {
   }));
 }
 
-/** Trust a public key: copy it to ROOT/etc/minos/keys/ID.pub. */
-export function addKey(root: string, file: string): PublicKey {
-  const k = loadPublicKey(file);
-  writeFileAtomic(join(root, KEYS_DIR, `${k.id}.pub`), Buffer.from(k.key.export({ type: 'spki', format: 'pem' }) as string));
-  return k;
+/** A public key to trust, and what ROOT/etc/minos/keys/ID.pub will hold. */
+export function keyFile(file: string): { key: PublicKey; path: string; data: Buffer } {
+  const key = loadPublicKey(file);
+  return { key, path: `${KEYS_DIR}/${key.id}.pub`, data: Buffer.from(key.key.export({ type: 'spki', format: 'pem' }) as string) };
 }
 
 export function listKeys(root: string): PublicKey[] {
   return [...trustedKeys(root).values()];
 }
 
-export function removeKey(root: string, id: string): void {
+/** The trusted key with id (or unique id prefix) `id`; MN0002 when none or several match. */
+export function findKey(root: string, id: string): PublicKey {
   const dir = join(root, KEYS_DIR);
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.pub')) : [];
   const match = [...trustedKeys(root).values()].filter((k) => k.id === id || k.id.startsWith(id));
   if (match.length !== 1) {
     throw new MinosError('MN0002', match.length ? `key id ${quote(id)} is ambiguous` : `no trusted key ${quote(id)} in ${dir}`, { data: { keyid: id, keys: names } });
   }
-  rmSync(match[0].file);
+  return match[0];
 }
