@@ -120,7 +120,7 @@ function scenarios(t: Tap.Test): Scenario[] {
     if (steps > 1) {
       copyRoot(template, count);
       runWith(count, args, { MINOS_CRASH_AFTER: String(Math.ceil(steps / 2)) });
-      recovery = points(count, ['list']);
+      recovery = points(count, ['recover']);
     }
     return { name, template, args, old: rootState(template), new: rootState(probe), steps, points: found, recovery };
   };
@@ -136,11 +136,15 @@ function scenarios(t: Tap.Test): Scenario[] {
   ];
 }
 
-/** The checks after the next command: exactly the old or the new state, nothing left over, verify clean. */
+/**
+ * The checks after the next command (queries never write: `minos recover`, as
+ * any writing command would): exactly the old or the new state, nothing left
+ * over, verify clean.
+ */
 function checkOutcome(t: Tap.Test, root: string, sc: Scenario, what: string, allowed: ('old' | 'new')[] = ['old', 'new']): 'old' | 'new' | undefined {
-  const q = runWith(root, ['list', '--json']);
+  const q = runWith(root, ['recover']);
   if (q.code !== 0) {
-    t.fail(`${what}: list after the crash failed: ${q.stderr}`);
+    t.fail(`${what}: recover after the crash failed: ${q.stderr}`);
     return undefined;
   }
   const st = rootState(root);
@@ -190,7 +194,7 @@ t.test('SIGKILL at random journal steps and times: recovery leaves exactly the o
     const how = i % 3 === 2 ? { delayMs: Math.floor(100 + rand() * 1400) } : { step: 1 + Math.floor(rand() * sc.steps) };
     const res = await crashRun(root, sc.args, how);
     // In the full run, sometimes crash the recovery as well, then recover again.
-    if (FULL && rand() < 0.25) await crashRun(root, ['list'], { step: 1 + Math.floor(rand() * 20) });
+    if (FULL && rand() < 0.25) await crashRun(root, ['recover'], { step: 1 + Math.floor(rand() * 20) });
     const is = checkOutcome(t, root, sc, `${sc.name} ${JSON.stringify(how)} (${res.signal ?? `exit ${res.code}`})`);
     tally.trials++;
     if (is) tally[is]++;
@@ -210,7 +214,7 @@ t.test('SIGKILL at a system call of every writing command, and of the recovery a
     // Every other trial also kills the recovery, at one of its own calls.
     if (sc.recovery.length && i % 2 === 0) {
       const q = pickPoint(sc.recovery);
-      const rr = injectRun(root, ['list'], q.syscall, q.n, 'signal=KILL');
+      const rr = injectRun(root, ['recover'], q.syscall, q.n, 'signal=KILL');
       what += `, then recovery killed at ${q.syscall} #${q.n} (${rr.injected ?? 'not reached'})`;
     }
     const is = checkOutcome(t, root, sc, what);

@@ -320,3 +320,22 @@ t.test('why and remove --orphans', async (t) => {
   r = f.run(['verify']);
   t.equal(r.code, 0, r.stdout + r.stderr);
 });
+
+t.test('queries only read: an interrupted transaction stays for recover, the root is byte for byte unchanged', async (t) => {
+  const f = liveFixture(t, [libx1, app1, tool1]);
+  let r = f.run(['install', 'app']);
+  t.equal(r.code, 0, r.stderr);
+  r = f.run(['install', 'tool'], { MINOS_CRASH_AFTER: '4' });
+  t.not(r.code, 0, 'killed mid-transaction');
+  const state = () => sh(`cd '${f.root}' && find . -printf '%p %y %m %s %T@\\n' | sort && find . -type f -exec sha256sum {} + | sort`);
+  const before = state();
+  for (const q of [['list'], ['list', '--upgradable'], ['info', 'app'], ['files', 'app'], ['owner', '/usr/bin/app'], ['search', 'app'], ['history'], ['verify'], ['why', 'libx'], ['plan', 'install', 'tool']]) {
+    const qr = f.run(q);
+    t.not(qr.code, 1, `${q.join(' ')}: ${qr.stderr}`);
+    t.match(qr.stderr, /is pending; showing the last committed state/, `${q.join(' ')} says a transaction is pending`);
+  }
+  t.equal(state(), before, 'not one byte, name or time changed');
+  r = f.run(['recover']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(f.run(['verify']).code, 0);
+});

@@ -371,6 +371,22 @@ function readJournal(dir: string): Journal | 'missing' | 'garbage' {
 }
 
 /**
+ * What a query says about interrupted transactions, reading only: undefined
+ * when there are none; otherwise one line (naming an unreadable journal).
+ */
+export function pendingReport(root: string): string | undefined {
+  const ids = pendingTxns(root).filter((id) => !id.endsWith(DONE));
+  if (!ids.length) return undefined;
+  for (const id of ids) {
+    const dir = join(txnRoot(root), id);
+    if (readJournal(dir) === 'garbage') {
+      return `${join(dir, JOURNAL)}: unreadable journal of an interrupted transaction; showing the last committed state (run \`minos recover --abort\` to roll it back from its saved files)`;
+    }
+  }
+  return `an interrupted transaction (${ids.join(', ')}) is pending; showing the last committed state (\`minos recover\`, or the next install, remove, upgrade or rollback, completes it)`;
+}
+
+/**
  * Finish or undo every interrupted transaction. Call with the write lock
  * held. Returns what was done; emits a 'recovered' event for each. A folder
  * without journal is rolled back from its own saved files (salvageTxn); one

@@ -9,7 +9,7 @@
  * staged and the whole plan is known.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
@@ -21,10 +21,10 @@ import type { FileEntry, Manifest } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
 import { appendGeneration, fastDbBytes, genPackages, historyBytes, readHistory } from './history.js';
-import { acquireLock, hasLitter, lockHolder } from './lock.js';
-import { createTxn, crashPoint, discardTxn, pendingTxns, recover, runJournal, syncFsAsync, type Journal, type PostOp, type PreOp, type Txn } from './journal.js';
+import { acquireLock, lockHolder } from './lock.js';
+import { createTxn, crashPoint, discardTxn, pendingReport, recover, runJournal, syncFsAsync, type Journal, type PostOp, type PreOp, type Txn } from './journal.js';
 import { expectOf, fetchToCache, keyringFor, recordFrom, resolveAction, type Action, type Resolution, type Target } from './resolve.js';
-import { LOCK_FILE, loadDb, openRoot, rootArch } from './root.js';
+import { loadDb, openRoot, rootArch } from './root.js';
 import { sameEntry, type StageResult } from './stage.js';
 import { createStagePool, type StagePool } from './stagepool.js';
 
@@ -75,22 +75,16 @@ export async function withWriteLock<T>(opts: Pick<LiveOptions, 'root' | 'command
  * lock, recover first (taking the lock removes the temporary files). A query during a live write
  * reads the committed database and does not wait.
  */
+/**
+ * Open a root for a query. Queries never write (nor take the lock): an
+ * interrupted transaction, or a dead writer's temporary files, wait for
+ * `minos recover` or the next writing command; the query answers from the
+ * last committed database and says so.
+ */
 export async function openForQuery(dir: string, emit: Emit = noEvents): Promise<string> {
   const root = openRoot(dir);
-  if ((pendingTxns(root).length || existsSync(join(root, LOCK_FILE)) || hasLitter(root)) && !lockHolder(root)) {
-    try {
-      const lock = await acquireLock(root, { command: 'recover', onEvent: emit });
-      try {
-        recover(root, emit);
-      } finally {
-        lock.release();
-      }
-    } catch (e) {
-      if (!(e instanceof MinosError)) throw e;
-      // Queries still answer from the committed database: a root recovery cannot fix now (read-only, unreadable journal) is not stuck.
-      if (e.code !== 'MN0501') emit({ type: 'warning', message: `${e.message}${e.hint ? ` (${e.hint})` : ''}; showing the last committed state` });
-    }
-  }
+  const pending = lockHolder(root) ? undefined : pendingReport(root);
+  if (pending) emit({ type: 'warning', message: pending });
   return root;
 }
 
