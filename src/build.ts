@@ -324,8 +324,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const requested = new Set(requests.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
     if (debs.length) {
-      const warnings = completeDebianRoot(stage, debs, { debArch: debArch!, epoch: mtime, declared: { users: spec.users, groups: spec.groups } });
-      for (const w of warnings) emit({ type: 'warning', message: w.message });
+      const done = completeDebianRoot(stage, debs, { debArch: debArch!, epoch: mtime, declared: { users: spec.users, groups: spec.groups } });
+      for (const w of done.warnings) emit({ type: 'warning', message: w.message });
+      // A folder the scripts made a link is no longer the package's to verify (dpkg's own list keeps it).
+      const gone = (p: string) => done.relinked.some((l) => p === l || p.startsWith(`${l}/`));
+      if (done.relinked.length) for (const rec of records) rec.files = rec.files.filter((f) => !gone(f.path));
     }
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.

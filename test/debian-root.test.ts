@@ -81,6 +81,8 @@ for (const arch of ['x86_64', 'aarch64']) {
     const file = run('file', ['-L', join(out, 'bin/bash')]).stdout;
     t.match(file, arch === 'x86_64' ? /x86-64/ : /aarch64/, 'binaries of the target architecture');
     probe(t, out);
+    const v = minos(['--root', out, 'verify']);
+    t.equal(v.code, 0, `minos verify is clean: ${v.stdout.slice(0, 300)}${v.stderr}`);
     // amd64's loader is /lib64/ld-linux-x86-64.so.2; arm64 has no /lib64 (as debootstrap leaves it).
     t.equal(existsSync(join(out, 'lib64')), arch === 'x86_64', '/lib64 only where the architecture has it');
   });

@@ -78,7 +78,13 @@ export interface CompleteOptions {
   declared: { users: readonly UserDecl[]; groups: readonly GroupDecl[] };
 }
 
-export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opts: CompleteOptions): EffectWarning[] {
+export interface Completed {
+  warnings: EffectWarning[];
+  /** Shipped folders the scripts turn into links (/var/run -> /run): no longer the packages' folders. */
+  relinked: string[];
+}
+
+export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opts: CompleteOptions): Completed {
   const readStage = (p: string): Uint8Array | undefined => {
     const rel = canonicalPath(p, opts.debArch).slice(1);
     const n = stage.nodes.get(rel);
@@ -103,7 +109,7 @@ export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opt
     return { owner: u, group: g };
   };
   for (const o of fx.ops) applyOp(stage, o, owner);
-  return fx.warnings;
+  return { warnings: fx.warnings, relinked: fx.ops.filter((o) => o.op === 'dir-to-link').map((o) => o.path.slice(1)) };
 }
 
 function applyOp(stage: Stage, o: EffectOp, owner: (o: { path: string; uid: number; gid: number }) => { owner: string; group: string }): void {
