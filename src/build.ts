@@ -4,7 +4,8 @@
  *   with --frozen) → fetch → verify + unpack each package into a stage beside
  *   the output → accounts, overlay, device configuration, installed database
  *   → write the target (dir | tar | tar.zst | cpio) → rename into place →
- *   lockfile and SBOM.
+ *   lockfile and SBOM. OCI images run this once per architecture into one
+ *   layout (buildoci.ts).
  * Nothing appears at the output path unless every step succeeded.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
@@ -13,16 +14,17 @@ import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
 import { lockText, readLock, type Lockfile } from './lock.js';
+import { addOciImage, type OciLayout } from './target/oci.js';
 import { candidatesOf, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry, parseTime } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
-import { makeSbom } from './sbom.js';
+import { makeSbom, type SbomPackage } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
-import type { ImageSpec, OutputFormat } from './spec/image.js';
+import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
 import { DEB_ARCH } from './debian/packages.js';
@@ -65,12 +67,16 @@ export interface BuildOptions {
    * the packages are large enough to share out and closed otherwise.
    */
   unpackPool?: UnpackPool;
+  /** Add the image to this OCI layout (buildoci.ts) instead of placing OUT, lockfile and SBOM: their parts come back in `locked`. */
+  layout?: OciLayout;
 }
 
 export interface BuildResult {
   out: string;
   format: OutputFormat;
   arch: Arch;
+  /** An OCI build's architectures (arch is the first). */
+  arches?: Arch[];
   packages: Locator[];
   entries: number;
   bytes: number;
@@ -78,6 +84,8 @@ export interface BuildResult {
   lockFile: string;
   sbomFile: string;
   deferred: number;
+  /** With `layout`: the lockfile and SBOM's contents, for buildoci.ts to merge. */
+  locked?: { lock: Lockfile; sbom: SbomPackage[] };
 }
 
 export function sbomPathFor(lockFile: string): string {
@@ -192,7 +200,7 @@ function replaceSets(manifests: Map<string, { version: string; replaces: readonl
  * `found` holds the licenses found in the files of Debian packages, whose
  * metadata has none (see debian/copyright.ts); without it, no SBOM is made.
  */
-function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string } {
+function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
   const { spec } = opts;
   const lockData: Lockfile = {
     format: 1,
@@ -201,15 +209,11 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
-  const sbom = found && makeSbom({
-    image: spec.name,
-    created: mtime,
-    tool: opts.tool,
-    packages: chosen.map((c) => ({
-      meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
-    })),
-  });
-  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile) };
+  const parts = found && chosen.map((c) => ({
+    meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
+  }));
+  const sbom = parts && makeSbom({ image: spec.name, created: mtime, tool: opts.tool, packages: parts });
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile), lockData, parts };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -217,7 +221,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
   const arch = opts.arch ?? spec.arch;
   const now = Math.floor(Date.now() / 1000);
+  if (isOci(opts.format) && !opts.layout) throw new MinosError('MN0001', 'OCI images are built by buildOciImage');
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
+  // A lockfile of several architectures marks what each image installs.
+  if (lock) lock.packages = lock.packages.filter((p) => p.images === undefined || p.images.includes(arch));
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
 
   const repos = await openRepositories(spec, { allowExpired: true, arch });
@@ -325,7 +332,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
       }
       writer.sync();
-      made.sbom ??= lockAndSbom(opts, repos, chosen, mtime, found).sbom;
+      if (made.sbom === undefined) made = lockAndSbom(opts, repos, chosen, mtime, found);
     } finally {
       await Promise.allSettled(jobs);
       await pool.close();
@@ -393,7 +400,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     emit({ type: 'writing', format: opts.format });
     const outOpts = { accounts, mtime };
-    if (opts.format === 'dir') {
+    if (opts.layout) {
+      await addOciImage(opts.layout, stage, nodes, { ...outOpts, arch, scratch: tmpOut });
+      discardStage(stage);
+    } else if (opts.format === 'dir') {
       finishDirectory(stage, nodes, { ...outOpts, asRoot });
       placeOutput(stage.root, opts.out);
     } else {
@@ -404,13 +414,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
 
     const { sbomFile } = made;
-    writeFileSync(tempBeside(opts.lockFile), made.lock);
-    writeFileSync(tempBeside(sbomFile), made.sbom!);
-    renameSync(tempBeside(opts.lockFile), opts.lockFile);
-    renameSync(tempBeside(sbomFile), sbomFile);
+    if (!opts.layout) {
+      writeFileSync(tempBeside(opts.lockFile), made.lock);
+      writeFileSync(tempBeside(sbomFile), made.sbom!);
+      renameSync(tempBeside(opts.lockFile), opts.lockFile);
+      renameSync(tempBeside(sbomFile), sbomFile);
+    }
     return {
       out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
-      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length,
+      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, locked: opts.layout && { lock: made.lockData, sbom: made.parts! },
     };
   } catch (e) {
     discardStage(stage);

@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { createUnpackPool, type UnpackPool } from '../unpack/pool.js';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
-import { FORMATS, formatOfPath, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
+import { buildOciImage } from '../buildoci.js';
+import { COMPRESSIONS, FORMATS, formatOfPath, isOci, loadImageSpec, type ImageSpec, type LayerCompression, type OutputFormat } from '../spec/image.js';
+import { yamlError } from '../spec/yaml.js';
 import { checkOutput, removeOwnTemps, sweepStale } from '../target/place.js';
 import { sbomPathFor } from '../build.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
@@ -27,7 +29,10 @@ function cacheDir(): string {
   return join(cacheBase(), 'packages');
 }
 
-interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level: string; json?: boolean }
+interface BuildFlags {
+  force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean;
+  level: string; compression?: string; json?: boolean;
+}
 
 export function registerBuild(program: Command, io: Io): void {
   program
@@ -41,7 +46,8 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'zstd level for tar.zst output, 1-19', '3')
+    .option('--level <n>', 'zstd level for tar.zst output and zstd OCI layers, 1-19', '3')
+    .option('--compression <c>', `OCI layer compression: ${COMPRESSIONS.join(' or ')} (default: the spec's output.compression, else gzip)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
@@ -70,6 +76,13 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     if (!spec.output?.format) throw e; // an unknown extension is fine when the spec names the format
   }
   format ??= spec.output?.format ?? 'dir';
+  if (opts.compression !== undefined && !(COMPRESSIONS as readonly string[]).includes(opts.compression)) {
+    throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${COMPRESSIONS.join(', ')}`);
+  }
+  if (opts.compression !== undefined && !isOci(format)) throw new MinosError('MN0002', `--compression applies to the oci and oci.tar formats, not ${format}`);
+  if (spec.arches.length > 1 && opts.arch === undefined && !isOci(format)) {
+    throw yamlError(spec.src, ['arch'], `several architectures make one OCI image index: build with --format oci or oci.tar (or -o NAME.oci), not ${format}, or pick one with --arch`);
+  }
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
   sweepStale(out, lockFile, sbomPathFor(lockFile));
@@ -102,15 +115,16 @@ async function buildAndReport(
     else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
     else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
   };
-  const r = await buildImage({
+  const r = await (isOci(format) ? buildOciImage : buildImage)({
     spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
     level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+    compression: opts.compression as LayerCompression | undefined,
   });
   if (progress) io.progress?.('');
   if (opts.json) {
-    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
+    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, ...(r.arches ? { arches: r.arches } : {}), packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
   } else {
-    io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
+    io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${(r.arches ?? [r.arch]).join(', ')}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
     io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
   }
 }
