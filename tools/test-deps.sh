@@ -17,6 +17,8 @@ pkgs=(
   qemu-system-x86 qemu-system-arm qemu-user-static
   # the peer make bench compares Debian root builds with
   mmdebstrap
+  # reading OCI images back: skopeo inspect/copy, umoci unpack (test/oci.test.ts)
+  skopeo umoci
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)
   clang lld wasi-libc libclang-rt-14-dev-wasm32
 )
