@@ -44,11 +44,11 @@ const hello: PkgDef = {
 const helloArm: PkgDef = { ...hello, arch: 'aarch64', files: { 'usr/bin/hello': '#!/bin/sh\necho hello from arm\n', 'usr/bin/passwd': 'pw\n' } };
 const CONFIG = { entrypoint: ['/usr/bin/hello'], cmd: ['--loud'], env: { PATH: '/usr/bin:/bin', PORT: 8080 }, workdir: '/var/lib/hello', user: 'hello:hello' };
 
-function setup(t: Tap.Test, extra: Record<string, unknown> = {}) {
+function setup(t: Tap.Test, extra: Record<string, unknown> = {}, pkgs: PkgDef[] = []) {
   const dir = tempDir(t, 'minos-oci-');
   chmodSync(dir, 0o755);
   const key = makeKey(join(dir, 'keys'));
-  makeRepo(join(dir, 'repo'), key, [base, hello, helloArm]);
+  makeRepo(join(dir, 'repo'), key, [base, hello, helloArm, ...pkgs]);
   const spec = writeSpec(join(dir, 'image.yaml'), {
     name: 'app', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello'],
     users: [{ name: 'admin', uid: 1000, group: 'admin', home: '/home/admin', shell: '/bin/sh' }], groups: [{ name: 'admin', gid: 1000 }],
@@ -275,7 +275,7 @@ t.test('Debian busybox-static as OCI: skopeo, umoci, the directory build, both a
 });
 
 t.test('bad input: exit 2, one line naming file, line and field, nothing written', async (t) => {
-  const { dir, out } = setup(t);
+  const { dir, out } = setup(t, {}, [{ name: 'whiteout', files: { 'etc/.wh.motd': 'hidden\n' } }]);
   const specBase = { name: 'app', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello'] };
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [{ config: { entrypoint: '/usr/bin/hello' } }, 'a.oci', /bad\.yaml:\d+: field "config\.entrypoint": expected a list, got string/],
@@ -293,6 +293,7 @@ t.test('bad input: exit 2, one line naming file, line and field, nothing written
     [{ arch: ['x86_64', 'sparc'] }, 'a.oci', /bad\.yaml:\d+: field "arch\[1\]": unknown target architecture "sparc"/],
     [{ output: { format: 'docker' } }, 'a', /bad\.yaml:\d+: field "output\.format": unsupported format "docker"/],
     [{ output: { compression: 'xz' } }, 'a.oci', /bad\.yaml:\d+: field "output\.compression": unsupported layer compression "xz"/],
+    [{ packages: ['whiteout'] }, 'a.oci', /\/etc\/\.wh\.motd \(package whiteout\): an OCI layer cannot hold a name starting with "\.wh\." .*\[MN0118\]/],
   ];
   for (const [extra, name, want] of cases) {
     const spec = writeSpec(join(dir, 'bad.yaml'), { ...specBase, ...extra });
