@@ -223,9 +223,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const now = Math.floor(Date.now() / 1000);
   if (isOci(opts.format) && !opts.layout) throw new MinosError('MN0001', 'OCI images are built by buildOciImage');
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
-  // A lockfile of several architectures marks what each image installs.
-  if (lock) lock.packages = lock.packages.filter((p) => p.images === undefined || p.images.includes(arch));
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
+  // Only this architecture's part counts: a lockfile of several marks what each image installs.
+  const lockArches = lock ? [lock.arch].flat() : [];
+  if (opts.frozen && !lockArches.includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${lockArches.join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
+  if (lock) lock.packages = lock.packages.filter((p) => (p.images ? p.images.includes(arch) : lockArches.includes(arch)));
 
   const repos = await openRepositories(spec, { allowExpired: true, arch });
   checkAgainstLock(repos, lock, !!opts.allowExpired, now);

@@ -64,6 +64,7 @@ export function readLock(file: string): Lockfile {
     throw bad(file, `not valid JSON: ${(e as Error).message}`);
   }
   if (!v || v.format !== 1 || !Array.isArray(v.packages) || !Array.isArray(v.repositories)) throw bad(file, 'not a minos lockfile (format 1)');
+  if (!(typeof v.arch === 'string' || (Array.isArray(v.arch) && v.arch.every((a) => typeof a === 'string')))) throw bad(file, 'field "arch": expected an architecture or a list of them');
   v.packages.forEach((p, i) => {
     for (const k of ['name', 'version', 'arch', 'repo', 'file', 'sha256'] as const) if (typeof p[k] !== 'string') throw bad(file, `field "packages[${i}].${k}": expected a string`);
     if (!isSha256Hex(p.sha256)) throw bad(file, `field "packages[${i}].sha256": expected 64 hex digits`);

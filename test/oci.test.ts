@@ -210,6 +210,11 @@ t.test('zstd layers on request: the same uncompressed layer and config', async (
 t.test('several architectures: one index, a manifest per architecture, one lockfile and SBOM', async (t) => {
   const { spec, out } = setup(t, { arch: ['x86_64', 'aarch64'] });
   const oci = join(out, 'multi.oci');
+  // A lockfile of x86_64 alone, from an earlier build: the aarch64 image resolves afresh.
+  build([spec, '-o', oci, '--arch', 'x86_64']);
+  const frozenArm = minos(['build', spec, '-o', join(out, 'arm.oci'), '--arch', 'aarch64', '--lock', `${oci}.lock.json`, '--frozen'], { env: SDE });
+  t.equal(frozenArm.code, 4, frozenArm.stderr);
+  t.match(frozenArm.stderr, /multi\.oci\.lock\.json: locks x86_64, not aarch64 \[MN0214\]/);
   const r = build([spec, '-o', oci, '--json']);
   t.same(JSON.parse(r.stdout).arches, ['x86_64', 'aarch64']);
   const index = json(join(oci, 'index.json'));
