@@ -25,6 +25,7 @@ dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/mi
 	npx tsc -p tsconfig.json
 	node tools/bundle.mjs
 	node tools/codecache.mjs
+	node tools/manpage.mjs
 	@touch $@
 
 build: dist/.stamp
@@ -34,19 +35,22 @@ build: dist/.stamp
 deps:
 	@bash tools/test-deps.sh
 
+# eslint, and the import directions between the folders of src/ (tools/imports.mjs).
 lint: $(NPM_STAMP)
 	npx eslint src test
+	node tools/imports.mjs
 
 test: build deps lint
 	npx tap $(TAP_FLAGS)
 
 # Longer randomized runs (differential solver tests, crash trials).
 test-full: build deps
-	MINOS_FULL=1 npx tap $(TAP_FLAGS)
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS)
 
-# >= 100 SIGKILL trials during install, upgrade and remove (a handful run in `make test`).
+# Several hundred SIGKILL, ENOSPC and EROFS trials during install, upgrade, remove, rollback,
+# key and repository changes and recovery (a handful of each run in `make test`).
 test-crash: build deps
-	MINOS_FULL=1 npx tap $(TAP_FLAGS) test/live-crash.test.ts
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS) test/live-crash.test.ts
 
 demo: build
 	bash images/demo.sh

@@ -20,6 +20,7 @@ const all = {
   live: async () => (await import('./live.mjs')).runLiveBench(),
   xz: async () => (await import('./xz.mjs')).runXzBench(),
   debian: async () => (await import('./debian.mjs')).runDebianBench(),
+  fsimg: async () => (await import('./fsimg.mjs')).runFsimgBench(),
 };
 const wanted = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
 console.log(`minos bench on ${process.arch}, node ${process.version}`);

@@ -17,7 +17,7 @@ import { readDeb } from './debian/deb.js';
 import { MinosError } from './errors.js';
 import { openRepositories } from './plan.js';
 import { packageFile, type Repository } from './repo/source.js';
-import type { Arch } from './solve/depend.js';
+import type { Arch } from './depend.js';
 import type { ImageSpec } from './spec/image.js';
 import type { IndexPackage } from './types.js';
 

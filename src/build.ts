@@ -3,7 +3,7 @@
  *   open + verify repositories → choose packages (solve, or take the lockfile
  *   with --frozen) → fetch → verify + unpack each package into a stage beside
  *   the output → accounts, overlay, device configuration, installed database
- *   → write the target (dir | tar | tar.zst | cpio) → rename into place →
+ *   → write the target (dir | tar | tar.zst | cpio | squashfs | erofs) → rename into place →
  *   lockfile and SBOM. OCI images run this once per architecture into one
  *   layout (buildoci.ts).
  * Nothing appears at the output path unless every step succeeded.
@@ -13,11 +13,11 @@ import { basename, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
-import { lockText, readLock, type Lockfile } from './lock.js';
+import { lockedFor, lockText, readLock, type Lockfile } from './lock.js';
 import { addOciImage, type OciLayout } from './target/oci.js';
-import { candidatesOf, openRepositories, requestsOf } from './plan.js';
+import { candidatesOf, checkAgainstLock, findEntry, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
-import { checkIndexEntry, parseTime } from './repo/index.js';
+import { checkIndexEntry } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
@@ -29,6 +29,8 @@ import { accountFiles, collectAccounts, withFileAccounts } from './target/accoun
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
 import { DEB_ARCH } from './debian/packages.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
+import { writeFsImage } from './target/fsimage.js';
+import type { SquashfsCompression } from './target/squashfs.js';
 import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
@@ -49,14 +51,20 @@ export interface BuildOptions {
   arch?: Arch;
   /** Absolute lockfile path. */
   lockFile: string;
+  /** Write the (single-file) output to standard output; `out` then only places the temporary files. */
+  stdout?: boolean;
+  /** Where the SBOM goes; default OUT.spdx.json. */
+  sbomFile?: string;
   /** Install exactly the locked set, without resolving. */
   frozen?: boolean;
   /** Ignore an existing lockfile's versions (re-resolve from scratch). */
   update?: boolean;
   allowExpired?: boolean;
   sourceDateEpoch?: number;
-  /** zstd level for tar.zst output; default 3. */
+  /** zstd level for tar.zst and squashfs output; default 3. */
   level?: number;
+  /** squashfs compression (default zstd), or an OCI image's layer compression (default the spec's, else gzip). */
+  compression?: SquashfsCompression;
   /** Where packages from http repositories are downloaded. */
   cacheDir: string;
   /** Tool name and version for the SBOM. */
@@ -88,18 +96,15 @@ export interface BuildResult {
   locked?: { lock: Lockfile; sbom: SbomPackage[] };
 }
 
-export function sbomPathFor(lockFile: string): string {
-  return lockFile.replace(/\.lock\.json$/, '') + '.spdx.json';
+/** The SBOM sits beside the output whatever --lock says: OUT.spdx.json. */
+export function sbomPathFor(out: string): string {
+  return `${out}.spdx.json`;
 }
 
 interface Chosen {
   locator: Locator;
   repo: Repository;
   entry: IndexPackage;
-}
-
-function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
-  return repo.loaded.index.packages.find((p) => p.name === l.name && p.version === l.version && p.arch === l.arch);
 }
 
 /** With --frozen: the locked packages, each checked against its repository's signed index. */
@@ -116,22 +121,9 @@ function chooseFrozen(lock: Lockfile, lockFile: string, repos: Repository[]): Ch
   });
 }
 
-/** Freshness and anti-rollback against the lockfile: a pinned digest excuses expiry. */
-function checkAgainstLock(repos: Repository[], lock: Lockfile | undefined, allowExpired: boolean, now: number): void {
-  for (const r of repos) {
-    const locked = lock?.repositories.find((x) => x.name === r.name);
-    const idx = r.loaded.index;
-    if (locked && idx.serial < locked.serial) {
-      throw new MinosError('MN0211', `repository "${r.name}" (${r.location}) has serial ${idx.serial}, older than ${locked.serial} in the lockfile (rollback)`, { data: { repo: r.name } });
-    }
-    const pinned = locked?.digest === r.loaded.digest;
-    if (!pinned && !allowExpired && idx.expires !== null && parseTime(idx.expires)! < now) {
-      throw new MinosError('MN0210', `repository "${r.name}" (${r.location}) index expired at ${idx.expires}`, {
-        data: { repo: r.name },
-        hint: 're-sign it, build --frozen from a lockfile that pins this index, or pass --allow-expired',
-      });
-    }
-  }
+/** Where the image's live commands find a repository: the spec's `device:`, else an http URL; never a build machine's folder. */
+function deviceLocation(r: Repository['spec']): { url: string } | { path: string } | Record<string, never> {
+  return r.device ?? (r.url ? { url: r.url } : {});
 }
 
 /** Copy an overlay folder over the stage: its entries replace whatever is there. */
@@ -213,7 +205,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
   }));
   const sbom = parts && makeSbom({ image: spec.name, created: mtime, tool: opts.tool, packages: parts });
-  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: sbomPathFor(opts.lockFile), lockData, parts };
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: opts.sbomFile ?? sbomPathFor(opts.out), lockData, parts };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -224,10 +216,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (isOci(opts.format) && !opts.layout) throw new MinosError('MN0001', 'OCI images are built by buildOciImage');
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
-  // Only this architecture's part counts: a lockfile of several marks what each image installs.
-  const lockArches = lock ? [lock.arch].flat() : [];
-  if (opts.frozen && !lockArches.includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${lockArches.join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
-  if (lock) lock.packages = lock.packages.filter((p) => (p.images ? p.images.includes(arch) : lockArches.includes(arch)));
+  if (opts.frozen && ![lock!.arch].flat().includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${[lock!.arch].flat().join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
 
   const repos = await openRepositories(spec, { allowExpired: true, arch });
   checkAgainstLock(repos, lock, !!opts.allowExpired, now);
@@ -235,15 +224,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const requests = requestsOf(spec, repos);
   let chosen: Chosen[];
   if (opts.frozen) {
-    chosen = chooseFrozen(lock!, opts.lockFile, repos);
+    chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
   } else {
     const candidates = candidatesOf(repos);
     // The lockfile locks by default: its versions are kept while they still fit the spec.
-    const preferred = opts.update || !lock ? [] : lock.packages.filter((lp) => {
-      const repo = repos.find((r) => r.name === lp.repo);
-      const e = repo && findEntry(repo, lp);
-      return e !== undefined && e.sha256 === lp.sha256;
-    });
+    const preferred = opts.update ? [] : lockedPreferences(repos, lock, arch);
     const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
     chosen = cs.result.map((locator) => {
       const repo = repos.find((r) => r.name === locator.repo)!;
@@ -258,7 +243,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const temps = buildTemps(opts.out);
   const stage = createStage(temps.stage);
   const unpacked = temps.pkgs;
-  const tmpOut = temps.file;
+  const tmpOut = opts.stdout ? '-' : temps.file;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
     const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
@@ -376,13 +361,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         // The live commands read the same keyrings, copied into the image.
         const names = [`${r.name}.gpg`];
         keyrings2.push([names[0], Buffer.concat(r.debian.keys.map((k) => Buffer.from(k.write())))]);
-        return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: [], debian: { ...r.spec.debian!, keyrings: names } };
+        return { name: r.name, ...deviceLocation(r.spec), priority: r.priority, keys: [], debian: { ...r.spec.debian!, keyrings: names } };
       }
       const ids = [...keyrings.get(r.name)!.values()].map((k) => {
         keyFiles.set(k.id, k.key.export({ type: 'spki', format: 'pem' }) as string);
         return k.id;
       });
-      return { name: r.name, ...(r.spec.url ? { url: r.spec.url } : { path: r.spec.path }), priority: r.priority, keys: ids.sort() };
+      return { name: r.name, ...deviceLocation(r.spec), priority: r.priority, keys: ids.sort() };
     });
     addOwnFile(stage, 'etc/minos/repositories.json', `${JSON.stringify(JSON.parse(canonicalBytes(repoConfig.sort((a, b) => (a.name < b.name ? -1 : 1))).toString()), null, 2)}\n`);
     for (const [id, pem] of [...keyFiles].sort()) addOwnFile(stage, `etc/minos/keys/${id}.pub`, pem);
@@ -410,8 +395,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       placeOutput(stage.root, opts.out);
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
+      else if (opts.format === 'squashfs' || opts.format === 'erofs') writeFsImage(opts.format, stage, nodes, tmpOut, { mtime, compression: opts.compression, level: opts.level });
+      else if (opts.format === 'tar.gz') writeTar(stage, nodes, tmpOut, { ...outOpts, gzip: opts.level ?? 6 });
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
-      placeOutput(tmpOut, opts.out);
+      if (!opts.stdout) placeOutput(tmpOut, opts.out);
       discardStage(stage);
     }
 
@@ -429,8 +416,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   } catch (e) {
     discardStage(stage);
     rmSync(unpacked, { recursive: true, force: true });
-    rmSync(tmpOut, { force: true });
-    for (const f of [opts.lockFile, sbomPathFor(opts.lockFile)]) rmSync(tempBeside(f), { force: true });
+    if (!opts.stdout) rmSync(tmpOut, { force: true });
+    for (const f of [opts.lockFile, opts.sbomFile ?? sbomPathFor(opts.out)]) rmSync(tempBeside(f), { force: true });
     throw e;
   }
 }

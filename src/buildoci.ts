@@ -14,16 +14,10 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { buildImage, sbomPathFor, type BuildOptions, type BuildResult } from './build.js';
 import { lockText, type LockedPackage, type Lockfile } from './lock.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
-import type { Arch } from './solve/depend.js';
+import type { Arch } from './depend.js';
 import type { Locator } from './solve/solver.js';
-import type { LayerCompression } from './spec/image.js';
 import { createLayout, finishLayout, writeLayoutTar } from './target/oci.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
-
-export interface OciBuildOptions extends BuildOptions {
-  /** Default: the spec's `output.compression`, else gzip. */
-  compression?: LayerCompression;
-}
 
 const keyOf = (p: { name: string; version: string; arch: string }, repo: string) => `${repo}\0${p.name}\0${p.version}\0${p.arch}`;
 
@@ -55,12 +49,13 @@ function mergeSbomParts(arches: readonly Arch[], parts: readonly SbomPackage[][]
 }
 
 /** Build an OCI layout (`oci`) or oci-archive (`oci.tar`) at opts.out, for opts.arch or every architecture of the spec. */
-export async function buildOciImage(opts: OciBuildOptions): Promise<BuildResult> {
+export async function buildOciImage(opts: BuildOptions): Promise<BuildResult> {
   const { spec } = opts;
   const arches = opts.arch ? [opts.arch] : spec.arches;
   const temps = buildTemps(opts.out);
-  const layout = createLayout(temps.oci, { compression: opts.compression ?? spec.output?.compression ?? 'gzip', level: opts.level ?? 3, spec, tool: opts.tool });
-  const sbomFile = sbomPathFor(opts.lockFile);
+  const compression = opts.compression ?? spec.output?.compression ?? 'gzip';
+  const layout = createLayout(temps.oci, { compression, level: opts.level ?? (compression === 'gzip' ? 6 : 3), spec, tool: opts.tool });
+  const sbomFile = opts.sbomFile ?? sbomPathFor(opts.out);
   try {
     const results: BuildResult[] = [];
     for (const [k, arch] of arches.entries()) {

@@ -48,7 +48,7 @@ export const CODES = {
   MN0115: [EXIT.usage, 'invalid root configuration'],
   MN0116: [EXIT.usage, 'output path refused'],
   MN0117: [EXIT.usage, 'invalid file for a maintainer-script effect'],
-  MN0118: [EXIT.usage, 'path an OCI layer cannot hold'],
+  MN0118: [EXIT.usage, 'image does not fit the output format'],
 
   MN0201: [EXIT.verify, 'signature does not verify'],
   MN0202: [EXIT.verify, 'signature missing'],

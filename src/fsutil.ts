@@ -16,9 +16,22 @@ export function under(root: string, rel: string): string {
 export const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** Write all of `b` to `fd`, looping over short writes. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Write all of `b`. A pipe Node made non-blocking (standard output) answers
+ * EAGAIN while the reader lags: wait a moment and write again.
+ */
 export function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+  while (off < b.length) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
 }
 
 /** After a failed write: close `fd` if still open and remove `tmp`, ignoring errors. */
@@ -46,7 +59,11 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
   const temps: string[] = [];
   try {
     for (const { file, data, mode } of files) {
-      mkdirSync(dirname(file), { recursive: true });
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (e) {
+        throw ioError(e, dirname(file));
+      }
       const tmp = `${file}.new-${process.pid}`;
       temps.push(tmp);
       let fd: number | undefined;
@@ -68,15 +85,19 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
     try {
       renameSync(temps[i], file);
     } catch (e) {
+      for (const tmp of temps.slice(i)) abandonTemp(undefined, tmp);
       throw ioError(e, file);
     }
   }
   for (const dir of new Set(files.map((f) => dirname(f.file)))) {
-    const dfd = openSync(dir, 'r');
+    let dfd: number | undefined;
     try {
+      dfd = openSync(dir, 'r');
       fsyncSync(dfd);
+    } catch (e) {
+      throw ioError(e, dir);
     } finally {
-      closeSync(dfd);
+      if (dfd !== undefined) closeSync(dfd);
     }
   }
 }

@@ -6,8 +6,7 @@
 import { canonicalJson } from './canonical.js';
 import { MinosError } from './errors.js';
 import { CAP, readInputText } from './input.js';
-import { writeFileAtomic } from './db/installed.js';
-import { isSha256Hex } from './pkg/manifest.js';
+import { isSha256Hex } from './names.js';
 
 export interface LockedRepo {
   name: string;
@@ -47,8 +46,14 @@ export function lockText(lock: Lockfile): string {
   return `${JSON.stringify(JSON.parse(canonicalJson(sorted)), null, 2)}\n`;
 }
 
-export function writeLock(file: string, lock: Lockfile): void {
-  writeFileAtomic(file, Buffer.from(lockText(lock)));
+/**
+ * What `lock` locks for an image of `arch`: every package of a lockfile of
+ * that architecture, those marked with it in a lockfile of several (OCI
+ * builds), none of another architecture's.
+ */
+export function lockedFor(lock: Lockfile, arch: string): LockedPackage[] {
+  const own = [lock.arch].flat().includes(arch);
+  return lock.packages.filter((p) => (p.images ? p.images.includes(arch) : own));
 }
 
 function bad(file: string, msg: string): MinosError {

@@ -4,15 +4,23 @@
  * nothing and fetches no payloads.
  */
 import { MinosError } from './errors.js';
-import type { Arch } from './solve/depend.js';
-import { solve, type Candidate, type Changeset } from './solve/solver.js';
+import { lockedFor, type Lockfile } from './lock.js';
+import { parseTime } from './repo/index.js';
+import type { Arch } from './depend.js';
+import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
 import type { ImageSpec } from './spec/image.js';
-import { openRepository, type OpenOptions, type Repository } from './repo/source.js';
+import { findEntry, openRepository, type OpenOptions, type Repository } from './repo/source.js';
+
+export { findEntry };
 import { openDebianRepository, setMembers } from './debian/source.js';
 
 export interface PlanOptions extends OpenOptions {
   /** Overrides the spec's architecture. */
   arch?: Arch;
+  /** A lockfile: its versions are kept while they still fit the spec, as `build` keeps them. */
+  lock?: Lockfile;
+  /** Ignore the lockfile's versions (it is still checked against rollback). */
+  update?: boolean;
 }
 
 export interface Plan {
@@ -20,6 +28,36 @@ export interface Plan {
   repositories: Repository[];
   candidates: Candidate[];
   changeset: Changeset;
+  /** How many locked packages were offered to the solver to keep. */
+  lockedKept: number;
+}
+
+/** Freshness and anti-rollback against the lockfile: a pinned digest excuses expiry. */
+export function checkAgainstLock(repos: readonly Repository[], lock: Lockfile | undefined, allowExpired: boolean, now: number): void {
+  for (const r of repos) {
+    const locked = lock?.repositories.find((x) => x.name === r.name);
+    const idx = r.loaded.index;
+    if (locked && idx.serial < locked.serial) {
+      throw new MinosError('MN0211', `repository "${r.name}" (${r.location}) has serial ${idx.serial}, older than ${locked.serial} in the lockfile (rollback)`, { data: { repo: r.name } });
+    }
+    const pinned = locked?.digest === r.loaded.digest;
+    if (!pinned && !allowExpired && idx.expires !== null && parseTime(idx.expires)! < now) {
+      throw new MinosError('MN0210', `repository "${r.name}" (${r.location}) index expired at ${idx.expires}`, {
+        data: { repo: r.name },
+        hint: 're-sign it, build --frozen from a lockfile that pins this index, or pass --allow-expired',
+      });
+    }
+  }
+}
+
+/** The packages `lock` locks for `arch` still offered by their repository with the locked bytes: the solver keeps them where it can. */
+export function lockedPreferences(repos: readonly Repository[], lock: Lockfile | undefined, arch: Arch): InstalledPackage[] {
+  if (!lock) return [];
+  return lockedFor(lock, arch).filter((lp) => {
+    const repo = repos.find((r) => r.name === lp.repo);
+    const e = repo && findEntry(repo, lp);
+    return e !== undefined && e.sha256 === lp.sha256;
+  });
 }
 
 /** Open every repository of the spec; two with the same name are an error. */
@@ -51,8 +89,10 @@ export function candidatesOf(repos: readonly Repository[]): Candidate[] {
 
 export async function planImage(spec: ImageSpec, opts: PlanOptions = {}): Promise<Plan> {
   const arch = opts.arch ?? spec.arch;
-  const repositories = await openRepositories(spec, { ...opts, arch });
+  const repositories = await openRepositories(spec, { ...opts, arch, allowExpired: true });
+  checkAgainstLock(repositories, opts.lock, !!opts.allowExpired, Math.floor(Date.now() / 1000));
   const candidates = candidatesOf(repositories);
-  const changeset = solve({ candidates, arch, requests: requestsOf(spec, repositories), optional: spec.optional });
-  return { arch, repositories, candidates, changeset };
+  const preferred = opts.update ? [] : lockedPreferences(repositories, opts.lock, arch);
+  const changeset = solve({ candidates, arch, requests: requestsOf(spec, repositories), optional: spec.optional, installed: preferred, autoremove: true });
+  return { arch, repositories, candidates, changeset, lockedKept: preferred.length };
 }

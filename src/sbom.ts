@@ -8,7 +8,7 @@
  * else NOASSERTION.
  */
 import { createHash } from 'node:crypto';
-import { parseDependency, parseProvide, satisfies } from './solve/depend.js';
+import { parseDependency, parseProvide, satisfies } from './depend.js';
 import type { PackageMeta } from './types.js';
 
 export interface SbomPackage {

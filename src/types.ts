@@ -2,7 +2,7 @@
  * The data contracts between stages. docs/FORMAT.md documents the on-disk form
  * of Manifest and Index exactly; keep the two in step.
  */
-import type { Arch } from './solve/depend.js';
+import type { Arch } from './depend.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, serveFolder, sh, tempDir } from './lib/cli.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, minos, serveFolder, sh, tempDir } from './lib/cli.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -332,4 +333,101 @@ t.test('a request with alternatives marks the installed alternative explicit', a
   t.equal(r.code, 0, r.stderr);
   const db = JSON.parse(readFileSync(join(out, 'img/var/lib/minos/installed.json'), 'utf8')) as { packages: { name: string; explicit: boolean }[] };
   t.same(Object.fromEntries(db.packages.map((p) => [p.name, p.explicit])), { base: true, hello: true });
+});
+
+t.test('plan reads the lockfile build would read; --lock moves only the lockfile', async (t) => {
+  const { dir, key, spec, out } = setup(t);
+  const img = join(out, 'img.tar');
+  const lock = join(dir, 'elsewhere.lock.json');
+  let r = minos(['build', spec, '-o', img, '--lock', lock], { env: SDE });
+  t.equal(r.code, 0, r.stderr);
+  t.ok(existsSync(lock) && !existsSync(`${img}.lock.json`), 'the lockfile where --lock says');
+  t.ok(existsSync(`${img}.spdx.json`) && !existsSync(join(dir, 'elsewhere.spdx.json')), 'the SBOM beside the output');
+  // A newer hello appears in the repository.
+  makeRepo(join(dir, 'repo'), key, [base, { ...hello, version: '3.0-1' }, helloDoc, helloArm]);
+  const version = (args: string[]) => {
+    const p = minos(['plan', spec, '--json', ...args]);
+    t.equal(p.code, 0, p.stderr);
+    return (JSON.parse(p.stdout) as { install: { name: string; version: string }[] }).install.find((x) => x.name === 'hello')?.version;
+  };
+  t.equal(version([]), '3.0-1', 'no lockfile: the newest');
+  t.equal(version(['--lock', lock]), '2.0-1', '--lock: the locked version, as build keeps it');
+  t.equal(version(['--lock', lock, '--update']), '3.0-1', '--update: afresh');
+  t.equal(version(['-o', join(out, 'none.tar')]), '3.0-1', '-o with no lockfile beside it');
+  const text = minos(['plan', spec, '--lock', lock]);
+  t.match(text.stdout, /lockfile .*elsewhere\.lock\.json: \d+ locked versions kept where they fit/);
+  r = minos(['plan', spec, '--lock', join(dir, 'missing.json')]);
+  t.equal(r.code, 2, 'an explicit --lock that is not there');
+  t.match(r.stderr, /missing\.json.*\[MN0101\]/);
+  // The lockfile remembers a newer index serial than the repository now has: rollback, as in build.
+  const locked = JSON.parse(readFileSync(lock, 'utf8'));
+  locked.repositories[0].serial += 1000;
+  writeFileSync(lock, JSON.stringify(locked));
+  r = minos(['plan', spec, '--lock', lock]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /older than .* in the lockfile \(rollback\) \[MN0211\]/);
+});
+
+t.test('the image\'s repositories: where the device finds them, never a folder of the build machine', async (t) => {
+  const { dir, spec, out } = setup(t);
+  const img = join(out, 'img');
+  let r = minos(['build', spec, '-o', img]);
+  t.equal(r.code, 0, r.stderr);
+  const conf = readFileSync(join(img, 'etc/minos/repositories.json'), 'utf8');
+  t.notOk(conf.includes(dir), 'no path of the build machine');
+  t.same(JSON.parse(conf).map((x: { name: string; url?: string; path?: string }) => [x.name, x.url, x.path]), [['main', undefined, undefined]]);
+  r = minos(['--root', img, 'repo', 'list']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^main {2}\(no location on this device/m);
+  r = minos(['--root', img, 'list', '--upgradable']);
+  t.equal(r.code, 0, `queries work without it: ${r.stderr}`);
+  // The spec says where: a URL, or a path on the device.
+  const spec2 = readFileSync(spec, 'utf8').replace(/keys:\n(\s+)- keys\/test.pub\n/, (m, sp) => `${m}${sp.slice(2)}device: https://repo.example/minos\n`);
+  writeFileSync(spec, spec2);
+  r = minos(['build', spec, '-o', join(out, 'img2')]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(readFileSync(join(out, 'img2/etc/minos/repositories.json'), 'utf8'), /"url": "https:\/\/repo\.example\/minos"/);
+  writeFileSync(spec, spec2.replace('https://repo.example/minos', '../x'));
+  r = minos(['build', spec, '-o', join(out, 'img3')]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /image\.yaml:\d+: field "repositories\[0\]\.device": "\.\.\/x" is not a URL or a path on the device/);
+});
+
+t.test('tar.gz: the same tar, gzip-compressed (members of 8 MiB), reproducible, root or not', async (t) => {
+  const { spec, out } = setup(t);
+  for (const [f, user] of [['a.tar', undefined], ['b.tar.gz', undefined], ['c.tgz', 'nobody']] as const) {
+    const r = minos(['build', spec, '-o', join(out, f)], { env: SDE, user });
+    t.equal(r.code, 0, `${f}: ${r.stderr}`);
+  }
+  t.equal(sh(`gzip -dc ${join(out, 'b.tar.gz')} | sha256sum`).split(' ')[0], sha(join(out, 'a.tar')), 'gunzip gives the tar build');
+  t.equal(sha(join(out, 'b.tar.gz')), sha(join(out, 'c.tgz')), 'root and nobody: the same bytes');
+  t.match(sh(`tar -tzvf ${join(out, 'b.tar.gz')}`), /-rwsr-xr-x root\/root\s+21 .* usr\/bin\/hello/);
+  const r = minos(['build', spec, '-o', join(out, 'd.tar.gz'), '--level', '10']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--level 10: gzip takes 1 to 9 \[MN0002\]/);
+  t.notOk(existsSync(join(out, 'd.tar.gz')));
+});
+
+t.test('-o -: a tar-family image on standard output and nothing else', async (t) => {
+  const { dir, spec, out } = setup(t);
+  const r0 = minos(['build', spec, '-o', join(out, 'f.tar.zst')], { env: SDE });
+  t.equal(r0.code, 0, r0.stderr);
+  const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'build', spec, '-o', '-', ...args], { env: { ...process.env, ...SDE }, maxBuffer: 1 << 28 });
+  const r = run(['--format', 'tar.zst']);
+  t.equal(r.status, 0, r.stderr.toString());
+  t.ok(r.stdout.equals(readFileSync(join(out, 'f.tar.zst'))), 'the same bytes as the file build');
+  t.match(r.stderr.toString(), /^-: tar\.zst image of 3 packages/);
+  t.same(readdirSync(dir).filter((n) => n.includes('minos') || n.endsWith('.lock.json')), [], 'nothing written beside (no --lock)');
+  const lock = join(dir, 'piped.lock.json');
+  const r2 = run(['--format', 'cpio', '--lock', lock, '--json']);
+  t.equal(r2.status, 0);
+  t.equal(r2.stdout.subarray(0, 6).toString(), '070701', 'cpio on stdout');
+  t.match(JSON.parse(r2.stderr.toString()), { out: '-', format: 'cpio', lock });
+  t.ok(existsSync(lock) && existsSync(join(dir, 'piped.spdx.json')), 'with --lock: the lockfile, and the SBOM beside it');
+  for (const args of [[], ['--format', 'dir'], ['--format', 'squashfs']]) {
+    const bad = run(args);
+    t.equal(bad.status, 2, args.join(' '));
+    t.equal(bad.stdout.length, 0, 'nothing on stdout');
+    t.match(bad.stderr.toString(), /-o -: give --format tar, tar\.zst, tar\.gz, cpio/);
+  }
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { canonicalJson, compareUtf8, isCanonicalText } from '../src/canonical.js';
-import { pathError } from '../src/pkg/manifest.js';
+import { pathError } from '../src/names.js';
 import { prng } from './lib/prng.js';
 
 const sign = (n: number) => Math.sign(n);

@@ -13,8 +13,9 @@ import t from 'tap';
 import { BIN, minos, sh, tempDir, type Run } from './lib/cli.js';
 import { liveFixture, snapshot } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec } from './lib/repo.js';
-import { parseCanonical } from '../src/pkg/manifest.js';
-import { createTarReader, encodeHeader } from '../src/unpack/tar.js';
+import { parseCanonical } from '../src/jsonfields.js';
+import { createTarReader } from '../src/unpack/tar.js';
+import { encodeHeader } from '../src/unpack/tarwrite.js';
 import { signBytes } from '../src/repo/keys.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -233,7 +234,7 @@ t.test('build outputs: refusals, atomic replacement under SIGKILL, signals', asy
   mkdirSync(work);
   const build = (out: string, extra: string[] = [], env: Record<string, string> = {}) =>
     minos(['build', f.spec, '-o', out, ...extra], { cwd: work, env: { ...SDE, ...env } });
-  for (const [out, re] of [['.', /current folder/], ['/', /root folder/], [f.dir, /current folder or holds it/], ['/proc/x', /under \/proc/], ['x.tar.gz', /unknown output extension "\.tar\.gz".*tar\.zst/]] as const) {
+  for (const [out, re] of [['.', /current folder/], ['/', /root folder/], [f.dir, /current folder or holds it/], ['/proc/x', /under \/proc/], ['x.tar.bz2', /unknown output extension "\.tar\.bz2".*tar\.zst/]] as const) {
     const r = build(out);
     t.equal(r.code, 2, `${out}: ${r.stderr}`);
     t.match(r.stderr, re);

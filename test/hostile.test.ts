@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { canonicalBytes } from '../src/canonical.js';
-import { META_FIELDS } from '../src/pkg/manifest.js';
+import { META_FIELDS } from '../src/meta.js';
 import { INDEX_NAME, INDEX_SIG } from '../src/repo/index.js';
 import { signBytes } from '../src/repo/keys.js';
 import type { Manifest } from '../src/types.js';

@@ -243,7 +243,8 @@ t.test('an image made by minos build is a root: upgrade it with --root', async (
   const dir = tempDir(t);
   const key = makeKey(join(dir, 'keys'));
   const repo = makeRepo(join(dir, 'repo'), key, [libx1, app1]);
-  const spec = writeSpec(join(dir, 'image.yaml'), { name: 'img', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['app'] });
+  // device: where the image finds the repository later (here the same folder, on the same machine).
+  const spec = writeSpec(join(dir, 'image.yaml'), { name: 'img', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'], device: repo }], packages: ['app'] });
   const img = join(dir, 'img');
   let r = minos(['build', spec, '-o', img], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   t.equal(r.code, 0, r.stderr);
@@ -290,4 +291,32 @@ t.test('package files and key and repo management', async (t) => {
   t.same(JSON.parse(r.stdout), { removed: 0, kept: 1 });
   void copyFileSync;
   void sh;
+});
+
+t.test('why and remove --orphans', async (t) => {
+  const libz: PkgDef = { name: 'libz', version: '1.0', files: { 'usr/lib/libz.so': 'z\n' } };
+  const libx: PkgDef = { ...libx1, depends: ['libz'] };
+  const f = liveFixture(t, [libx, app1, libz, tool1]);
+  let r = f.run(['install', 'app', 'tool']);
+  t.equal(r.code, 0, r.stderr);
+  r = f.run(['why', 'libz']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'app: app -> libx -> libz\n');
+  r = f.run(['why', 'libz', '--json']);
+  t.same(JSON.parse(r.stdout), { name: 'libz', chains: [{ request: 'app', path: ['app', 'libx', 'libz'] }] });
+  r = f.run(['why', 'libq']);
+  t.equal(r.code, 3);
+  t.match(r.stderr, /package "libq" is not installed/);
+  // Removing app leaves libx and libz needed by nothing: --orphans takes them too, tool stays.
+  r = f.run(['remove', 'app', '--orphans']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(Object.keys(installed(f.root)), ['tool']);
+  r = f.run(['remove', '--orphans']);
+  t.equal(r.code, 0, `nothing left to remove: ${r.stderr}`);
+  t.same(Object.keys(installed(f.root)), ['tool']);
+  r = f.run(['remove']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /remove what\? give package names, or --orphans/);
+  r = f.run(['verify']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
 });

@@ -310,10 +310,10 @@ t.test('bad input: exit 2, one line naming file, line and field, nothing written
   }
   const spec = writeSpec(join(dir, 'good.yaml'), specBase);
   for (const [args, want] of [
-    [['--format', 'docker'], /--format docker: expected one of dir, tar, tar\.zst, cpio, oci, oci\.tar/],
+    [['--format', 'docker'], /--format docker: expected one of dir, tar, tar\.zst, tar\.gz, cpio, squashfs, erofs, oci, oci\.tar/],
     [['-o', join(out, 'a.oci.gz')], /a\.oci\.gz: unknown output extension "\.oci\.gz"/],
-    [['-o', join(out, 'a.tar'), '--compression', 'zstd'], /--compression applies to the oci and oci\.tar formats, not tar/],
-    [['-o', join(out, 'a.oci'), '--compression', 'lz4'], /--compression lz4: expected one of gzip, zstd/],
+    [['-o', join(out, 'a.tar'), '--compression', 'zstd'], /--compression applies to squashfs, oci and oci\.tar output, not tar/],
+    [['-o', join(out, 'a.oci'), '--compression', 'lz4'], /--compression lz4: expected one of zstd, gzip/],
   ] as [string[], RegExp][]) {
     const r = minos(['build', spec, ...(args[0] === '--format' ? ['-o', join(out, 'a'), ...args] : args)], { env: SDE });
     t.equal(r.code, 2, `${want}: ${r.stderr}`);

@@ -6,7 +6,8 @@
  * core must itself be unsatisfiable.
  */
 import t from 'tap';
-import { Sat, checkClauses, scanDecider } from '../src/solve/sat.js';
+import { checkClauses, scanDecider } from '../src/solve/clauses.js';
+import { Sat } from '../src/solve/sat.js';
 import type { Expander } from '../src/solve/sat.js';
 import { prng } from './lib/prng.js';
 

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { createTarReader, encodeHeader, padLength, parsePax, TAR_END, type TarHeader } from '../src/unpack/tar.js';
+import { createTarReader, parsePax, type TarHeader } from '../src/unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../src/unpack/tarwrite.js';
 import { isMinosError } from '../src/errors.js';
 
 const base: TarHeader = { name: '', type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', size: 0, mtime: 1700000000, linkname: '', devmajor: 0, devminor: 0 };

@@ -6,8 +6,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
 import { isMinosError } from '../src/errors.js';
-import { formatDependency, parseDependency, parseDescriptor, parseProvide, satisfies } from '../src/solve/depend.js';
-import { compareVersions, parseVersion, versionError } from '../src/solve/version.js';
+import { formatDependency, parseDependency, parseDescriptor, parseProvide, satisfies } from '../src/depend.js';
+import { compareVersions, parseVersion, versionError } from '../src/version.js';
 import { debCompare } from './lib/checksolution.js';
 import { prng } from './lib/prng.js';
 

@@ -46,6 +46,17 @@ const yamlBeside = {
   },
 };
 
+/** The same for OpenPGP.js: dist/bundle/openpgp.cjs, loaded by dist/debian/pgplib.js for Debian sources only. */
+const pgpBeside = {
+  name: 'pgp-beside',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]debian[\\/]pgplib\.js$/ }, () => ({
+      contents: "export function loadOpenpgp() { return require('./openpgp.cjs'); }",
+      loader: 'js',
+    }));
+  },
+};
+
 const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 
 rmSync(OUT, { recursive: true, force: true });
@@ -71,8 +82,8 @@ await build({
   ...commonjs,
   // The jco component bindings run only with MINOS_ZSTD_BINDING=component:
   // left outside, they are read from wasm/gen/ when that binding is chosen.
-  external: ['../../wasm/gen/*', './yaml.cjs'],
-  plugins: [yamlBeside],
+  external: ['../../wasm/gen/*', './yaml.cjs', './openpgp.cjs'],
+  plugins: [yamlBeside, pgpBeside],
 });
 await build({
   ...common,
@@ -86,5 +97,11 @@ await build({
   ...common,
   stdin: { contents: "module.exports = require('yaml');", resolveDir: ROOT, sourcefile: 'yaml-entry.cjs' },
   outfile: join(OUT, 'yaml.cjs'),
+  format: 'cjs',
+});
+await build({
+  ...common,
+  stdin: { contents: "module.exports = require('openpgp');", resolveDir: ROOT, sourcefile: 'openpgp-entry.cjs' },
+  outfile: join(OUT, 'openpgp.cjs'),
   format: 'cjs',
 });

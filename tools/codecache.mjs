@@ -46,7 +46,7 @@ try {
   }
   minos('repo', 'index', repo, '--key', join(keys, 'train.key'), '--name', 'train');
   const spec = join(work, 'image.yaml');
-  writeFileSync(spec, `name: train\narch: x86_64\nrepositories:\n  - path: ${JSON.stringify(repo)}\n    keys: [${JSON.stringify(join(keys, 'train.pub'))}]\npackages: [hello]\noptional: true\n`);
+  writeFileSync(spec, `name: train\narch: x86_64\nrepositories:\n  - path: ${JSON.stringify(repo)}\n    keys: [${JSON.stringify(join(keys, 'train.pub'))}]\n    device: ${JSON.stringify(repo)}\npackages: [hello]\noptional: true\n`);
   minos('plan', spec);
   minos('build', spec, '-o', join(work, 'img.tar.zst'));
   const img = join(work, 'img');

@@ -17,6 +17,8 @@ pkgs=(
   qemu-system-x86 qemu-system-arm qemu-user-static
   # the peer make bench compares Debian root builds with
   mmdebstrap
+  # readers of minos's squashfs and erofs images (test/fsimg.test.ts), and the peers make bench times
+  squashfs-tools erofs-utils
   # reading OCI images back: skopeo inspect/copy, umoci unpack (test/oci.test.ts)
   skopeo umoci
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { bootImage, kernelFromSpec } from '../boot.js';
 import { MinosError } from '../errors.js';
-import type { Arch } from '../solve/depend.js';
+import type { Arch } from '../depend.js';
 import { loadImageSpec } from '../spec/image.js';
 import { cacheBase } from './build.js';
 import type { Io } from './io.js';

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -6,9 +6,10 @@ import { createUnpackPool, type UnpackPool } from '../unpack/pool.js';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
 import { buildOciImage } from '../buildoci.js';
-import { COMPRESSIONS, FORMATS, formatOfPath, isOci, loadImageSpec, type ImageSpec, type LayerCompression, type OutputFormat } from '../spec/image.js';
+import { FORMATS, formatOfPath, isOci, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
 import { yamlError } from '../spec/yaml.js';
 import { checkOutput, removeOwnTemps, sweepStale } from '../target/place.js';
+import { SQUASHFS_COMPRESSIONS, type SquashfsCompression } from '../target/squashfs.js';
 import { sbomPathFor } from '../build.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
@@ -29,25 +30,22 @@ function cacheDir(): string {
   return join(cacheBase(), 'packages');
 }
 
-interface BuildFlags {
-  force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean;
-  level: string; compression?: string; json?: boolean;
-}
+interface BuildFlags { force?: boolean; out?: string; format?: string; arch?: string; lock?: string; frozen?: boolean; update?: boolean; allowExpired?: boolean; level?: string; compression?: string; json?: boolean }
 
 export function registerBuild(program: Command, io: Io): void {
   program
     .command('build')
     .description('build a root filesystem image from a spec, offline and reproducibly')
     .argument('<spec>', 'image spec YAML file')
-    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME)')
+    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz or cpio (--format) to standard output')
     .option('--format <format>', `one of ${FORMATS.join(', ')} (default: from the output's extension, else dir)`)
     .option('--arch <arch>', 'target architecture (default: the spec\'s)')
     .option('--lock <file>', 'lockfile to read and write (default: OUT.lock.json)')
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'zstd level for tar.zst output and zstd OCI layers, 1-19', '3')
-    .option('--compression <c>', `OCI layer compression: ${COMPRESSIONS.join(' or ')} (default: the spec's output.compression, else gzip)`)
+    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst, squashfs and zstd OCI layers (default 3), gzip 1-9 for tar.gz and gzip OCI layers (default 6)')
+    .option('--compression <algo>', `squashfs or OCI layer compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default: zstd for squashfs; for OCI the spec's output.compression, else gzip)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
@@ -68,6 +66,10 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     throw new MinosError('MN0002', `--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
   }
   if (opts.frozen && opts.update) throw new MinosError('MN0002', '--frozen and --update contradict each other');
+  if (opts.out === '-') {
+    await buildToStdout(spec, opts, io, unpackPool);
+    return;
+  }
   const out = resolve(opts.out ?? spec.output?.path ?? spec.name);
   let format = opts.format as OutputFormat | undefined;
   try {
@@ -76,19 +78,19 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     if (!spec.output?.format) throw e; // an unknown extension is fine when the spec names the format
   }
   format ??= spec.output?.format ?? 'dir';
-  if (opts.compression !== undefined && !(COMPRESSIONS as readonly string[]).includes(opts.compression)) {
-    throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${COMPRESSIONS.join(', ')}`);
+  if (opts.compression !== undefined && !(SQUASHFS_COMPRESSIONS as readonly string[]).includes(opts.compression)) {
+    throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${SQUASHFS_COMPRESSIONS.join(', ')}`);
   }
-  if (opts.compression !== undefined && !isOci(format)) throw new MinosError('MN0002', `--compression applies to the oci and oci.tar formats, not ${format}`);
-  if (spec.arches.length > 1 && opts.arch === undefined && !isOci(format)) {
-    throw yamlError(spec.src, ['arch'], `several architectures make one OCI image index: build with --format oci or oci.tar (or -o NAME.oci), not ${format}, or pick one with --arch`);
-  }
+  if (opts.compression !== undefined && format !== 'squashfs' && !isOci(format)) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
+  const gzipLayer = isOci(format) && (opts.compression ?? spec.output?.compression ?? 'gzip') === 'gzip';
+  if ((format === 'tar.gz' || gzipLayer) && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  checkArches(spec, format, opts);
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
-  sweepStale(out, lockFile, sbomPathFor(lockFile));
+  sweepStale(out, lockFile, sbomPathFor(out));
   // Ctrl-C or a TERM: this build's temporary files go, then exit 128 + signal as a shell reports it.
   const stop = (signal: NodeJS.Signals, status: number) => {
-    removeOwnTemps(out, lockFile, sbomPathFor(lockFile));
+    removeOwnTemps(out, lockFile, sbomPathFor(out));
     io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
     process.exit(status);
   };
@@ -101,6 +103,58 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   } finally {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
+  }
+}
+
+/** A list `arch:` makes one OCI index: any other format, without --arch, is the spec's error. */
+function checkArches(spec: ImageSpec, format: OutputFormat, opts: BuildFlags): void {
+  if (spec.arches.length > 1 && opts.arch === undefined && !isOci(format)) {
+    throw yamlError(spec.src, ['arch'], `several architectures make one OCI image index: build with --format oci or oci.tar (or -o NAME.oci), not ${format}, or pick one with --arch`);
+  }
+}
+
+/** Formats `-o -` can stream: one file, written front to back. */
+const STREAMABLE: readonly OutputFormat[] = ['tar', 'tar.zst', 'tar.gz', 'cpio'];
+
+/**
+ * `-o -`: the image on standard output and nothing else there. The work
+ * happens in a private temporary folder; the lockfile and SBOM are written
+ * only with --lock FILE (the SBOM beside it: FILE without .lock.json, plus
+ * .spdx.json); messages go to stderr.
+ */
+async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPool: UnpackPool): Promise<void> {
+  const format = opts.format as OutputFormat | undefined;
+  if (!format || !STREAMABLE.includes(format)) {
+    throw new MinosError('MN0002', `-o -: give --format ${STREAMABLE.join(', ')} (a ${format ?? 'folder'} cannot be streamed)`);
+  }
+  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
+  if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  checkArches(spec, format, opts);
+  if (process.stdout.isTTY) throw new MinosError('MN0002', '-o -: standard output is a terminal; redirect it to a file or a pipe');
+  const scratch = mkdtempSync(join(tmpdir(), 'minos-stdout-'));
+  const lockFile = opts.lock ? resolve(opts.lock) : join(scratch, 'image.lock.json');
+  const sbomFile = opts.lock ? `${lockFile.replace(/\.lock\.json$/, '')}.spdx.json` : join(scratch, 'image.spdx.json');
+  const stop = (signal: NodeJS.Signals, status: number) => {
+    rmSync(scratch, { recursive: true, force: true });
+    io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
+    process.exit(status);
+  };
+  const onInt = () => stop('SIGINT', 130);
+  const onTerm = () => stop('SIGTERM', 143);
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  try {
+    const r = await buildImage({
+      spec, out: join(scratch, 'image'), stdout: true, sbomFile, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update,
+      allowExpired: opts.allowExpired, level: opts.level === undefined ? undefined : zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(),
+      cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
+    });
+    const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred };
+    io.err(opts.json ? JSON.stringify(summary) : `-: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}${opts.lock ? `; lockfile ${r.lockFile}, SBOM ${r.sbomFile}` : ''}`);
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -117,8 +171,7 @@ async function buildAndReport(
   };
   const r = await (isOci(format) ? buildOciImage : buildImage)({
     spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-    level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
-    compression: opts.compression as LayerCompression | undefined,
+    level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
   });
   if (progress) io.progress?.('');
   if (opts.json) {

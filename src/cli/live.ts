@@ -10,14 +10,15 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { MinosError, quote } from '../errors.js';
-import { repoNameError } from '../repo/index.js';
+import { repoNameError } from '../names.js';
 import type { Locator } from '../solve/solver.js';
 import type { LiveEvent } from '../live/events.js';
 import { readHistory } from '../live/history.js';
 import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
+import { why } from '../live/needs.js';
 import { openLiveRepos, type Action } from '../live/resolve.js';
-import { addKey, CACHE_DIR, initRoot, KEYRINGS_DIR, listKeys, loadDb, readRepoConfig, removeKey, rootArch, writeRepoConfig, type RepoConfig } from '../live/root.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { addRepo, removeRepo, trustKeys, untrustKey } from '../live/config.js';
+import { CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, rootArch } from '../live/root.js';
 import { loadPgpKeys } from '../debian/release.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
 import { solve } from '../solve/solver.js';
@@ -136,7 +137,7 @@ function parseGeneration(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allowEssential?: boolean }): Action {
+function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allowEssential?: boolean; orphans?: boolean }): Action {
   switch (kind) {
     case 'install': {
       if (!args.length) throw new MinosError('MN0002', 'install what? give package names or .mpk files');
@@ -144,8 +145,8 @@ function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allow
       return { kind: 'install', files, requests: args.filter((a) => !a.endsWith('.mpk')) };
     }
     case 'remove':
-      if (!args.length) throw new MinosError('MN0002', 'remove what? give package names');
-      return { kind: 'remove', names: args, cascade: opts.cascade, allowEssential: opts.allowEssential };
+      if (!args.length && !opts.orphans) throw new MinosError('MN0002', 'remove what? give package names, or --orphans');
+      return { kind: 'remove', names: args, cascade: opts.cascade, allowEssential: opts.allowEssential, orphans: opts.orphans };
     case 'upgrade':
       return { kind: 'upgrade', names: args };
     case 'rollback':
@@ -187,10 +188,24 @@ export function registerLive(program: Command, io: Io): void {
     .action((args: string[], opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('install', args, {}), `install ${args.join(' ')}`, opts));
 
   writeOptions(program.command('remove').description('remove packages; refuses to break packages that depend on them unless --cascade'))
-    .argument('<names...>', 'installed package names')
+    .argument('[names...]', 'installed package names')
     .option('--cascade', 'also remove the packages that depend on them')
+    .option('--orphans', 'also remove the packages no request needs any more (installed as dependencies of what is gone)')
     .option('--allow-essential', 'allow removing Debian packages marked Essential')
-    .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean }, cmd: Command) => runWrite(io, cmd, actionOf('remove', args, opts), `remove ${args.join(' ')}`, opts));
+    .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean; orphans?: boolean }, cmd: Command) =>
+      runWrite(io, cmd, actionOf('remove', args, opts), `remove ${[...args, ...(opts.orphans ? ['--orphans'] : [])].join(' ')}`, opts));
+
+  program.command('why')
+    .description('which requests of the world pull an installed package in, through which dependencies')
+    .argument('<name>', 'installed package name')
+    .option('--json', 'print {"name": N, "chains": [{"request": R, "path": [R\'s package, ..., N]}]}')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const r = why(loadDb(root), name);
+      if (opts.json) io.out(JSON.stringify(r));
+      else if (!r.chains.length) io.out(`${name}: no request needs it (minos remove --orphans removes it)`);
+      else for (const c of r.chains) io.out(`${c.request}: ${c.path.join(' -> ')}`);
+    });
 
   writeOptions(program.command('upgrade').description('upgrade every installed package, or the named ones'))
     .argument('[names...]', 'installed package names')
@@ -333,21 +348,6 @@ export function registerLive(program: Command, io: Io): void {
       if (opts.json) io.out(JSON.stringify(r));
       else io.out(`removed ${r.removed} cached files, kept ${r.kept}`);
     });
-
-  program
-    .command('live-plan', { hidden: true })
-    .description('what install|remove|upgrade|rollback would do (minos plan install …)')
-    .argument('<action>', 'install, remove, upgrade or rollback')
-    .argument('[args...]', 'as for the command')
-    .option('--cascade', 'remove: also the packages that depend on them')
-    .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--json', 'print JSON')
-    .action(async (kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
-      if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
-      else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
-      else printChanges(io, res);
-    });
 }
 
 /** repo add|list|remove: the repositories of the root (ROOT/etc/minos/repositories.json). */
@@ -367,34 +367,21 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       const err = repoNameError(name);
       if (err) throw new MinosError('MN0002', err);
       if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
-      await withWriteLock({ root: globals(cmd).root, command: `repo add ${name}`, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
-        const repos = readRepoConfig(root);
-        if (repos.some((r) => r.name === name)) throw new MinosError('MN0002', `repository "${name}" is already configured`, { hint: 'remove it first with `minos repo remove NAME`' });
+      const command = `repo add ${name}`;
+      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
+        const at = /^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) };
         if (opts.suite !== undefined) {
           if (opts.key.length) throw new MinosError('MN0002', '--key is for minos repositories; a Debian repository (--suite) takes --keyring');
           if (!opts.keyring.length) throw new MinosError('MN0002', '--suite needs at least one --keyring (e.g. /usr/share/keyrings/debian-archive-keyring.gpg)');
           const components = opts.component.length ? opts.component : ['main'];
           const keys = await loadPgpKeys(opts.keyring.map((f) => resolve(f)));
-          writeFileAtomic(join(root, KEYRINGS_DIR, `${name}.gpg`), Buffer.concat(keys.map((k) => Buffer.from(k.write()))));
-          const entry: RepoConfig = {
-            name, priority: Number(opts.priority), keys: [], debian: { suite: opts.suite, components, keyrings: [`${name}.gpg`] },
-            ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }),
-          };
-          const all = [...repos, entry];
-          writeRepoConfig(root, all);
-          try {
-            readRepoConfig(root);
-          } catch (e) {
-            writeRepoConfig(root, repos);
-            throw e;
-          }
+          const keyring = Buffer.concat(keys.map((k) => Buffer.from(k.write())));
+          const entry = addRepo(root, { name, priority: Number(opts.priority), keys: [], debian: { suite: opts.suite, components, keyrings: [] }, ...at }, { keyring }, command, onEvent(io));
           io.out(`added Debian repository ${name} (${entry.url ?? entry.path}, suite ${opts.suite}, ${components.join(' ')}, priority ${entry.priority}, ${keys.length} keys)`);
           return;
         }
-        const keys = opts.key.map((f) => addKey(root, resolve(f)).id);
-        const entry: RepoConfig = { name, priority: Number(opts.priority), keys: [...new Set(keys)].sort(), ...(/^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) }) };
-        writeRepoConfig(root, [...repos, entry]);
-        io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
+        const entry = addRepo(root, { name, priority: Number(opts.priority), keys: [], ...at }, { keyFiles: opts.key.map((f) => resolve(f)) }, command, onEvent(io));
+        io.out(`added repository ${name} (${entry.url ?? entry.path}, priority ${entry.priority}${entry.keys.length ? `, keys ${entry.keys.join(' ')}` : ', any trusted key'})`);
       });
     });
   repo
@@ -405,7 +392,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       const root = await openForQuery(globals(cmd).root, onEvent(io));
       const repos = readRepoConfig(root);
       if (opts.json) io.out(JSON.stringify(repos));
-      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
+      else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path ?? '(no location on this device: minos repo add it again)'}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
     });
   repo
     .command('remove')
@@ -413,10 +400,9 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .argument('<name>', 'repository name')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (name: string, opts: { wait?: boolean }, cmd: Command) => {
-      await withWriteLock({ root: globals(cmd).root, command: `repo remove ${name}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const repos = readRepoConfig(root);
-        if (!repos.some((r) => r.name === name)) throw new MinosError('MN0002', `no repository "${name}" is configured`);
-        writeRepoConfig(root, repos.filter((r) => r.name !== name));
+      const command = `repo remove ${name}`;
+      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+        removeRepo(root, name, command, onEvent(io));
         io.out(`removed repository ${name}`);
       });
     });
@@ -431,7 +417,8 @@ export function registerLiveKey(key: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (files: string[], opts: { wait?: boolean }, cmd: Command) => {
       await withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        for (const f of files) io.out(`trusted ${addKey(root, resolve(f)).id}  ${f}`);
+        const keys = trustKeys(root, files.map((f) => resolve(f)), 'key add', onEvent(io));
+        keys.forEach((k, i) => io.out(`trusted ${k.id}  ${files[i]}`));
       });
     });
   key
@@ -451,16 +438,18 @@ export function registerLiveKey(key: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (id: string, opts: { wait?: boolean }, cmd: Command) => {
       await withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        removeKey(root, id);
+        untrustKey(root, id, `key remove ${id}`, onEvent(io));
         io.out(`removed key ${id}`);
       });
     });
 }
 
-/** Rewrite `plan install|remove|upgrade|rollback …` to the live planner; `plan SPEC.yaml` stays. */
-export function routePlan(argv: string[]): string[] {
-  const i = argv.findIndex((a, k) => a === 'plan' && (k === 0 || argv[k - 1] !== '--root'));
-  if (i < 0 || !['install', 'remove', 'upgrade', 'rollback'].includes(argv[i + 1] ?? '')) return argv;
-  for (let k = 0; k < i; k++) if (!argv[k].startsWith('-') && argv[k - 1] !== '--root') return argv; // 'plan' is an argument, not the command
-  return [...argv.slice(0, i), 'live-plan', ...argv.slice(i + 1)];
+export const LIVE_ACTIONS = ['install', 'remove', 'upgrade', 'rollback'];
+
+/** `minos plan install|remove|upgrade|rollback …`: what the live command would do, on the root of `cmd`. */
+export async function runLivePlan(io: Io, kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command): Promise<void> {
+  const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
+  if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
+  else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
+  else printChanges(io, res);
 }

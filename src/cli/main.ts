@@ -12,9 +12,10 @@ import { registerImport } from './import.js';
 import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
-import { onEvent, registerLive, routePlan } from './live.js';
+import { onEvent, registerLive } from './live.js';
 import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
+import { completionScript, SHELLS, type Shell } from './manual.js';
 
 export const EXIT_HELP = `
 Exit status:
@@ -26,7 +27,8 @@ Exit status:
   5  another minos holds the lock
   6  file conflict between packages or with unowned files`;
 
-export function buildProgram(raw: Io): Command {
+/** `usageError`: where commander's own messages (unknown option, missing argument) go; default raw.err. */
+export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err): Command {
   // Commands print package data: every line they print is escaped. Help and
   // usage text is ours and goes out as it is.
   const io = escapedIo(raw);
@@ -36,7 +38,7 @@ export function buildProgram(raw: Io): Command {
     .showHelpAfterError(false)
     .configureOutput({
       writeOut: (s) => raw.out(s.replace(/\n$/, '')),
-      writeErr: (s) => raw.err(s.replace(/\n$/, '')),
+      writeErr: (s) => usageError(s.replace(/\n$/, '')),
     })
     .option('--root <dir>', 'the root the live commands act on', '/')
     .addHelpText('after', EXIT_HELP)
@@ -50,6 +52,14 @@ export function buildProgram(raw: Io): Command {
   registerBoot(program, io);
   registerLive(program, io);
   registerRecover(program, io, onEvent);
+  program
+    .command('completion')
+    .description('print a shell completion script (bash: eval "$(minos completion bash)")')
+    .argument('<shell>', SHELLS.join(', '))
+    .action((shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new MinosError('MN0002', `completion ${shell}: expected ${SHELLS.join(', ')}`);
+      raw.out(completionScript(program, shell as Shell).replace(/\n$/, ''));
+    });
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride();
@@ -64,26 +74,37 @@ export function renderError(e: MinosError): string {
 }
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit status. */
+/** The error object `--json` commands print on stderr instead of the one-line message. */
+export function errorJson(code: string, exit: number, message: string, hint?: string): string {
+  return JSON.stringify({ error: { code, exit, message, ...(hint ? { hint } : {}) } });
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit status. */
 export async function main(argv: string[], io?: Io): Promise<number> {
   const { stdio } = await import('./io.js');
   const sink = io ?? stdio();
-  const program = buildProgram(sink);
+  // Under --json, errors are a JSON object on stderr (docs/JSON.md), usage errors included.
+  const json = argv.includes('--json');
+  const usage: string[] = [];
+  const program = buildProgram(sink, json ? (s) => usage.push(s) : sink.err);
   try {
-    await program.parseAsync(routePlan(argv), { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      if (json) sink.err(errorJson('MN0002', EXIT.usage, usage.join(' ').replace(/^error: /, '').replace(/\s+/g, ' ').trim() || e.message));
       return EXIT.usage;
     }
     // An OS error that no stage wrapped still names its path and errno.
     const typed = isMinosError(e) ? e : isErrnoError(e) ? ioError(e, e.path ?? e.syscall ?? 'system call') : undefined;
     if (typed) {
-      sink.err(escapeControls(renderError(typed)));
+      sink.err(json ? escapeControls(errorJson(typed.code, typed.exit, typed.message, typed.hint)) : escapeControls(renderError(typed)));
       return typed.exit;
     }
     const err = e as Error;
-    sink.err(escapeControls(`minos: internal error: ${err?.stack ?? String(e)} [MN0001]`, true));
+    if (json) sink.err(errorJson('MN0001', CODES.MN0001[0], `internal error: ${err?.message ?? String(e)}`));
+    else sink.err(escapeControls(`minos: internal error: ${err?.stack ?? String(e)} [MN0001]`, true));
     return CODES.MN0001[0];
   }
 }

@@ -21,7 +21,9 @@ export function registerRepo(program: Command, io: Io): void {
       const expires = parseDuration(opts.expires);
       const key = loadSecretKey(opts.key);
       const keyring = opts.keyring.length ? loadKeyring(opts.keyring) : undefined;
-      const { index, digest } = writeIndex({ dir: resolve(dir), key, keyring, name: opts.name, expires, created: sourceDateEpoch() });
+      const { index, digest } = writeIndex({
+        dir: resolve(dir), key, keyring, name: opts.name, expires, created: sourceDateEpoch(), validFrom: Math.floor(Date.now() / 1000),
+      });
       if (opts.json) io.out(JSON.stringify({ name: index.name, serial: index.serial, packages: index.packages.length, expires: index.expires, digest }));
       else io.out(`${index.name}: serial ${index.serial}, ${index.packages.length} packages, expires ${index.expires ?? 'never'}, signed by ${key.id}`);
     });

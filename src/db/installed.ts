@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { canonicalBytes, canonicalJson } from '../canonical.js';
 import { MinosError } from '../errors.js';
 import { CAP, readInputText } from '../input.js';
-import { writeFileAtomic } from '../fsutil.js';
 import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
 
 export const DB_DIR = 'var/lib/minos';
@@ -88,10 +87,6 @@ const COMMA = Buffer.from(',');
 function splitAt(text: string, marker: string): [string, string] {
   const k = text.indexOf(marker) + marker.length - 2;
   return [text.slice(0, k), text.slice(k + 2)];
-}
-
-export function writeDb(root: string, db: InstalledDb): void {
-  writeFileAtomic(join(root, INSTALLED), dbBytes(db));
 }
 
 /** Read the database of a root; MN0004 (exit 1) naming the file if corrupt. */

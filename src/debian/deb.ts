@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { MinosError, type ErrorCode } from '../errors.js';
 import { readInput } from '../input.js';
-import { pathError } from '../pkg/manifest.js';
+import { pathError } from '../names.js';
 import type { PackageSink, ReadResult } from '../pkg/read.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
 import { createTarReader, type TarHeader } from '../unpack/tar.js';

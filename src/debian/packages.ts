@@ -14,8 +14,8 @@
  * file, line and package.
  */
 import { MinosError } from '../errors.js';
-import { nameError, type Arch } from '../solve/depend.js';
-import { versionError } from '../solve/version.js';
+import { nameError, type Arch } from '../depend.js';
+import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage, PackageMeta } from '../types.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
 

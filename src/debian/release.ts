@@ -7,7 +7,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from './pgplib.js';
 import { MinosError } from '../errors.js';
 import { readInput } from '../input.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
@@ -46,8 +47,8 @@ export async function loadPgpKeys(paths: readonly string[]): Promise<openpgp.Pub
     const text = bytes.subarray(0, 64).toString('latin1');
     try {
       const got = text.includes('-----BEGIN PGP')
-        ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') })
-        : await openpgp.readKeys({ binaryKeys: bytes });
+        ? await loadOpenpgp().readKeys({ armoredKeys: bytes.toString('utf8') })
+        : await loadOpenpgp().readKeys({ binaryKeys: bytes });
       keys.push(...got);
     } catch (e) {
       throw new MinosError('MN0108', `${f}: not an OpenPGP keyring: ${(e as Error).message}`, { data: { file: f } });
@@ -75,13 +76,13 @@ export async function verifyRelease(signed: Buffer, label: string, keys: openpgp
   try {
     if (detached) {
       const armored = detached.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP');
-      const signature = armored ? await openpgp.readSignature({ armoredSignature: detached.toString('utf8') }) : await openpgp.readSignature({ binarySignature: detached });
-      const message = await openpgp.createMessage({ binary: signed });
-      sigs = (await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' })).signatures;
+      const signature = armored ? await loadOpenpgp().readSignature({ armoredSignature: detached.toString('utf8') }) : await loadOpenpgp().readSignature({ binarySignature: detached });
+      const message = await loadOpenpgp().createMessage({ binary: signed });
+      sigs = (await loadOpenpgp().verify({ message, signature, verificationKeys: keys, format: 'binary' })).signatures;
       text = signed.toString('utf8');
     } else {
-      const message = await openpgp.readCleartextMessage({ cleartextMessage: signed.toString('utf8') });
-      const r = await openpgp.verify({ message, verificationKeys: keys });
+      const message = await loadOpenpgp().readCleartextMessage({ cleartextMessage: signed.toString('utf8') });
+      const r = await loadOpenpgp().verify({ message, verificationKeys: keys });
       sigs = r.signatures;
       text = String(r.data);
     }

@@ -21,7 +21,7 @@ import { MinosError } from '../errors.js';
 import { readInput } from '../input.js';
 import type { LoadedIndex } from '../repo/index.js';
 import { fetchBytes, type Repository } from '../repo/source.js';
-import type { Arch } from '../solve/depend.js';
+import type { Arch } from '../depend.js';
 import type { DebianSet, RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { xzDecompress } from '../unpack/xz.js';

@@ -26,8 +26,7 @@
  * (re)done. Every step checks the state it finds, so recovery itself may be
  * interrupted and run again.
  */
-import { chmodSync, closeSync, fsyncSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { INSTALLED, writeFileAtomic } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
@@ -35,7 +34,10 @@ import { under } from '../fsutil.js';
 import type { Emit } from './events.js';
 import { CAP, readInputTextIfAny } from '../input.js';
 import { HISTORY_FILE, TXN_DIR } from './root.js';
-import { salvageTxn } from './salvage.js';
+import { OLD_DB, salvageTxn } from './salvage.js';
+import { fsyncDir, syncDirs } from './sync.js';
+
+export { fsyncDir, syncDirs, syncFs, syncFsAsync } from './sync.js';
 
 export type PreOp =
   | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number }
@@ -91,59 +93,6 @@ function lexists(p: string): boolean {
   return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
 }
 
-/**
- * Make everything written so far durable. Many folders: one syncfs(2) of the
- * root's filesystem (`sync -f`), which is far cheaper than fsyncing each;
- * few, or when `sync -f` is unavailable: fsync each folder.
- */
-export function syncDirs(root: string, dirs: Iterable<string>): void {
-  const list = [...dirs];
-  if (list.length > 16 && syncFs(root)) return;
-  for (const d of list) fsyncDir(d);
-}
-
-let syncFsWorks: boolean | undefined;
-
-/** syncfs(2) on the filesystem holding `path`, through coreutils/busybox `sync -f`. */
-export function syncFs(path: string): boolean {
-  if (syncFsWorks === false) return false;
-  const r = spawnSync('sync', ['-f', path], { stdio: 'ignore' });
-  syncFsWorks = r.status === 0;
-  return syncFsWorks;
-}
-
-/** syncFs without waiting: the command runs while this thread goes on. */
-export function syncFsAsync(path: string): Promise<boolean> {
-  if (syncFsWorks === false) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
-    child.on('error', () => {
-      syncFsWorks = false;
-      resolve(false);
-    });
-    child.on('close', (code) => {
-      syncFsWorks = code === 0;
-      resolve(syncFsWorks);
-    });
-  });
-}
-
-export function fsyncDir(dir: string): void {
-  let fd: number;
-  try {
-    fd = openSync(dir, 'r');
-  } catch {
-    return; // gone: nothing to make durable
-  }
-  try {
-    fsyncSync(fd);
-  } catch {
-    // some filesystems refuse fsync on folders; nothing more we can do
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export function txnRoot(root: string): string {
   return join(root, TXN_DIR);
 }
@@ -151,18 +100,34 @@ export function txnRoot(root: string): string {
 /** A fresh transaction folder (0700: staged setuid files are unreachable by others). */
 export function createTxn(root: string): Txn {
   const base = txnRoot(root);
-  mkdirSync(base, { recursive: true, mode: 0o700 });
   const id = `${Date.now().toString(36)}-${process.pid}`;
   const dir = join(base, id);
-  mkdirSync(dir, { mode: 0o700 });
-  mkdirSync(join(dir, 'new'), { mode: 0o700 });
-  mkdirSync(join(dir, 'old'), { mode: 0o700 });
-  return { root, id, dir, newDir: join(dir, 'new'), oldDir: join(dir, 'old') };
+  const txn = { root, id, dir, newDir: join(dir, 'new'), oldDir: join(dir, 'old') };
+  let made = false;
+  try {
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    made = true;
+    mkdirSync(txn.newDir, { mode: 0o700 });
+    mkdirSync(txn.oldDir, { mode: 0o700 });
+  } catch (e) {
+    if (made) discardTxn(txn);
+    throw ioError(e, dir);
+  }
+  return txn;
 }
 
-/** Remove a transaction folder that never reached its journal. */
+/**
+ * Remove a transaction folder that never reached its journal. A failure to
+ * remove it is not reported (the error that led here is the one that
+ * matters): the next command removes what is left.
+ */
 export function discardTxn(txn: Txn): void {
-  rmSync(txn.dir, { recursive: true, force: true });
+  try {
+    rmSync(txn.dir, { recursive: true, force: true });
+  } catch {
+    // left for the next command's recovery
+  }
 }
 
 function undoPre(root: string, dir: string, ops: readonly PreOp[], touched: Set<string>): void {
@@ -170,32 +135,37 @@ function undoPre(root: string, dir: string, ops: readonly PreOp[], touched: Set<
     const o = ops[i];
     const p = join(root, o.path);
     touched.add(dirname(p));
-    if (o.op === 'mkdir') {
-      try {
-        rmdirSync(p);
-        crashPoint();
-      } catch {
-        // absent, or not empty (something else was put there): leave it
-      }
-    } else if (o.op === 'moveout') {
-      const from = join(dir, 'old', o.old);
-      if (lexists(from) && !lexists(p)) {
-        renameSync(from, p);
-        crashPoint();
-      }
-    } else {
-      const src = join(dir, 'new', o.src);
-      if (lexists(src)) continue; // never renamed in
-      if (o.old !== undefined) {
-        const old = join(dir, 'old', o.old);
-        if (lexists(old)) {
-          renameSync(old, p);
+    try {
+      if (o.op === 'mkdir') {
+        try {
+          rmdirSync(p);
+          crashPoint();
+        } catch (e) {
+          // absent, or not empty (something else was put there): leave it
+          if (!['ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        }
+      } else if (o.op === 'moveout') {
+        const from = join(dir, 'old', o.old);
+        if (lexists(from) && !lexists(p)) {
+          renameSync(from, p);
           crashPoint();
         }
-      } else if (lexists(p)) {
-        unlinkSync(p);
-        crashPoint();
+      } else {
+        const src = join(dir, 'new', o.src);
+        if (lexists(src)) continue; // never renamed in
+        if (o.old !== undefined) {
+          const old = join(dir, 'old', o.old);
+          if (lexists(old)) {
+            renameSync(old, p);
+            crashPoint();
+          }
+        } else if (lexists(p)) {
+          unlinkSync(p);
+          crashPoint();
+        }
       }
+    } catch (e) {
+      throw ioError(e, p);
     }
   }
 }
@@ -244,7 +214,9 @@ function doPost(root: string, ops: readonly PostOp[], touched: Set<string>, emit
         chmodSync(p, o.mode);
       }
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      // A file system that is full, read-only or failing now may not be later: stop, the journal stays and the next command finishes.
+      if (RETRY.includes(code)) throw ioError(e, p);
       // A folder still holding files no package owns stays, as with every package manager.
       if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') {
         emit({ type: 'warning', message: ioError(e, p).message });
@@ -254,31 +226,61 @@ function doPost(root: string, ops: readonly PostOp[], touched: Set<string>, emit
   }
 }
 
+/** Errors of the file system as a whole, after which work is stopped and left for the next command rather than skipped. */
+const RETRY = ['EROFS', 'ENOSPC', 'EDQUOT', 'EIO'];
+
+/** A failure after the commit point: the new state is the one that counts, and the next command completes it. */
+function afterCommit(e: unknown, dir: string): MinosError {
+  const err = ioError(e, dir);
+  return new MinosError(err.code, `${err.message}; the transaction is committed and the next minos command completes it`, { hint: err.hint, data: err.data, cause: e });
+}
+
+/** A transaction folder renamed so once its transaction is over (undone or completed): only removal is left. */
+const DONE = '.done';
+
+/**
+ * End a transaction: make what was touched durable, then mark the folder
+ * done in one rename (so no state exists where part of it is gone and the
+ * rest could be mistaken for a transaction to recover) and remove it.
+ */
 function finish(root: string, dir: string, touched: Set<string>): void {
   syncDirs(root, touched);
   crashPoint();
-  for (const f of [JOURNAL, JOURNAL_COPY]) {
-    try {
-      unlinkSync(join(dir, f));
-    } catch {
-      // already gone
-    }
+  try {
+    renameSync(dir, `${dir}${DONE}`);
+  } catch (e) {
+    throw ioError(e, dir);
   }
-  fsyncDir(dir);
+  fsyncDir(dirname(dir));
   crashPoint();
-  rmSync(dir, { recursive: true, force: true });
+  removeDone(`${dir}${DONE}`);
 }
 
+function removeDone(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // the transaction is over; the next command removes what is left
+  }
+}
+
+/** The commit point: the new database replaces the old one (made durable by the caller). */
 function commitPoint(root: string, txn: { dir: string }): void {
-  renameSync(join(txn.dir, NEW_DB), join(root, INSTALLED));
-  fsyncDir(dirname(join(root, INSTALLED)));
-  crashPoint();
+  try {
+    renameSync(join(txn.dir, NEW_DB), join(root, INSTALLED));
+  } catch (e) {
+    throw ioError(e, join(root, INSTALLED));
+  }
 }
 
 function moveHistory(root: string, dir: string): void {
   const h = join(dir, NEW_HISTORY);
   if (lexists(h)) {
-    renameSync(h, join(root, HISTORY_FILE));
+    try {
+      renameSync(h, join(root, HISTORY_FILE));
+    } catch (e) {
+      throw ioError(e, join(root, HISTORY_FILE));
+    }
     fsyncDir(dirname(join(root, HISTORY_FILE)));
     crashPoint();
   }
@@ -287,19 +289,22 @@ function moveHistory(root: string, dir: string): void {
 /**
  * Run a prepared transaction: `newDb` and `history` are written into the
  * transaction folder, then the journal, then the pre ops, the commit and the
- * post ops. A failure before the commit undoes everything and rethrows.
+ * post ops. A failure before the commit undoes everything, removes the
+ * transaction folder and rethrows; one after it (a full or read-only file
+ * system) keeps the journal for the next command to complete, and says so.
  */
 export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, history: Uint8Array | undefined, emit: Emit): void {
   const { root } = txn;
-  writeFileAtomic(join(txn.dir, NEW_DB), newDb);
-  crashPoint();
-  if (history) writeFileAtomic(join(txn.dir, NEW_HISTORY), history);
-  writeFileAtomic(join(txn.dir, JOURNAL_COPY), Buffer.from(JSON.stringify(journal)));
-  writeFileAtomic(join(txn.dir, JOURNAL), Buffer.from(JSON.stringify(journal)));
-  fsyncDir(txnRoot(root));
-  crashPoint();
   const touched = new Set<string>([txn.newDir, txn.oldDir]);
   try {
+    writeFileAtomic(join(txn.dir, NEW_DB), newDb);
+    crashPoint();
+    linkSync(join(root, INSTALLED), join(txn.dir, OLD_DB)); // for recovery without a journal (salvage.ts)
+    if (history) writeFileAtomic(join(txn.dir, NEW_HISTORY), history);
+    writeFileAtomic(join(txn.dir, JOURNAL_COPY), Buffer.from(JSON.stringify(journal)));
+    writeFileAtomic(join(txn.dir, JOURNAL), Buffer.from(JSON.stringify(journal)));
+    fsyncDir(txnRoot(root));
+    crashPoint();
     doPre(root, txn, journal.pre, journal.chown, touched);
     syncDirs(root, touched);
     crashPoint();
@@ -310,14 +315,21 @@ export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, histor
       undoPre(root, txn.dir, journal.pre, undo);
       finish(root, txn.dir, undo);
     } catch (e2) {
-      throw new MinosError('MN0003', `${(e as Error).message}; undoing it also failed (${(e2 as Error).message}): the next minos command will retry`, { cause: e });
+      const err = ioError(e, txn.dir);
+      throw new MinosError(err.code, `${err.message}; undoing it also failed (${(e2 as Error).message}): the next minos command will retry`, { hint: err.hint, data: err.data, cause: e });
     }
     throw e;
   }
-  const post = new Set<string>();
-  doPost(root, journal.post, post, emit);
-  moveHistory(root, txn.dir);
-  finish(root, txn.dir, post);
+  try {
+    fsyncDir(dirname(join(root, INSTALLED)));
+    crashPoint();
+    const post = new Set<string>();
+    doPost(root, journal.post, post, emit);
+    moveHistory(root, txn.dir);
+    finish(root, txn.dir, post);
+  } catch (e) {
+    throw afterCommit(e, txn.dir);
+  }
 }
 
 /** Transactions left in the root by an interrupted minos (folder names). */
@@ -369,6 +381,10 @@ export function recover(root: string, emit: Emit, opts: { abort?: boolean } = {}
   const done: { txn: string; action: 'rolled back' | 'completed' | 'discarded' }[] = [];
   for (const id of pendingTxns(root)) {
     const dir = join(txnRoot(root), id);
+    if (id.endsWith(DONE)) {
+      removeDone(dir);
+      continue;
+    }
     const j = readJournal(dir);
     if (j === 'missing' || (j === 'garbage' && opts.abort)) {
       const action = salvageTxn(root, dir, id, emit);

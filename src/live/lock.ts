@@ -13,7 +13,7 @@ import { ioError, MinosError } from '../errors.js';
 import { abandonTemp } from '../fsutil.js';
 import { kindOf, readInputTextIfAny } from '../input.js';
 import type { Emit } from './events.js';
-import { CONFIG_DIR, KEYS_DIR, LOCK_FILE } from './root.js';
+import { CACHE_DIR, CONFIG_DIR, KEYRINGS_DIR, KEYS_DIR, LOCK_FILE } from './root.js';
 
 export interface LockInfo {
   pid: number;
@@ -65,13 +65,14 @@ export function readLockInfo(file: string): LockInfo | undefined {
   }
 }
 
-/**
- * Remove the temporary files dead minos processes left in the root's state
- * folders (`NAME.new-PID`, `lock.stale-PID`, `NAME.corrupt-…` are kept):
- * called with the lock held, so no live writer owns them.
- */
-export function sweepLitter(root: string): void {
-  for (const d of [DB_DIR, CONFIG_DIR, KEYS_DIR]) {
+/** The folders of a root where minos writes temporary files (`NAME.new-PID`, `lock.stale-PID`, `SHA.part-PID`). */
+const TEMP_DIRS = [DB_DIR, CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR, CACHE_DIR];
+const TEMP = /\.(new|stale|part)-([0-9]+)$/;
+
+/** Temporary files of processes that are gone, in the root's state folders. */
+function deadTemps(root: string): string[] {
+  const out: string[] = [];
+  for (const d of TEMP_DIRS) {
     const dir = join(root, d);
     let names: string[];
     try {
@@ -80,13 +81,30 @@ export function sweepLitter(root: string): void {
       continue;
     }
     for (const n of names) {
-      const m = /\.(new|stale)-([0-9]+)$/.exec(n);
+      const m = TEMP.exec(n);
       if (!m || Number(m[2]) === process.pid || holderAlive({ pid: Number(m[2]), start: 0, command: '', since: '' })) continue;
-      try {
-        unlinkSync(join(dir, n));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, join(dir, n));
-      }
+      out.push(join(dir, n));
+    }
+  }
+  return out;
+}
+
+/** Did a killed minos leave temporary files (for queries: recover first)? */
+export function hasLitter(root: string): boolean {
+  return deadTemps(root).length > 0;
+}
+
+/**
+ * Remove the temporary files dead minos processes left in the root's state
+ * folders (`NAME.corrupt-…` files are kept): called with the lock held, so
+ * no live writer owns them.
+ */
+export function sweepLitter(root: string): void {
+  for (const f of deadTemps(root)) {
+    try {
+      unlinkSync(f);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, f);
     }
   }
 }
@@ -114,21 +132,28 @@ function tryLink(file: string, info: LockInfo): boolean {
     fd = openSync(tmp, 'w', 0o644);
     writeSync(fd, `${JSON.stringify(info)}\n`);
     fsyncSync(fd);
+    closeSync(fd);
   } catch (e) {
-    abandonTemp(fd, tmp);
+    abandonTemp(fd, tmp); // closes fd (once)
     throw ioError(e, file);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+  let linked = false;
   try {
     linkSync(tmp, file);
-    return true;
+    linked = true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw ioError(e, file);
-  } finally {
-    unlinkSync(tmp);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      abandonTemp(undefined, tmp);
+      throw ioError(e, file);
+    }
   }
+  try {
+    unlinkSync(tmp);
+  } catch (e) {
+    if (linked) abandonTemp(undefined, file);
+    throw ioError(e, tmp);
+  }
+  return linked;
 }
 
 /** Remove a stale lock if it is still the one judged stale. */
@@ -199,8 +224,13 @@ export async function acquireLock(root: string, opts: { command: string; wait?: 
     release() {
       if (released) return;
       released = true;
-      const now = readLockInfo(file);
-      if (now && now.pid === info.pid && now.since === info.since) unlinkSync(file);
+      try {
+        const now = readLockInfo(file);
+        if (now && now.pid === info.pid && now.since === info.since) unlinkSync(file);
+      } catch (e) {
+        // The work is done; a lock left behind is taken over by the next command (its process is gone by then).
+        opts.onEvent?.({ type: 'warning', message: `${ioError(e, file).message}: the lock stays until the next minos command takes it over` });
+      }
     },
   };
   const hold = Number(process.env.MINOS_HOLD_LOCK_MS ?? 0);

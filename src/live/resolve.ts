@@ -8,23 +8,24 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
-import { MinosError, quote } from '../errors.js';
+import { ioError, MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
-import { openRepository, packageFile, type Repository } from '../repo/source.js';
-import { parseDependency, parseProvide, satisfies, type Arch, type Descriptor } from '../solve/depend.js';
+import { findEntry, openRepository, packageFile, type Repository } from '../repo/source.js';
+import { meets, parseDependency, type Arch } from '../depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
-import type { IndexPackage, Manifest, PackageMeta } from '../types.js';
+import type { IndexPackage, Manifest } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
+import { orphans } from './needs.js';
 import { CACHE_DIR, loadDb, readOptions, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
 import { openDebianRepository } from '../debian/source.js';
 import type { RepoSpec } from '../spec/image.js';
 
 export type Action =
   | { kind: 'install'; requests: string[]; files: string[] }
-  | { kind: 'remove'; names: string[]; cascade?: boolean; allowEssential?: boolean }
+  | { kind: 'remove'; names: string[]; cascade?: boolean; allowEssential?: boolean; orphans?: boolean }
   | { kind: 'upgrade'; names: string[] }
   | { kind: 'rollback'; generation?: number };
 
@@ -95,17 +96,6 @@ function notInstalled(db: InstalledDb, name: string): MinosError {
   return new MinosError('MN0304', `package ${quote(name)} is not installed`, { hint: near.length ? `did you mean ${near.join(', ')}?` : undefined, data: { name, suggestions: near } });
 }
 
-function descMatches(d: Descriptor, p: PackageMeta): boolean {
-  if (p.name === d.name && satisfies(p.version, d.constraint)) return true;
-  for (const s of p.provides) {
-    const pr = parseProvide(s);
-    if (pr.name !== d.name) continue;
-    if (!d.constraint) return true;
-    if (pr.constraint && satisfies(pr.constraint.version, d.constraint)) return true;
-  }
-  return false;
-}
-
 /** Installed packages (outside `removing`) whose dependencies need a package in `removing`. */
 function dependents(db: InstalledDb, removing: Set<string>): Map<string, string[]> {
   const left = db.packages.filter((p) => !removing.has(p.name));
@@ -113,8 +103,8 @@ function dependents(db: InstalledDb, removing: Set<string>): Map<string, string[
   for (const p of left) {
     for (const dep of p.depends) {
       const alts = parseDependency(dep);
-      if (alts.some((d) => left.some((q) => descMatches(d, q)))) continue;
-      const needs = db.packages.filter((q) => removing.has(q.name) && alts.some((d) => descMatches(d, q))).map((q) => q.name);
+      if (alts.some((d) => left.some((q) => meets(d, q)))) continue;
+      const needs = db.packages.filter((q) => removing.has(q.name) && alts.some((d) => meets(d, q))).map((q) => q.name);
       if (needs.length) out.set(p.name, [...(out.get(p.name) ?? []), `${dep} (${needs.join(', ')})`]);
     }
   }
@@ -176,6 +166,11 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   if (action.kind === 'remove') {
     for (const n of action.names) if (!db.packages.some((p) => p.name === n)) throw notInstalled(db, n);
     const removing = new Set(action.names);
+    // --orphans: also what no world request needs once these are gone (see needs.ts).
+    if (action.orphans) {
+      const left = { ...db, packages: db.packages.filter((p) => !removing.has(p.name)), world: db.world.filter((w) => !removing.has(requestName(w))) };
+      for (const p of orphans(left)) removing.add(p.name);
+    }
     for (;;) {
       const broken = dependents(db, removing);
       if (broken.size === 0) break;
@@ -232,7 +227,7 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   const source = (l: Locator): Source => {
     if (l.repo === FILE_REPO) return fileSources.get(`${l.name}\0${l.version}\0${l.arch}`)!;
     const repo = byRepo.get(l.repo);
-    const entry = repo?.loaded.index.packages.find((p) => p.name === l.name && p.version === l.version && p.arch === l.arch);
+    const entry = repo && findEntry(repo, l);
     if (!repo || !entry) throw new MinosError('MN0212', `${l.name} ${l.version} is in no configured repository`, { data: { package: l.name } });
     return { kind: 'repo', repo, entry };
   };
@@ -333,7 +328,8 @@ export async function fetchToCache(root: string, src: Source): Promise<string> {
     if (err.code === 'ENOENT' && src.kind === 'repo') {
       throw new MinosError('MN0212', `${from}: listed in the index of "${src.repo.name}" but missing`, { data: { file: basename(from) } });
     }
-    throw new MinosError('MN0003', `${err.code === 'ENOSPC' ? dest : from}: ${err.code === 'ENOSPC' ? 'no space left on device' : err.message}`, { cause: e, data: { file: dest } });
+    // A full or read-only cache is named as such (MN0009, MN0008); anything else is about the source.
+    throw ioError(e, ['ENOSPC', 'EDQUOT', 'EROFS'].includes(err.code ?? '') ? dest : from);
   }
   return dest;
 }

@@ -4,15 +4,15 @@
  * say which repositories and keys it trusts (docs/LIVE.md). `minos build`
  * writes the same files into an image, so an image is a root.
  */
-import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CAP, readInput, readInputTextIfAny } from '../input.js';
-import { repoNameError } from '../repo/index.js';
+import { repoNameError } from '../names.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
-import { isArch, type Arch } from '../solve/depend.js';
+import { isArch, type Arch } from '../depend.js';
 import type { RepoSpec } from '../spec/image.js';
 
 export const CONFIG_DIR = 'etc/minos';
@@ -112,15 +112,21 @@ function readJson(file: string): unknown {
 const pretty = (v: unknown) => Buffer.from(`${JSON.stringify(JSON.parse(canonicalBytes(v).toString()), null, 2)}\n`);
 
 export function readRepoConfig(root: string): RepoConfig[] {
+  const v = readJson(join(root, REPOS_FILE));
+  return v === undefined ? [] : parseRepoConfig(root, v);
+}
+
+/** Check and read the JSON value of ROOT/etc/minos/repositories.json. */
+export function parseRepoConfig(root: string, v: unknown): RepoConfig[] {
   const file = join(root, REPOS_FILE);
-  const v = readJson(file);
-  if (v === undefined) return [];
   const bad = (why: string) => new MinosError('MN0115', `${file}: ${why}`, { data: { file } });
   if (!Array.isArray(v)) throw bad('expected a list of repositories');
   return v.map((r: Record<string, unknown>, i) => {
     if (!r || typeof r !== 'object') throw bad(`entry ${i}: expected an object`);
     if (typeof r.name !== 'string' || repoNameError(r.name)) throw bad(`entry ${i}: invalid "name"`);
-    if ((typeof r.url === 'string') === (typeof r.path === 'string')) throw bad(`entry ${i} (${r.name}): give exactly one of "url" or "path"`);
+    // Neither: a repository the image was built from that has no location on this device (see repoSpecs).
+    if (typeof r.url === 'string' && typeof r.path === 'string') throw bad(`entry ${i} (${r.name}): give one of "url" or "path", not both`);
+    if ((r.url !== undefined && typeof r.url !== 'string') || (r.path !== undefined && typeof r.path !== 'string')) throw bad(`entry ${i} (${r.name}): "url" and "path" must be strings`);
     if (r.priority !== undefined && !Number.isInteger(r.priority)) throw bad(`entry ${i} (${r.name}): "priority" must be an integer`);
     if (r.keys !== undefined && (!Array.isArray(r.keys) || r.keys.some((k) => typeof k !== 'string' || !/^[0-9a-f]{16}$/.test(k)))) {
       throw bad(`entry ${i} (${r.name}): "keys" must be a list of key ids`);
@@ -136,14 +142,18 @@ export function readRepoConfig(root: string): RepoConfig[] {
       out.debian = { suite: d.suite, components: d.components as string[], keyrings: d.keyrings as string[] };
     }
     if (typeof r.url === 'string') out.url = r.url.replace(/\/+$/, '');
-    else out.path = isAbsolute(r.path as string) ? (r.path as string) : resolve(root, CONFIG_DIR, r.path as string);
+    else if (typeof r.path === 'string') out.path = isAbsolute(r.path) ? r.path : resolve(root, CONFIG_DIR, r.path);
     return out;
   });
 }
 
+/** The bytes of ROOT/etc/minos/repositories.json listing `repos`. */
+export function repoConfigBytes(repos: readonly RepoConfig[]): Buffer {
+  return pretty([...repos].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+}
+
 export function writeRepoConfig(root: string, repos: readonly RepoConfig[]): void {
-  const sorted = [...repos].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  writeFileAtomic(join(root, REPOS_FILE), pretty(sorted));
+  writeFileAtomic(join(root, REPOS_FILE), repoConfigBytes(repos));
 }
 
 export function readOptions(root: string): RootOptions {
@@ -204,9 +214,9 @@ export function repoKeyFiles(root: string, r: RepoConfig): string[] {
   });
 }
 
-/** The configured repositories as sources to open. */
+/** The configured repositories with a location on this device, as sources to open. */
 export function repoSpecs(root: string): RepoSpec[] {
-  return readRepoConfig(root).map((r) => ({
+  return readRepoConfig(root).filter((r) => r.url !== undefined || r.path !== undefined).map((r) => ({
     ...(r.url ? { url: r.url } : { path: r.path }), name: r.name, priority: r.priority,
     ...(r.debian
       ? { keys: r.debian.keyrings.map((k) => join(root, KEYRINGS_DIR, k)), debian: { suite: r.debian.suite, components: r.debian.components } }
@@ -214,23 +224,23 @@ export function repoSpecs(root: string): RepoSpec[] {
   }));
 }
 
-/** Trust a public key: copy it to ROOT/etc/minos/keys/ID.pub. */
-export function addKey(root: string, file: string): PublicKey {
-  const k = loadPublicKey(file);
-  writeFileAtomic(join(root, KEYS_DIR, `${k.id}.pub`), Buffer.from(k.key.export({ type: 'spki', format: 'pem' }) as string));
-  return k;
+/** A public key to trust, and what ROOT/etc/minos/keys/ID.pub will hold. */
+export function keyFile(file: string): { key: PublicKey; path: string; data: Buffer } {
+  const key = loadPublicKey(file);
+  return { key, path: `${KEYS_DIR}/${key.id}.pub`, data: Buffer.from(key.key.export({ type: 'spki', format: 'pem' }) as string) };
 }
 
 export function listKeys(root: string): PublicKey[] {
   return [...trustedKeys(root).values()];
 }
 
-export function removeKey(root: string, id: string): void {
+/** The trusted key with id (or unique id prefix) `id`; MN0002 when none or several match. */
+export function findKey(root: string, id: string): PublicKey {
   const dir = join(root, KEYS_DIR);
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.pub')) : [];
   const match = [...trustedKeys(root).values()].filter((k) => k.id === id || k.id.startsWith(id));
   if (match.length !== 1) {
     throw new MinosError('MN0002', match.length ? `key id ${quote(id)} is ambiguous` : `no trusted key ${quote(id)} in ${dir}`, { data: { keyid: id, keys: names } });
   }
-  rmSync(match[0].file);
+  return match[0];
 }

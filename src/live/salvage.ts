@@ -8,14 +8,17 @@
  * not list, and that still holds what the new database says, is removed;
  * every path of the old database that no longer holds what the old database
  * says gets back the saved node that does (matched by type, sha256, target
- * or device numbers); folders the new database added are removed if empty.
- * After the commit the new state is already in place: only the history is
- * moved in. Saved nodes that match no path (files no package owns, such as
- * account files) are never deleted: they are moved to
+ * or device numbers); folders the new database added are removed if empty;
+ * a saved hard link of a node still in place is a copy and goes.
+ * After the commit (the new database is in place and the old one was kept
+ * as `installed.old.json`): what the post operations do is done from the
+ * two databases (complete), and the history is moved in; saved nodes that
+ * hold old package content go. Saved nodes that match no path (files no
+ * package owns, such as account files) are never deleted: they are moved to
  * `var/lib/minos/salvage/ID/` and reported.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, constants, type Stats } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, constants, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { DB_DIR, readDb, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
@@ -25,6 +28,8 @@ import type { Emit } from './events.js';
 import { HISTORY_FILE } from './root.js';
 
 export const SALVAGE_DIR = `${DB_DIR}/salvage`;
+/** The old database, hard-linked into the transaction folder before its journal is written. */
+export const OLD_DB = 'installed.old.json';
 
 function hashFile(p: string): string | undefined {
   let fd: number;
@@ -95,9 +100,21 @@ export function salvageTxn(root: string, dir: string, id: string, emit: Emit): '
       restore(root, oldDir, saved, entries(readDb(root)), entries(newDb));
       action = 'rolled back';
     } else {
-      // No new database: never started (staging only), or committed. The history moves in last.
-      const h = join(dir, 'history.json');
+      // No new database: never started (staging only), or committed (then the old database was kept beside it).
+      const oldDbFile = join(dir, OLD_DB);
       action = 'discarded';
+      if (lstat(oldDbFile)) {
+        let oldDb: InstalledDb;
+        try {
+          oldDb = JSON.parse(readInputText(oldDbFile, CAP.state)) as InstalledDb;
+          if (!Array.isArray(oldDb.packages)) throw new Error('no packages');
+        } catch (e) {
+          throw new MinosError('MN0004', `${oldDbFile}: unreadable database of an interrupted transaction: ${(e as Error).message}`, { data: { file: oldDbFile } });
+        }
+        complete(root, oldDir, saved, oldDb, readDb(root));
+        action = 'completed';
+      }
+      const h = join(dir, 'history.json');
       if (lstat(h)) {
         renameSync(h, join(root, HISTORY_FILE));
         action = 'completed';
@@ -139,7 +156,15 @@ function restore(root: string, oldDir: string, saved: string[], before: Map<stri
       } else if (holds(p, st, now)) unlinkSync(p);
       continue;
     }
-    if (holds(p, st, was)) continue;
+    if (holds(p, st, was)) {
+      // A saved hard link of the node still in place (its replacement never came in) is a copy, not a saved file.
+      const same = pool.findIndex((s) => s.st !== undefined && !s.st.isDirectory() && s.st.ino === st!.ino && s.st.dev === st!.dev);
+      if (same >= 0) {
+        unlinkSync(pool[same].p);
+        pool.splice(same, 1);
+      }
+      continue;
+    }
     const i = pool.findIndex((s) => s.st !== undefined && holds(s.p, s.st, was));
     if (i < 0) continue; // not displaced by this transaction, or already back
     if (st?.isDirectory()) {
@@ -151,5 +176,54 @@ function restore(root: string, oldDir: string, saved: string[], before: Map<stri
     }
     renameSync(pool[i].p, p);
     pool.splice(i, 1);
+  }
+}
+
+/**
+ * After the commit: what the post operations do, from the two databases.
+ * Paths only the old database lists are removed if they still hold what it
+ * says (folders if empty); a changed config file of a removed package is
+ * kept as PATH.minos-save; folders both list get the new mode. Saved nodes
+ * holding what the old database says of a path are old package content and
+ * go; any other is kept (by the caller, in the salvage folder).
+ */
+function complete(root: string, oldDir: string, saved: string[], before: InstalledDb, after: InstalledDb): void {
+  const was = entries(before);
+  const now = entries(after);
+  const configs = new Set(before.packages.flatMap((r) => r.config.map((c) => c.replace(/^\/+/, ''))));
+  for (const path of [...was.keys()].sort().reverse()) {
+    const e = was.get(path)!;
+    const p = join(root, path);
+    const st = lstat(p);
+    const n = now.get(path);
+    if (n) {
+      if (n.type === 'dir' && st?.isDirectory() && (st.mode & 0o7777) !== n.mode) chmodSync(p, n.mode);
+      continue;
+    }
+    if (!st) continue;
+    if (e.type === 'dir') {
+      if (st.isDirectory()) {
+        try {
+          rmdirSync(p);
+        } catch {
+          // holds files no package owns: it stays
+        }
+      }
+    } else if (holds(p, st, e)) unlinkSync(p);
+    else if (configs.has(path) && e.type === 'file' && st.isFile()) renameSync(p, `${p}.minos-save`);
+  }
+  const shas = new Set([...was.values()].flatMap((e) => (e.type === 'file' ? [e.sha256] : [])));
+  const targets = new Set([...was.values()].flatMap((e) => (e.type === 'symlink' ? [e.target] : [])));
+  for (const n of saved) {
+    const p = join(oldDir, n);
+    const st = lstat(p);
+    if (!st) continue;
+    if (st.isDirectory()) {
+      try {
+        rmdirSync(p);
+      } catch {
+        // not empty: kept
+      }
+    } else if (st.isFile() ? shas.has(hashFile(p) ?? '') : st.isSymbolicLink() && targets.has(readlinkSync(p))) unlinkSync(p);
   }
 }

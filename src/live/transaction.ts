@@ -13,7 +13,7 @@ import { chmodSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fs
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
-import { parseDescriptor, satisfies } from '../solve/depend.js';
+import { parseDescriptor, satisfies } from '../depend.js';
 import type { Locator } from '../solve/solver.js';
 import { accountFiles, collectAccounts, parseIdFile } from '../target/accounts.js';
 import { CREATE_NEW, readTextIfAny } from '../fsutil.js';
@@ -21,10 +21,10 @@ import type { FileEntry, Manifest } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
 import { appendGeneration, fastDbBytes, genPackages, historyBytes, readHistory } from './history.js';
-import { acquireLock, lockHolder } from './lock.js';
+import { acquireLock, hasLitter, lockHolder } from './lock.js';
 import { createTxn, crashPoint, discardTxn, pendingTxns, recover, runJournal, syncFsAsync, type Journal, type PostOp, type PreOp, type Txn } from './journal.js';
 import { expectOf, fetchToCache, keyringFor, recordFrom, resolveAction, type Action, type Resolution, type Target } from './resolve.js';
-import { CACHE_DIR, LOCK_FILE, loadDb, openRoot, rootArch } from './root.js';
+import { LOCK_FILE, loadDb, openRoot, rootArch } from './root.js';
 import { sameEntry, type StageResult } from './stage.js';
 import { createStagePool, type StagePool } from './stagepool.js';
 
@@ -63,33 +63,21 @@ export async function withWriteLock<T>(opts: Pick<LiveOptions, 'root' | 'command
   const lock = await acquireLock(root, { command: opts.command, wait: opts.wait, onEvent: emit });
   try {
     recover(root, emit);
-    cleanPartials(root);
     return await fn(root);
   } finally {
     lock.release();
   }
 }
 
-/** Remove half-copied cache files (`*.part-PID`) an interrupted minos left. */
-function cleanPartials(root: string): void {
-  const dir = join(root, CACHE_DIR);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) if (/\.part-\d+$/.test(n)) rmSync(join(dir, n), { force: true });
-}
-
 /**
  * For queries: open the root and, if an interrupted transaction (or a lock
- * left by a dead process) is found and nobody holds the lock, recover first. A query during a live write
+ * or temporary files left by a dead process) is found and nobody holds the
+ * lock, recover first (taking the lock removes the temporary files). A query during a live write
  * reads the committed database and does not wait.
  */
 export async function openForQuery(dir: string, emit: Emit = noEvents): Promise<string> {
   const root = openRoot(dir);
-  if ((pendingTxns(root).length || existsSync(join(root, LOCK_FILE))) && !lockHolder(root)) {
+  if ((pendingTxns(root).length || existsSync(join(root, LOCK_FILE)) || hasLitter(root)) && !lockHolder(root)) {
     try {
       const lock = await acquireLock(root, { command: 'recover', onEvent: emit });
       try {
@@ -596,7 +584,8 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       journaled = true;
       runJournal(txn, journal, fastDbBytes(newDb), historyBytes(history), emit);
     } catch (e) {
-      if (!journaled || !existsSync(join(txn.dir, 'journal.json'))) discardTxn(txn);
+      // Once journaled, runJournal owns the folder: it removes it, or keeps it for the next command to finish.
+      if (!journaled) discardTxn(txn);
       throw e;
     }
     return result;

@@ -19,7 +19,8 @@ import { verifyBytes, type Keyring, type PublicKey } from '../repo/keys.js';
 import type { FileEntry, Manifest } from '../types.js';
 import { createTarReader, type TarHeader } from '../unpack/tar.js';
 import { createZstdDecoder } from '../unpack/zstd.js';
-import { checkManifest, parseCanonical } from './manifest.js';
+import { parseCanonical } from '../jsonfields.js';
+import { checkManifest } from './manifest.js';
 
 export const MANIFEST_NAME = '.MANIFEST';
 export const SIGNATURE_NAME = '.SIGNATURE';

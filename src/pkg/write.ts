@@ -3,12 +3,13 @@
  * (writePackage); packing a recipe and its payload folder (packPackage) and
  * importing a .deb (debian/import.ts) are its two callers.
  * Deterministic: entries sorted by path bytes, every mtime set to the build
- * date (SOURCE_DATE_EPOCH, else the newest input mtime), owners by name from
+ * date (SOURCE_DATE_EPOCH, else the recipe folder's last git commit, else 0), owners by name from
  * the recipe (root unless overridden), no host data anywhere.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { canonicalBytes, compareUtf8 } from '../canonical.js';
 import { abandonTemp, writeAll } from '../fsutil.js';
 import { ioError, MinosError, quote } from '../errors.js';
@@ -16,9 +17,12 @@ import { signBytes, type SecretKey } from '../repo/keys.js';
 import type { Recipe } from '../spec/recipe.js';
 import { yamlError } from '../spec/yaml.js';
 import type { EntryType, FileEntry, Manifest } from '../types.js';
-import { encodeHeader, padLength, TAR_END, type TarHeader } from '../unpack/tar.js';
+import type { TarHeader } from '../unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
-import { checkManifest, parseCanonical, pathError, symlinkEscapes } from './manifest.js';
+import { parseCanonical } from '../jsonfields.js';
+import { pathError, symlinkEscapes } from '../names.js';
+import { checkManifest } from './manifest.js';
 import { MANIFEST_NAME, SIGNATURE_NAME } from './read.js';
 
 export interface PackOptions {
@@ -27,7 +31,7 @@ export interface PackOptions {
   outDir: string;
   /** zstd level, 1..19; default 19 (packages are written once, read many times). */
   level?: number;
-  /** Seconds since the epoch for every mtime; default: newest input mtime. */
+  /** Seconds since the epoch for every mtime; default: the recipe folder's last git commit, else 0. */
   sourceDateEpoch?: number;
 }
 
@@ -178,19 +182,17 @@ function readChunks(file: string, size: number, buf: Buffer, each: (chunk: Buffe
   }
 }
 
-function resolveEpoch(opts: PackOptions, items: Item[]): number {
+/**
+ * Every mtime of a package: SOURCE_DATE_EPOCH, else the time of the last git
+ * commit that touched the recipe's folder, else 0. Never the files' own
+ * mtimes, which depend on when and how the folder was checked out.
+ */
+function resolveEpoch(opts: PackOptions): number {
   if (opts.sourceDateEpoch !== undefined) return opts.sourceDateEpoch;
-  let newest = Math.floor(statSync(opts.recipe.file).mtimeMs / 1000);
-  if (opts.recipe.files !== undefined) {
-    for (const it of items) {
-      try {
-        newest = Math.max(newest, Math.floor(lstatSync(join(opts.recipe.files, it.entry.path)).mtimeMs / 1000));
-      } catch {
-        // entries created by overrides have no source
-      }
-    }
-  }
-  return newest;
+  const dir = dirname(opts.recipe.file);
+  const r = spawnSync('git', ['-c', 'safe.directory=*', '-C', dir, 'log', '-1', '--format=%ct', '--', '.'], { encoding: 'utf8', timeout: 10_000 });
+  const t = r.status === 0 ? r.stdout.trim() : '';
+  return /^\d{1,12}$/.test(t) ? Number(t) : 0;
 }
 
 /** Numeric id for a name: 0 for root, else the recipe's declaration, else 0. */
@@ -332,7 +334,7 @@ export function packPackage(opts: PackOptions): PackResult {
     readChunks(it.source!, it.entry.size, buf, (c) => h.update(c));
     it.entry.sha256 = h.digest('hex');
   }
-  const builddate = resolveEpoch(opts, items);
+  const builddate = resolveEpoch(opts);
   const files = items.map((i) => i.entry);
   const r = writePackage({
     meta: {

@@ -11,8 +11,9 @@ import { canonicalBytes, canonicalJson } from '../canonical.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { readInput, readInputText } from '../input.js';
 import { writeFilesAtomic } from '../fsutil.js';
-import { checkMeta, exactKeys, getInt, getStr, isSha256Hex, keySpec, META_FIELDS, parseCanonical, specKeys, type Ctx } from '../pkg/manifest.js';
-import { checkDebianMeta } from '../pkg/debmeta.js';
+import { exactKeys, getInt, getStr, keySpec, parseCanonical, specKeys, type Ctx } from '../jsonfields.js';
+import { checkDebianMeta, checkMeta, META_FIELDS } from '../meta.js';
+import { isSha256Hex, repoNameError } from '../names.js';
 import { readPackage } from '../pkg/read.js';
 import type { Index, IndexPackage, PackageMeta } from '../types.js';
 import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } from './keys.js';
@@ -20,12 +21,6 @@ import { signBytes, verifyBytes, type Keyring, type PublicKey, type SecretKey } 
 export const INDEX_NAME = 'index.json';
 export const INDEX_SIG = 'index.sig';
 const MAX_INDEX = 256 << 20;
-const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-export function repoNameError(s: string): string | undefined {
-  return REPO_NAME.test(s) ? undefined : `repository name ${quote(s)} must match [a-z0-9][a-z0-9._-]* (at most 64 characters)`;
-}
-
 /** RFC 3339 UTC with second precision. */
 export function formatTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -215,6 +210,8 @@ export interface WriteIndexOptions {
   expires?: number | null;
   /** Creation time in seconds (SOURCE_DATE_EPOCH); default now. */
   created?: number;
+  /** Time the validity counts from; default `created`. The CLI gives the real clock, so an old epoch signs no expired index. */
+  validFrom?: number;
 }
 
 /**
@@ -253,7 +250,7 @@ export function writeIndex(opts: WriteIndexOptions): { index: Index; digest: str
     name,
     serial: (prev?.serial ?? 0) + 1,
     created: formatTime(created),
-    expires: validity === null ? null : formatTime(created + validity),
+    expires: validity === null ? null : formatTime(Math.max(created, opts.validFrom ?? created) + validity),
     signer: opts.key.id,
     packages,
   };
@@ -278,11 +275,6 @@ export function checkIndexEntry(p: IndexPackage, m: PackageMeta): void {
   if (debian(p) !== debian(m)) {
     throw new MinosError('MN0213', `${p.file}: index says debian ${debian(p)}, the package says ${debian(m)}`, { data: { file: p.file, field: 'debian' } });
   }
-}
-
-export interface RepoProblem {
-  file: string;
-  error: MinosError;
 }
 
 /**

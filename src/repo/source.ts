@@ -112,3 +112,19 @@ export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: s
   }
   return dest;
 }
+
+/** Per repository, its index entries by "name version arch" (a Debian index has 60,000: a scan per package cost ~0.7 s a build). */
+const byLocator = new WeakMap<Repository, Map<string, IndexPackage>>();
+
+export function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
+  let m = byLocator.get(repo);
+  if (!m) {
+    m = new Map();
+    for (const p of repo.loaded.index.packages) {
+      const k = `${p.name} ${p.version} ${p.arch}`;
+      if (!m.has(k)) m.set(k, p);
+    }
+    byLocator.set(repo, m);
+  }
+  return m.get(`${l.name} ${l.version} ${l.arch}`);
+}

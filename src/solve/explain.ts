@@ -7,11 +7,12 @@
  * follows the packages each fact mentions.
  */
 import { MinosError } from '../errors.js';
-import { editDistance } from '../spec/yaml.js';
-import { formatDependency } from './depend.js';
-import type { Dependency, Descriptor } from './depend.js';
-import { checkClauses } from './sat.js';
-import type { Universe, Locator } from './universe.js';
+import { editDistance } from '../text.js';
+import { formatDependency } from '../depend.js';
+import type { Dependency, Descriptor } from '../depend.js';
+import { checkClauses } from './clauses.js';
+import type { Locator } from './candidates.js';
+import type { Universe } from './universe.js';
 import type { PackageMeta } from '../types.js';
 
 /** Why a clause exists (one per clause of the SAT encoding). */

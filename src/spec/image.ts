@@ -4,15 +4,13 @@
  */
 import { dirname, resolve } from 'node:path';
 import { MinosError } from '../errors.js';
-import { ARCHES, isArch, type Arch } from '../solve/depend.js';
-import { parseRequest } from '../solve/solver.js';
+import { ARCHES, isArch, parseRequest, type Arch } from '../depend.js';
 import type { GroupDecl, UserDecl } from '../types.js';
-import { ACCOUNT_NAME } from '../pkg/manifest.js';
-import { repoNameError } from '../repo/index.js';
+import { ACCOUNT_NAME, repoNameError } from '../names.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'cpio', 'oci', 'oci.tar'] as const;
+export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'cpio', 'squashfs', 'erofs', 'oci', 'oci.tar'] as const;
 export type OutputFormat = (typeof FORMATS)[number];
 
 /** OCI image layouts: a folder, or the same folder as one tar (an oci-archive). */
@@ -36,9 +34,14 @@ export const OUTPUT_EXTENSIONS: readonly (readonly [string, OutputFormat])[] = [
   ['.oci.tar', 'oci.tar'],
   ['.tar.zst', 'tar.zst'],
   ['.tzst', 'tar.zst'],
+  ['.tar.gz', 'tar.gz'],
+  ['.tgz', 'tar.gz'],
   ['.tar', 'tar'],
   ['.oci', 'oci'],
   ['.cpio', 'cpio'],
+  ['.squashfs', 'squashfs'],
+  ['.sqfs', 'squashfs'],
+  ['.erofs', 'erofs'],
 ];
 
 /** The format an output path's extension implies; undefined for a name without extension; MN0002 for an unknown one. */
@@ -65,6 +68,24 @@ export interface RepoSpec {
   name?: string;
   /** A Debian repository (`debian: FOLDER-or-URL`): `keys` are OpenPGP keyrings. */
   debian?: { suite: string; components: string[] };
+  /**
+   * Where the built image's live commands find this repository (`device:`): an
+   * http(s) URL, or a path on the device (absolute, or relative to
+   * /etc/minos). Default: the URL of an http repository; none for a folder.
+   */
+  device?: { url: string } | { path: string };
+}
+
+/** `device: URL-or-path`: kept as written (a path is the device's, never resolved here). */
+function deviceOf(src: YamlSource, p: (string | number)[], v: unknown): RepoSpec['device'] {
+  if (v === undefined) return undefined;
+  const d = str(src, [...p, 'device'], v);
+  if (/^https?:\/\//.test(d)) {
+    if (!/^https?:\/\/[^\s]+$/.test(d)) throw yamlError(src, [...p, 'device'], `"${d}" is not an http(s) URL`);
+    return { url: d.replace(/\/+$/, '') };
+  }
+  if (d === '' || /[\0\n]/.test(d) || d.split('/').includes('..')) throw yamlError(src, [...p, 'device'], `"${d}" is not a URL or a path on the device`);
+  return { path: d };
 }
 
 /** The `config:` block: what an OCI image runs (ignored by the other formats). */
@@ -126,10 +147,10 @@ function loadDebianRepo(src: YamlSource, p: (string | number)[], o: Record<strin
 function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpec {
   const p = ['repositories', i];
   if (v !== null && typeof v === 'object' && 'debian' in v) {
-    const d = mapping(src, p, v, { required: ['debian', 'suite', 'keys'], optional: ['components', 'priority', 'name'] });
-    return loadDebianRepo(src, p, d, base);
+    const d = mapping(src, p, v, { required: ['debian', 'suite', 'keys'], optional: ['components', 'priority', 'name', 'device'] });
+    return { ...loadDebianRepo(src, p, d, base), ...(d.device === undefined ? {} : { device: deviceOf(src, p, d.device) }) };
   }
-  const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name'] });
+  const o = mapping(src, p, v, { required: ['keys'], optional: ['path', 'url', 'priority', 'name', 'device'] });
   if ((o.path === undefined) === (o.url === undefined)) throw yamlError(src, p, 'give exactly one of "path" or "url"', 'MN0105');
   const keys = strList(src, [...p, 'keys'], o.keys).map((k) => resolve(base, k));
   if (keys.length === 0) throw yamlError(src, [...p, 'keys'], 'at least one trusted key is required', 'MN0105');
@@ -145,6 +166,7 @@ function loadRepo(src: YamlSource, i: number, v: unknown, base: string): RepoSpe
     const err = repoNameError(spec.name);
     if (err) throw yamlError(src, [...p, 'name'], err);
   }
+  if (o.device !== undefined) spec.device = deviceOf(src, p, o.device);
   return spec;
 }
 

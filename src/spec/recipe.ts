@@ -3,10 +3,10 @@
  * every field and reports `FILE:LINE: field "X": problem`.
  */
 import { dirname, resolve } from 'node:path';
-import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../solve/depend.js';
-import { versionError } from '../solve/version.js';
+import { ARCHES, isArch, nameError, parseDependency, parseDescriptor, parseProvide } from '../depend.js';
+import { versionError } from '../version.js';
 import type { GroupDecl, PackageMeta, UserDecl } from '../types.js';
-import { ACCOUNT_NAME, pathError } from '../pkg/manifest.js';
+import { ACCOUNT_NAME, pathError } from '../names.js';
 import { field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type Path, type YamlSource } from './yaml.js';
 
 export type OverrideType = 'char' | 'block' | 'fifo' | 'dir' | 'symlink';

@@ -7,6 +7,7 @@
 import type { Document, LineCounter } from 'yaml';
 import { MinosError, type ErrorCode } from '../errors.js';
 import { CAP, readInputText } from '../input.js';
+import { nearest } from '../text.js';
 import { loadYaml } from './yamllib.js';
 
 export type Path = readonly (string | number)[];
@@ -160,33 +161,4 @@ export function field<T>(src: YamlSource, path: Path, check: () => T): T {
     if (e instanceof MinosError && !(e.data && 'file' in e.data)) throw yamlError(src, path, e.message, e.code);
     throw e;
   }
-}
-
-/** The candidate closest to `word` by edit distance, if close enough to suggest. */
-export function nearest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
 }

@@ -23,10 +23,10 @@ import { createGzip } from 'node:zlib';
 import { canonicalBytes } from '../canonical.js';
 import { ioError, MinosError } from '../errors.js';
 import { writeAll } from '../fsutil.js';
-import type { Arch } from '../solve/depend.js';
+import type { Arch } from '../depend.js';
 import type { ImageConfig, ImageSpec, LayerCompression } from '../spec/image.js';
 import { yamlError } from '../spec/yaml.js';
-import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import type { Stage } from '../unpack/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import type { Accounts } from './accounts.js';
@@ -63,7 +63,7 @@ interface Descriptor {
 export interface OciLayout {
   dir: string;
   compression: LayerCompression;
-  /** zstd level for zstd layers. */
+  /** zstd level (1-19) or gzip level (1-9) of the layer. */
   level: number;
   spec: ImageSpec;
   /** Tool name and version for the config's history. */
@@ -150,7 +150,7 @@ async function putLayer(l: OciLayout, tarFile: string): Promise<{ desc: Descript
   const tmp = join(blobDir(l), '.layer');
   try {
     if (l.compression === 'zstd') zstdInto(tarFile, tmp, l.level, diff, comp, size);
-    else await pipeline(createReadStream(tarFile, { highWaterMark: 1 << 20 }), tap(diff, { n: 0 }), createGzip({ level: 6 }), tap(comp, size), createWriteStream(tmp, { mode: 0o644 }));
+    else await pipeline(createReadStream(tarFile, { highWaterMark: 1 << 20 }), tap(diff, { n: 0 }), createGzip({ level: l.level }), tap(comp, size), createWriteStream(tmp, { mode: 0o644 }));
     syncFile(tmp);
     const hex = comp.digest('hex');
     renameSync(tmp, join(blobDir(l), hex));

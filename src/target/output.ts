@@ -11,10 +11,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { ioError, MinosError } from '../errors.js';
 import { under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
-import { encodeHeader, padLength, TAR_END } from '../unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';
@@ -98,17 +99,42 @@ const CHUNK = 1 << 20;
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
 
-/** Buffered, optionally zstd-compressed writer to a file descriptor. */
-function sinkTo(fd: number, compress: number | undefined) {
+/** Input per gzip member (see sinkTo): larger members compress a little better and hold more memory. */
+const GZIP_MEMBER = 8 << 20;
+
+/**
+ * Buffered writer to a file descriptor, zstd-compressed (a number: the
+ * level) or gzip-compressed ({ gzip: level }). gzip output is a series of
+ * members of GZIP_MEMBER input bytes each, as RFC 1952 allows and every
+ * gunzip reads: node:zlib has no synchronous streaming deflate, and this
+ * keeps memory bounded and the bytes the same wherever they are made.
+ */
+function sinkTo(fd: number, compress: number | { gzip: number } | undefined) {
   const stage = Buffer.allocUnsafe(CHUNK);
   let used = 0;
   let written = 0;
-  const encoder = compress === undefined ? undefined : createZstdEncoder({ level: compress });
+  const encoder = typeof compress === 'number' ? createZstdEncoder({ level: compress }) : undefined;
+  const gzip = typeof compress === 'object' ? compress.gzip : undefined;
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
   const raw = (b: Uint8Array) => writeAll(fd, b);
+  const gzFlush = () => {
+    if (pendingBytes === 0) return;
+    raw(gzipSync(Buffer.concat(pending, pendingBytes), { level: gzip }));
+    pending.length = 0;
+    pendingBytes = 0;
+  };
+  const emit = (b: Uint8Array) => {
+    if (encoder) encoder.push(b, raw);
+    else if (gzip !== undefined) {
+      pending.push(Buffer.from(b));
+      pendingBytes += b.length;
+      if (pendingBytes >= GZIP_MEMBER) gzFlush();
+    } else raw(b);
+  };
   const flush = () => {
     if (used === 0) return;
-    if (encoder) encoder.push(stage.subarray(0, used), raw);
-    else raw(stage.subarray(0, used));
+    emit(stage.subarray(0, used));
     used = 0;
   };
   return {
@@ -119,8 +145,7 @@ function sinkTo(fd: number, compress: number | undefined) {
       written += b.length;
       if (used + b.length > CHUNK) flush();
       if (b.length >= CHUNK) {
-        if (encoder) encoder.push(b, raw);
-        else raw(b);
+        emit(b);
         return;
       }
       stage.set(b, used);
@@ -129,6 +154,7 @@ function sinkTo(fd: number, compress: number | undefined) {
     end() {
       flush();
       if (encoder) encoder.end(raw);
+      gzFlush();
     },
     free() {
       encoder?.free();
@@ -156,7 +182,9 @@ function copyContent(stage: Stage, n: Node, w: Writer, buf: Buffer): void {
   }
 }
 
+/** `-`: standard output (fd 1), neither synced nor closed. */
 function openOut(file: string): number {
+  if (file === '-') return 1;
   try {
     return openSync(file, 'w', 0o644);
   } catch (e) {
@@ -164,10 +192,10 @@ function openOut(file: string): number {
   }
 }
 
-/** Write a pax tar of the stage to `file`, zstd-compressed when `level` is given. */
-export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions & { level?: number }): void {
+/** Write a pax tar of the stage to `file`, zstd-compressed when `level` is given, gzip-compressed with `gzip` (a level). */
+export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions & { level?: number; gzip?: number }): void {
   const fd = openOut(file);
-  const w = sinkTo(fd, opts.level);
+  const w = sinkTo(fd, opts.gzip !== undefined ? { gzip: opts.gzip } : opts.level);
   const buf = Buffer.allocUnsafe(CHUNK);
   try {
     for (const { node: n, uid, gid } of nodes) {
@@ -182,10 +210,10 @@ export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string,
     }
     w.write(TAR_END);
     w.end();
-    fsyncSync(fd);
+    if (fd !== 1) fsyncSync(fd);
   } finally {
     w.free();
-    closeSync(fd);
+    if (fd !== 1) closeSync(fd);
   }
 }
 
@@ -239,9 +267,9 @@ export function writeCpio(stage: Stage, nodes: readonly Resolved[], file: string
     entry('TRAILER!!!', 0, 0, 0, 1, 0, 0, 0, 0);
     w.write(Buffer.alloc((512 - (w.written % 512)) % 512)); // as cpio(1) pads
     w.end();
-    fsyncSync(fd);
+    if (fd !== 1) fsyncSync(fd);
   } finally {
     w.free();
-    closeSync(fd);
+    if (fd !== 1) closeSync(fd);
   }
 }

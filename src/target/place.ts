@@ -17,7 +17,7 @@
  * which is which; the next build (recoverSwap) finishes the move before
  * anything else, so a SIGKILL at any point ends in the old or the new output.
  */
-import { lstatSync, mkdirSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { ioError, MinosError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -154,7 +154,10 @@ const MAGIC: Record<Exclude<OutputFormat, 'dir' | 'oci'>, (b: Buffer) => boolean
   tar: (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
   'oci.tar': (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
   'tar.zst': (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528,
+  'tar.gz': (b) => b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8,
   cpio: (b) => b.toString('latin1', 0, 6) === '070701',
+  squashfs: (b) => b.length >= 4 && b.readUInt32LE(0) === 0x73717368,
+  erofs: (b) => b.length >= 1028 && b.readUInt32LE(1024) === 0xe0f5e1e2,
 };
 
 /** Is the existing file or folder at `out` (lstat `st`) something minos may replace without --force? */
@@ -172,7 +175,7 @@ function replaceable(out: string, st: Stats): boolean {
   }
   if (!st.isFile()) return false;
   if (st.size === 0) return true;
-  const head = Buffer.alloc(512);
+  const head = Buffer.alloc(1028); // erofs's magic is at 1024
   let fd: number;
   try {
     fd = openSync(out, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -180,7 +183,7 @@ function replaceable(out: string, st: Stats): boolean {
     throw ioError(e, out);
   }
   try {
-    const n = readSync(fd, head, 0, 512, 0);
+    const n = readSync(fd, head, 0, head.length, 0);
     const b = head.subarray(0, n);
     return Object.values(MAGIC).some((is) => is(b));
   } finally {
@@ -224,15 +227,6 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
   if (!st.isFile() && !st.isDirectory()) throw refuse('exists and is neither a file nor a folder');
   if (opts.force || replaceable(out, st)) return;
   throw refuse(`exists and is not an output of minos build (not empty, no ${st.isDirectory() ? 'var/lib/minos/installed.json or oci-layout inside' : 'tar, zstd or cpio header'})`, 'remove it, choose another path, or pass --force to replace it');
-}
-
-/** Make OUT's folder if missing (typed error otherwise). */
-export function prepareOutputDir(out: string): void {
-  try {
-    mkdirSync(dirname(out), { recursive: true });
-  } catch (e) {
-    throw ioError(e, dirname(out));
-  }
 }
 
 /** Put the finished output `from` (a temp beside OUT) at `out`, atomically as the module comment says. */

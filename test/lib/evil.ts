@@ -6,7 +6,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { canonicalBytes } from '../../src/canonical.js';
 import { keyId, signBytes, type SecretKey } from '../../src/repo/keys.js';
 import type { FileEntry, Manifest } from '../../src/types.js';
-import { encodeHeader, padLength, TAR_END, type TarHeader } from '../../src/unpack/tar.js';
+import type { TarHeader } from '../../src/unpack/tar.js';
+import { encodeHeader, padLength, TAR_END } from '../../src/unpack/tarwrite.js';
 import { zstdCompress } from '../../src/unpack/zstd.js';
 
 export function makeKey(file = 'test.pub'): SecretKey {

@@ -1,6 +1,6 @@
 /** Build keys, packages and signed repositories for tests with minos's own library. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { generateKey, loadSecretKey, type SecretKey } from '../../src/repo/keys.js';
 import { writeIndex } from '../../src/repo/index.js';
@@ -23,6 +23,8 @@ export interface PkgDef {
   config?: string[];
   /** Payload: relative path → content. */
   files?: Record<string, string | Buffer>;
+  /** Hardlinks in the payload: new relative path → a path of `files`. */
+  links?: Record<string, string>;
   overrides?: Record<string, object>;
 }
 
@@ -45,6 +47,10 @@ export function makeRepo(repo: string, key: SecretKey, pkgs: PkgDef[], opts: { n
     };
     if (p.overrides) recipe.overrides = p.overrides;
     writeTree(join(d, 'tree'), p.files ?? { [`usr/share/${p.name}/README`]: `${p.name} ${p.version ?? '1.0'}\n` });
+    for (const [link, file] of Object.entries(p.links ?? {})) {
+      mkdirSync(dirname(join(d, 'tree', link)), { recursive: true });
+      linkSync(join(d, 'tree', file), join(d, 'tree', link));
+    }
     writeFileSync(join(d, 'recipe.yaml'), stringify(recipe));
     packPackage({ recipe: loadRecipe(join(d, 'recipe.yaml')), key, outDir: repo, level: 1, sourceDateEpoch: 1700000000 });
   }

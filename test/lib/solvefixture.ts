@@ -19,7 +19,7 @@
  *   expect hint TEXT              the error's hint contains TEXT
  */
 import type { PackageMeta } from '../../src/types.js';
-import type { Arch } from '../../src/solve/depend.js';
+import type { Arch } from '../../src/depend.js';
 import type { Candidate, InstalledPackage, Request } from '../../src/solve/solver.js';
 
 export interface Fixture {

@@ -274,7 +274,10 @@ export const RULES: Readonly<Record<string, PackageRule>> = {
 };
 
 /** Lines of a `triggers` control member that minos reproduces for any package. */
-export const KNOWN_TRIGGERS: readonly RegExp[] = [/^activate(-noawait)? ldconfig$/];
+// ldconfig: the cache is written (generator 'ldconfig'). update-initramfs: it rebuilds the
+// initramfs of a kernel installed in the root by initramfs-tools; an image built by minos has
+// none (its initramfs, if any, is the image), so the activation changes nothing.
+export const KNOWN_TRIGGERS: readonly RegExp[] = [/^activate(-noawait)? ldconfig$/, /^activate(-noawait)? update-initramfs$/];
 
 /**
  * The text a review hash covers: the architecture's GNU triplet and the

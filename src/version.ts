@@ -3,7 +3,7 @@
  * `~` sorts before everything, even the end of a part; letters sort before
  * non-letters; digit runs compare numerically.
  */
-import { MinosError } from '../errors.js';
+import { MinosError } from './errors.js';
 
 export interface Version {
   epoch: number;
@@ -35,10 +35,6 @@ export function versionError(s: string): string | undefined {
   if (colon < 0 && upstream.includes(':')) return 'colon in upstream version without an epoch';
   if (dash < 0 && upstream.includes('-')) return 'hyphen in upstream version without a revision';
   return undefined;
-}
-
-export function isValidVersion(s: string): boolean {
-  return versionError(s) === undefined;
 }
 
 /** Parse a version; throws MinosError MN0106 naming the problem. */
