@@ -127,7 +127,7 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
   if (!format || !STREAMABLE.includes(format)) {
     throw new MinosError('MN0002', `-o -: give --format ${STREAMABLE.join(', ')} (a ${format ?? 'folder'} cannot be streamed)`);
   }
-  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
+  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
   if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
   checkArches(spec, format, opts);
   if (process.stdout.isTTY) throw new MinosError('MN0002', '-o -: standard output is a terminal; redirect it to a file or a pipe');
