@@ -4,7 +4,8 @@
  *   with --frozen) → fetch → verify + unpack each package into a stage beside
  *   the output → accounts, overlay, device configuration, installed database
  *   → write the target (dir | tar | tar.zst | cpio | squashfs | erofs) → rename into place →
- *   lockfile and SBOM.
+ *   lockfile and SBOM. OCI images run this once per architecture into one
+ *   layout (buildoci.ts).
  * Nothing appears at the output path unless every step succeeded.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
@@ -12,17 +13,18 @@ import { basename, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
-import { lockText, readLock, type Lockfile } from './lock.js';
+import { lockedFor, lockText, readLock, type Lockfile } from './lock.js';
+import { addOciImage, type OciLayout } from './target/oci.js';
 import { candidatesOf, checkAgainstLock, findEntry, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
 import { packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
-import { makeSbom } from './sbom.js';
+import { makeSbom, type SbomPackage } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
-import type { ImageSpec, OutputFormat } from './spec/image.js';
+import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
 import { DEB_ARCH } from './debian/packages.js';
@@ -61,7 +63,7 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** zstd level for tar.zst and squashfs output; default 3. */
   level?: number;
-  /** squashfs compression; default zstd. */
+  /** squashfs compression (default zstd), or an OCI image's layer compression (default the spec's, else gzip). */
   compression?: SquashfsCompression;
   /** Where packages from http repositories are downloaded. */
   cacheDir: string;
@@ -73,12 +75,16 @@ export interface BuildOptions {
    * the packages are large enough to share out and closed otherwise.
    */
   unpackPool?: UnpackPool;
+  /** Add the image to this OCI layout (buildoci.ts) instead of placing OUT, lockfile and SBOM: their parts come back in `locked`. */
+  layout?: OciLayout;
 }
 
 export interface BuildResult {
   out: string;
   format: OutputFormat;
   arch: Arch;
+  /** An OCI build's architectures (arch is the first). */
+  arches?: Arch[];
   packages: Locator[];
   entries: number;
   bytes: number;
@@ -86,6 +92,8 @@ export interface BuildResult {
   lockFile: string;
   sbomFile: string;
   deferred: number;
+  /** With `layout`: the lockfile and SBOM's contents, for buildoci.ts to merge. */
+  locked?: { lock: Lockfile; sbom: SbomPackage[] };
 }
 
 /** The SBOM sits beside the output whatever --lock says: OUT.spdx.json. */
@@ -184,7 +192,7 @@ function replaceSets(manifests: Map<string, { version: string; replaces: readonl
  * `found` holds the licenses found in the files of Debian packages, whose
  * metadata has none (see debian/copyright.ts); without it, no SBOM is made.
  */
-function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string } {
+function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
   const { spec } = opts;
   const lockData: Lockfile = {
     format: 1,
@@ -193,15 +201,11 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
-  const sbom = found && makeSbom({
-    image: spec.name,
-    created: mtime,
-    tool: opts.tool,
-    packages: chosen.map((c) => ({
-      meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
-    })),
-  });
-  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: opts.sbomFile ?? sbomPathFor(opts.out) };
+  const parts = found && chosen.map((c) => ({
+    meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
+  }));
+  const sbom = parts && makeSbom({ image: spec.name, created: mtime, tool: opts.tool, packages: parts });
+  return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: opts.sbomFile ?? sbomPathFor(opts.out), lockData, parts };
 }
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
@@ -209,8 +213,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const emit = opts.onEvent ?? (() => {});
   const arch = opts.arch ?? spec.arch;
   const now = Math.floor(Date.now() / 1000);
+  if (isOci(opts.format) && !opts.layout) throw new MinosError('MN0001', 'OCI images are built by buildOciImage');
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
+  if (opts.frozen && ![lock!.arch].flat().includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${[lock!.arch].flat().join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
 
   const repos = await openRepositories(spec, { allowExpired: true, arch });
   checkAgainstLock(repos, lock, !!opts.allowExpired, now);
@@ -218,11 +224,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const requests = requestsOf(spec, repos);
   let chosen: Chosen[];
   if (opts.frozen) {
-    chosen = chooseFrozen(lock!, opts.lockFile, repos);
+    chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
   } else {
     const candidates = candidatesOf(repos);
     // The lockfile locks by default: its versions are kept while they still fit the spec.
-    const preferred = opts.update ? [] : lockedPreferences(repos, lock);
+    const preferred = opts.update ? [] : lockedPreferences(repos, lock, arch);
     const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
     chosen = cs.result.map((locator) => {
       const repo = repos.find((r) => r.name === locator.repo)!;
@@ -313,7 +319,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
       }
       writer.sync();
-      made.sbom ??= lockAndSbom(opts, repos, chosen, mtime, found).sbom;
+      if (made.sbom === undefined) made = lockAndSbom(opts, repos, chosen, mtime, found);
     } finally {
       await Promise.allSettled(jobs);
       await pool.close();
@@ -384,7 +390,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     emit({ type: 'writing', format: opts.format });
     const outOpts = { accounts, mtime };
-    if (opts.format === 'dir') {
+    if (opts.layout) {
+      await addOciImage(opts.layout, stage, nodes, { ...outOpts, arch, scratch: tmpOut });
+      discardStage(stage);
+    } else if (opts.format === 'dir') {
       finishDirectory(stage, nodes, { ...outOpts, asRoot });
       placeOutput(stage.root, opts.out);
     } else {
@@ -397,13 +406,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
 
     const { sbomFile } = made;
-    writeFileSync(tempBeside(opts.lockFile), made.lock);
-    writeFileSync(tempBeside(sbomFile), made.sbom!);
-    renameSync(tempBeside(opts.lockFile), opts.lockFile);
-    renameSync(tempBeside(sbomFile), sbomFile);
+    if (!opts.layout) {
+      writeFileSync(tempBeside(opts.lockFile), made.lock);
+      writeFileSync(tempBeside(sbomFile), made.sbom!);
+      renameSync(tempBeside(opts.lockFile), opts.lockFile);
+      renameSync(tempBeside(sbomFile), sbomFile);
+    }
     return {
       out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
-      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length,
+      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, locked: opts.layout && { lock: made.lockData, sbom: made.parts! },
     };
   } catch (e) {
     discardStage(stage);

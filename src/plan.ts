@@ -4,7 +4,7 @@
  * nothing and fetches no payloads.
  */
 import { MinosError } from './errors.js';
-import type { Lockfile } from './lock.js';
+import { lockedFor, type Lockfile } from './lock.js';
 import { parseTime } from './repo/index.js';
 import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
@@ -50,10 +50,10 @@ export function checkAgainstLock(repos: readonly Repository[], lock: Lockfile | 
   }
 }
 
-/** The locked packages still offered by their repository with the locked bytes: the solver keeps them where it can. */
-export function lockedPreferences(repos: readonly Repository[], lock: Lockfile | undefined): InstalledPackage[] {
+/** The packages `lock` locks for `arch` still offered by their repository with the locked bytes: the solver keeps them where it can. */
+export function lockedPreferences(repos: readonly Repository[], lock: Lockfile | undefined, arch: Arch): InstalledPackage[] {
   if (!lock) return [];
-  return lock.packages.filter((lp) => {
+  return lockedFor(lock, arch).filter((lp) => {
     const repo = repos.find((r) => r.name === lp.repo);
     const e = repo && findEntry(repo, lp);
     return e !== undefined && e.sha256 === lp.sha256;
@@ -92,7 +92,7 @@ export async function planImage(spec: ImageSpec, opts: PlanOptions = {}): Promis
   const repositories = await openRepositories(spec, { ...opts, arch, allowExpired: true });
   checkAgainstLock(repositories, opts.lock, !!opts.allowExpired, Math.floor(Date.now() / 1000));
   const candidates = candidatesOf(repositories);
-  const preferred = opts.update ? [] : lockedPreferences(repositories, opts.lock);
+  const preferred = opts.update ? [] : lockedPreferences(repositories, opts.lock, arch);
   const changeset = solve({ candidates, arch, requests: requestsOf(spec, repositories), optional: spec.optional, installed: preferred, autoremove: true });
   return { arch, repositories, candidates, changeset, lockedKept: preferred.length };
 }

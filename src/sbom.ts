@@ -19,6 +19,8 @@ export interface SbomPackage {
   location: string;
   /** The license found in the package's files, used when its metadata declares none. */
   license?: string;
+  /** In the SBOM of several architectures: the image architectures that install it (dependencies stay within them). */
+  images?: readonly string[];
 }
 
 function spdxId(name: string, used: Set<string>): string {
@@ -46,14 +48,15 @@ function satisfiers(dep: string, pkgs: readonly SbomPackage[]): SbomPackage[] {
 }
 
 export function makeSbom(opts: { image: string; created: number; tool: string; packages: readonly SbomPackage[] }): object {
-  const pkgs = [...opts.packages].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
+  const pkgs = [...opts.packages].sort((a, b) => (a.meta.name < b.meta.name ? -1 : a.meta.name > b.meta.name ? 1 : a.meta.arch < b.meta.arch ? -1 : 1));
+  const together = (a: SbomPackage, b: SbomPackage) => !a.images || !b.images || a.images.some((x) => b.images!.includes(x));
   const used = new Set<string>();
   const ids = new Map(pkgs.map((p) => [p, spdxId(p.meta.name, used)]));
   const digest = createHash('sha256').update(pkgs.map((p) => `${p.meta.name} ${p.meta.version} ${p.sha256}`).join('\n')).digest('hex');
   const relationships: object[] = pkgs.map((p) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: ids.get(p) }));
   for (const p of pkgs) {
     const deps = new Set<SbomPackage>();
-    for (const d of p.meta.depends) for (const s of satisfiers(d, pkgs)) if (s !== p) deps.add(s);
+    for (const d of p.meta.depends) for (const s of satisfiers(d, pkgs)) if (s !== p && together(p, s)) deps.add(s);
     for (const s of [...deps].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1))) {
       relationships.push({ spdxElementId: ids.get(p), relationshipType: 'DEPENDS_ON', relatedSpdxElement: ids.get(s) });
     }

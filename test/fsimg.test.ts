@@ -194,7 +194,7 @@ t.test('bad output formats and options: one line, exit 2, nothing written', asyn
     [['-o', join(out, 'x.squash')], /unknown output extension "\.squash"/],
     [['-o', join(out, 'x'), '--format', 'cramfs'], /--format cramfs: expected one of .*squashfs, erofs/],
     [['-o', join(out, 'x.sqfs'), '--compression', 'lzo'], /--compression lzo: expected one of zstd, gzip/],
-    [['-o', join(out, 'x.erofs'), '--compression', 'gzip'], /--compression applies to squashfs output, not erofs/],
+    [['-o', join(out, 'x.erofs'), '--compression', 'gzip'], /--compression applies to squashfs, oci and oci\.tar output, not erofs/],
   ];
   for (const [args, re] of cases) {
     const r = minos(['build', spec, ...args], { env: SDE });

@@ -19,6 +19,8 @@ pkgs=(
   mmdebstrap
   # readers of minos's squashfs and erofs images (test/fsimg.test.ts), and the peers make bench times
   squashfs-tools erofs-utils
+  # reading OCI images back: skopeo inspect/copy, umoci unpack (test/oci.test.ts)
+  skopeo umoci
   # rebuilding our WebAssembly (the rebuild test compares with the committed .wasm)
   clang lld wasi-libc libclang-rt-14-dev-wasm32
 )

@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { createUnpackPool, type UnpackPool } from '../unpack/pool.js';
 import { buildImage, type BuildEvent } from '../build.js';
 import { MinosError } from '../errors.js';
-import { FORMATS, formatOfPath, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
+import { buildOciImage } from '../buildoci.js';
+import { FORMATS, formatOfPath, isOci, loadImageSpec, type ImageSpec, type OutputFormat } from '../spec/image.js';
+import { yamlError } from '../spec/yaml.js';
 import { checkOutput, removeOwnTemps, sweepStale } from '../target/place.js';
 import { SQUASHFS_COMPRESSIONS, type SquashfsCompression } from '../target/squashfs.js';
 import { sbomPathFor } from '../build.js';
@@ -42,8 +44,8 @@ export function registerBuild(program: Command, io: Io): void {
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst and squashfs (default 3), gzip 1-9 for tar.gz (default 6)')
-    .option('--compression <algo>', `squashfs compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default zstd)`)
+    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst, squashfs and zstd OCI layers (default 3), gzip 1-9 for tar.gz and gzip OCI layers (default 6)')
+    .option('--compression <algo>', `squashfs or OCI layer compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default: zstd for squashfs; for OCI the spec's output.compression, else gzip)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
@@ -79,8 +81,10 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   if (opts.compression !== undefined && !(SQUASHFS_COMPRESSIONS as readonly string[]).includes(opts.compression)) {
     throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${SQUASHFS_COMPRESSIONS.join(', ')}`);
   }
-  if (opts.compression !== undefined && format !== 'squashfs') throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
-  if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  if (opts.compression !== undefined && format !== 'squashfs' && !isOci(format)) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
+  const gzipLayer = isOci(format) && (opts.compression ?? spec.output?.compression ?? 'gzip') === 'gzip';
+  if ((format === 'tar.gz' || gzipLayer) && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  checkArches(spec, format, opts);
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
   sweepStale(out, lockFile, sbomPathFor(out));
@@ -102,6 +106,13 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   }
 }
 
+/** A list `arch:` makes one OCI index: any other format, without --arch, is the spec's error. */
+function checkArches(spec: ImageSpec, format: OutputFormat, opts: BuildFlags): void {
+  if (spec.arches.length > 1 && opts.arch === undefined && !isOci(format)) {
+    throw yamlError(spec.src, ['arch'], `several architectures make one OCI image index: build with --format oci or oci.tar (or -o NAME.oci), not ${format}, or pick one with --arch`);
+  }
+}
+
 /** Formats `-o -` can stream: one file, written front to back. */
 const STREAMABLE: readonly OutputFormat[] = ['tar', 'tar.zst', 'tar.gz', 'cpio'];
 
@@ -116,8 +127,9 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
   if (!format || !STREAMABLE.includes(format)) {
     throw new MinosError('MN0002', `-o -: give --format ${STREAMABLE.join(', ')} (a ${format ?? 'folder'} cannot be streamed)`);
   }
-  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs output, not ${format}`);
+  if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
   if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  checkArches(spec, format, opts);
   if (process.stdout.isTTY) throw new MinosError('MN0002', '-o -: standard output is a terminal; redirect it to a file or a pipe');
   const scratch = mkdtempSync(join(tmpdir(), 'minos-stdout-'));
   const lockFile = opts.lock ? resolve(opts.lock) : join(scratch, 'image.lock.json');
@@ -157,15 +169,15 @@ async function buildAndReport(
     else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
     else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
   };
-  const r = await buildImage({
+  const r = await (isOci(format) ? buildOciImage : buildImage)({
     spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
     level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
   });
   if (progress) io.progress?.('');
   if (opts.json) {
-    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
+    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, ...(r.arches ? { arches: r.arches } : {}), packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
   } else {
-    io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
+    io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${(r.arches ?? [r.arch]).join(', ')}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
     io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);
   }
 }

@@ -8,10 +8,19 @@ import { ARCHES, isArch, parseRequest, type Arch } from '../depend.js';
 import type { GroupDecl, UserDecl } from '../types.js';
 import { ACCOUNT_NAME, repoNameError } from '../names.js';
 import { loadGroups, loadUsers } from './recipe.js';
-import { bool, field, int, list, mapping, readYamlFile, str, strList, yamlError, type YamlSource } from './yaml.js';
+import { bool, field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'cpio', 'squashfs', 'erofs'] as const;
+export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'cpio', 'squashfs', 'erofs', 'oci', 'oci.tar'] as const;
 export type OutputFormat = (typeof FORMATS)[number];
+
+/** OCI image layouts: a folder, or the same folder as one tar (an oci-archive). */
+export function isOci(f: OutputFormat): f is 'oci' | 'oci.tar' {
+  return f === 'oci' || f === 'oci.tar';
+}
+
+export const COMPRESSIONS = ['gzip', 'zstd'] as const;
+/** How an OCI image's layer is compressed. */
+export type LayerCompression = (typeof COMPRESSIONS)[number];
 
 export const SETS = ['essential', 'required', 'important', 'standard'] as const;
 export type DebianSet = (typeof SETS)[number];
@@ -22,11 +31,13 @@ export type DebianSet = (typeof SETS)[number];
  * so that `-o x.tar.gz` does not silently become a folder.
  */
 export const OUTPUT_EXTENSIONS: readonly (readonly [string, OutputFormat])[] = [
+  ['.oci.tar', 'oci.tar'],
   ['.tar.zst', 'tar.zst'],
   ['.tzst', 'tar.zst'],
   ['.tar.gz', 'tar.gz'],
   ['.tgz', 'tar.gz'],
   ['.tar', 'tar'],
+  ['.oci', 'oci'],
   ['.cpio', 'cpio'],
   ['.squashfs', 'squashfs'],
   ['.sqfs', 'squashfs'],
@@ -77,11 +88,25 @@ function deviceOf(src: YamlSource, p: (string | number)[], v: unknown): RepoSpec
   return { path: d };
 }
 
+/** The `config:` block: what an OCI image runs (ignored by the other formats). */
+export interface ImageConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  /** NAME, value pairs in the spec's order. */
+  env?: [string, string][];
+  workdir?: string;
+  /** `NAME`, `UID`, or either followed by `:GROUP` or `:GID`; names must be accounts of the image. */
+  user?: string;
+}
+
 export interface ImageSpec {
   file: string;
   src: YamlSource;
   name: string;
+  /** The first of `arches`. */
   arch: Arch;
+  /** `arch:` as written: one architecture, or several for one OCI index. */
+  arches: Arch[];
   repositories: RepoSpec[];
   /** Request strings: `name`, `name >= 1.2`, `a | b`, `name@repo`. */
   packages: string[];
@@ -92,7 +117,8 @@ export interface ImageSpec {
   groups: GroupDecl[];
   /** A folder copied over the result; its entries are owned by `owner`:`group` (root unless stated). */
   overlay?: { path: string; owner: string; group: string };
-  output?: { path?: string; format?: OutputFormat };
+  output?: { path?: string; format?: OutputFormat; compression?: LayerCompression };
+  config?: ImageConfig;
 }
 
 /** `{debian: FOLDER-or-URL, suite, components: [main], keys: [KEYRING...], priority, name}`. */
@@ -158,18 +184,66 @@ function loadOverlay(src: YamlSource, v: unknown, base: string): ImageSpec['over
   return { path: resolve(base, str(src, ['overlay', 'path'], o.path)), owner: name('owner'), group: name('group') };
 }
 
+function loadArch(src: YamlSource, path: (string | number)[], v: unknown): Arch {
+  const arch = str(src, path, v);
+  if (!isArch(arch) || arch === 'noarch') {
+    throw yamlError(src, path, `unknown target architecture "${arch}" (one of ${ARCHES.filter((a) => a !== 'noarch').join(', ')})`, 'MN0106');
+  }
+  return arch;
+}
+
+/** `arch: A` or `arch: [A, B, ...]` (distinct). */
+function loadArches(src: YamlSource, v: unknown): Arch[] {
+  if (!Array.isArray(v)) return [loadArch(src, ['arch'], v)];
+  if (v.length === 0) throw yamlError(src, ['arch'], 'at least one architecture is required', 'MN0105');
+  const arches = v.map((a, i) => loadArch(src, ['arch', i], a));
+  arches.forEach((a, i) => {
+    if (arches.indexOf(a) !== i) throw yamlError(src, ['arch', i], `"${a}" is listed twice`);
+  });
+  return arches;
+}
+
+const USER_PART = /^(?:[0-9]+|[A-Za-z_][A-Za-z0-9_.-]*)$/;
+
+/** `config: {entrypoint: [...], cmd: [...], env: {K: V}, workdir: /path, user: NAME-or-UID[:GROUP-or-GID]}`. */
+function loadConfig(src: YamlSource, v: unknown): ImageConfig | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = mapping(src, ['config'], v, { optional: ['entrypoint', 'cmd', 'env', 'workdir', 'user'] });
+  const c: ImageConfig = {};
+  const args = (k: 'entrypoint' | 'cmd') => list(src, ['config', k], o[k]).map((x, i) => str(src, ['config', k, i], x));
+  if (o.entrypoint !== undefined) c.entrypoint = args('entrypoint');
+  if (o.cmd !== undefined) c.cmd = args('cmd');
+  if (o.env !== undefined) {
+    const env = o.env;
+    if (env === null || typeof env !== 'object' || Array.isArray(env)) throw yamlError(src, ['config', 'env'], 'expected a mapping of NAME: value');
+    c.env = Object.entries(env).map(([k, x]) => {
+      if (!/^[^=\0]+$/.test(k)) throw yamlError(src, ['config', 'env', k], 'an environment name may hold neither "=" nor NUL');
+      const val = scalarString(src, ['config', 'env', k], x);
+      if (val.includes('\0')) throw yamlError(src, ['config', 'env', k], 'NUL in a value');
+      return [k, val];
+    });
+  }
+  if (o.workdir !== undefined) {
+    c.workdir = str(src, ['config', 'workdir'], o.workdir);
+    if (!c.workdir.startsWith('/') || c.workdir.includes('\0')) throw yamlError(src, ['config', 'workdir'], `"${c.workdir}" is not an absolute path`);
+  }
+  if (o.user !== undefined) {
+    c.user = scalarString(src, ['config', 'user'], o.user);
+    const parts = c.user.split(':');
+    if (parts.length > 2 || !parts.every((p) => USER_PART.test(p))) throw yamlError(src, ['config', 'user'], `"${c.user}" is not NAME, UID, NAME:GROUP or UID:GID`);
+  }
+  return c;
+}
+
 /** Load and validate an image spec. Throws MinosError (exit 2) naming file, line and field. */
 export function loadImageSpec(file: string): ImageSpec {
   const src = readYamlFile(file);
   const base = dirname(file);
   const o = mapping(src, [], src.data, {
     required: ['name', 'arch', 'repositories', 'packages'],
-    optional: ['optional', 'users', 'groups', 'overlay', 'output', 'sets'],
+    optional: ['optional', 'users', 'groups', 'overlay', 'output', 'sets', 'config'],
   });
-  const arch = str(src, ['arch'], o.arch);
-  if (!isArch(arch) || arch === 'noarch') {
-    throw yamlError(src, ['arch'], `unknown target architecture "${arch}" (one of ${ARCHES.filter((a) => a !== 'noarch').join(', ')})`, 'MN0106');
-  }
+  const arches = loadArches(src, o.arch);
   const repositories = list(src, ['repositories'], o.repositories).map((r, i) => loadRepo(src, i, r, base));
   if (repositories.length === 0) throw yamlError(src, ['repositories'], 'at least one repository is required', 'MN0105');
   const packages = strList(src, ['packages'], o.packages);
@@ -181,7 +255,7 @@ export function loadImageSpec(file: string): ImageSpec {
   packages.forEach((s, i) => field(src, ['packages', i], () => parseRequest(s)));
   let output: ImageSpec['output'];
   if (o.output !== undefined && o.output !== null) {
-    const out = mapping(src, ['output'], o.output, { optional: ['path', 'format'] });
+    const out = mapping(src, ['output'], o.output, { optional: ['path', 'format', 'compression'] });
     output = {};
     if (out.path !== undefined) output.path = resolve(base, str(src, ['output', 'path'], out.path));
     if (out.format !== undefined) {
@@ -189,12 +263,18 @@ export function loadImageSpec(file: string): ImageSpec {
       if (!(FORMATS as readonly string[]).includes(f)) throw yamlError(src, ['output', 'format'], `unsupported format "${f}" (one of ${FORMATS.join(', ')})`);
       output.format = f as OutputFormat;
     }
+    if (out.compression !== undefined) {
+      const c = str(src, ['output', 'compression'], out.compression);
+      if (!(COMPRESSIONS as readonly string[]).includes(c)) throw yamlError(src, ['output', 'compression'], `unsupported layer compression "${c}" (one of ${COMPRESSIONS.join(', ')})`);
+      output.compression = c as LayerCompression;
+    }
   }
   return {
     file,
     src,
     name: str(src, ['name'], o.name),
-    arch,
+    arch: arches[0],
+    arches,
     repositories,
     packages,
     sets: sets as DebianSet[],
@@ -203,5 +283,6 @@ export function loadImageSpec(file: string): ImageSpec {
     groups: loadGroups(src, ['groups'], o.groups),
     overlay: loadOverlay(src, o.overlay, base),
     output,
+    config: loadConfig(src, o.config),
   };
 }

@@ -32,20 +32,25 @@ export interface BuildTemps {
   pkgs: string;
   /** An archive output before it is renamed to OUT. */
   file: string;
+  /** An OCI layout while it is written (renamed to OUT, or archived into `file`). */
+  oci: string;
   /** The previous OUT while a swap is under way. */
   old: string;
   /** The swap marker (no pid: one swap per OUT at a time). */
   marker: string;
 }
 
-const TEMP_KINDS = /^\.(.+)\.minos-(tmp|out|old)-([0-9]+)(\.pkgs)?$/;
+const TEMP_KINDS = /^\.(.+)\.minos-(tmp|out|old|oci)-([0-9]+)(\.pkgs)?$/;
 
 /** The temporary names of a build of `out` by process `pid`. */
 export function buildTemps(out: string, pid = process.pid): BuildTemps {
   const dir = dirname(out);
   const base = basename(out);
   const stage = join(dir, `.${base}.minos-tmp-${pid}`);
-  return { stage, pkgs: `${stage}.pkgs`, file: join(dir, `.${base}.minos-out-${pid}`), old: join(dir, `.${base}.minos-old-${pid}`), marker: join(dir, `.${base}.minos-swap`) };
+  return {
+    stage, pkgs: `${stage}.pkgs`, file: join(dir, `.${base}.minos-out-${pid}`), oci: join(dir, `.${base}.minos-oci-${pid}`),
+    old: join(dir, `.${base}.minos-old-${pid}`), marker: join(dir, `.${base}.minos-swap`),
+  };
 }
 
 /** The temporary name a lockfile or SBOM `file` is written through. */
@@ -136,7 +141,7 @@ export function sweepStale(out: string, lockFile: string, sbomFile: string): voi
 /** Remove every temporary file of this process's build of `out` (on SIGINT/SIGTERM and on failure). */
 export function removeOwnTemps(out: string, lockFile: string, sbomFile: string): void {
   const t = buildTemps(out);
-  for (const p of [t.stage, t.pkgs, t.file, tempBeside(lockFile), tempBeside(sbomFile)]) {
+  for (const p of [t.stage, t.pkgs, t.file, t.oci, tempBeside(lockFile), tempBeside(sbomFile)]) {
     try {
       rmSync(p, { recursive: true, force: true });
     } catch {
@@ -145,8 +150,9 @@ export function removeOwnTemps(out: string, lockFile: string, sbomFile: string):
   }
 }
 
-const MAGIC: Record<Exclude<OutputFormat, 'dir'>, (b: Buffer) => boolean> = {
+const MAGIC: Record<Exclude<OutputFormat, 'dir' | 'oci'>, (b: Buffer) => boolean> = {
   tar: (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
+  'oci.tar': (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
   'tar.zst': (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528,
   'tar.gz': (b) => b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8,
   cpio: (b) => b.toString('latin1', 0, 6) === '070701',
@@ -164,8 +170,8 @@ function replaceable(out: string, st: Stats): boolean {
       throw ioError(e, out);
     }
     if (names.length === 0) return true;
-    // Every image minos builds carries its database.
-    return lstatSync(join(out, 'var/lib/minos/installed.json'), { throwIfNoEntry: false })?.isFile() === true;
+    // Every root minos builds carries its database; an OCI layout its marker file.
+    return ['var/lib/minos/installed.json', 'oci-layout'].some((f) => lstatSync(join(out, f), { throwIfNoEntry: false })?.isFile() === true);
   }
   if (!st.isFile()) return false;
   if (st.size === 0) return true;
@@ -220,7 +226,7 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
   }
   if (!st.isFile() && !st.isDirectory()) throw refuse('exists and is neither a file nor a folder');
   if (opts.force || replaceable(out, st)) return;
-  throw refuse(`exists and is not an output of minos build (not empty, no ${st.isDirectory() ? 'var/lib/minos/installed.json inside' : 'tar, zstd or cpio header'})`, 'remove it, choose another path, or pass --force to replace it');
+  throw refuse(`exists and is not an output of minos build (not empty, no ${st.isDirectory() ? 'var/lib/minos/installed.json or oci-layout inside' : 'tar, zstd or cpio header'})`, 'remove it, choose another path, or pass --force to replace it');
 }
 
 /** Put the finished output `from` (a temp beside OUT) at `out`, atomically as the module comment says. */
