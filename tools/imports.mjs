@@ -34,6 +34,7 @@ const ROOT_FILES = {
   'meta.ts': 'base',
   'plan.ts': 'image',
   'build.ts': 'image',
+  'buildoci.ts': 'image',
   'boot.ts': 'image',
   'lock.ts': 'image',
   'sbom.ts': 'image',
