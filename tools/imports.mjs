@@ -36,6 +36,7 @@ const ROOT_FILES = {
   'build.ts': 'image',
   'boot.ts': 'image',
   'lock.ts': 'image',
+  'diff.ts': 'image',
   'sbom.ts': 'image',
 };
 

@@ -13,6 +13,7 @@ import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
 import { onEvent, registerLive } from './live.js';
+import { registerDiff } from './diff.js';
 import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
 import { completionScript, SHELLS, type Shell } from './manual.js';
@@ -51,6 +52,7 @@ export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err)
   registerBuild(program, io);
   registerBoot(program, io);
   registerLive(program, io);
+  registerDiff(program, io);
   registerRecover(program, io, onEvent);
   program
     .command('completion')
