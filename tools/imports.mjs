@@ -37,6 +37,7 @@ const ROOT_FILES = {
   'buildoci.ts': 'image',
   'boot.ts': 'image',
   'lock.ts': 'image',
+  'diff.ts': 'image',
   'sbom.ts': 'image',
 };
 

@@ -13,6 +13,7 @@ import { SQUASHFS_COMPRESSIONS, type SquashfsCompression } from '../target/squas
 import { sbomPathFor } from '../build.js';
 import { formatBytes, sourceDateEpoch, zstdLevel } from './common.js';
 import type { Io } from './io.js';
+import { createProgress } from './progress.js';
 import { archOption } from './plan.js';
 
 /** The format an output path's extension implies, if any (the table is OUTPUT_EXTENSIONS). */
@@ -161,19 +162,24 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
 async function buildAndReport(
   spec: ImageSpec, out: string, format: OutputFormat, lockFile: string, opts: BuildFlags, io: Io, unpackPool: UnpackPool,
 ): Promise<void> {
-  const progress = io.isTTY && !opts.json;
+  const progress = createProgress(io, { enabled: io.isTTY && !opts.json });
   const onEvent = (e: BuildEvent) => {
-    if (e.type === 'warning') io.err(`minos: warning: ${e.message}`);
-    else if (!progress) return;
-    else if (e.type === 'resolved') io.progress?.(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}`);
-    else if (e.type === 'package') io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}  ${formatBytes(e.bytes)} unpacked`);
-    else if (e.type === 'writing') io.progress?.(`writing ${e.format}`);
+    if (e.type === 'warning') {
+      progress.clear();
+      io.err(`minos: warning: ${e.message}`);
+    } else if (e.type === 'resolved') progress.phase(`resolved ${e.packages} packages${e.frozen ? ' (frozen)' : ''}; fetching and unpacking`);
+    else if (e.type === 'package') progress.step({ done: e.index, total: e.total, bytes: e.bytes, label: `${e.name} ${e.version}` });
+    else if (e.type === 'writing') progress.phase(`writing ${e.format}`);
   };
-  const r = await (isOci(format) ? buildOciImage : buildImage)({
-    spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-    level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
-  });
-  if (progress) io.progress?.('');
+  let r;
+  try {
+    r = await (isOci(format) ? buildOciImage : buildImage)({
+      spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
+      level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+    });
+  } finally {
+    progress.clear();
+  }
   if (opts.json) {
     io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, ...(r.arches ? { arches: r.arches } : {}), packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred }));
   } else {

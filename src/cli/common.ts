@@ -1,4 +1,6 @@
 /** Helpers shared by CLI commands: keyrings from options, environment, formatting. */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
 import { MinosError } from '../errors.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import type { FileEntry } from '../types.js';
@@ -14,6 +16,11 @@ export function trustFrom(opts: TrustOptions): Keyring {
   const paths = [...opts.key, ...opts.keyring];
   if (paths.length === 0) throw new MinosError('MN0002', 'no trusted keys: give --key PUB or --keyring DIR');
   return loadKeyring(paths);
+}
+
+/** The root the live commands act on: the global --root, absolute (default /). */
+export function rootOf(cmd: Command): string {
+  return resolve((cmd.optsWithGlobals() as { root?: string }).root ?? '/');
 }
 
 /** SOURCE_DATE_EPOCH from the environment, validated; undefined when unset. */

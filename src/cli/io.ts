@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 export interface Io {
   out(line: string): void;
   err(line: string): void;
-  /** Standard output is a terminal (progress and colour allowed). */
+  /** Standard error is a terminal: progress lines are allowed there. */
   isTTY: boolean;
+  /** Width of that terminal, when known (progress lines are cut to it). */
+  columns?: number;
   version: string;
   /** Replace the current progress line (terminals only); '' clears it. */
   progress?(line: string): void;
@@ -26,6 +28,7 @@ export function stdio(): Io {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     isTTY: Boolean(process.stderr.isTTY),
+    columns: process.stderr.isTTY ? process.stderr.columns : undefined,
     version: packageVersion(),
     progress: (line) => process.stderr.write(`\r\x1b[K${line}`),
   };

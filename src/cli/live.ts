@@ -1,9 +1,9 @@
 /**
- * The live commands: init, install, remove, upgrade, rollback, list, info,
- * search, files, owner, verify, history, cache clean, plan install|remove|…,
- * repo add|list|remove and key add|list|remove. They act on the root given by
- * the global --root (default /). Events are rendered here; the library never
- * prints.
+ * The live commands that change a root: init, install, remove, upgrade,
+ * rollback, cache clean, repo add|list|remove and key add|list|remove, and
+ * plan install|remove|…. They act on the root given by the global --root
+ * (default /). Events are rendered here; the library never prints. The
+ * read-only questions are in query.ts.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,30 +13,23 @@ import { MinosError, quote } from '../errors.js';
 import { repoNameError } from '../names.js';
 import type { Locator } from '../solve/solver.js';
 import type { LiveEvent } from '../live/events.js';
-import { readHistory } from '../live/history.js';
-import { findRecord, owners, search, verifyInstalled } from '../live/query.js';
-import { why } from '../live/needs.js';
-import { openLiveRepos, type Action } from '../live/resolve.js';
+import type { Action } from '../live/resolve.js';
 import { addRepo, removeRepo, trustKeys, untrustKey } from '../live/config.js';
-import { CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig, rootArch } from '../live/root.js';
+import { CACHE_DIR, initRoot, listKeys, loadDb, readRepoConfig } from '../live/root.js';
 import { loadPgpKeys } from '../debian/release.js';
 import { openForQuery, planLive, runLive, withWriteLock, type LiveResult } from '../live/transaction.js';
-import { solve } from '../solve/solver.js';
-import { fieldLine, formatEntry } from './common.js';
+import { rootOf } from './common.js';
+import { createProgress, type Progress } from './progress.js';
 import { archOption } from './plan.js';
-import { collect, escapeControls, type Io } from './io.js';
+import { collect, type Io } from './io.js';
 
-interface Globals {
-  root: string;
-}
-
-function globals(cmd: Command): Globals {
-  const o = cmd.optsWithGlobals() as { root?: string };
-  return { root: resolve(o.root ?? '/') };
-}
-
-export function onEvent(io: Io) {
+/**
+ * How the live engine's events look: notices on stderr, one line each; with
+ * `progress`, the resolved/package/committing steps on its line (a terminal).
+ */
+export function onEvent(io: Io, progress?: Progress) {
   return (e: LiveEvent) => {
+    if (e.type !== 'resolved' && e.type !== 'package' && e.type !== 'committing') progress?.clear();
     switch (e.type) {
       case 'recovered':
         io.err(`minos: recovered an interrupted transaction ${e.txn} (\`minos ${e.command}\`, pid ${e.pid}): ${e.action === 'rolled back' ? 'rolled back to the state before it' : e.action === 'discarded' ? 'it had changed nothing; its staged files are removed' : 'completed it'}`);
@@ -56,8 +49,16 @@ export function onEvent(io: Io) {
       case 'warning':
         io.err(`minos: warning: ${e.message}`);
         break;
+      case 'resolved': {
+        const n = e.install + e.upgrade;
+        progress?.phase(`resolved: ${e.install} to install, ${e.upgrade} to upgrade, ${e.remove} to remove${n ? `; fetching and unpacking ${n} package${n === 1 ? '' : 's'}` : ''}`);
+        break;
+      }
       case 'package':
-        if (io.isTTY) io.progress?.(`[${e.index}/${e.total}] ${e.name} ${e.version}`);
+        progress?.step({ done: e.index, total: e.total, label: `${e.name} ${e.version}` });
+        break;
+      case 'committing':
+        progress?.phase(`committing ${e.operations} operations`);
         break;
       default:
         break;
@@ -74,7 +75,6 @@ function printChanges(io: Io, r: { install: Locator[]; upgrade: { from: Locator;
 }
 
 function printResult(io: Io, r: LiveResult, json: boolean): void {
-  if (io.isTTY) io.progress?.('');
   if (json) {
     io.out(JSON.stringify(r));
     return;
@@ -116,8 +116,8 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 async function runWrite(io: Io, cmd: Command, action: Action, command: string, opts: WriteOpts): Promise<void> {
-  const g = globals(cmd);
-  const base = { root: g.root, command, wait: opts.wait, allowExpired: opts.allowExpired, forceOverwrite: opts.forceOverwrite, repair: opts.repair, onEvent: onEvent(io) };
+  const progress = createProgress(io, { enabled: io.isTTY && !opts.json });
+  const base = { root: rootOf(cmd), command, wait: opts.wait, allowExpired: opts.allowExpired, forceOverwrite: opts.forceOverwrite, repair: opts.repair, onEvent: onEvent(io, progress) };
   if (opts.interactive) {
     const plan = await planLive(action, base);
     if (!plan.install.length && !plan.upgrade.length && !plan.remove.length) {
@@ -127,7 +127,12 @@ async function runWrite(io: Io, cmd: Command, action: Action, command: string, o
     printChanges(io, plan);
     if (!(await confirm('proceed?'))) throw new MinosError('MN0002', 'cancelled');
   }
-  const r = await runLive(action, base);
+  let r: LiveResult;
+  try {
+    r = await runLive(action, base);
+  } finally {
+    progress.clear();
+  }
   printResult(io, r, !!opts.json);
 }
 
@@ -157,30 +162,16 @@ function actionOf(kind: string, args: string[], opts: { cascade?: boolean; allow
   }
 }
 
-/** `minos verify [NAME...]` on a live root (pack.ts routes here when the arguments are not .mpk files). */
-export async function liveVerify(io: Io, cmd: Command, names: string[], json: boolean): Promise<void> {
-  const root = await openForQuery(globals(cmd).root, onEvent(io));
-  const db = loadDb(root);
-  const r = verifyInstalled(db, root, names);
-  if (json) io.out(JSON.stringify({ ok: r.problems.length === 0, ...r }));
-  else {
-    for (const p of r.problems) io.out(`${p.package}: ${p.path}: ${p.kind}${p.expected !== undefined ? ` (expected ${p.expected}${p.actual !== undefined ? `, found ${p.actual}` : ''})` : ''}`);
-    for (const c of r.modifiedConfig) io.out(`${c.package}: ${c.path}: config file changed locally (kept)`);
-    if (!r.problems.length) io.out(`ok: ${r.packages} packages, ${r.entries} entries match the database`);
-  }
-  if (r.problems.length) {
-    throw new MinosError('MN0215', `${r.problems.length} ${r.problems.length === 1 ? 'entry differs' : 'entries differ'} from the database (first: ${r.problems[0].path}: ${r.problems[0].kind})`, { data: { problems: r.problems.length } });
-  }
-}
-
 export function registerLive(program: Command, io: Io): void {
   program
     .command('init')
     .description('make the root (--root) a minos root: empty database and configuration')
     .option('--arch <arch>', 'architecture of the root (default: the host\'s)')
-    .action((opts: { arch?: string }, cmd: Command) => {
-      const r = initRoot(globals(cmd).root, { arch: archOption(opts.arch) });
-      io.out(r.created ? `${r.root}: initialised` : `${r.root}: already a minos root`);
+    .option('--json', 'print JSON')
+    .action((opts: { arch?: string; json?: boolean }, cmd: Command) => {
+      const r = initRoot(rootOf(cmd), { arch: archOption(opts.arch) });
+      if (opts.json) io.out(JSON.stringify(r));
+      else io.out(r.created ? `${r.root}: initialised` : `${r.root}: already a minos root`);
     });
 
   writeOptions(program.command('install').description('install packages by name (NAME, "NAME >= 1.2") or from package files (FILE.mpk), with their dependencies'))
@@ -195,18 +186,6 @@ export function registerLive(program: Command, io: Io): void {
     .action((args: string[], opts: WriteOpts & { cascade?: boolean; allowEssential?: boolean; orphans?: boolean }, cmd: Command) =>
       runWrite(io, cmd, actionOf('remove', args, opts), `remove ${[...args, ...(opts.orphans ? ['--orphans'] : [])].join(' ')}`, opts));
 
-  program.command('why')
-    .description('which requests of the world pull an installed package in, through which dependencies')
-    .argument('<name>', 'installed package name')
-    .option('--json', 'print {"name": N, "chains": [{"request": R, "path": [R\'s package, ..., N]}]}')
-    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const r = why(loadDb(root), name);
-      if (opts.json) io.out(JSON.stringify(r));
-      else if (!r.chains.length) io.out(`${name}: no request needs it (minos remove --orphans removes it)`);
-      else for (const c of r.chains) io.out(`${c.request}: ${c.path.join(' -> ')}`);
-    });
-
   writeOptions(program.command('upgrade').description('upgrade every installed package, or the named ones'))
     .argument('[names...]', 'installed package names')
     .action((args: string[], opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('upgrade', args, {}), `upgrade ${args.join(' ')}`.trim(), opts));
@@ -214,116 +193,6 @@ export function registerLive(program: Command, io: Io): void {
   writeOptions(program.command('rollback').description('return to the packages of a generation (default: undo the last transaction), from the cache'))
     .argument('[generation]', 'generation number (see `minos history`); 0 is the state before the first')
     .action((gen: string | undefined, opts: WriteOpts, cmd: Command) => runWrite(io, cmd, actionOf('rollback', gen === undefined ? [] : [gen], {}), `rollback ${gen ?? ''}`.trim(), opts));
-
-  program
-    .command('list')
-    .description('list installed packages')
-    .option('--upgradable', 'only packages with a newer version in the repositories')
-    .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--json', 'print JSON')
-    .action(async (opts: { upgradable?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const db = loadDb(root);
-      if (opts.upgradable) {
-        const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
-        const candidates = repos.flatMap((r) => r.loaded.index.packages.map((meta) => ({ meta, repo: r.name, priority: r.priority })));
-        const cs = solve({ candidates, arch: rootArch(root, db), requests: [], installed: db.packages.map((r) => ({ name: r.name, version: r.version, arch: r.arch, repo: r.repo, meta: r })), upgrade: true });
-        const ups = cs.upgrade.map((u) => ({ name: u.from.name, version: u.from.version, available: u.to.version, repo: u.to.repo }));
-        if (opts.json) io.out(JSON.stringify(ups));
-        else for (const u of ups) io.out(`${u.name} ${u.version} -> ${u.available} (${u.repo})`);
-        return;
-      }
-      const rows = [...db.packages].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => ({ name: p.name, version: p.version, arch: p.arch, repo: p.repo, explicit: p.explicit }));
-      if (opts.json) io.out(JSON.stringify(rows));
-      else for (const p of rows) io.out(`${p.name} ${p.version} ${p.arch} (${p.repo})${p.explicit ? '' : ' [dependency]'}`);
-    });
-
-  program
-    .command('info')
-    .description('show an installed package\'s metadata')
-    .argument('<name>', 'package name')
-    .option('--json', 'print JSON')
-    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const r = findRecord(loadDb(root), name);
-      const { files, ...meta } = r;
-      if (opts.json) {
-        io.out(JSON.stringify({ ...meta, files: files.length }));
-        return;
-      }
-      const line = (k: string, v: string) => io.out(fieldLine(k, v));
-      io.out(`${r.name} ${r.version} (${r.arch})`);
-      line('summary', r.summary);
-      line('license', r.license);
-      line('repository', r.repo);
-      line('reason', r.explicit ? 'explicitly installed' : 'dependency');
-      line('installed', `${r.installedSize} bytes in ${files.length} entries`);
-      line('sha256', r.sha256);
-      for (const k of ['depends', 'optional', 'provides', 'conflicts', 'replaces', 'config'] as const) if (r[k].length) line(k, r[k].join(', '));
-    });
-
-  program
-    .command('search')
-    .description('search the repositories (and installed packages) by name and summary')
-    .argument('<term>', 'text to look for')
-    .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--json', 'print JSON')
-    .action(async (term: string, opts: { allowExpired?: boolean; json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const db = loadDb(root);
-      const repos = await openLiveRepos({ root, allowExpired: opts.allowExpired });
-      const hits = search(db, repos, term);
-      if (opts.json) io.out(JSON.stringify(hits));
-      else for (const h of hits) io.out(`${h.name} ${h.version} ${h.arch} (${h.repo})${h.installed ? ` [installed${h.installed !== h.version ? ` ${h.installed}` : ''}]` : ''}  ${escapeControls(h.summary)}`);
-    });
-
-  program
-    .command('files')
-    .description('list the files of an installed package')
-    .argument('<name>', 'package name')
-    .option('--json', 'print JSON')
-    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const r = findRecord(loadDb(root), name);
-      if (opts.json) io.out(JSON.stringify(r.files.map((e) => ({ ...e, path: `/${e.path}` }))));
-      else for (const e of r.files) io.out(formatEntry({ ...e, path: `/${e.path}` }));
-    });
-
-  program
-    .command('owner')
-    .description('which installed package owns a path')
-    .argument('<path>', 'absolute path on the root')
-    .option('--json', 'print JSON')
-    .action(async (path: string, opts: { json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const root = await openForQuery(g.root, onEvent(io));
-      const o = owners(loadDb(root), root, path);
-      if (opts.json) io.out(JSON.stringify({ path: o.path, packages: o.packages.map((p) => ({ name: p.name, version: p.version, type: p.entry.type })) }));
-      else for (const p of o.packages) io.out(`${o.path} is owned by ${p.name} ${p.version}`);
-    });
-
-  program
-    .command('history')
-    .description('list the generations (transactions) of the root')
-    .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
-      const h = readHistory(root);
-      if (opts.json) {
-        io.out(JSON.stringify(h.generations));
-        return;
-      }
-      for (const g of h.generations) {
-        const before = new Map(g.before.map((p) => [p.name, p.version]));
-        const after = new Map(g.after.map((p) => [p.name, p.version]));
-        const changes = [
-          ...g.after.filter((p) => !before.has(p.name)).map((p) => `+${p.name} ${p.version}`),
-          ...g.after.filter((p) => before.has(p.name) && before.get(p.name) !== p.version).map((p) => `${p.name} ${before.get(p.name)} -> ${p.version}`),
-          ...g.before.filter((p) => !after.has(p.name)).map((p) => `-${p.name} ${p.version}`),
-        ];
-        io.out(`${String(g.id).padStart(4)}  ${g.time}  minos ${g.command}  (${g.after.length} packages)${changes.length ? `: ${changes.join(', ')}` : ''}`);
-      }
-    });
 
   const cache = program.command('cache').description('the package cache of the root (ROOT/var/cache/minos)');
   cache
@@ -333,8 +202,7 @@ export function registerLive(program: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const r = await withWriteLock({ root: g.root, command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+      const r = await withWriteLock({ root: rootOf(cmd), command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
         const dir = join(root, CACHE_DIR);
         const keep = new Set(opts.all ? [] : loadDb(root).packages.map((p) => `${p.sha256}.mpk`));
         let removed = 0;
@@ -368,7 +236,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
       if (err) throw new MinosError('MN0002', err);
       if (!/^-?\d{1,4}$/.test(opts.priority)) throw new MinosError('MN0002', `--priority ${opts.priority}: expected an integer`);
       const command = `repo add ${name}`;
-      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
+      await withWriteLock({ root: rootOf(cmd), command, wait: opts.wait, onEvent: onEvent(io) }, async (root) => {
         const at = /^https?:\/\//.test(location) ? { url: location.replace(/\/+$/, '') } : { path: resolve(location) };
         if (opts.suite !== undefined) {
           if (opts.key.length) throw new MinosError('MN0002', '--key is for minos repositories; a Debian repository (--suite) takes --keyring');
@@ -389,7 +257,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .description('list the repositories of the root')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const root = await openForQuery(rootOf(cmd), onEvent(io));
       const repos = readRepoConfig(root);
       if (opts.json) io.out(JSON.stringify(repos));
       else for (const r of repos) io.out(`${r.name}  ${r.url ?? r.path ?? '(no location on this device: minos repo add it again)'}  priority ${r.priority}  ${r.debian ? `debian ${r.debian.suite} ${r.debian.components.join(' ')}` : `keys ${r.keys.length ? r.keys.join(' ') : 'any trusted'}`}`);
@@ -401,7 +269,7 @@ export function registerLiveRepo(repo: Command, io: Io): void {
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (name: string, opts: { wait?: boolean }, cmd: Command) => {
       const command = `repo remove ${name}`;
-      await withWriteLock({ root: globals(cmd).root, command, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+      await withWriteLock({ root: rootOf(cmd), command, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
         removeRepo(root, name, command, onEvent(io));
         io.out(`removed repository ${name}`);
       });
@@ -415,18 +283,19 @@ export function registerLiveKey(key: Command, io: Io): void {
     .description('trust a public key on the root (copied to ROOT/etc/minos/keys/ID.pub)')
     .argument('<files...>', 'public key files (PEM)')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
-    .action(async (files: string[], opts: { wait?: boolean }, cmd: Command) => {
-      await withWriteLock({ root: globals(cmd).root, command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const keys = trustKeys(root, files.map((f) => resolve(f)), 'key add', onEvent(io));
-        keys.forEach((k, i) => io.out(`trusted ${k.id}  ${files[i]}`));
-      });
+    .option('--json', 'print JSON')
+    .action(async (files: string[], opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const added = await withWriteLock({ root: rootOf(cmd), command: 'key add', wait: opts.wait, onEvent: onEvent(io) }, (root) =>
+        trustKeys(root, files.map((f) => resolve(f)), 'key add', onEvent(io)).map((k, i) => ({ id: k.id, file: files[i] })));
+      if (opts.json) io.out(JSON.stringify(added));
+      else for (const k of added) io.out(`trusted ${k.id}  ${k.file}`);
     });
   key
     .command('list')
     .description('list the keys the root trusts')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const root = await openForQuery(globals(cmd).root, onEvent(io));
+      const root = await openForQuery(rootOf(cmd), onEvent(io));
       const keys = listKeys(root);
       if (opts.json) io.out(JSON.stringify(keys.map((k) => ({ id: k.id, file: k.file }))));
       else for (const k of keys) io.out(`${k.id}  ${k.file}`);
@@ -437,7 +306,7 @@ export function registerLiveKey(key: Command, io: Io): void {
     .argument('<id>', 'key id (or a unique prefix)')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
     .action(async (id: string, opts: { wait?: boolean }, cmd: Command) => {
-      await withWriteLock({ root: globals(cmd).root, command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
+      await withWriteLock({ root: rootOf(cmd), command: `key remove ${id}`, wait: opts.wait, onEvent: onEvent(io) }, (root) => {
         untrustKey(root, id, `key remove ${id}`, onEvent(io));
         io.out(`removed key ${id}`);
       });
@@ -448,7 +317,7 @@ export const LIVE_ACTIONS = ['install', 'remove', 'upgrade', 'rollback'];
 
 /** `minos plan install|remove|upgrade|rollback …`: what the live command would do, on the root of `cmd`. */
 export async function runLivePlan(io: Io, kind: string, args: string[], opts: { cascade?: boolean; allowExpired?: boolean; json?: boolean }, cmd: Command): Promise<void> {
-  const res = await planLive(actionOf(kind, args, opts), { root: globals(cmd).root, command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
+  const res = await planLive(actionOf(kind, args, opts), { root: rootOf(cmd), command: `plan ${kind}`, allowExpired: opts.allowExpired, onEvent: onEvent(io) });
   if (opts.json) io.out(JSON.stringify({ install: res.install, upgrade: res.upgrade, remove: res.remove }));
   else if (!res.install.length && !res.upgrade.length && !res.remove.length) io.out('nothing to do');
   else printChanges(io, res);

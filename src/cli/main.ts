@@ -13,6 +13,8 @@ import { registerPack } from './pack.js';
 import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
 import { onEvent, registerLive } from './live.js';
+import { registerQueries } from './query.js';
+import { registerDiff } from './diff.js';
 import { registerRecover } from './recover.js';
 import { escapeControls, escapedIo, type Io } from './io.js';
 import { completionScript, SHELLS, type Shell } from './manual.js';
@@ -51,6 +53,8 @@ export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err)
   registerBuild(program, io);
   registerBoot(program, io);
   registerLive(program, io);
+  registerQueries(program, io);
+  registerDiff(program, io);
   registerRecover(program, io, onEvent);
   program
     .command('completion')

@@ -6,7 +6,7 @@ import { loadSecretKey } from '../repo/keys.js';
 import { loadRecipe } from '../spec/recipe.js';
 import { formatTime } from '../repo/index.js';
 import { collect, type Io } from './io.js';
-import { liveVerify } from './live.js';
+import { liveVerify } from './query.js';
 import { fieldLine, formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type TrustOptions } from './common.js';
 
 

@@ -13,13 +13,15 @@ export function registerRecover(program: Command, io: Io, onEvent: (io: Io) => (
     .description('finish or undo interrupted transactions now (every command does it first)')
     .option('--abort', 'roll back a transaction whose journal cannot be read, from its own saved files')
     .option('--wait', 'wait for another minos to finish instead of failing (exit 5)')
-    .action(async (opts: { abort?: boolean; wait?: boolean }, cmd: Command) => {
+    .option('--json', 'print {"recovered": [{"txn": ID, "action": "rolled back" | "completed" | "discarded"}]}')
+    .action(async (opts: { abort?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
       const root = openRoot(resolve((cmd.optsWithGlobals() as { root?: string }).root ?? '/'));
       const emit = onEvent(io);
       const lock = await acquireLock(root, { command: opts.abort ? 'recover --abort' : 'recover', wait: opts.wait, onEvent: emit });
       try {
         const done = recover(root, emit, { abort: opts.abort });
-        if (done.length === 0) io.out('nothing to recover');
+        if (opts.json) io.out(JSON.stringify({ recovered: done }));
+        else if (done.length === 0) io.out('nothing to recover');
       } finally {
         lock.release();
       }

@@ -3,16 +3,22 @@
  * (and the disk, for verify). They never take the write lock, so they work
  * while another minos writes.
  */
+import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { MinosError, quote } from '../errors.js';
 import { readTextIfAny } from '../fsutil.js';
 import { parseIdFile } from '../target/accounts.js';
 import { nearNames } from '../solve/explain.js';
-import type { FileEntry, IndexPackage } from '../types.js';
-import type { Repository } from '../repo/source.js';
+import { compareVersions } from '../version.js';
+import type { Arch } from '../depend.js';
+import type { FileEntry, IndexPackage, Manifest } from '../types.js';
+import { packageFile, type Repository } from '../repo/source.js';
+import { readPackage } from '../pkg/read.js';
+import { readDeb } from '../debian/deb.js';
+import { expectOf, keyringFor } from './resolve.js';
+import { CACHE_DIR } from './root.js';
 
 /** Files whose content minos itself manages (accounts): only their presence is checked. */
 const MANAGED = new Set(['etc/passwd', 'etc/group', 'etc/shadow']);
@@ -22,6 +28,72 @@ export function findRecord(db: InstalledDb, name: string): InstalledRecord {
   if (r) return r;
   const near = nearNames(name, db.packages.map((p) => p.name));
   throw new MinosError('MN0304', `package ${quote(name)} is not installed`, { hint: near.length ? `did you mean ${near.join(', ')}?` : undefined, data: { name, suggestions: near } });
+}
+
+/** A package of a configured repository. */
+export interface RepoPackage {
+  repo: Repository;
+  entry: IndexPackage;
+}
+
+/**
+ * The package of `name` for `arch` (or noarch) the solver prefers among
+ * `repos`: highest repository priority, then newest version, then repository
+ * name. Undefined when no repository lists it.
+ */
+export function bestCandidate(repos: readonly Repository[], name: string, arch: Arch): RepoPackage | undefined {
+  let best: RepoPackage | undefined;
+  for (const repo of repos) {
+    for (const entry of repo.loaded.index.packages) {
+      if (entry.name !== name || (entry.arch !== arch && entry.arch !== 'noarch')) continue;
+      const better = !best || repo.priority > best.repo.priority
+        || (repo.priority === best.repo.priority && (compareVersions(entry.version, best.entry.version) > 0
+          || (compareVersions(entry.version, best.entry.version) === 0 && repo.name < best.repo.name)));
+      if (better) best = { repo, entry };
+    }
+  }
+  return best;
+}
+
+/** MN0302 for a name neither installed nor in `repos`, with the nearest names of both. */
+export function noSuchPackage(db: InstalledDb, repos: readonly Repository[], name: string): MinosError {
+  const names = new Set([...db.packages.map((p) => p.name), ...repos.flatMap((r) => r.loaded.index.packages.map((p) => p.name))]);
+  const near = nearNames(name, [...names]);
+  return new MinosError('MN0302', `no package ${quote(name)}: not installed, and no configured repository has it`, { hint: near.length ? `did you mean ${near.join(', ')}?` : undefined, data: { name, suggestions: near } });
+}
+
+/** The folder nearest `dir` that exists (itself, or a parent). */
+function existingAncestor(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+/**
+ * The manifest of a repository package, read with the checks install makes:
+ * size and sha256 against the signed index, the signature by a key the
+ * repository may use (or the Release signer, for Debian), the payload against
+ * the manifest. A folder repository's file is read where it is; a package of
+ * an http repository is downloaded into ROOT/var/cache/minos first (the only
+ * write), which is refused (MN0007) when that cache is not writable.
+ */
+export async function repoManifest(root: string, p: RepoPackage): Promise<Manifest> {
+  const cache = join(root, CACHE_DIR);
+  const cached = join(cache, `${p.entry.sha256}${p.repo.debian ? '.deb' : '.mpk'}`);
+  if (p.repo.spec.url !== undefined && !existsSync(cached)) {
+    const at = existingAncestor(cache);
+    try {
+      accessSync(at, constants.W_OK);
+    } catch {
+      throw new MinosError('MN0007', `${p.entry.name} ${p.entry.version} must be downloaded from ${p.repo.name} to list its files, but ${cache} is not writable`, {
+        hint: 'run it as a user who can write the root', data: { file: at },
+      });
+    }
+  }
+  const file = await packageFile(p.repo, p.entry, cache);
+  const src = { kind: 'repo' as const, repo: p.repo, entry: p.entry };
+  if (p.repo.debian) return readDeb(file, { expect: expectOf(src), entry: p.entry, signer: p.repo.debian.release.signer }).manifest;
+  return readPackage(file, { keyring: keyringFor(root, src), expect: expectOf(src) }).manifest;
 }
 
 /** Normalise a path given on the command line to a root-relative one. */

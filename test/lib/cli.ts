@@ -1,5 +1,5 @@
 /** Test helpers: run the built CLI as a subprocess, make temp folders and fixtures. */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,26 @@ export function minos(args: string[], opts: { cwd?: string; env?: Record<string,
     : spawnSync(process.execPath, [BIN, ...args], spawnOpts);
   if (r.error) throw r.error;
   return { code: r.status ?? 128, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/**
+ * `minos ARGS` without blocking this process (a server of the test can answer
+ * it). As another user the environment is only PATH and HOME: tap's hook in
+ * NODE_OPTIONS would write its records into the checkout as that user.
+ */
+export function minosAsync(args: string[], opts: { env?: Record<string, string>; user?: string } = {}): Promise<Run> {
+  const p = opts.user
+    ? spawn('env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'HOME=/nonexistent', ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      'runuser', '-u', opts.user, '--', process.execPath, BIN, ...args], { cwd: ROOT })
+    : spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  p.stderr.on('data', (d) => (stderr += d));
+  return new Promise((ok, fail) => {
+    p.on('error', fail);
+    p.on('close', (code) => ok({ code: code ?? 128, stdout, stderr }));
+  });
 }
 
 /** A fresh temp folder removed when the test ends. */
