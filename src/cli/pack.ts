@@ -13,18 +13,22 @@ import { fieldLine, formatEntry, sourceDateEpoch, trustFrom, zstdLevel, type Tru
 export function registerPack(program: Command, io: Io): void {
   program
     .command('pack')
-    .description('build a signed package NAME-VERSION-ARCH.mpk from a recipe')
-    .argument('<recipe>', 'recipe YAML file')
+    .description('build a signed package NAME-VERSION-ARCH.mpk from each recipe')
+    .argument('<recipes...>', 'recipe YAML files')
     .requiredOption('-k, --key <file>', 'secret key to sign with')
     .option('-o, --out <dir>', 'output folder (made if missing)', '.')
     .option('--level <n>', 'zstd level 1-19', '19')
-    .option('--json', 'print the result as JSON')
-    .action((recipeFile: string, opts: { key: string; out: string; level: string; json?: boolean }) => {
-      const recipe = loadRecipe(resolve(recipeFile));
+    .option('--json', 'print the result as JSON (one line per package)')
+    .action((recipeFiles: string[], opts: { key: string; out: string; level: string; json?: boolean }) => {
+      // Every recipe and the key are read first: a bad one stops before any package is written.
+      const recipes = recipeFiles.map((f) => loadRecipe(resolve(f)));
       const key = loadSecretKey(opts.key);
-      const r = packPackage({ recipe, key, outDir: resolve(opts.out), level: zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch() });
-      if (opts.json) io.out(JSON.stringify({ file: r.file, size: r.size, sha256: r.sha256, name: r.manifest.name, version: r.manifest.version, arch: r.manifest.arch }));
-      else io.out(r.file);
+      const level = zstdLevel(opts.level);
+      for (const recipe of recipes) {
+        const r = packPackage({ recipe, key, outDir: resolve(opts.out), level, sourceDateEpoch: sourceDateEpoch() });
+        if (opts.json) io.out(JSON.stringify({ file: r.file, size: r.size, sha256: r.sha256, name: r.manifest.name, version: r.manifest.version, arch: r.manifest.arch }));
+        else io.out(r.file);
+      }
     });
 
   program
