@@ -55,7 +55,7 @@ export function onEvent(io: Io, progress?: Progress) {
         break;
       }
       case 'package':
-        progress?.step({ done: e.index, total: e.total, label: `${e.name} ${e.version}` });
+        progress?.step({ done: e.index, total: e.total, bytes: e.bytes, label: `${e.name} ${e.version}` });
         break;
       case 'committing':
         progress?.phase(`committing ${e.operations} operations`);

@@ -10,7 +10,8 @@ export type LiveEvent =
   /** Waiting for another minos (--wait). */
   | { type: 'waiting'; pid: number; command: string; since: string }
   | { type: 'resolved'; install: number; upgrade: number; remove: number }
-  | { type: 'package'; name: string; version: string; index: number; total: number }
+  /** `bytes`: installed size staged so far. */
+  | { type: 'package'; name: string; version: string; index: number; total: number; bytes: number }
   | { type: 'committing'; operations: number }
   /** A changed config file was kept; the packaged version is beside it. */
   | { type: 'config-new'; path: string; package: string }

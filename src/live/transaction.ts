@@ -514,6 +514,7 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       const users = ids.users;
       const groups = ids.groups;
       const staged: StagedPkg[] = [];
+      let stagedBytes = 0;
       try {
         const submit = (i: number) => {
           const t = res.targets[i];
@@ -546,7 +547,8 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
           for (const u of r.unsynced) unsynced.push(u);
           for (let k = 0; k < r.regular; k++) crashPoint();
           staged.push({ target: t, manifest: r.manifest, sha256: r.sha256, staged: new Map(r.staged) });
-          emit({ type: 'package', name: t.locator.name, version: t.locator.version, index: i + 1, total: res.targets.length });
+          stagedBytes += r.manifest.installedSize;
+          emit({ type: 'package', name: t.locator.name, version: t.locator.version, index: i + 1, total: res.targets.length, bytes: stagedBytes });
         }
       } finally {
         await pool.close(); // no worker writes any more (a failure discards the transaction folder)
