@@ -419,6 +419,8 @@ t.test('tar.xz: the same tar, xz-compressed (CRC64, as xz -T1 writes it), reprod
   t.equal(sh(`xz -0 -T1 -c ${join(out, 'a.tar')} | sha256sum`).split(' ')[0], sha(join(out, 'd.tar.xz')), '--level 0: the bytes of xz -0');
   t.equal(sha(join(out, 'b.tar.xz')), sha(join(out, 'c.txz')), 'root and nobody: the same bytes');
   t.match(sh(`xz -lvv ${join(out, 'b.tar.xz')}`), /Check:\s+CRC64/);
+  const again = minos(['build', spec, '-o', join(out, 'b.tar.xz')], { env: SDE });
+  t.equal(again.code, 0, `an earlier tar.xz is replaced without --force: ${again.stderr}`);
   t.match(sh(`tar -tJvf ${join(out, 'b.tar.xz')}`), /-rwsr-xr-x root\/root\s+21 .* usr\/bin\/hello/);
   const r = minos(['build', spec, '-o', join(out, 'e.tar.xz'), '--level', '10']);
   t.equal(r.code, 2);

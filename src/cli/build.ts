@@ -35,7 +35,7 @@ export function registerBuild(program: Command, io: Io): void {
     .command('build')
     .description('build a root filesystem image from a spec, offline and reproducibly')
     .argument('<spec>', 'image spec YAML file')
-    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz or cpio (--format) to standard output')
+    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz, tar.xz or cpio (--format) to standard output')
     .option('--format <format>', `one of ${FORMATS.join(', ')} (default: from the output's extension, else dir)`)
     .option('--arch <arch>', 'target architecture (default: the spec\'s)')
     .option('--lock <file>', 'lockfile to read and write (default: OUT.lock.json)')
