@@ -61,7 +61,7 @@ export interface BuildOptions {
   update?: boolean;
   allowExpired?: boolean;
   sourceDateEpoch?: number;
-  /** zstd level for tar.zst and squashfs output; default 3. */
+  /** Compression level: zstd for tar.zst and squashfs (default 3), gzip for tar.gz (default 6), xz for tar.xz and xz squashfs (default 6). */
   level?: number;
   /** squashfs compression (default zstd), or an OCI image's layer compression (default the spec's, else gzip). */
   compression?: SquashfsCompression;
@@ -400,6 +400,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);
       else if (opts.format === 'squashfs' || opts.format === 'erofs') writeFsImage(opts.format, stage, nodes, tmpOut, { mtime, compression: opts.compression, level: opts.level });
       else if (opts.format === 'tar.gz') writeTar(stage, nodes, tmpOut, { ...outOpts, gzip: opts.level ?? 6 });
+      else if (opts.format === 'tar.xz') writeTar(stage, nodes, tmpOut, { ...outOpts, xz: opts.level ?? 6 });
       else writeTar(stage, nodes, tmpOut, { ...outOpts, level: opts.format === 'tar.zst' ? (opts.level ?? 3) : undefined });
       if (!opts.stdout) placeOutput(tmpOut, opts.out);
       discardStage(stage);

@@ -10,6 +10,7 @@
  * its own; the SBOM lists each package once (a noarch package shared by two
  * images included) and draws dependencies only within an architecture.
  */
+import { MinosError } from './errors.js';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { buildImage, sbomPathFor, type BuildOptions, type BuildResult } from './build.js';
 import { lockText, type LockedPackage, type Lockfile } from './lock.js';
@@ -54,6 +55,7 @@ export async function buildOciImage(opts: BuildOptions): Promise<BuildResult> {
   const arches = opts.arch ? [opts.arch] : spec.arches;
   const temps = buildTemps(opts.out);
   const compression = opts.compression ?? spec.output?.compression ?? 'gzip';
+  if (compression === 'xz') throw new MinosError('MN0002', 'OCI layers take gzip or zstd compression, not xz');
   const layout = createLayout(temps.oci, { compression, level: opts.level ?? (compression === 'gzip' ? 6 : 3), spec, tool: opts.tool });
   const sbomFile = opts.sbomFile ?? sbomPathFor(opts.out);
   try {

@@ -408,6 +408,26 @@ t.test('tar.gz: the same tar, gzip-compressed (members of 8 MiB), reproducible, 
   t.notOk(existsSync(join(out, 'd.tar.gz')));
 });
 
+t.test('tar.xz: the same tar, xz-compressed (CRC64, as xz -T1 writes it), reproducible, root or not', async (t) => {
+  const { spec, out } = setup(t);
+  for (const [f, user, level] of [['a.tar', undefined, []], ['b.tar.xz', undefined, []], ['c.txz', 'nobody', []], ['d.tar.xz', undefined, ['--level', '0']]] as const) {
+    const r = minos(['build', spec, '-o', join(out, f), ...level], { env: SDE, user });
+    t.equal(r.code, 0, `${f}: ${r.stderr}`);
+  }
+  t.equal(sh(`xz -dc ${join(out, 'b.tar.xz')} | sha256sum`).split(' ')[0], sha(join(out, 'a.tar')), 'xz -d gives the tar build');
+  t.equal(sh(`xz -6 -T1 -c ${join(out, 'a.tar')} | sha256sum`).split(' ')[0], sha(join(out, 'b.tar.xz')), 'the bytes xz -6 -T1 writes');
+  t.equal(sh(`xz -0 -T1 -c ${join(out, 'a.tar')} | sha256sum`).split(' ')[0], sha(join(out, 'd.tar.xz')), '--level 0: the bytes of xz -0');
+  t.equal(sha(join(out, 'b.tar.xz')), sha(join(out, 'c.txz')), 'root and nobody: the same bytes');
+  t.match(sh(`xz -lvv ${join(out, 'b.tar.xz')}`), /Check:\s+CRC64/);
+  const again = minos(['build', spec, '-o', join(out, 'b.tar.xz')], { env: SDE });
+  t.equal(again.code, 0, `an earlier tar.xz is replaced without --force: ${again.stderr}`);
+  t.match(sh(`tar -tJvf ${join(out, 'b.tar.xz')}`), /-rwsr-xr-x root\/root\s+21 .* usr\/bin\/hello/);
+  const r = minos(['build', spec, '-o', join(out, 'e.tar.xz'), '--level', '10']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--level 10: xz takes 0 to 9 \[MN0002\]/);
+  t.notOk(existsSync(join(out, 'e.tar.xz')));
+});
+
 t.test('-o -: a tar-family image on standard output and nothing else', async (t) => {
   const { dir, spec, out } = setup(t);
   const r0 = minos(['build', spec, '-o', join(out, 'f.tar.zst')], { env: SDE });
@@ -424,10 +444,13 @@ t.test('-o -: a tar-family image on standard output and nothing else', async (t)
   t.equal(r2.stdout.subarray(0, 6).toString(), '070701', 'cpio on stdout');
   t.match(JSON.parse(r2.stderr.toString()), { out: '-', format: 'cpio', lock });
   t.ok(existsSync(lock) && existsSync(join(dir, 'piped.spdx.json')), 'with --lock: the lockfile, and the SBOM beside it');
+  const r3 = run(['--format', 'tar.xz', '--level', '1']);
+  t.equal(r3.status, 0, r3.stderr.toString());
+  t.equal(spawnSync('xz', ['-dc'], { input: r3.stdout, maxBuffer: 1 << 28 }).stdout.subarray(257, 262).toString(), 'ustar', 'tar.xz on stdout');
   for (const args of [[], ['--format', 'dir'], ['--format', 'squashfs']]) {
     const bad = run(args);
     t.equal(bad.status, 2, args.join(' '));
     t.equal(bad.stdout.length, 0, 'nothing on stdout');
-    t.match(bad.stderr.toString(), /-o -: give --format tar, tar\.zst, tar\.gz, cpio/);
+    t.match(bad.stderr.toString(), /-o -: give --format tar, tar\.zst, tar\.gz, tar\.xz, cpio/);
   }
 });

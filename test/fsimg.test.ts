@@ -150,15 +150,18 @@ function checkImages(t: Tap.Test, dir: string, images: string[]): void {
   }
 }
 
-t.test('squashfs (zstd, gzip) and erofs of a fixture: the extracted trees equal the directory build', async (t) => {
+t.test('squashfs (zstd, gzip, xz) and erofs of a fixture: the extracted trees equal the directory build', async (t) => {
   const { spec, out } = setup(t);
   build(t, spec, join(out, 'dir'));
-  const images = ['zstd.squashfs', 'gzip.sqfs', 'img.erofs'].map((f) => join(out, f));
+  const images = ['zstd.squashfs', 'gzip.sqfs', 'img.erofs', 'xz.sqfs'].map((f) => join(out, f));
   build(t, spec, images[0]);
   build(t, spec, images[1], ['--compression', 'gzip']);
   build(t, spec, images[2]);
+  build(t, spec, images[3], ['--compression', 'xz']);
   t.match(sh(`unsquashfs -s ${images[0]}`), /Compression zstd/);
   t.match(sh(`unsquashfs -s ${images[1]}`), /Compression gzip/);
+  t.match(sh(`unsquashfs -s ${images[3]}`), /Compression xz/);
+  t.equal(sh(`unsquashfs -lln ${images[3]}`), sh(`unsquashfs -lln ${images[0]}`), 'xz: the same listing as zstd');
   const list = sh(`unsquashfs -lln ${images[0]}`);
   t.match(list, /-rwsr-xr-x 0\/0\s+18 2023-11-14 22:13 squashfs-root\/usr\/bin\/su\n/);
   t.match(list, /-rwxr-sr-x 0\/5\s+5 .* squashfs-root\/usr\/bin\/wall\n/);
@@ -179,7 +182,7 @@ t.test('squashfs (zstd, gzip) and erofs of a fixture: the extracted trees equal 
 
 t.test('byte-identical whoever builds: twice as root, once as nobody', async (t) => {
   const { spec, out } = setup(t);
-  for (const [f, args] of [['a.squashfs', []], ['a.sqfs', ['--compression', 'gzip']], ['a.erofs', []]] as const) {
+  for (const [f, args] of [['a.squashfs', []], ['a.sqfs', ['--compression', 'gzip']], ['b.sqfs', ['--compression', 'xz', '--level', '9']], ['a.erofs', []]] as const) {
     build(t, spec, join(out, f), [...args]);
     build(t, spec, join(out, `again-${f}`), [...args]);
     build(t, spec, join(out, `nobody-${f}`), [...args], 'nobody');
@@ -193,7 +196,8 @@ t.test('bad output formats and options: one line, exit 2, nothing written', asyn
   const cases: [string[], RegExp][] = [
     [['-o', join(out, 'x.squash')], /unknown output extension "\.squash"/],
     [['-o', join(out, 'x'), '--format', 'cramfs'], /--format cramfs: expected one of .*squashfs, erofs/],
-    [['-o', join(out, 'x.sqfs'), '--compression', 'lzo'], /--compression lzo: expected one of zstd, gzip/],
+    [['-o', join(out, 'x.sqfs'), '--compression', 'lzo'], /--compression lzo: expected one of zstd, gzip, xz/],
+    [['-o', join(out, 'x.sqfs'), '--compression', 'xz', '--level', '10'], /--level 10: xz takes 0 to 9/],
     [['-o', join(out, 'x.erofs'), '--compression', 'gzip'], /--compression applies to squashfs, oci and oci\.tar output, not erofs/],
   ];
   for (const [args, re] of cases) {

@@ -1,11 +1,11 @@
-/** Our xz decoder against the native xz tool: formats, checks, streams, corruption and bounds. */
+/** Our xz decoder and encoder against the native xz tool: formats, checks, streams, corruption and bounds. */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import t from 'tap';
 import { prng } from './lib/prng.js';
-import { xzDecompress } from '../src/unpack/xz.js';
+import { createXzEncoder, xzCompress, xzDecompress } from '../src/unpack/xz.js';
 
 const haveXz = spawnSync('xz', ['--version']).status === 0;
 t.ok(haveXz, 'the xz tool is installed (make test installs xz-utils)');
@@ -166,4 +166,67 @@ t.test('the component bindings (wasm/gen/xz-decoder.js) decode the same', async 
     thrown = e;
   }
   t.match(thrown, /^memory limit: \d+ bytes needed$/);
+});
+
+t.test('the encoder writes what xz -T1 writes, and both decoders read it', async (t) => {
+  for (const level of [0, 1, 6]) { // 9 would take 674 MiB, as native xz -9 does
+    const ours = xzCompress(mixed, { level });
+    t.equal(sha(ours), sha(xz(mixed, [`-${level}`, '-T1'])), `level ${level}: the bytes of xz -${level} -T1`);
+    t.equal(sha(decode(ours)), sha(mixed), `level ${level}: our decoder round-trips`);
+  }
+  for (const check of ['none', 'crc32', 'crc64'] as const) {
+    const ours = xzCompress(text, { level: 1, check });
+    t.equal(sha(ours), sha(xz(text, ['-1', '-T1', `--check=${check}`])), `check ${check}`);
+    t.equal(sha(spawnSync('xz', ['-dc'], { input: ours, maxBuffer: 1 << 30 }).stdout), sha(text), `check ${check}: xz -d reads it`);
+  }
+  t.equal(sha(decode(xzCompress(Buffer.alloc(0)))), sha(Buffer.alloc(0)), 'an empty stream');
+  t.equal(sha(xzCompress(Buffer.alloc(0))), sha(xz(Buffer.alloc(0), ['-T1'])), 'an empty stream: the bytes of xz');
+});
+
+t.test('the encoder: chunking does not change the bytes; output per call is bounded', async (t) => {
+  const e = createXzEncoder({ level: 0 });
+  const parts: Uint8Array[] = [];
+  try {
+    // one push far larger than the input slice and the output buffer, then odd small ones
+    e.push(Buffer.concat([noise, noise, noise, noise, noise, noise, noise]), (c) => parts.push(c));
+    for (let off = 0; off < text.length; off += 7777) e.push(text.subarray(off, off + 7777), (c) => parts.push(c));
+    e.push(new Uint8Array(0), (c) => parts.push(c));
+    e.end((c) => parts.push(c));
+    t.throws(() => e.push(text, () => {}), { code: 'MN0001', message: /push\(\) after end\(\)/ });
+  } finally {
+    e.free();
+    e.free();
+  }
+  t.ok(parts.every((c) => c.length <= 256 * 1024 && c.length > 0), 'chunks of 1 byte to 256 KiB');
+  const input = Buffer.concat([noise, noise, noise, noise, noise, noise, noise, text]);
+  t.equal(sha(Buffer.concat(parts)), sha(xzCompress(input, { level: 0 })), 'the same bytes as one call');
+  t.equal(sha(decode(Buffer.concat(parts))), sha(input));
+});
+
+t.test('the encoder: a dictionary cap (squashfs blocks), bad options', async (t) => {
+  const block = mixed.subarray(0, 128 << 10);
+  const ours = xzCompress(block, { level: 6, check: 'crc32', dictMax: 128 << 10 });
+  t.equal(sha(ours), sha(xz(block, ['-T1', '--check=crc32', '--lzma2=preset=6,dict=128KiB'])), 'the bytes of xz --lzma2=preset=6,dict=128KiB');
+  t.equal(sha(decode(ours, 1 << 30, 1 << 20)), sha(block), 'decodes within 1 MiB of memory');
+  for (const level of [-1, 10, 1.5]) t.throws(() => createXzEncoder({ level }), { code: 'MN0002', message: /xz level/ }, `level ${level}`);
+  t.throws(() => createXzEncoder({ dictMax: -1 }), { code: 'MN0002' });
+});
+
+t.test('the component bindings (wasm/gen/xz-encoder.js) encode the same', async (t) => {
+  const { instantiate } = await import('../wasm/gen/xz-encoder.js');
+  const gen = new URL('../wasm/gen/', import.meta.url);
+  const api = instantiate((name) => new WebAssembly.Module(readFileSync(new URL(name, gen))), {}).encode;
+  const e = new api.Encoder(6, 'crc64', 0);
+  const parts: Uint8Array[] = [e.encode(mixed)];
+  while (parts[parts.length - 1].length === api.outCapacity()) parts.push(e.encode(new Uint8Array(0)));
+  for (let out = e.finish(); out.length > 0; out = e.finish()) parts.push(out);
+  t.equal(sha(Buffer.concat(parts)), sha(xzCompress(mixed)));
+  // jco (noComponentErrorWrapping) throws the error string itself.
+  let thrown: unknown;
+  try {
+    new api.Encoder(42, 'crc64', 0).encode(text);
+  } catch (err) {
+    thrown = err;
+  }
+  t.equal(thrown, 'unsupported options');
 });

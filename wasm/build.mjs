@@ -7,6 +7,8 @@
 //   xz-decoder    liblzma's .xz stream decoder, LZMA2 only, from the xz release
 //                 tarball in node_modules/lzma-native/deps, extracted into a
 //                 temporary directory for the build
+//   xz-encoder    liblzma's single-threaded .xz stream encoder, LZMA2 only, from
+//                 the same tarball, so decoding never loads the compressor
 //
 //   node wasm/build.mjs [--out DIR] [--keep-core]
 //
@@ -135,13 +137,51 @@ const XZ_SOURCES = [
 ];
 
 /**
+ * The liblzma files the single-threaded LZMA2 .xz stream encoder needs, with
+ * every match finder the presets 0..9 use (hc3, hc4, bt4; bt2 and bt3 too).
+ */
+const XZ_ENC_SOURCES = [
+  'liblzma/check/check.c',
+  'liblzma/check/crc32_fast.c',
+  'liblzma/check/crc32_table.c',
+  'liblzma/check/crc64_fast.c',
+  'liblzma/check/crc64_table.c',
+  'liblzma/check/sha256.c',
+  'liblzma/common/block_encoder.c',
+  'liblzma/common/block_header_encoder.c',
+  'liblzma/common/block_util.c',
+  'liblzma/common/common.c',
+  'liblzma/common/filter_common.c',
+  'liblzma/common/filter_encoder.c',
+  'liblzma/common/filter_flags_encoder.c',
+  'liblzma/common/index.c',
+  'liblzma/common/index_encoder.c',
+  'liblzma/common/stream_encoder.c',
+  'liblzma/common/stream_flags_common.c',
+  'liblzma/common/stream_flags_encoder.c',
+  'liblzma/common/vli_encoder.c',
+  'liblzma/common/vli_size.c',
+  'liblzma/lz/lz_encoder.c',
+  'liblzma/lz/lz_encoder_mf.c',
+  'liblzma/lzma/fastpos_table.c',
+  'liblzma/lzma/lzma2_encoder.c',
+  'liblzma/lzma/lzma_encoder.c',
+  'liblzma/lzma/lzma_encoder_optimum_fast.c',
+  'liblzma/lzma/lzma_encoder_optimum_normal.c',
+  'liblzma/lzma/lzma_encoder_presets.c',
+  'liblzma/rangecoder/price_table.c',
+];
+
+/**
  * liblzma's configure results for wasm32-wasi, as -D flags (there is no
  * config.h): a single-threaded build with the three checks xz writes (CRC32,
- * CRC64, SHA-256, all internal code) and the LZMA2 decoder as the only filter.
+ * CRC64, SHA-256, all internal code). The filter (LZMA2 decoder or encoder,
+ * nothing else) is each target's own flag.
  * wasm/xz-shim/ replaces <signal.h>, which WASI lacks (see the file).
  */
 const XZ_FLAGS = [
   '-DLZMA_API_STATIC',
+  '-DHAVE_CONFIG_H',
   '-DHAVE_STDINT_H',
   '-DHAVE_INTTYPES_H',
   '-DHAVE_LIMITS_H',
@@ -154,7 +194,6 @@ const XZ_FLAGS = [
   '-DHAVE_CHECK_CRC32',
   '-DHAVE_CHECK_CRC64',
   '-DHAVE_CHECK_SHA256',
-  '-DHAVE_DECODER_LZMA2',
   `-I${join(here, 'xz-shim')}`,
   ...['liblzma/api', 'liblzma/common', 'liblzma/check', 'liblzma/lz', 'liblzma/lzma', 'liblzma/rangecoder', 'liblzma/delta', 'liblzma/simple', 'common'].map((d) => `-I${XZ_DIR}/${d}`),
 ];
@@ -206,7 +245,14 @@ const TARGETS = [
     sources: async () => XZ_SOURCES.map((f) => `${XZ_DIR}/${f}`),
     shared: () => false,
     common: XZ_FLAGS,
-    flags: [],
+    flags: ['-DMINOS_XZ_DECODER', '-DHAVE_DECODER_LZMA2'],
+  },
+  {
+    name: 'xz-encoder', wit: 'xz.wit', world: 'encoder', glue: 'xz-glue.c', cwd: 'work',
+    sources: async () => XZ_ENC_SOURCES.map((f) => `${XZ_DIR}/${f}`),
+    shared: () => false,
+    common: XZ_FLAGS,
+    flags: ['-DMINOS_XZ_ENCODER', '-DHAVE_ENCODER_LZMA2', ...['HC3', 'HC4', 'BT2', 'BT3', 'BT4'].map((m) => `-DHAVE_MF_${m}`)],
   },
 ];
 

@@ -38,15 +38,15 @@ export function registerBuild(program: Command, io: Io): void {
     .command('build')
     .description('build a root filesystem image from a spec, offline and reproducibly')
     .argument('<spec>', 'image spec YAML file')
-    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz or cpio (--format) to standard output')
+    .option('-o, --out <path>', 'output path (default: the spec\'s output.path, else ./NAME); - writes a tar, tar.zst, tar.gz, tar.xz or cpio (--format) to standard output')
     .option('--format <format>', `one of ${FORMATS.join(', ')} (default: from the output's extension, else dir)`)
     .option('--arch <arch>', 'target architecture (default: the spec\'s)')
     .option('--lock <file>', 'lockfile to read and write (default: OUT.lock.json)')
     .option('--frozen', 'install exactly the locked packages, without resolving')
     .option('--update', 'ignore the lockfile\'s versions and resolve afresh')
     .option('--allow-expired', 'accept repository indexes past their expiry time')
-    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst, squashfs and zstd OCI layers (default 3), gzip 1-9 for tar.gz and gzip OCI layers (default 6)')
-    .option('--compression <algo>', `squashfs or OCI layer compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default: zstd for squashfs; for OCI the spec's output.compression, else gzip)`)
+    .option('--level <n>', 'compression level: zstd 1-19 for tar.zst, squashfs and zstd OCI layers (default 3), gzip 1-9 for tar.gz and gzip OCI layers (default 6), xz 0-9 for tar.xz and squashfs with --compression xz (default 6)')
+    .option('--compression <algo>', `squashfs compression: ${SQUASHFS_COMPRESSIONS.join(' or ')} (default zstd); OCI layers: gzip or zstd (default: the spec's output.compression, else gzip)`)
     .option('--json', 'print a JSON summary')
     .option('--force', 'replace an existing OUT even if it is not an earlier minos output')
     .action(async (specFile: string, opts: BuildFlags) => {
@@ -83,8 +83,9 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
     throw new MinosError('MN0002', `--compression ${opts.compression}: expected one of ${SQUASHFS_COMPRESSIONS.join(', ')}`);
   }
   if (opts.compression !== undefined && format !== 'squashfs' && !isOci(format)) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
+  if (isOci(format) && opts.compression === 'xz') throw new MinosError('MN0002', '--compression xz applies to squashfs; OCI layers take gzip or zstd');
   const gzipLayer = isOci(format) && (opts.compression ?? spec.output?.compression ?? 'gzip') === 'gzip';
-  if ((format === 'tar.gz' || gzipLayer) && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  const level = levelOption(format, opts, gzipLayer);
   checkArches(spec, format, opts);
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
@@ -100,7 +101,7 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
   try {
-    await buildAndReport(spec, out, format, lockFile, opts, io, unpackPool);
+    await buildAndReport(spec, out, format, lockFile, opts, level, io, unpackPool);
   } finally {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
@@ -115,7 +116,19 @@ function checkArches(spec: ImageSpec, format: OutputFormat, opts: BuildFlags): v
 }
 
 /** Formats `-o -` can stream: one file, written front to back. */
-const STREAMABLE: readonly OutputFormat[] = ['tar', 'tar.zst', 'tar.gz', 'cpio'];
+const STREAMABLE: readonly OutputFormat[] = ['tar', 'tar.zst', 'tar.gz', 'tar.xz', 'cpio'];
+
+/** `--level` for `format`: gzip 1-9 (tar.gz, gzip OCI layers), xz 0-9 (tar.xz, squashfs with --compression xz), zstd 1-19. */
+function levelOption(format: OutputFormat, opts: BuildFlags, gzipLayer: boolean): number | undefined {
+  const s = opts.level;
+  if (s === undefined) return undefined;
+  if ((format === 'tar.gz' || gzipLayer) && !/^[1-9]$/.test(s)) throw new MinosError('MN0002', `--level ${s}: gzip takes 1 to 9`);
+  if (format === 'tar.xz' || (format === 'squashfs' && opts.compression === 'xz')) {
+    if (!/^[0-9]$/.test(s)) throw new MinosError('MN0002', `--level ${s}: xz takes 0 to 9`);
+    return Number(s);
+  }
+  return zstdLevel(s);
+}
 
 /**
  * `-o -`: the image on standard output and nothing else there. The work
@@ -129,7 +142,7 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
     throw new MinosError('MN0002', `-o -: give --format ${STREAMABLE.join(', ')} (a ${format ?? 'folder'} cannot be streamed)`);
   }
   if (opts.compression !== undefined) throw new MinosError('MN0002', `--compression applies to squashfs, oci and oci.tar output, not ${format}`);
-  if (format === 'tar.gz' && opts.level !== undefined && !/^[1-9]$/.test(opts.level)) throw new MinosError('MN0002', `--level ${opts.level}: gzip takes 1 to 9`);
+  const level = levelOption(format, opts, false);
   checkArches(spec, format, opts);
   if (process.stdout.isTTY) throw new MinosError('MN0002', '-o -: standard output is a terminal; redirect it to a file or a pipe');
   const scratch = mkdtempSync(join(tmpdir(), 'minos-stdout-'));
@@ -147,7 +160,7 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
   try {
     const r = await buildImage({
       spec, out: join(scratch, 'image'), stdout: true, sbomFile, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update,
-      allowExpired: opts.allowExpired, level: opts.level === undefined ? undefined : zstdLevel(opts.level), sourceDateEpoch: sourceDateEpoch(),
+      allowExpired: opts.allowExpired, level, sourceDateEpoch: sourceDateEpoch(),
       cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
     });
     const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred };
@@ -160,7 +173,7 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
 }
 
 async function buildAndReport(
-  spec: ImageSpec, out: string, format: OutputFormat, lockFile: string, opts: BuildFlags, io: Io, unpackPool: UnpackPool,
+  spec: ImageSpec, out: string, format: OutputFormat, lockFile: string, opts: BuildFlags, level: number | undefined, io: Io, unpackPool: UnpackPool,
 ): Promise<void> {
   const progress = createProgress(io, { enabled: io.isTTY && !opts.json });
   const onEvent = (e: BuildEvent) => {
@@ -175,7 +188,7 @@ async function buildAndReport(
   try {
     r = await (isOci(format) ? buildOciImage : buildImage)({
       spec, out, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update, allowExpired: opts.allowExpired,
-      level: opts.level === undefined ? undefined : zstdLevel(opts.level), compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
+      level, compression: opts.compression as SquashfsCompression | undefined, sourceDateEpoch: sourceDateEpoch(), cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent, unpackPool,
     });
   } finally {
     progress.clear();

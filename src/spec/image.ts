@@ -10,7 +10,7 @@ import { ACCOUNT_NAME, repoNameError } from '../names.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'cpio', 'squashfs', 'erofs', 'oci', 'oci.tar'] as const;
+export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'tar.xz', 'cpio', 'squashfs', 'erofs', 'oci', 'oci.tar'] as const;
 export type OutputFormat = (typeof FORMATS)[number];
 
 /** OCI image layouts: a folder, or the same folder as one tar (an oci-archive). */
@@ -36,6 +36,8 @@ export const OUTPUT_EXTENSIONS: readonly (readonly [string, OutputFormat])[] = [
   ['.tzst', 'tar.zst'],
   ['.tar.gz', 'tar.gz'],
   ['.tgz', 'tar.gz'],
+  ['.tar.xz', 'tar.xz'],
+  ['.txz', 'tar.xz'],
   ['.tar', 'tar'],
   ['.oci', 'oci'],
   ['.cpio', 'cpio'],

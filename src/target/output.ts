@@ -17,6 +17,7 @@ import { under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
+import { createXzEncoder } from '../unpack/xz.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';
 
@@ -104,17 +105,21 @@ const GZIP_MEMBER = 8 << 20;
 
 /**
  * Buffered writer to a file descriptor, zstd-compressed (a number: the
- * level) or gzip-compressed ({ gzip: level }). gzip output is a series of
+ * level), xz-compressed ({ xz: level }: one stream, CRC64, as `xz -T1`
+ * writes it) or gzip-compressed ({ gzip: level }). gzip output is a series of
  * members of GZIP_MEMBER input bytes each, as RFC 1952 allows and every
  * gunzip reads: node:zlib has no synchronous streaming deflate, and this
  * keeps memory bounded and the bytes the same wherever they are made.
  */
-function sinkTo(fd: number, compress: number | { gzip: number } | undefined) {
+function sinkTo(fd: number, compress: number | { gzip: number } | { xz: number } | undefined) {
   const stage = Buffer.allocUnsafe(CHUNK);
   let used = 0;
   let written = 0;
-  const encoder = typeof compress === 'number' ? createZstdEncoder({ level: compress }) : undefined;
-  const gzip = typeof compress === 'object' ? compress.gzip : undefined;
+  const encoder =
+    typeof compress === 'number' ? createZstdEncoder({ level: compress })
+    : typeof compress === 'object' && 'xz' in compress ? createXzEncoder({ level: compress.xz })
+    : undefined;
+  const gzip = typeof compress === 'object' && 'gzip' in compress ? compress.gzip : undefined;
   const pending: Buffer[] = [];
   let pendingBytes = 0;
   const raw = (b: Uint8Array) => writeAll(fd, b);
@@ -192,10 +197,10 @@ function openOut(file: string): number {
   }
 }
 
-/** Write a pax tar of the stage to `file`, zstd-compressed when `level` is given, gzip-compressed with `gzip` (a level). */
-export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions & { level?: number; gzip?: number }): void {
+/** Write a pax tar of the stage to `file`, zstd-compressed when `level` is given, gzip- or xz-compressed with `gzip` or `xz` (a level). */
+export function writeTar(stage: Stage, nodes: readonly Resolved[], file: string, opts: OutputOptions & { level?: number; gzip?: number; xz?: number }): void {
   const fd = openOut(file);
-  const w = sinkTo(fd, opts.gzip !== undefined ? { gzip: opts.gzip } : opts.level);
+  const w = sinkTo(fd, opts.gzip !== undefined ? { gzip: opts.gzip } : opts.xz !== undefined ? { xz: opts.xz } : opts.level);
   const buf = Buffer.allocUnsafe(CHUNK);
   try {
     for (const { node: n, uid, gid } of nodes) {

@@ -155,6 +155,7 @@ const MAGIC: Record<Exclude<OutputFormat, 'dir' | 'oci'>, (b: Buffer) => boolean
   'oci.tar': (b) => b.length >= 263 && b.toString('latin1', 257, 262) === 'ustar',
   'tar.zst': (b) => b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528,
   'tar.gz': (b) => b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8,
+  'tar.xz': (b) => b.length >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\x00',
   cpio: (b) => b.toString('latin1', 0, 6) === '070701',
   squashfs: (b) => b.length >= 4 && b.readUInt32LE(0) === 0x73717368,
   erofs: (b) => b.length >= 1028 && b.readUInt32LE(1024) === 0xe0f5e1e2,

@@ -16,11 +16,12 @@
 import { deflateSync } from 'node:zlib';
 import { MinosError } from '../errors.js';
 import type { Stage } from '../unpack/stage.js';
+import { xzCompress } from '../unpack/xz.js';
 import { zstdCompress } from '../unpack/zstd.js';
 import { buildTree, openImage, readPieces, u64, type ImageFile, type Inode } from './fstree.js';
 import type { Resolved } from './output.js';
 
-export const SQUASHFS_COMPRESSIONS = ['zstd', 'gzip'] as const;
+export const SQUASHFS_COMPRESSIONS = ['zstd', 'gzip', 'xz'] as const;
 export type SquashfsCompression = (typeof SQUASHFS_COMPRESSIONS)[number];
 
 export interface SquashfsOptions {
@@ -28,7 +29,7 @@ export interface SquashfsOptions {
   mtime: number;
   /** Default zstd. */
   compression?: SquashfsCompression;
-  /** zstd level (default 3); gzip always uses 9, as mksquashfs does. */
+  /** zstd level (default 3) or xz level (0-9, default 6); gzip always uses 9, as mksquashfs does. */
   level?: number;
   /** Data block size, a power of two from 4 KiB to 1 MiB; default 128 KiB. */
   blockSize?: number;
@@ -36,7 +37,7 @@ export interface SquashfsOptions {
 
 const MAGIC = 0x73717368;
 const META = 8192;
-const COMP_ID: Record<SquashfsCompression, number> = { gzip: 1, zstd: 6 };
+const COMP_ID: Record<SquashfsCompression, number> = { gzip: 1, xz: 4, zstd: 6 };
 const NO_XATTR_FLAG = 1 << 9;
 const NONE64 = 0xffffffffffffffffn;
 const TYPE = { dir: 1, file: 2, symlink: 3, block: 4, char: 5, fifo: 6 } as const;
@@ -45,8 +46,18 @@ const LREG = 9;
 
 type Compress = (b: Buffer) => Buffer;
 
-function compressor(opts: SquashfsOptions): Compress {
+/**
+ * xz blocks: each block one .xz stream with a CRC32 check and a dictionary of
+ * at most the block size. The kernel's squashfs xz reader (xz_dec, sized
+ * for the block size when the superblock carries no compressor options, as
+ * here) verifies only CRC32 or no check and refuses a larger dictionary.
+ */
+function compressor(opts: SquashfsOptions, blockSize: number): Compress {
   if (opts.compression === 'gzip') return (b) => deflateSync(b, { level: 9, windowBits: 15 });
+  if (opts.compression === 'xz') {
+    const level = opts.level ?? 6;
+    return (b) => xzCompress(b, { level, check: 'crc32', dictMax: blockSize });
+  }
   const level = opts.level ?? 3;
   return (b) => sizedFrame(zstdCompress(b, { level }), b.length);
 }
@@ -141,7 +152,7 @@ export function writeSquashfs(stage: Stage, nodes: readonly Resolved[], file: st
   const blockSize = opts.blockSize ?? 128 << 10;
   const blockLog = Math.log2(blockSize);
   if (!Number.isInteger(blockLog) || blockLog < 12 || blockLog > 20) throw new MinosError('MN0002', `squashfs block size ${blockSize} is not a power of two from 4096 to 1048576`);
-  const compress = compressor(opts);
+  const compress = compressor(opts, blockSize);
   const { root, inodes } = buildTree(nodes);
 
   // Inode numbers in writing order: entries before their folder, the root last.

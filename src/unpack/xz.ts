@@ -1,8 +1,10 @@
 /**
  * xz decompression for Debian's `.tar.xz` members and `Packages.xz` lists,
  * backed by our WebAssembly build of liblzma's stream decoder (wasm/xz.wit,
- * wasm/xz-glue.c, built by `node wasm/build.mjs` into wasm/gen/xz-decoder.*).
- * This module is the only one that loads it.
+ * wasm/xz-glue.c, built by `node wasm/build.mjs` into wasm/gen/xz-decoder.*),
+ * and xz compression for `.tar.xz` images and squashfs (createXzEncoder,
+ * wasm/gen/xz-encoder.*, liblzma's encoder in a module of its own).
+ * This module is the only one that loads them.
  *
  * Contract: `xzDecompress(input, { limit, onChunk })` decodes every stream of
  * `input` (concatenated streams and stream padding allowed, as `xz -d` does),
@@ -165,4 +167,177 @@ function xzError(label: string, data: { file?: string }, msg: string, memlimit: 
   }
   if (msg.startsWith('unsupported')) return new MinosError('MN0208', `${label}: unsupported xz data: ${msg}`, { data });
   return new MinosError('MN0208', `${label}: corrupt xz data: ${msg}`, { data });
+}
+
+/* ------------------------------------------------------------------ encoder */
+
+/** The integrity check of each block: CRC64 as `xz` writes it; squashfs takes CRC32 or none. */
+export type XzCheck = 'none' | 'crc32' | 'crc64';
+
+export interface XzEncodeOptions {
+  /** xz's preset level, integer 0..9; default 6. */
+  level?: number;
+  /** Default 'crc64'. */
+  check?: XzCheck;
+  /** If given, the LZMA2 dictionary is at most this many bytes (at least 4 KiB). */
+  dictMax?: number;
+}
+
+/**
+ * Low-level synchronous encoder writing one .xz stream (single-threaded,
+ * LZMA2 blocks; `xz -T1 -<level>` writes the same bytes for the same input,
+ * as it is the same liblzma). push() copies `chunk` before returning and
+ * hands compressed output, as freshly allocated Uint8Arrays of at most
+ * 256 KiB, to `onData`; end() completes the stream and flushes the rest. The
+ * output depends only on the input bytes and the options, never on how the
+ * input is split into chunks. free() releases the encoder; idempotent.
+ * Errors: MN0002 (bad level or dictionary), MN0001 (out of memory, push()
+ * after end()).
+ */
+export interface XzEncoder {
+  push(chunk: Uint8Array, onData: (out: Uint8Array) => void): void;
+  end(onData: (out: Uint8Array) => void): void;
+  free(): void;
+}
+
+const ENC_IFACE = 'minos:xz/encode@0.1.0';
+const ENC_WASM = new URL('../../wasm/gen/xz-encoder.core.wasm', import.meta.url);
+const CHECKS: Record<XzCheck, number> = { none: 0, crc32: 1, crc64: 2 };
+
+/** The encoder core module's canonical-ABI exports (wasm/xz-glue.c). */
+interface EncInstance {
+  outCapacity: number;
+  memory: WebAssembly.Memory;
+  realloc(old: number, oldSize: number, align: number, size: number): number;
+  create(preset: number, check: number, dictMax: number): number;
+  encode(rep: number, ptr: number, len: number): number;
+  finish(rep: number): number;
+  drop(rep: number): void;
+  live: number;
+  broken: boolean;
+}
+
+let encModule: WebAssembly.Module | undefined;
+let encCurrent: EncInstance | undefined;
+
+function instantiateEncoder(): EncInstance {
+  encModule ??= new WebAssembly.Module(readFileSync(ENC_WASM));
+  const x = new WebAssembly.Instance(encModule, {
+    [`[export]${ENC_IFACE}`]: { '[resource-new]encoder': (rep: number) => rep },
+  }).exports as Record<string, unknown>;
+  const fn = (name: string): ((...a: number[]) => number) => {
+    const f = x[name.startsWith('cabi_') ? name : `${ENC_IFACE}#${name}`];
+    if (typeof f !== 'function') throw new MinosError('MN0001', `xz wasm module lacks export ${name}`);
+    return f as (...a: number[]) => number;
+  };
+  const drop = fn('[dtor]encoder');
+  return {
+    outCapacity: fn('out-capacity')(),
+    memory: x.memory as WebAssembly.Memory,
+    realloc: fn('cabi_realloc'),
+    create: fn('[constructor]encoder'),
+    encode: fn('[method]encoder.encode'),
+    finish: fn('[method]encoder.finish'),
+    drop: (rep) => void drop(rep),
+    live: 0,
+    broken: false,
+  };
+}
+
+/** Creates a streaming encoder (see XzEncoder for the contract). */
+export function createXzEncoder(opts: XzEncodeOptions = {}): XzEncoder {
+  const level = opts.level ?? 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new MinosError('MN0002', `xz level ${level}: must be an integer from 0 to 9`);
+  const dictMax = opts.dictMax ?? 0;
+  if (!Number.isInteger(dictMax) || dictMax < 0 || dictMax > 0xffffffff) throw new MinosError('MN0002', `xz dictionary size ${dictMax}: must be an integer from 4096 to 2^32 - 1`);
+  if (!encCurrent || encCurrent.broken) encCurrent = instantiateEncoder();
+  const inst = encCurrent;
+  inst.live++;
+  let rep: number | undefined;
+  let freed = false;
+  let ended = false;
+  const free = (): void => {
+    if (freed) return;
+    freed = true;
+    if (rep !== undefined && !inst.broken) inst.drop(rep);
+    inst.live--;
+    if (inst.live === 0 && encCurrent === inst && inst.memory.buffer.byteLength > RECYCLE_BYTES) encCurrent = undefined;
+  };
+  /** Runs one wasm call and returns a fresh copy of its output. */
+  const call = (f: () => number): Uint8Array => {
+    if (freed) throw new MinosError('MN0001', 'xz encoder: used after free()');
+    let area: number;
+    try {
+      area = f();
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+        inst.broken = true;
+        throw new MinosError('MN0001', `xz encoder failed: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+    const ret = new DataView(inst.memory.buffer, area, 12);
+    const at = ret.getUint32(4, true);
+    const len = ret.getUint32(8, true);
+    if (ret.getUint8(0) !== 0) {
+      const msg = text.decode(new Uint8Array(inst.memory.buffer, at, len));
+      throw new MinosError(msg === 'unsupported options' ? 'MN0002' : 'MN0001', `xz encoder: ${msg}`);
+    }
+    return new Uint8Array(inst.memory.buffer.slice(at, at + len));
+  };
+  try {
+    rep = inst.create(level, CHECKS[opts.check ?? 'crc64'], dictMax);
+  } catch (e) {
+    free();
+    throw e;
+  }
+  return {
+    push(chunk, onData) {
+      if (ended) throw new MinosError('MN0001', 'xz encoder: push() after end()');
+      for (let off = 0; off < chunk.length || off === 0; off += FEED) {
+        const part = chunk.subarray(off, off + FEED);
+        let out = call(() => {
+          let ptr = 1;
+          if (part.length > 0) {
+            ptr = inst.realloc(0, 0, 1, part.length);
+            new Uint8Array(inst.memory.buffer, ptr, part.length).set(part);
+          }
+          return inst.encode(rep!, ptr, part.length);
+        });
+        for (;;) {
+          if (out.length > 0) onData(out);
+          if (out.length < inst.outCapacity) break;
+          out = call(() => inst.encode(rep!, 1, 0));
+        }
+        if (chunk.length === 0) break;
+      }
+    },
+    end(onData) {
+      ended = true;
+      for (;;) {
+        const out = call(() => inst.finish(rep!));
+        if (out.length === 0) break;
+        onData(out);
+      }
+    },
+    free,
+  };
+}
+
+/** Compresses a whole buffer into one .xz stream (see XzEncoder). */
+export function xzCompress(buf: Uint8Array, opts: XzEncodeOptions = {}): Buffer {
+  const out: Uint8Array[] = [];
+  let n = 0;
+  const collect = (b: Uint8Array): void => {
+    out.push(b);
+    n += b.length;
+  };
+  const e = createXzEncoder(opts);
+  try {
+    e.push(buf, collect);
+    e.end(collect);
+  } finally {
+    e.free();
+  }
+  return Buffer.concat(out, n);
 }
