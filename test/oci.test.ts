@@ -310,7 +310,7 @@ t.test('bad input: exit 2, one line naming file, line and field, nothing written
   }
   const spec = writeSpec(join(dir, 'good.yaml'), specBase);
   for (const [args, want] of [
-    [['--format', 'docker'], /--format docker: expected one of dir, tar, tar\.zst, tar\.gz, cpio, squashfs, erofs, oci, oci\.tar/],
+    [['--format', 'docker'], /--format docker: expected one of dir, tar, tar\.zst, tar\.gz, tar\.xz, cpio, squashfs, erofs, oci, oci\.tar/],
     [['-o', join(out, 'a.oci.gz')], /a\.oci\.gz: unknown output extension "\.oci\.gz"/],
     [['-o', join(out, 'a.tar'), '--compression', 'zstd'], /--compression applies to squashfs, oci and oci\.tar output, not tar/],
     [['-o', join(out, 'a.oci'), '--compression', 'lz4'], /--compression lz4: expected one of zstd, gzip/],
