@@ -408,3 +408,23 @@ t.test('make wasm reproduces wasm/gen byte for byte', async (t) => {
   t.same(list(out), committed, 'same files');
   for (const f of committed) t.equal(hash(join(out, f)), hash(join(root, 'wasm/gen', f)), f);
 });
+
+t.test('the compress stream finishes whatever the chunk size, with a consumer that completes writes later (it stalled)', async (t) => {
+  const data = Buffer.concat([mixed(3 * MiB), Buffer.from('tail')]);
+  for (const hw of [4096, 65536, 1 << 20, 3 << 20]) {
+    const parts: Buffer[] = [];
+    const done = pipeline(
+      Readable.from((function* () {
+        for (let o = 0; o < data.length; o += hw) yield data.subarray(o, o + hw);
+      })()),
+      zstdCompressStream({ level: 3 }),
+      // A consumer that finishes each write later, as a file stream does.
+      new Writable({ write(c: Buffer, _e, cb) { parts.push(c); setImmediate(cb); } }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('stalled'), 20_000); });
+    t.equal(await Promise.race([done.then(() => 'done'), stalled]), 'done', `${hw}-byte chunks: the pipeline ends`);
+    clearTimeout(timer);
+    t.ok(zstdDecompress(Buffer.concat(parts)).equals(data), `${hw}-byte chunks: round trip`);
+  }
+});

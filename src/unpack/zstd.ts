@@ -648,6 +648,9 @@ class CoderTransform extends Transform {
     if (again) {
       this.pendingDrain = undefined;
       again();
+      // The drain may end inside this _read: its callback then went to Transform, which holds
+      // it until a _read that pushes nothing would otherwise never come. Hand it over now.
+      if (!this.pendingDrain) super._read(size);
     } else {
       super._read(size);
     }
