@@ -90,9 +90,13 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   const lockFile = resolve(opts.lock ?? `${out}.lock.json`);
   checkOutput(out, { specFile: resolve(specFile), force: opts.force });
   sweepStale(out, lockFile, sbomPathFor(out));
-  // Ctrl-C or a TERM: this build's temporary files go, then exit 128 + signal as a shell reports it.
+  await cleanOnSignal(io, () => removeOwnTemps(out, lockFile, sbomPathFor(out)), () => buildAndReport(spec, out, format, lockFile, opts, level, io, unpackPool));
+}
+
+/** Run `work`; Ctrl-C or a TERM meanwhile runs `cleanup`, says so, and exits 128 + signal as a shell reports it. */
+async function cleanOnSignal<T>(io: Io, cleanup: () => void, work: () => Promise<T>): Promise<T> {
   const stop = (signal: NodeJS.Signals, status: number) => {
-    removeOwnTemps(out, lockFile, sbomPathFor(out));
+    cleanup();
     io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
     process.exit(status);
   };
@@ -101,7 +105,7 @@ async function runBuild(specFile: string, opts: BuildFlags, io: Io, unpackPool: 
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
   try {
-    await buildAndReport(spec, out, format, lockFile, opts, level, io, unpackPool);
+    return await work();
   } finally {
     process.removeListener('SIGINT', onInt);
     process.removeListener('SIGTERM', onTerm);
@@ -148,27 +152,19 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, unpackPo
   const scratch = mkdtempSync(join(tmpdir(), 'minos-stdout-'));
   const lockFile = opts.lock ? resolve(opts.lock) : join(scratch, 'image.lock.json');
   const sbomFile = opts.lock ? `${lockFile.replace(/\.lock\.json$/, '')}.spdx.json` : join(scratch, 'image.spdx.json');
-  const stop = (signal: NodeJS.Signals, status: number) => {
-    rmSync(scratch, { recursive: true, force: true });
-    io.err(`minos: interrupted by ${signal}, temporary files removed [MN0011]`);
-    process.exit(status);
-  };
-  const onInt = () => stop('SIGINT', 130);
-  const onTerm = () => stop('SIGTERM', 143);
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onTerm);
+  const dropScratch = () => rmSync(scratch, { recursive: true, force: true });
   try {
-    const r = await buildImage({
-      spec, out: join(scratch, 'image'), stdout: true, sbomFile, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update,
-      allowExpired: opts.allowExpired, level, sourceDateEpoch: sourceDateEpoch(),
-      cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
+    await cleanOnSignal(io, dropScratch, async () => {
+      const r = await buildImage({
+        spec, out: join(scratch, 'image'), stdout: true, sbomFile, format, arch: archOption(opts.arch), lockFile, frozen: opts.frozen, update: opts.update,
+        allowExpired: opts.allowExpired, level, sourceDateEpoch: sourceDateEpoch(),
+        cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
+      });
+      const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred };
+      io.err(opts.json ? JSON.stringify(summary) : `-: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}${opts.lock ? `; lockfile ${r.lockFile}, SBOM ${r.sbomFile}` : ''}`);
     });
-    const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred };
-    io.err(opts.json ? JSON.stringify(summary) : `-: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}${opts.lock ? `; lockfile ${r.lockFile}, SBOM ${r.sbomFile}` : ''}`);
   } finally {
-    process.removeListener('SIGINT', onInt);
-    process.removeListener('SIGTERM', onTerm);
-    rmSync(scratch, { recursive: true, force: true });
+    dropScratch();
   }
 }
 
