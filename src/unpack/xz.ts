@@ -64,20 +64,30 @@ interface Instance {
 let module: WebAssembly.Module | undefined;
 let current: Instance | undefined;
 
-function instantiate(): Instance {
-  module ??= new WebAssembly.Module(readFileSync(WASM));
-  const x = new WebAssembly.Instance(module, {
-    [`[export]${IFACE}`]: { '[resource-new]decoder': (rep: number) => rep },
+/**
+ * A fresh instance of core module `mod` exporting component interface
+ * `iface` with one resource: its memory, and `fn(name)` for the export
+ * `IFACE#name` (or a `cabi_` one). Both xz modules are loaded this way.
+ */
+function coreExports(mod: WebAssembly.Module, iface: string, resource: string) {
+  const x = new WebAssembly.Instance(mod, {
+    [`[export]${iface}`]: { [`[resource-new]${resource}`]: (rep: number) => rep },
   }).exports as Record<string, unknown>;
   const fn = (name: string): ((...a: number[]) => number) => {
-    const f = x[name.startsWith('cabi_') ? name : `${IFACE}#${name}`];
+    const f = x[name.startsWith('cabi_') ? name : `${iface}#${name}`];
     if (typeof f !== 'function') throw new MinosError('MN0001', `xz wasm module lacks export ${name}`);
     return f as (...a: number[]) => number;
   };
+  return { memory: x.memory as WebAssembly.Memory, fn };
+}
+
+function instantiate(): Instance {
+  module ??= new WebAssembly.Module(readFileSync(WASM));
+  const { memory, fn } = coreExports(module, IFACE, 'decoder');
   const drop = fn('[dtor]decoder');
   return {
     outCapacity: fn('out-capacity')(),
-    memory: x.memory as WebAssembly.Memory,
+    memory,
     realloc: fn('cabi_realloc'),
     create: fn('[constructor]decoder'),
     decode: fn('[method]decoder.decode'),
@@ -222,18 +232,11 @@ let encCurrent: EncInstance | undefined;
 
 function instantiateEncoder(): EncInstance {
   encModule ??= new WebAssembly.Module(readFileSync(ENC_WASM));
-  const x = new WebAssembly.Instance(encModule, {
-    [`[export]${ENC_IFACE}`]: { '[resource-new]encoder': (rep: number) => rep },
-  }).exports as Record<string, unknown>;
-  const fn = (name: string): ((...a: number[]) => number) => {
-    const f = x[name.startsWith('cabi_') ? name : `${ENC_IFACE}#${name}`];
-    if (typeof f !== 'function') throw new MinosError('MN0001', `xz wasm module lacks export ${name}`);
-    return f as (...a: number[]) => number;
-  };
+  const { memory, fn } = coreExports(encModule, ENC_IFACE, 'encoder');
   const drop = fn('[dtor]encoder');
   return {
     outCapacity: fn('out-capacity')(),
-    memory: x.memory as WebAssembly.Memory,
+    memory,
     realloc: fn('cabi_realloc'),
     create: fn('[constructor]encoder'),
     encode: fn('[method]encoder.encode'),
