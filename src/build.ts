@@ -15,11 +15,11 @@ import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } fr
 import { ioError, MinosError } from './errors.js';
 import { lockedFor, lockText, readLock, type Lockfile } from './lock.js';
 import { addOciImage, type OciLayout } from './target/oci.js';
-import { candidatesOf, checkAgainstLock, findEntry, lockedPreferences, openRepositories, requestsOf } from './plan.js';
+import { candidatesOf, checkAgainstLock, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
-import { packageFile, type Repository } from './repo/source.js';
+import { findEntry, packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
 import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
@@ -35,7 +35,7 @@ import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
-import { addOwnFile, addParents, createStage, discardStage, materialize, mergePackage, type Stage } from './unpack/stage.js';
+import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './unpack/stage.js';
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
@@ -309,7 +309,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         if (mapPath) {
           debs.push({ manifest: m, control: Buffer.from(r.manifestBytes).toString('utf8'), members: r.debMembers ?? {} });
           // The database records where each file is; the dpkg database keeps the shipped paths.
-          rest.files = m.files.map((f) => ({ ...f, path: mapPath(f.path), ...(f.type === 'hardlink' ? { target: mapPath(f.target!) } : {}) }));
+          rest.files = m.files.map((f) => mappedEntry(f, mapPath));
         }
         const rec: InstalledRecord = { ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false };
         records.push(rec);

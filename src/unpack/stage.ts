@@ -88,6 +88,11 @@ export interface SinkOptions {
   mapPath?: (path: string) => string;
 }
 
+/** `e` where `map` puts it: its path and, for a hardlink, the file it links to. */
+export function mappedEntry(e: FileEntry, map: (path: string) => string): FileEntry {
+  return { ...e, path: map(e.path), ...(e.type === 'hardlink' ? { target: map(e.target!) } : {}) };
+}
+
 /** Add the folders above `path` that the stage lacks (0755 root:root, made by minos). */
 export function addParents(stage: Stage, path: string): void {
   for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
@@ -160,7 +165,7 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
   let onlyKept = true;
   const map = opts.mapPath;
   for (const shipped of m.files) {
-    const e = map ? { ...shipped, path: map(shipped.path), target: shipped.type === 'hardlink' ? map(shipped.target!) : shipped.target } : shipped;
+    const e = map ? mappedEntry(shipped, map) : shipped;
     const node = nodeOf(e, m.name, opts.finished && e.type === 'file' ? true : undefined);
     // Moved folders are tracked by shipped path: what a rename of src/X carries is what X holds in the package.
     if (moved.size && insideMoved(shipped.path)) {
