@@ -10,8 +10,6 @@ import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
 import type { ImageSpec } from './spec/image.js';
 import { findEntry, openRepository, type OpenOptions, type Repository } from './repo/source.js';
-
-export { findEntry };
 import { openDebianRepository, setMembers } from './debian/source.js';
 
 export interface PlanOptions extends OpenOptions {
