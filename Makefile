@@ -41,7 +41,7 @@ lint: $(NPM_STAMP)
 	node tools/imports.mjs
 
 test: build deps lint
-	npx tap $(TAP_FLAGS)
+	npx tap $(TAP_FLAGS) || { node tools/tapfailures.mjs; exit 1; }
 
 # Longer randomized runs (differential solver tests, crash trials).
 test-full: build deps
