@@ -30,6 +30,7 @@ export const CODES = {
   MN0010: [EXIT.other, 'network timeout'],
   MN0011: [EXIT.other, 'interrupted by a signal'],
   MN0012: [EXIT.other, 'boot failed or timed out'],
+  MN0013: [EXIT.other, 'privilege separation unavailable'],
 
   MN0101: [EXIT.usage, 'cannot read input file'],
   MN0102: [EXIT.usage, 'invalid YAML'],
@@ -66,6 +67,7 @@ export const CODES = {
   MN0214: [EXIT.verify, 'locked package missing or different'],
   MN0215: [EXIT.verify, 'installed files differ from the database'],
   MN0216: [EXIT.verify, 'malformed or inconsistent Debian repository data'],
+  MN0217: [EXIT.verify, 'unprivileged reader broke its protocol'],
 
   MN0301: [EXIT.unsatisfiable, 'dependencies cannot be satisfied'],
   MN0302: [EXIT.unsatisfiable, 'no such package'],

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Bundle the compiled CLI (dist/) into dist/bundle/ with esbuild: one file
- * per entry point (the CLI, minos.cjs, and the two worker scripts).
+ * per entry point (the CLI, minos.cjs, the two worker scripts, and the
+ * unprivileged reader's child.js).
  *
  * Why: Node 20's ESM loader pays for resolving, reading and linking each
  * module; a CLI run loaded 53 of them. Measured on this 2-core machine
@@ -18,7 +19,8 @@
  * Paths stay valid because dist/bundle/ sits at the same depth as
  * dist/unpack/ and dist/cli/: `new URL('../../wasm/gen/', import.meta.url)`
  * and `../../package.json` still name the repository's files, and the pools'
- * `./worker.js` and `./stageworker.js` name the bundled worker entries.
+ * `./worker.js` and `./stageworker.js` name the bundled worker entries, and
+ * privsep's `./child.js` the bundled reader.
  */
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -87,7 +89,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { worker: 'dist/unpack/worker.js', stageworker: 'dist/live/stageworker.js' },
+  entryPoints: { worker: 'dist/unpack/worker.js', stageworker: 'dist/live/stageworker.js', child: 'dist/privsep/child.js' },
   outdir: OUT,
   ...commonjs,
   external: ['../../wasm/gen/*'],

@@ -14,8 +14,9 @@ import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, ope
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CREATE_NEW } from '../fsutil.js';
-import { readDeb } from '../debian/deb.js';
-import { readPackage, type PackageSink } from '../pkg/read.js';
+import type { PackageSink } from '../pkg/read.js';
+import { readDebVia, readPackageVia } from '../privsep/read.js';
+import type { ReaderSet } from '../privsep/spawn.js';
 import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
@@ -39,6 +40,8 @@ export interface StageJob {
   /** Owner and group names → ids known before this package (root's files, kept packages). */
   users: Map<string, number>;
   groups: Map<string, number>;
+  /** The unprivileged readers to read the package through (privsep/spawn.ts); none: read here. */
+  readers?: ReaderSet;
 }
 
 export interface StageResult {
@@ -170,10 +173,10 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   if (job.deb) {
     // A .deb has no manifest up front: every entry is staged (a hardlink's target must be).
     skipSame = false;
-    const d = readDeb(file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
+    const d = readDebVia(job.readers, file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
     manifest = d.manifest;
     r = d;
-  } else r = readPackage(file, { keyring: job.keyring, expect: job.expect, sink });
+  } else r = readPackageVia(job.readers, file, { keyring: job.keyring, expect: job.expect, sink });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

@@ -7,6 +7,7 @@
  * thread instead, with the same results.
  */
 import { availableParallelism, loadavg } from 'node:os';
+import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
 import { createWorkerPool } from '../workers.js';
 import { stageOne, type OldEntries, type StageJob, type StageResult } from './stage.js';
 
@@ -37,20 +38,27 @@ function defaultSize(): number {
 
 /**
  * Start the pool early (workers load their modules while the main thread
- * resolves and fetches); `setOld` before the first job.
+ * resolves and fetches); `setOld` before the first job. As root, each thread
+ * reads its packages through an unprivileged reader (privsep/spawn.ts), the
+ * first started now.
  */
 export function createStagePool(size = defaultSize()): StagePool {
   let old: OldEntries = new Map();
   const pool = createWorkerPool<StageJob, StageResult>({
     script: new URL('./stageworker.js', import.meta.url), size, name: 'stage', inline: (job) => stageOne(job, old),
   });
+  const readers = startReaders(pool.parallel ? size : 1, { eager: 1 });
   return {
     parallel: pool.parallel,
     setOld(o) {
       old = o;
       if (o.size) pool.broadcast({ init: o });
     },
-    run: (job) => pool.run(job),
-    close: () => pool.close(),
+    run: (job) => pool.run(readers ? { ...job, readers } : job),
+    async close() {
+      killReaders(readers);
+      await pool.close();
+      closeReaders(readers);
+    },
   };
 }

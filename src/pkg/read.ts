@@ -33,8 +33,8 @@ export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 let readBuf: Buffer | undefined;
 
 export interface PackageSink {
-  /** The verified manifest, before any payload entry. */
-  manifest?(m: Manifest): void;
+  /** The verified manifest, before any payload entry; `signed` holds the exact bytes and the signature that verified. */
+  manifest?(m: Manifest, signed: { bytes: Buffer; signature: Buffer }): void;
   /** A payload entry whose header matches the manifest begins. */
   begin(e: FileEntry): void;
   /** Content bytes of the current regular file (not yet hash-checked), valid only during the call: copy what you keep. */
@@ -63,6 +63,12 @@ export interface ReadOptions {
   /** Size and sha256 of the package file as a signed index lists them. */
   expect?: { size: number; sha256: string };
   sink?: PackageSink;
+  /**
+   * Where the bytes come from instead of opening `file` (which then only
+   * names the package in messages): `size` as fstat would give it, and `read`
+   * filling `buf` from its start like readSync, 0 at the end.
+   */
+  input?: { size: number; read(buf: Buffer): number };
 }
 
 export interface ReadResult {
@@ -122,7 +128,8 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
   const fail = (code: ErrorCode, msg: string, data: Record<string, unknown> = {}) =>
     new MinosError(code, `${label}: ${msg}`, { data: { file, ...data } });
 
-  const { fd, size } = openInput(file);
+  const input = opts.input;
+  const { fd, size } = input ? { fd: -1, size: input.size } : openInput(file);
   // Transient output: the tar reader copies the headers it keeps, every sink writes synchronously.
   const decoder = createZstdDecoder({ transient: true });
   try {
@@ -169,7 +176,7 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
       manifest = checkManifest(obj, { where: `${label}: manifest`, code: 'MN0110' });
       bound = tarBound(manifest, raw.length);
       if (produced > bound) throw fail('MN0209', `decompressed data exceeds what the manifest declares (${bound} bytes)`);
-      opts.sink?.manifest?.(manifest);
+      opts.sink?.manifest?.(manifest, { bytes: raw, signature: sig });
     };
 
     const tar = createTarReader({
@@ -248,7 +255,7 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
     };
     let total = 0;
     for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
+      const n = input ? input.read(buf) : readSync(fd, buf, 0, CHUNK, null);
       if (n === 0) break;
       total += n;
       if (opts.expect && total > opts.expect.size) throw fail('MN0206', `file is larger than the ${opts.expect.size} bytes the index says`);
@@ -282,6 +289,6 @@ export function readPackage(file: string, opts: ReadOptions): ReadResult {
     throw e instanceof MinosError ? e : ioError(e, file);
   } finally {
     decoder.free();
-    closeSync(fd);
+    if (!input) closeSync(fd);
   }
 }

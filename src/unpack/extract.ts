@@ -6,8 +6,9 @@
  * Merging into the shared stage (conflicts, replaces) happens afterwards, in
  * package order, on the main thread: see stage.ts mergePackage.
  */
-import { readDeb } from '../debian/deb.js';
-import { readPackage, type PackageSink, type ReadResult } from '../pkg/read.js';
+import type { PackageSink, ReadResult } from '../pkg/read.js';
+import { readDebVia, readPackageVia } from '../privsep/read.js';
+import type { ReaderSet } from '../privsep/spawn.js';
 import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { directWriter, type FsWriter } from './fswriter.js';
@@ -23,6 +24,8 @@ export interface UnpackJob {
   finish?: { mtime: number; umask: number };
   /** A Debian package: its signed Packages entry and the Release signer (no keyring is used). */
   deb?: { entry: IndexPackage; signer: string };
+  /** The unprivileged readers to read the package through (privsep/spawn.ts); none: read here. */
+  readers?: ReaderSet;
 }
 
 /** `debMembers`: a Debian package's control members (see DebResult.members). */
@@ -64,14 +67,14 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
         checksFiles: w.hashes,
     };
     if (job.deb) {
-      const r = readDeb(job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
+      const r = readDebVia(job.readers, job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
       w.flush();
       return {
         manifest: r.manifest, manifestBytes: r.manifestBytes, size: r.size, sha256: r.sha256, signer: job.deb.signer, debMembers: r.members,
         ...(r.license === undefined ? {} : { license: r.license }),
       };
     }
-    const r = readPackage(job.file, { keyring: job.keyring, expect: job.expect, sink });
+    const r = readPackageVia(job.readers, job.file, { keyring: job.keyring, expect: job.expect, sink });
     w.flush();
     return { ...r, signer: r.signer!.id };
   } catch (e) {

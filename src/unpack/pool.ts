@@ -1,9 +1,12 @@
 /**
  * Unpacking on worker threads: zstd, tar parsing, hashing and writes of
  * different packages proceed on different cores. Results are consumed in the
- * order jobs were submitted, whatever order they finish in.
+ * order jobs were submitted, whatever order they finish in. As root, each
+ * thread reads its packages through an unprivileged reader process
+ * (privsep/spawn.ts), which the pool starts and stops.
  */
 import { availableParallelism } from 'node:os';
+import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
 import { createWorkerPool, type WorkerPool } from '../workers.js';
 import { unpackPackage, type UnpackJob, type UnpackResult } from './extract.js';
 import type { FsWriter } from './fswriter.js';
@@ -21,5 +24,19 @@ function defaultSize(): number {
  * Jobs run on this thread write through `writer` (default: directly).
  */
 export function createUnpackPool(size = defaultSize(), writer?: FsWriter): UnpackPool {
-  return createWorkerPool({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
+  const pool = createWorkerPool<UnpackJob, UnpackResult>({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
+  // One reader per thread; the first starts now, while the caller plans and fetches.
+  const readers = startReaders(pool.parallel ? size : 1, { eager: 1 });
+  if (!readers) return pool;
+  const withReaders = (job: UnpackJob): UnpackJob => ({ ...job, readers });
+  return {
+    ...pool,
+    run: (job) => pool.run(withReaders(job)),
+    runAll: (jobs) => pool.runAll(jobs.map(withReaders)),
+    async close() {
+      killReaders(readers);
+      await pool.close();
+      closeReaders(readers);
+    },
+  };
 }
