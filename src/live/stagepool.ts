@@ -44,10 +44,10 @@ function defaultSize(): number {
  */
 export function createStagePool(size = defaultSize()): StagePool {
   let old: OldEntries = new Map();
+  const readers = startReaders(Math.max(1, size), { eager: 1 });
   const pool = createWorkerPool<StageJob, StageResult>({
     script: new URL('./stageworker.js', import.meta.url), size, name: 'stage', inline: (job) => stageOne(job, old),
   });
-  const readers = startReaders(pool.parallel ? size : 1, { eager: 1 });
   return {
     parallel: pool.parallel,
     setOld(o) {

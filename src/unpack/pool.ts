@@ -24,9 +24,9 @@ function defaultSize(): number {
  * Jobs run on this thread write through `writer` (default: directly).
  */
 export function createUnpackPool(size = defaultSize(), writer?: FsWriter): UnpackPool {
-  const pool = createWorkerPool<UnpackJob, UnpackResult>({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
   // One reader per thread; the first starts now, while the caller plans and fetches.
-  const readers = startReaders(pool.parallel ? size : 1, { eager: 1 });
+  const readers = startReaders(Math.max(1, size), { eager: 1 });
+  const pool = createWorkerPool<UnpackJob, UnpackResult>({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
   if (!readers) return pool;
   const withReaders = (job: UnpackJob): UnpackJob => ({ ...job, readers });
   return {
