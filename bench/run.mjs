@@ -21,6 +21,7 @@ const all = {
   xz: async () => (await import('./xz.mjs')).runXzBench(),
   debian: async () => (await import('./debian.mjs')).runDebianBench(),
   fsimg: async () => (await import('./fsimg.mjs')).runFsimgBench(),
+  privsep: async () => (await import('./privsep.mjs')).runPrivsepBench(),
 };
 const wanted = (process.env.BENCH ?? Object.keys(all).join(',')).split(',');
 console.log(`minos bench on ${process.arch}, node ${process.version}`);

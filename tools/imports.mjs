@@ -53,11 +53,12 @@ const ALLOWED = {
   pkg: ['base', 'spec', 'repo'],
   unpack: ['base', 'repo', 'pkg'],
   debian: ['base', 'spec', 'repo', 'pkg', 'unpack'],
+  privsep: ['base', 'repo', 'pkg', 'debian'],
   db: ['base'],
   target: ['base', 'spec', 'unpack', 'db'],
-  image: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target'],
-  live: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target'],
-  cli: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target', 'image', 'live'],
+  image: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'privsep', 'db', 'target'],
+  live: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'privsep', 'db', 'target'],
+  cli: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'privsep', 'db', 'target', 'image', 'live'],
 };
 
 /**
@@ -74,7 +75,8 @@ const KNOWN = {
   'repo/source.ts -> debian/source.ts': 'a Repository carries its Debian details (type only)',
   'repo/index.ts -> pkg/read.ts': 'verifyRepository reads packages',
   'target/place.ts -> live/journal.ts': 'crashPoint and fsyncDir live in live/journal.ts',
-  'unpack/extract.ts -> debian/deb.ts': 'the unpack job reads .deb files too',
+  'unpack/extract.ts -> privsep/read.ts': 'the unpack job reads .mpk and .deb files through the unprivileged reader, which runs debian/deb.ts',
+  'unpack/pool.ts -> privsep/spawn.ts': 'the unpack pool starts and stops the unprivileged readers of its threads',
 };
 
 function walk(dir) {

@@ -1,6 +1,6 @@
 /**
  * The unprivileged reader's entry (started by spawn.ts): reads jobs from
- * stdin, one package each, and runs the same readers minos runs in-process
+ * descriptor 3, one package each, and runs the same readers minos runs in-process
  * (readPackage for .mpk, readDeb for .deb) on the bytes the parent hands it
  * on request, sending each step back as a frame (frames.ts). It opens no
  * file; what it sends is checked again by the parent (read.ts), so a child
@@ -13,7 +13,7 @@ import { MinosError } from '../errors.js';
 import { MAX_DEB, readDeb } from '../debian/deb.js';
 import { readPackage, type PackageSink } from '../pkg/read.js';
 import { keyId, type Keyring } from '../repo/keys.js';
-import { F, frameReader, frameWriter, READ_CHUNK, u32, type ChildJob, type FrameReader, type FrameWriter } from './frames.js';
+import { CHILD_IN, CHILD_OUT, F, frameReader, frameWriter, READ_CHUNK, u32, type ChildJob, type FrameReader, type FrameWriter } from './frames.js';
 
 class Gone extends Error {}
 
@@ -91,14 +91,14 @@ function runDeb(job: ChildJob, out: FrameWriter, inp: FrameReader): void {
   const r = readDeb(job.file, { bytes: buf.subarray(0, have), expect: job.expect, entry: job.deb!.entry, signer: job.deb!.signer, sink });
   const { files: _files, ...manifest } = r.manifest;
   out.frame(F.finish, Buffer.from(JSON.stringify({
-    manifest, control: r.manifestBytes.toString('utf8'), stanza: r.control, scripts: r.scripts, members: r.members, newest: r.newest,
+    manifest, control: r.manifestBytes.toString('utf8'), stanza: [...r.control.fields], line: r.control.line, scripts: r.scripts, members: r.members, newest: r.newest,
     ...(r.license === undefined ? {} : { license: r.license }),
   })));
 }
 
 function main(): void {
-  const inp = frameReader(0);
-  const out = frameWriter(1);
+  const inp = frameReader(CHILD_IN);
+  const out = frameWriter(CHILD_OUT);
   out.frame(F.hello, Buffer.from(JSON.stringify({
     uid: process.getuid!(), gid: process.getgid!(), euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!(),
   })));

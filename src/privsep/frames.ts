@@ -26,6 +26,10 @@ export interface ChildJob {
   deb?: { entry: IndexPackage; signer: string };
 }
 
+/** The child's descriptors: jobs and data come in on the first, its frames go out on the second. */
+export const CHILD_IN = 3;
+export const CHILD_OUT = 4;
+
 /** The child asks for at most this much at once. */
 export const READ_CHUNK = 1 << 20;
 
@@ -93,7 +97,7 @@ export function frameReader(fd: number, reuse = false): FrameReader {
       start = 0;
     }
     while (end - start < n) {
-      const got = readSync(fd, buf, end, buf.length - end, null);
+      const got = retry(() => readSync(fd, buf, end, buf.length - end, null));
       if (got === 0) return false;
       end += got;
     }
@@ -117,9 +121,23 @@ export function frameReader(fd: number, reuse = false): FrameReader {
   };
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** `io()`, again after a millisecond while the descriptor says EAGAIN (someone made it non-blocking). */
+function retry(io: () => number): number {
+  for (;;) {
+    try {
+      return io();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 function writeFully(fd: number, b: Uint8Array): void {
   let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+  while (off < b.length) off += retry(() => writeSync(fd, b, off, b.length - off));
 }
 
 export interface FrameWriter {
@@ -150,7 +168,7 @@ export function frameWriter(fd: number): FrameWriter {
         const head = buf.subarray(0, n);
         n = 0;
         // One system call for what is queued, the header and the body (short writes finished after).
-        const done = writevSync(fd, [head, body!]);
+        const done = retry(() => writevSync(fd, [head, body!]));
         if (done < head.length + len) {
           if (done < head.length) {
             writeFully(fd, head.subarray(done));

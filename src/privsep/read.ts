@@ -33,6 +33,8 @@ import type { EntryType, FileEntry, Manifest } from '../types.js';
 import { F, FrameError, frameReader, HEADER, jsonBody, READ_CHUNK, type ChildJob, type Frame } from './frames.js';
 import { claimChannel, releaseChannel, type Channel, type ReaderSet } from './spawn.js';
 
+export type { ReaderSet };
+
 /** Read `file` as readPackage does, through `readers` when given. */
 export function readPackageVia(readers: ReaderSet | undefined, file: string, opts: ReadOptions): ReadResult {
   if (!readers || !opts.keyring || opts.headOnly) return readPackage(file, opts);
@@ -115,7 +117,7 @@ export function readDebVia(readers: ReaderSet | undefined, file: string, opts: D
         || (r.license !== undefined && typeof r.license !== 'string')) throw broken('a malformed result');
       return {
         manifest: { ...mf, files }, manifestBytes: Buffer.from(r.control), size: served.size, sha256: served.sha256!,
-        control: { fields: new Map(fields.map(([k, v]) => [String(k), String(v)])), line: 1 }, scripts: r.scripts.map(String),
+        control: { fields: new Map(fields.map(([k, v]) => [String(k), String(v)])), line: Number(r.line) || 1 }, scripts: r.scripts.map(String),
         members: Object.fromEntries(Object.entries(r.members as Record<string, unknown>).map(([k, v]) => [k, String(v)])), newest: r.newest,
         ...(r.license === undefined ? {} : { license: r.license as string }),
       };
@@ -238,7 +240,10 @@ function session<R>(readers: ReaderSet, file: string, job: Omit<ChildJob, 'size'
   try {
     ch = claimChannel(readers);
     const from = frameReader(ch.output, true);
-    if (ch.fresh) checkHello(from.next(), readers);
+    if (ch.fresh) {
+      checkHello(from.next(), readers);
+      ch.fresh = false;
+    }
     send(ch.input, F.job, Buffer.from(JSON.stringify({ ...job, size } satisfies ChildJob)));
     const served: Served = { size: 0, eof: false };
     const whole = createHash('sha256');

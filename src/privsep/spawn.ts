@@ -2,7 +2,7 @@
  * The unprivileged readers: as root, packages are decompressed, parsed and
  * checked by child processes running as an unprivileged user (privsepUser),
  * one per thread that reads packages, started once and reused for every
- * package. Each child gets two FIFOs as stdin and stdout and nothing else:
+ * package. Each child gets two FIFOs (descriptors 3 and 4) and nothing else:
  * no environment, `/` as its folder, no supplementary groups, no package
  * file (the parent reads the file and hands over the bytes the child asks
  * for: see read.ts).
@@ -81,7 +81,7 @@ export interface Channel {
   input: number;
   output: number;
   pid: number;
-  /** The child's hello is still to be read (the first job after a start). */
+  /** The child's hello is still to be read (the first job after a start): the reader clears it once read. */
   fresh: boolean;
   slot: number;
 }
@@ -151,7 +151,8 @@ function startChild(set: ReaderSet, i: number): void {
     const [parentIn, childOut] = openFifo(fromChild);
     ends.push(parentIn, childOut);
     const child = spawn(process.execPath, [set.script], {
-      stdio: [childIn, childOut, 'ignore'],
+      // Descriptors 3 and 4, not stdin and stdout, which Node or a preloaded module may make non-blocking.
+      stdio: ['ignore', 'ignore', 'ignore', childIn, childOut],
       cwd: '/',
       env: {},
       uid: set.user.uid,
@@ -205,7 +206,7 @@ export function claimChannel(set: ReaderSet): Channel {
 export function releaseChannel(set: ReaderSet, ch: Channel, ok: boolean): void {
   const b = ch.slot * FIELDS;
   if (ok) {
-    Atomics.store(set.slots, b, READY);
+    Atomics.store(set.slots, b, ch.fresh ? FRESH : READY);
     return;
   }
   kill(ch.pid);

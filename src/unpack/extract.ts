@@ -7,8 +7,7 @@
  * package order, on the main thread: see stage.ts mergePackage.
  */
 import type { PackageSink, ReadResult } from '../pkg/read.js';
-import { readDebVia, readPackageVia } from '../privsep/read.js';
-import type { ReaderSet } from '../privsep/spawn.js';
+import { readDebVia, readPackageVia, type ReaderSet } from '../privsep/read.js';
 import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { directWriter, type FsWriter } from './fswriter.js';

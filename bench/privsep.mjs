@@ -1,0 +1,70 @@
+// The cost of privilege separation (docs/SECURITY.md): the same build and
+// live install with packages read in-process (MINOS_PRIVSEP=0) and through
+// the unprivileged reader (the default as root), runs interleaved and the
+// order alternated each round. Payload: build case (a) of
+// bench/build.mjs (100 packages x 50 files); the live install takes the same
+// repository. Median and min of BENCH_PRIVSEP_RUNS (7) runs each.
+// Needs root: otherwise minos is already unprivileged and nothing differs.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixtureSynth, MINOS } from './build-fixtures.mjs';
+
+const RUNS = Number(process.env.BENCH_PRIVSEP_RUNS ?? 7);
+// Not /dev/shm: minos refuses to write an image under /dev. BENCH_PRIVSEP_DIR names another folder (a tmpfs).
+const TMPFS = process.env.BENCH_PRIVSEP_DIR ?? tmpdir();
+
+function run(args, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [MINOS, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+  if (r.status !== 0) throw new Error(`minos ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export async function runPrivsepBench() {
+  if (process.getuid?.() !== 0) return { title: 'privsep: skipped (needs root: as any other user minos is already unprivileged)', columns: [], rows: [] };
+  const fx = await fixtureSynth();
+  const names = readdirSync(join(fx.dir, 'src')).sort();
+  const work = join(TMPFS, `minos-bench-privsep-${process.pid}`);
+  // As bench/build.mjs: no NODE_EXTRA_CA_CERTS (no TLS here; it costs every process start).
+  const base = { ...process.env };
+  delete base.NODE_EXTRA_CA_CERTS;
+  const envs = { off: { ...base, MINOS_PRIVSEP: '0' }, on: { ...base, MINOS_PRIVSEP: '1' } };
+  const t = { build: { off: [], on: [] }, install: { off: [], on: [] } };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
+        const env = envs[mode];
+        rmSync(work, { recursive: true, force: true });
+        t.build[mode].push(run(['build', fx.spec, '-o', join(work, 'img'), '--format', 'dir'], env));
+        const root = join(work, 'root');
+        run(['--root', root, 'init', '--arch', 'x86_64'], env);
+        run(['--root', root, 'repo', 'add', 'bench', join(fx.dir, 'repo'), '--key', join(fx.dir, 'keys/bench.pub')], env);
+        t.install[mode].push(run(['--root', root, 'install', ...names], env));
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const rows = [];
+  const goals = [];
+  for (const [what, label] of [['build', `build --format dir, ${fx.packages} packages, ${fx.files} files`], ['install', `live install of the same ${names.length} packages`]]) {
+    const off = median(t[what].off);
+    const on = median(t[what].on);
+    const ratio = on / off;
+    rows.push([label, `${off.toFixed(3)} (min ${Math.min(...t[what].off).toFixed(3)})`, `${on.toFixed(3)} (min ${Math.min(...t[what].on).toFixed(3)})`, ratio.toFixed(3)]);
+    goals.push(`${what}: privsep costs ${((ratio - 1) * 100).toFixed(1)}% ${ratio <= 1.05 ? 'MET' : 'MISSED'} (goal <= 5%)`);
+  }
+  return {
+    title: `privilege separation: packages read in-process vs by the unprivileged reader, on ${TMPFS} (median of ${RUNS}, interleaved)`,
+    columns: ['operation', 'MINOS_PRIVSEP=0 s', 'privsep s', 'privsep/in-process'],
+    rows,
+    notes: goals,
+  };
+}
