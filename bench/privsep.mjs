@@ -3,7 +3,9 @@
 // the unprivileged reader (the default as root), runs interleaved and the
 // order alternated each round. Payload: build case (a) of
 // bench/build.mjs (100 packages x 50 files); the live install takes the same
-// repository. Median and min of BENCH_PRIVSEP_RUNS (7) runs each.
+// repository, and the remove after it. Median and min of BENCH_PRIVSEP_RUNS
+// (7) runs each. The readers' CPU is not in any minos process's own time (they
+// outlive it by a moment), so the table shows wall time only.
 // Needs root: otherwise minos is already unprivileged and nothing differs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
@@ -36,7 +38,7 @@ export async function runPrivsepBench() {
   const base = { ...process.env };
   delete base.NODE_EXTRA_CA_CERTS;
   const envs = { off: { ...base, MINOS_PRIVSEP: '0' }, on: { ...base, MINOS_PRIVSEP: '1' } };
-  const t = { build: { off: [], on: [] }, install: { off: [], on: [] } };
+  const t = { build: { off: [], on: [] }, install: { off: [], on: [] }, remove: { off: [], on: [] } };
   try {
     for (let i = 0; i < RUNS; i++) {
       for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
@@ -47,6 +49,8 @@ export async function runPrivsepBench() {
         run(['--root', root, 'init', '--arch', 'x86_64'], env);
         run(['--root', root, 'repo', 'add', 'bench', join(fx.dir, 'repo'), '--key', join(fx.dir, 'keys/bench.pub')], env);
         t.install[mode].push(run(['--root', root, 'install', ...names], env));
+        // Reads no package, but its (idle) pool starts a reader too.
+        t.remove[mode].push(run(['--root', root, 'remove', ...names], env));
       }
     }
   } finally {
@@ -54,7 +58,7 @@ export async function runPrivsepBench() {
   }
   const rows = [];
   const goals = [];
-  for (const [what, label] of [['build', `build --format dir, ${fx.packages} packages, ${fx.files} files`], ['install', `live install of the same ${names.length} packages`]]) {
+  for (const [what, label] of [['build', `build --format dir, ${fx.packages} packages, ${fx.files} files`], ['install', `live install of the same ${names.length} packages`], ['remove', 'live remove of them']]) {
     const off = median(t[what].off);
     const on = median(t[what].on);
     const ratio = on / off;

@@ -319,7 +319,6 @@ function checkHello(f: Frame | undefined, readers: ReaderSet): void {
 function childError(f: Frame, file: string): MinosError {
   const e = jsonBody(f) as { code?: unknown; message?: unknown; hint?: unknown; data?: unknown };
   if (typeof e.code !== 'string' || !(e.code in CODES) || typeof e.message !== 'string') throw broken('a malformed error');
-  // eslint-disable-next-line no-control-regex
   const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 4096);
   const data = e.data && typeof e.data === 'object' ? { ...(e.data as Record<string, unknown>), file } : { file };
   return new MinosError(e.code as ErrorCode, clean(e.message), { ...(typeof e.hint === 'string' ? { hint: clean(e.hint) } : {}), data });
