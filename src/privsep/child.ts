@@ -17,14 +17,44 @@ import { CHILD_IN, CHILD_OUT, F, frameReader, frameWriter, READ_CHUNK, u32, type
 
 class Gone extends Error {}
 
-/** `buf` filled from the parent's data frames: the byte count, 0 at the end. */
-function request(out: FrameWriter, inp: FrameReader, buf: Buffer, max: number): number {
-  out.frame(F.read, u32(Math.min(max, READ_CHUNK)));
-  out.flush();
-  const f = inp.next();
-  if (!f || f.type !== F.data || f.body.length > Math.min(max, READ_CHUNK)) throw new Gone();
-  f.body.copy(buf);
-  return f.body.length;
+/**
+ * The package's bytes as a read function: the parent sends the first chunk
+ * with the job unasked; each later one is asked for (`read`), until the
+ * `size` bytes the job names are in (the parent serves no more).
+ */
+interface Source {
+  read(buf: Buffer): number;
+  /** After the job: take the first chunk if the job ended before reading it. */
+  drain(): void;
+}
+
+function source(job: ChildJob, out: FrameWriter, inp: FrameReader): Source {
+  let got = 0;
+  let asked = true;
+  let rest: Buffer | undefined;
+  const read = (buf: Buffer): number => {
+    if (!rest) {
+      if (!asked && got >= job.size) return 0;
+      if (!asked) out.frame(F.read, u32(READ_CHUNK));
+      out.flush();
+      asked = false;
+      const f = inp.next();
+      if (!f || f.type !== F.data || f.body.length > READ_CHUNK) throw new Gone();
+      rest = f.body;
+    }
+    const n = rest.copy(buf);
+    rest = n < rest.length ? Buffer.from(rest.subarray(n)) : undefined;
+    got += n;
+    return n;
+  };
+  return {
+    read,
+    drain() {
+      if (!asked) return;
+      const f = inp.next();
+      if (!f || f.type !== F.data) throw new Gone();
+    },
+  };
 }
 
 function keyringOf(keys: { file: string; pem: string }[]): Keyring {
@@ -36,7 +66,7 @@ function keyringOf(keys: { file: string; pem: string }[]): Keyring {
   return ring;
 }
 
-function runMpk(job: ChildJob, out: FrameWriter, inp: FrameReader): void {
+function runMpk(job: ChildJob, out: FrameWriter, src: Source): void {
   let index = 0;
   const sink: PackageSink = {
     manifest(m, signed) {
@@ -56,12 +86,12 @@ function runMpk(job: ChildJob, out: FrameWriter, inp: FrameReader): void {
   };
   readPackage(job.file, {
     keyring: keyringOf(job.keys ?? []), expect: job.expect, sink,
-    input: { size: job.size, read: (buf) => request(out, inp, buf, buf.length) },
+    input: { size: job.size, read: src.read },
   });
   out.frame(F.finish, Buffer.from('{}'));
 }
 
-function runDeb(job: ChildJob, out: FrameWriter, inp: FrameReader): void {
+function runDeb(job: ChildJob, out: FrameWriter, src: Source): void {
   // readDeb reads a file whole, bounded by its Packages size (as readInput bounds it).
   const max = job.expect?.size ?? MAX_DEB;
   let buf = Buffer.allocUnsafe(Math.min(max, job.size) + 1);
@@ -73,7 +103,7 @@ function runDeb(job: ChildJob, out: FrameWriter, inp: FrameReader): void {
       buf.copy(more, 0, 0, have);
       buf = more;
     }
-    const n = request(out, inp, buf.subarray(have), buf.length - have);
+    const n = src.read(buf.subarray(have));
     if (n === 0) break;
     have += n;
   }
@@ -107,15 +137,21 @@ function main(): void {
     const f = inp.next();
     if (!f || f.type !== F.job) return;
     const job = JSON.parse(f.body.toString('utf8')) as ChildJob;
+    const src = source(job, out, inp);
     try {
-      if (job.kind === 'deb') runDeb(job, out, inp);
-      else runMpk(job, out, inp);
+      if (job.kind === 'deb') runDeb(job, out, src);
+      else runMpk(job, out, src);
     } catch (e) {
       if (e instanceof Gone) return;
       const error = e instanceof MinosError
         ? { code: e.code, message: e.message, hint: e.hint, data: e.data }
         : { code: 'MN0001', message: `unprivileged reader: ${(e as Error)?.message ?? String(e)}` };
       out.frame(F.error, Buffer.from(JSON.stringify(error)));
+    }
+    try {
+      src.drain();
+    } catch {
+      return;
     }
     out.flush();
   }

@@ -2,9 +2,9 @@
  * The framing between minos and its unprivileged reader (see spawn.ts): each
  * frame is one type byte, a 32-bit little-endian body length, then the body.
  * Reads and writes are synchronous and block: each side owns one end of two
- * FIFOs, and the exchange is strictly alternating where it must be (the
- * child asks for bytes with `read` and waits for `data`), so neither side
- * can fill a pipe the other is not reading.
+ * FIFOs, and the parent writes only while the child waits to read (a job
+ * with the package's first chunk, then a chunk for each `read` the child
+ * sends), so neither side fills a pipe the other is not reading.
  *
  * A reader never trusts a length: a frame longer than MAX_FRAME, or a
  * stream that ends inside a frame, is a FrameError.
@@ -39,7 +39,7 @@ export const F = {
   hello: 0x48,
   /** a job (JSON) */
   job: 0x4a,
-  /** bytes of the package asked for; empty at its end */
+  /** bytes of the package: the first chunk right after the job, then one per `read`; empty at its end */
   data: 0x44,
   /** the child asks for at most N bytes (u32) */
   read: 0x52,

@@ -249,26 +249,32 @@ function session<R>(readers: ReaderSet, file: string, job: Omit<ChildJob, 'size'
     const whole = createHash('sha256');
     let afterEnd = 0;
     const buf = (serveBuf ??= Buffer.allocUnsafeSlow(READ_CHUNK));
+    // The next chunk, never past the size the job names (a file that grows is read no further).
+    const serve = (want: number) => {
+      const len = Math.min(want, size - served.size);
+      let n = 0;
+      try {
+        if (len > 0) n = readSync(fd, buf, 0, len, null);
+      } catch (e) {
+        throw ioError(e, file);
+      }
+      whole.update(buf.subarray(0, n));
+      served.size += n;
+      if (n === 0 && afterEnd++ > 1) throw broken('read requests past the end');
+      if ((n === 0 || served.size >= size) && !served.eof) {
+        served.sha256 = whole.digest('hex');
+        served.eof = true;
+      }
+      send(ch!.input, F.data, buf.subarray(0, n));
+    };
+    // The first chunk goes with the job: one exchange less per package.
+    serve(READ_CHUNK);
     for (;;) {
       const f = from.next();
       if (!f) throw new Broken('exited');
       if (f.type === F.read) {
         if (f.body.length !== 4 || f.body.readUInt32LE(0) > READ_CHUNK) throw broken('a bad read request');
-        let n: number;
-        try {
-          n = readSync(fd, buf, 0, f.body.readUInt32LE(0), null);
-        } catch (e) {
-          throw ioError(e, file);
-        }
-        if (n === 0) {
-          if (afterEnd++ > 1) throw broken('read requests past the end');
-          if (!served.eof) served.sha256 = whole.digest('hex');
-          served.eof = true;
-        } else {
-          whole.update(buf.subarray(0, n));
-          served.size += n;
-        }
-        send(ch.input, F.data, buf.subarray(0, n));
+        serve(f.body.readUInt32LE(0));
         continue;
       }
       if (f.type === F.error) {
