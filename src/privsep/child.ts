@@ -12,7 +12,7 @@ import { createPublicKey } from 'node:crypto';
 import { MinosError } from '../errors.js';
 import { MAX_DEB, readDeb } from '../debian/deb.js';
 import { readPackage, type PackageSink } from '../pkg/read.js';
-import { keyId, type Keyring } from '../repo/keys.js';
+import { keyId, type Keyring, type PublicKey } from '../repo/keys.js';
 import { CHILD_IN, CHILD_OUT, F, frameReader, frameWriter, READ_CHUNK, u32, type ChildJob, type FrameReader, type FrameWriter } from './frames.js';
 
 class Gone extends Error {}
@@ -57,11 +57,19 @@ function source(job: ChildJob, out: FrameWriter, inp: FrameReader): Source {
   };
 }
 
+/** Keys already made, by file and PEM: a build's jobs all send the same few. */
+const made = new Map<string, PublicKey>();
+
 function keyringOf(keys: { file: string; pem: string }[]): Keyring {
   const ring: Keyring = new Map();
   for (const k of keys) {
-    const key = createPublicKey(k.pem);
-    ring.set(keyId(key), { id: keyId(key), key, file: k.file });
+    let pk = made.get(`${k.file}\0${k.pem}`);
+    if (!pk) {
+      const key = createPublicKey(k.pem);
+      pk = { id: keyId(key), key, file: k.file };
+      made.set(`${k.file}\0${k.pem}`, pk);
+    }
+    ring.set(pk.id, pk);
   }
   return ring;
 }

@@ -160,7 +160,7 @@ export function frameWriter(fd: number): FrameWriter {
   return {
     frame(type, body) {
       const len = body ? body.length : 0;
-      if (len >= DIRECT) {
+      if (len >= DIRECT || HEADER + len > buf.length) {
         if (n + HEADER > buf.length) flush();
         buf[n] = type;
         buf.writeUInt32LE(len, n + 1);

@@ -28,7 +28,7 @@ import { pathError } from '../names.js';
 import { readDeb, type DebOptions, type DebResult } from '../debian/deb.js';
 import { checkManifest } from '../pkg/manifest.js';
 import { EMPTY_SHA256, fileHashError, readPackage, type ReadOptions, type ReadResult } from '../pkg/read.js';
-import { verifyBytes } from '../repo/keys.js';
+import { verifyBytes, type PublicKey } from '../repo/keys.js';
 import type { EntryType, FileEntry, Manifest } from '../types.js';
 import { F, FrameError, frameReader, HEADER, jsonBody, READ_CHUNK, type ChildJob, type Frame } from './frames.js';
 import { claimChannel, releaseChannel, type Channel, type ReaderSet } from './spawn.js';
@@ -42,7 +42,7 @@ export function readPackageVia(readers: ReaderSet | undefined, file: string, opt
   const label = basename(file);
   const sink = opts.sink;
   const hashes = sink?.checksFiles !== true;
-  const keys = [...keyring.values()].map((k) => ({ file: k.file, pem: k.key.export({ type: 'spki', format: 'pem' }).toString() }));
+  const keys = [...keyring.values()].map((k) => ({ file: k.file, pem: pemOf(k) }));
   let m: Manifest | undefined;
   let raw: Buffer | undefined;
   let signer: ReadResult['signer'];
@@ -124,6 +124,14 @@ export function readDebVia(readers: ReaderSet | undefined, file: string, opts: D
     } else throw broken(`a frame of type ${f.type}`);
     return undefined;
   });
+}
+
+const pems = new WeakMap<PublicKey, string>();
+
+function pemOf(k: PublicKey): string {
+  let pem = pems.get(k);
+  if (pem === undefined) pems.set(k, (pem = k.key.export({ type: 'spki', format: 'pem' }).toString()));
+  return pem;
 }
 
 class Broken extends Error {}
