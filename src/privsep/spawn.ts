@@ -98,25 +98,57 @@ export function defaultScript(): string | undefined {
 }
 
 /**
- * `n` readers for the threads of a pool, `eager` of them (default all)
- * started now so they load while the caller works on, the others when first
- * claimed; undefined when packages are read in-process (see privsepUser, or
- * no built child script).
+ * `n` readers for the threads of a pool: idle ones of closed sets are taken
+ * now, and `eager` of them (default all) are started on the next turn of the
+ * event loop (after a pool the caller closes at once has given back its
+ * readers), so they load while the caller works on; the others are started
+ * when first claimed. Undefined when packages are read in-process (see
+ * privsepUser, or no built child script).
  */
 export function startReaders(n: number, opts: { env?: NodeJS.ProcessEnv; script?: string; eager?: number } = {}): ReaderSet | undefined {
   const user = privsepUser(opts.env);
   const script = opts.script ?? defaultScript();
   if (!user || !script) return undefined;
   const set: ReaderSet = { user, script, slots: new Int32Array(new SharedArrayBuffer(4 * FIELDS * Math.max(1, n))) };
-  const eager = opts.eager ?? n;
-  for (let i = 0; i < set.slots.length / FIELDS; i++) {
+  const count = set.slots.length / FIELDS;
+  for (let i = 0; i < count; i++) {
     const k = spare.findIndex((s) => s.user.uid === user.uid && s.user.gid === user.gid && s.script === script);
-    if (k >= 0) {
-      const s = spare.splice(k, 1)[0];
-      setSlot(set, i, s.input, s.output, s.pid, s.fresh ? FRESH : READY);
-    } else if (i < eager) startChild(set, i);
+    if (k < 0) break;
+    const s = spare.splice(k, 1)[0];
+    setSlot(set, i, s.input, s.output, s.pid, s.fresh ? FRESH : READY);
+  }
+  const eager = Math.min(count, opts.eager ?? n);
+  if (eager > 0) {
+    setImmediate(() => {
+      for (let i = 0; i < eager; i++) {
+        if (closed.has(set.slots) || Atomics.compareExchange(set.slots, i * FIELDS, DEAD, BUSY) !== DEAD) continue;
+        try {
+          Atomics.store(set.slots, i * FIELDS, fill(set, i) ? FRESH : READY);
+        } catch {
+          // The claim that needs it starts it again, and reports why it cannot.
+          Atomics.store(set.slots, i * FIELDS, DEAD);
+        }
+      }
+    });
   }
   return set;
+}
+
+/** Sets closed by closeReaders (a pending eager start then starts nothing). */
+const closed = new WeakSet<Int32Array>();
+
+/** Give slot `i` (held BUSY by the caller) a spare reader of this thread, else a new one: is its hello still to be read? */
+function fill(set: ReaderSet, i: number): boolean {
+  const k = spare.findIndex((s) => s.user.uid === set.user.uid && s.user.gid === set.user.gid && s.script === set.script);
+  if (k >= 0) {
+    const s = spare.splice(k, 1)[0];
+    setSlot(set, i, s.input, s.output, s.pid, BUSY);
+    return s.fresh;
+  }
+  startChild(set, i);
+  if (Atomics.load(set.slots, i * FIELDS) === DEAD) throw new MinosError('MN0013', 'privilege separation: cannot start a reader');
+  Atomics.store(set.slots, i * FIELDS, BUSY);
+  return true;
 }
 
 function setSlot(set: ReaderSet, i: number, input: number, output: number, pid: number, state: number): void {
@@ -185,18 +217,17 @@ export function claimChannel(set: ReaderSet): Channel {
   for (const from of [READY, FRESH, DEAD]) {
     for (let i = 0; i < n; i++) {
       if (Atomics.compareExchange(set.slots, i * FIELDS, from, BUSY) !== from) continue;
+      let fresh = from !== READY;
       if (from === DEAD) {
         try {
-          startChild(set, i);
+          fresh = fill(set, i);
         } catch (e) {
           Atomics.store(set.slots, i * FIELDS, DEAD);
           throw e;
         }
-        if (Atomics.load(set.slots, i * FIELDS) === DEAD) throw new MinosError('MN0013', 'privilege separation: cannot start a reader');
-        Atomics.store(set.slots, i * FIELDS, BUSY);
       }
       const b = i * FIELDS;
-      return { input: set.slots[b + 1], output: set.slots[b + 2], pid: set.slots[b + 3], fresh: from !== READY, slot: i };
+      return { input: set.slots[b + 1], output: set.slots[b + 2], pid: set.slots[b + 3], fresh, slot: i };
     }
   }
   throw new MinosError('MN0001', 'privilege separation: more threads than readers');
@@ -239,6 +270,7 @@ function closeQuietly(fd: number): void {
  */
 export function closeReaders(set: ReaderSet | undefined): void {
   if (!set) return;
+  closed.add(set.slots);
   for (let i = 0; i < set.slots.length / FIELDS; i++) {
     const b = i * FIELDS;
     const state = Atomics.exchange(set.slots, b, DEAD);
