@@ -8,14 +8,17 @@
 // outlive it by a moment), so the table shows wall time only.
 // Needs root: otherwise minos is already unprivileged and nothing differs.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureSynth, MINOS } from './build-fixtures.mjs';
 
 const RUNS = Number(process.env.BENCH_PRIVSEP_RUNS ?? 7);
-// Not /dev/shm: minos refuses to write an image under /dev. BENCH_PRIVSEP_DIR names another folder (a tmpfs).
+// Images go to BENCH_PRIVSEP_DIR (default the temp folder: minos refuses to write an image
+// under /dev); live roots to /dev/shm when there is one, as bench/live.mjs does (every staged
+// file is fsynced: on a disk that dominates and varies from run to run).
 const TMPFS = process.env.BENCH_PRIVSEP_DIR ?? tmpdir();
+const LIVE = existsSync('/dev/shm') ? '/dev/shm' : TMPFS;
 
 function run(args, env) {
   const t0 = process.hrtime.bigint();
@@ -34,6 +37,7 @@ export async function runPrivsepBench() {
   const fx = await fixtureSynth();
   const names = readdirSync(join(fx.dir, 'src')).sort();
   const work = join(TMPFS, `minos-bench-privsep-${process.pid}`);
+  const liveWork = join(LIVE, `minos-bench-privsep-${process.pid}`);
   // As bench/build.mjs: no NODE_EXTRA_CA_CERTS (no TLS here; it costs every process start).
   const base = { ...process.env };
   delete base.NODE_EXTRA_CA_CERTS;
@@ -44,8 +48,9 @@ export async function runPrivsepBench() {
       for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
         const env = envs[mode];
         rmSync(work, { recursive: true, force: true });
+        rmSync(liveWork, { recursive: true, force: true });
         t.build[mode].push(run(['build', fx.spec, '-o', join(work, 'img'), '--format', 'dir'], env));
-        const root = join(work, 'root');
+        const root = join(liveWork, 'root');
         run(['--root', root, 'init', '--arch', 'x86_64'], env);
         run(['--root', root, 'repo', 'add', 'bench', join(fx.dir, 'repo'), '--key', join(fx.dir, 'keys/bench.pub')], env);
         t.install[mode].push(run(['--root', root, 'install', ...names], env));
@@ -55,6 +60,7 @@ export async function runPrivsepBench() {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    rmSync(liveWork, { recursive: true, force: true });
   }
   const rows = [];
   const goals = [];
@@ -66,7 +72,7 @@ export async function runPrivsepBench() {
     goals.push(`${what}: privsep costs ${((ratio - 1) * 100).toFixed(1)}% ${ratio <= 1.05 ? 'MET' : 'MISSED'} (goal <= 5%)`);
   }
   return {
-    title: `privilege separation: packages read in-process vs by the unprivileged reader, on ${TMPFS} (median of ${RUNS}, interleaved)`,
+    title: `privilege separation: packages read in-process vs by the unprivileged reader, images in ${TMPFS}, roots in ${LIVE} (median of ${RUNS}, interleaved)`,
     columns: ['operation', 'MINOS_PRIVSEP=0 s', 'privsep s', 'privsep/in-process'],
     rows,
     notes: goals,
