@@ -22,7 +22,8 @@ import { loadKeyring } from './repo/keys.js';
 import { findEntry, packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
-import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
+import type { Arch } from './solve/depend.js';
+import { recordOf, replaceSets } from './engine/owners.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
 import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
@@ -35,7 +36,7 @@ import type { EntryType, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
-import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './unpack/stage.js';
+import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './engine/stage.js';
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
@@ -170,23 +171,6 @@ function applyOverlay(stage: Stage, overlay: { path: string; owner: string; grou
   return count;
 }
 
-/** For each package: the chosen packages it replaces, and those that replace it. */
-function replaceSets(manifests: Map<string, { version: string; replaces: readonly string[] }>): Map<string, { replaces: Set<string>; replacedBy: Set<string> }> {
-  const out = new Map<string, { replaces: Set<string>; replacedBy: Set<string> }>();
-  for (const name of manifests.keys()) out.set(name, { replaces: new Set(), replacedBy: new Set() });
-  for (const [name, m] of manifests) {
-    for (const r of m.replaces) {
-      const d = parseDescriptor(r);
-      const other = manifests.get(d.name);
-      if (other && d.name !== name && satisfies(other.version, d.constraint)) {
-        out.get(name)!.replaces.add(d.name);
-        out.get(d.name)!.replacedBy.add(name);
-      }
-    }
-  }
-  return out;
-}
-
 /**
  * The lockfile's and the SBOM's text for `chosen`, and the SBOM's path.
  * `found` holds the licenses found in the files of Debian packages, whose
@@ -246,7 +230,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const tmpOut = opts.stdout ? '-' : temps.file;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
-    const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
+    const sets = replaceSets(chosen.map((c) => c.entry));
     const records: InstalledRecord[] = [];
     // Debian packages land through merged-/usr and are completed by their scripts' effects (debian/complete.ts).
     const debArch = chosen.some((c) => c.repo.debian) ? DEB_ARCH[arch] : undefined;
@@ -303,15 +287,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         const m = r.manifest;
         checkIndexEntry(c.entry, m);
         const mapPath = c.repo.debian ? mergedUsrPath(debArch!) : undefined;
-        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined, mapPath }, writer);
+        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { sets, finished: finish !== undefined, mapPath }, writer);
         bytes += m.installedSize;
-        const { format: _f, signer: _s, ...rest } = m;
+        const rec = recordOf(m, c.repo.name, r.sha256, false);
         if (mapPath) {
           debs.push({ manifest: m, control: Buffer.from(r.manifestBytes).toString('utf8'), members: r.debMembers ?? {} });
           // The database records where each file is; the dpkg database keeps the shipped paths.
-          rest.files = m.files.map((f) => mappedEntry(f, mapPath));
+          rec.files = m.files.map((f) => mappedEntry(f, mapPath));
         }
-        const rec: InstalledRecord = { ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false };
         records.push(rec);
         const files = manifestFilesJson(r.manifestBytes);
         if (files) filesJson.set(rec, files);

@@ -52,12 +52,13 @@ const ALLOWED = {
   solve: ['base'],
   pkg: ['base', 'spec', 'repo'],
   unpack: ['base', 'repo', 'pkg'],
-  debian: ['base', 'spec', 'repo', 'pkg', 'unpack'],
   db: ['base'],
-  target: ['base', 'spec', 'unpack', 'db'],
-  image: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target'],
-  live: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target'],
-  cli: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'target', 'image', 'live'],
+  engine: ['base', 'unpack', 'db'],
+  debian: ['base', 'spec', 'repo', 'pkg', 'unpack', 'engine'],
+  target: ['base', 'spec', 'unpack', 'db', 'engine'],
+  image: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'engine', 'target'],
+  live: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'engine', 'target'],
+  cli: ['base', 'spec', 'repo', 'solve', 'pkg', 'unpack', 'debian', 'db', 'engine', 'target', 'image', 'live'],
 };
 
 /**

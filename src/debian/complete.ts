@@ -17,7 +17,7 @@ import { readFileSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MinosError } from '../errors.js';
 import type { GroupDecl, Manifest, UserDecl } from '../types.js';
-import { addNode, addOwnFile, addParents, type Stage } from '../unpack/stage.js';
+import { addNode, addOwnFile, addParents, type Stage } from '../engine/stage.js';
 import { deriveEffects, type EffectOp, type EffectWarning } from './effects/index.js';
 import type { DebFileEntry, DebInstalled, ScriptName } from './effects/types.js';
 import { canonicalPath } from './effects/usrmerge.js';

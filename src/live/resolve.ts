@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { InstalledDb, InstalledRecord } from '../db/installed.js';
+import type { InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
@@ -15,7 +15,7 @@ import { findEntry, openRepository, packageFile, type Repository } from '../repo
 import { meets, parseDependency, type Arch } from '../depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
-import type { IndexPackage, Manifest } from '../types.js';
+import type { IndexPackage } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
 import { orphans } from './needs.js';
@@ -338,9 +338,4 @@ export function expectOf(src: Source): { size: number; sha256: string } | undefi
   if (src.kind === 'repo') return { size: src.entry.size, sha256: src.entry.sha256 };
   if (src.kind === 'file') return { size: src.size, sha256: src.sha256 };
   return src.size === undefined ? undefined : { size: src.size, sha256: src.sha256 };
-}
-
-export function recordFrom(m: Manifest, repo: string, sha256: string, explicit: boolean): InstalledRecord {
-  const { format: _f, signer: _s, ...rest } = m;
-  return { ...rest, repo, sha256, explicit };
 }

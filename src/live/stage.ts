@@ -19,6 +19,7 @@ import { readPackage, type PackageSink } from '../pkg/read.js';
 import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
+import { sameEntry } from '../engine/owners.js';
 
 export interface StageJob {
   file: string;
@@ -60,11 +61,6 @@ export type OldEntries = Map<string, FileEntry>;
 
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
-
-export function sameEntry(a: FileEntry, b: FileEntry): boolean {
-  return a.type === b.type && a.mode === b.mode && a.owner === b.owner && a.group === b.group && a.size === b.size
-    && a.sha256 === b.sha256 && a.target === b.target && a.devmajor === b.devmajor && a.devminor === b.devminor;
-}
 
 export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   const staged = new Map<string, string>();

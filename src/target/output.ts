@@ -16,7 +16,7 @@ import { ioError, MinosError } from '../errors.js';
 import { under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
-import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
+import { sortedPaths, type Node, type Stage } from '../engine/stage.js';
 import { createXzEncoder } from '../unpack/xz.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';

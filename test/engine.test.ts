@@ -1,0 +1,177 @@
+/**
+ * The install engine on its in-memory twin (src/engine/memory.ts): install,
+ * upgrade, replace, config protection and rollback, checked without a file
+ * system. After every transaction the twin must hold exactly what the new
+ * records list, and nothing may have been written or removed outside it.
+ */
+import t from 'tap';
+import type { InstalledDb } from '../src/db/installed.js';
+import { isMinosError } from '../src/errors.js';
+import { createMemoryTarget, transact, type MemoryTarget } from '../src/engine/memory.js';
+import type { PlanEvent } from '../src/engine/plan.js';
+import type { FileEntry, Manifest } from '../src/types.js';
+
+const dir = (path: string): FileEntry => ({ path, type: 'dir', mode: 0o755, owner: 'root', group: 'root', size: 0 });
+const file = (path: string, content: string, mode = 0o644): FileEntry => ({ path, type: 'file', mode, owner: 'root', group: 'root', size: content.length, sha256: `sha-${content}` });
+const link = (path: string, target: string): FileEntry => ({ path, type: 'symlink', mode: 0o777, owner: 'root', group: 'root', size: 0, target });
+
+function pkg(name: string, version: string, files: FileEntry[], extra: Partial<Manifest> = {}): Manifest {
+  return {
+    format: 1, signer: 'k', name, version, arch: 'noarch', summary: '', license: 'MIT', depends: [], provides: [], conflicts: [],
+    replaces: [], optional: [], installedSize: 0, builddate: 0, config: [], users: [], groups: [], files, ...extra,
+  };
+}
+
+const empty = (): InstalledDb => ({ format: 1, world: [], packages: [], deferred: [] });
+
+/** Every record's files are on the twin as recorded, nothing reached outside, no staged node is left behind. */
+function clean(tt: Tap.Test, twin: MemoryTarget, db: InstalledDb, what: string): void {
+  tt.same(twin.check(db.packages.flatMap((r) => r.files)), [], `${what}: every recorded file is there`);
+  tt.same(twin.outside, [], `${what}: nothing outside the target was touched`);
+}
+
+/** The twin's nodes as a sorted list, for comparing whole states. */
+const state = (twin: MemoryTarget) => [...twin.nodes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, n]) => `${p}:${n.kind}:${n.content ?? n.target ?? ''}:${n.mode.toString(8)}`);
+
+/** Install `v1`, upgrade to `v2`, roll back to `v1`; the twin is checked at each step and ends as it was after v1. */
+function roundTrip(tt: Tap.Test, v1: Manifest[], v2: Manifest[], check?: (twin: MemoryTarget) => void) {
+  const twin = createMemoryTarget();
+  const a = transact(twin, empty(), { keep: [], install: v1 });
+  clean(tt, twin, a.db, 'v1');
+  const afterV1 = state(twin);
+  const b = transact(twin, a.db, { keep: [], install: v2 });
+  clean(tt, twin, b.db, 'upgrade');
+  check?.(twin);
+  const c = transact(twin, b.db, { keep: [], install: v1 });
+  clean(tt, twin, c.db, 'rollback');
+  tt.same(state(twin), afterV1, 'rollback: the target is as v1 left it');
+  return { twin, plans: [a.plan, b.plan, c.plan] };
+}
+
+t.test('a file unchanged between versions is neither staged nor put', async (tt) => {
+  const { plans } = roundTrip(tt,
+    [pkg('a', '1', [dir('etc'), file('etc/same', 'x'), file('etc/changed', '1')])],
+    [pkg('a', '2', [dir('etc'), file('etc/same', 'x'), file('etc/changed', '2')])]);
+  tt.same(plans[1].pre.filter((o) => o.op === 'put').map((o) => o.path), ['etc/changed']);
+  tt.same(plans[1].post, []);
+});
+
+t.test('a file becomes a folder and back', async (tt) => {
+  roundTrip(tt,
+    [pkg('a', '1', [dir('opt'), file('opt/x', 'f')])],
+    [pkg('a', '2', [dir('opt'), dir('opt/x'), file('opt/x/inner', 'i')])],
+    (twin) => tt.equal(twin.kind('opt/x'), 'dir'));
+});
+
+t.test('merged-/usr: folders become links into /usr; nothing is lost through the new links', async (tt) => {
+  const v1 = [
+    pkg('libc', '1', [dir('lib'), file('lib/libc.so', 'libc1'), dir('usr'), dir('usr/lib')]),
+    pkg('sh', '1', [dir('bin'), file('bin/sh', 'sh1')]),
+  ];
+  const v2 = [
+    pkg('libc', '2', [dir('usr'), dir('usr/lib'), file('usr/lib/libc.so', 'libc2'), link('lib', 'usr/lib')]),
+    pkg('sh', '2', [dir('usr'), dir('usr/bin'), file('usr/bin/sh', 'sh2'), link('bin', 'usr/bin')]),
+  ];
+  roundTrip(tt, v1, v2, (twin) => {
+    tt.equal(twin.kind('lib'), 'symlink');
+    tt.equal(twin.hash('lib/libc.so'), 'sha-libc2', '/lib/libc.so reaches the new library through the link');
+    tt.equal(twin.hash('usr/bin/sh'), 'sha-sh2');
+  });
+});
+
+t.test('a folder becomes a link outside the root: the old files are not removed through it', async (tt) => {
+  const twin = createMemoryTarget();
+  const a = transact(twin, empty(), { keep: [], install: [pkg('a', '1', [dir('d'), file('d/passwd', 'p')])] });
+  const events: PlanEvent[] = [];
+  const b = transact(twin, a.db, { keep: [], install: [pkg('a', '2', [link('d', '/etc')])] }, { onEvent: (e) => events.push(e) });
+  clean(tt, twin, b.db, 'upgrade');
+  tt.ok(b.plan.pre.some((o) => o.op === 'moveout' && o.path === 'd'), 'the old folder is moved out whole, before the link is put');
+  tt.notOk(b.plan.post.some((o) => o.path.startsWith('d/')), 'no removal below the new link');
+  const c = transact(twin, b.db, { keep: [], install: [pkg('a', '1', [dir('d'), file('d/passwd', 'p')])] });
+  clean(tt, twin, c.db, 'rollback');
+  tt.equal(twin.kind('d'), 'dir');
+});
+
+t.test('a link planted on the target where a package needs a folder is refused', async (tt) => {
+  const twin = createMemoryTarget();
+  twin.nodes.set('etc', { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, target: '/etc' });
+  const err = (() => {
+    try {
+      transact(twin, empty(), { keep: [], install: [pkg('a', '1', [dir('etc'), file('etc/x', 'x')])] });
+    } catch (e) {
+      return e;
+    }
+  })();
+  tt.ok(isMinosError(err) && err.code === 'MN0601' && /\/etc exists on the root \(symlink\)/.test(err.message), 'MN0601 names /etc');
+  tt.same(twin.outside, []);
+  const forced = transact(twin, empty(), { keep: [], install: [pkg('a', '1', [dir('etc'), file('etc/x', 'x')])] }, { force: ['etc'] });
+  clean(tt, twin, forced.db, '--force-overwrite');
+  tt.equal(twin.kind('etc'), 'dir', 'forced: the link is moved out and a folder made');
+});
+
+t.test('a file moves between packages with replaces, and back', async (tt) => {
+  const v1 = [pkg('a', '1', [dir('bin'), file('bin/tool', 'a1')]), pkg('b', '1', [dir('bin'), file('bin/other', 'b1')])];
+  const v2 = [pkg('a', '2', [dir('bin')]), pkg('b', '2', [dir('bin'), file('bin/other', 'b1'), file('bin/tool', 'b2')], { replaces: ['a'] })];
+  roundTrip(tt, v1, v2, (twin) => tt.equal(twin.hash('bin/tool'), 'sha-b2'));
+  // Both shipping it at once: the replacing package keeps it, the other's record loses it.
+  const twin = createMemoryTarget();
+  const both = transact(twin, empty(), { keep: [], install: [pkg('a', '1', [dir('bin'), file('bin/tool', 'a1')]), v2[1]] });
+  tt.equal(twin.hash('bin/tool'), 'sha-b2');
+  tt.same(both.db.packages.find((r) => r.name === 'a')!.files.map((f) => f.path), ['bin'], 'a no longer lists bin/tool');
+  tt.throws(() => transact(createMemoryTarget(), empty(), { keep: [], install: [pkg('a', '1', [dir('bin'), file('bin/tool', 'a1')]), pkg('c', '1', [dir('bin'), file('bin/tool', 'c1')])] }),
+    { code: 'MN0601', message: /file conflict: \/bin\/tool is in both a 1 \(file\) and c 1 \(file\)/ });
+});
+
+t.test('config files: unchanged, changed by the user, by the package, by both; then removed', async (tt) => {
+  const conf = (v: string, content: string) => pkg('c', v, [dir('etc'), file('etc/c.conf', content)], { config: ['/etc/c.conf'] });
+  const run = (userEdit: boolean, pkgChange: boolean) => {
+    const twin = createMemoryTarget();
+    const a = transact(twin, empty(), { keep: [], install: [conf('1', 'v1')] });
+    if (userEdit) twin.nodes.get('etc/c.conf')!.content = 'mine';
+    const events: PlanEvent[] = [];
+    const b = transact(twin, a.db, { keep: [], install: [conf('2', pkgChange ? 'v2' : 'v1')] }, { onEvent: (e) => events.push(e) });
+    return { twin, b, events };
+  };
+  let r = run(false, false);
+  tt.equal(r.twin.hash('etc/c.conf'), 'sha-v1', 'neither changed: stays');
+  r = run(false, true);
+  tt.equal(r.twin.hash('etc/c.conf'), 'sha-v2', 'package changed, user did not: replaced');
+  r = run(true, false);
+  tt.equal(r.twin.hash('etc/c.conf'), 'mine', 'user changed, package did not: the user\'s stays');
+  tt.equal(r.twin.kind('etc/c.conf.minos-new'), undefined, 'and nothing is put beside it (the packaged version did not change)');
+  r = run(true, true);
+  tt.equal(r.twin.hash('etc/c.conf'), 'mine', 'both changed: the user\'s stays');
+  tt.equal(r.twin.hash('etc/c.conf.minos-new'), 'sha-v2');
+  tt.same(r.events.map((e) => e.type), ['config-new']);
+  // Removing the package keeps the edited file under a new name.
+  const gone = transact(r.twin, r.b.db, { keep: [], install: [] });
+  tt.same(gone.plan.configSave, ['/etc/c.conf']);
+  tt.equal(r.twin.hash('etc/c.conf.minos-save'), 'mine');
+  tt.equal(r.twin.kind('etc/c.conf'), undefined);
+});
+
+t.test('undoing the pre operations (a crash before the commit) restores the old state exactly', async (tt) => {
+  const twin = createMemoryTarget();
+  const v1 = [pkg('libc', '1', [dir('lib'), file('lib/libc.so', 'libc1'), dir('usr'), dir('usr/lib')])];
+  const a = transact(twin, empty(), { keep: [], install: v1 });
+  const before = state(twin);
+  const installed = new Map(a.db.packages.flatMap((r) => r.files.map((e) => [e.path, e] as const)));
+  const v2 = pkg('libc', '2', [dir('usr'), dir('usr/lib'), file('usr/lib/libc.so', 'libc2'), link('lib', 'usr/lib')]);
+  const { planChanges } = await import('../src/engine/plan.js');
+  const plan = planChanges(twin, {
+    db: a.db, kept: new Set(), explicit: new Map(), force: new Set(), ids: () => ({ uid: 0, gid: 0 }), onEvent: () => {},
+    staged: [{ manifest: v2, staged: twin.stage(v2.files, installed), repo: 'memory', sha256: '', explicit: true }],
+  });
+  twin.applyPre(plan.pre);
+  tt.not(state(twin), before, 'the pre operations changed the target');
+  twin.undoPre(plan.pre);
+  tt.same(state(twin), before, 'undone: exactly the old state');
+  tt.same(twin.outside, []);
+});
+
+t.test('removing every package leaves only the root folder', async (tt) => {
+  const twin = createMemoryTarget();
+  const a = transact(twin, empty(), { keep: [], install: [pkg('a', '1', [dir('usr'), dir('usr/share'), file('usr/share/a', 'a'), link('usr/share/l', 'a')])] });
+  transact(twin, a.db, { keep: [], install: [] });
+  tt.same(state(twin), [':dir::755']);
+});
