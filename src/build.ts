@@ -32,7 +32,7 @@ import { DEB_ARCH } from './debian/packages.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';
-import type { EntryType, IndexPackage } from './types.js';
+import type { EntryType, FileEntry, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
@@ -312,12 +312,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Every alternative of a request (`a | b`) counts as asked for: the one installed is explicit.
     const requested = new Set(requests.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
+    let generated: FileEntry[] = [];
     if (debs.length) {
       const done = completeDebianRoot(stage, debs, { debArch: debArch!, epoch: mtime, declared: { users: spec.users, groups: spec.groups } });
       for (const w of done.warnings) emit({ type: 'warning', message: w.message });
       // A folder the scripts made a link is no longer the package's to verify (dpkg's own list keeps it).
       const gone = (p: string) => done.relinked.some((l) => p === l || p.startsWith(`${l}/`));
       if (done.relinked.length) for (const rec of records) rec.files = rec.files.filter((f) => !gone(f.path));
+      generated = done.generated;
     }
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.
@@ -362,7 +364,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     // The database goes in last: its deferred list covers every node, itself included.
     const asRoot = process.getuid?.() === 0;
-    const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [] };
+    const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [], ...(generated.length ? { generated } : {}) };
     addOwnFile(stage, INSTALLED, '');
     if (opts.format === 'dir' && !asRoot) db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
     addOwnFile(stage, INSTALLED, dbBytes(db, (r) => filesJson.get(r)));

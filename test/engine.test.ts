@@ -175,3 +175,31 @@ t.test('removing every package leaves only the root folder', async (tt) => {
   transact(twin, a.db, { keep: [], install: [] });
   tt.same(state(twin), [':dir::755']);
 });
+
+t.test('generated nodes: replaced, removed and config-protected like a package\'s files; a package may not take them', async (tt) => {
+  const twin = createMemoryTarget();
+  const base = [pkg('base', '1', [dir('etc'), dir('var'), dir('usr'), dir('usr/bin'), file('usr/bin/mawk', 'mawk')])];
+  const gen1 = [file('etc/shells', 'sh'), link('usr/bin/awk', 'mawk'), file('var/status', 's1'), link('bin', 'usr/bin')];
+  const a = transact(twin, empty(), { keep: [], install: base, generated: gen1 });
+  clean(tt, twin, { ...a.db, packages: [...a.db.packages, { ...a.db.packages[0], name: 'g', files: a.db.generated! }] }, 'first');
+  tt.same(a.db.generated!.map((e) => e.path), ['etc/shells', 'usr/bin/awk', 'var/status', 'bin']);
+  // A root made before the set was recorded: what is there is replaced without --force-overwrite.
+  const old = createMemoryTarget();
+  old.nodes.set('bin', { kind: 'symlink', mode: 0o777, uid: 0, gid: 0, target: 'usr/bin' });
+  tt.doesNotThrow(() => transact(old, empty(), { keep: [], install: base, generated: gen1 }), 'unrecorded generated nodes are adopted');
+  // The user edits /etc/shells; the next set changes it, drops a link and changes the status.
+  twin.nodes.get('etc/shells')!.content = 'mine';
+  const gen2 = [file('etc/shells', 'sh+bash'), file('var/status', 's2'), link('bin', 'usr/bin')];
+  const b = transact(twin, a.db, { keep: ['base'], install: [], generated: gen2 });
+  tt.equal(twin.hash('etc/shells'), 'mine', 'an edited generated file under etc/ is kept');
+  tt.equal(twin.hash('etc/shells.minos-new'), 'sha-sh+bash', 'the new one beside it');
+  tt.equal(twin.kind('usr/bin/awk'), undefined, 'a node no longer generated is removed');
+  tt.equal(twin.hash('var/status'), 'sha-s2');
+  tt.same(twin.outside, []);
+  // Without a new set the installed one stays as it is.
+  const c = transact(twin, b.db, { keep: ['base'], install: [] });
+  tt.same(c.db.generated, b.db.generated);
+  tt.same(c.plan.pre, []);
+  tt.throws(() => transact(twin, c.db, { keep: ['base'], install: [pkg('x', '1', [dir('var'), file('var/status', 'x')])] }),
+    { code: 'MN0601', message: /\/var\/status is in both .*the image/ }, 'a package may not take a generated node');
+});

@@ -45,6 +45,13 @@ export interface InstalledDb {
   packages: InstalledRecord[];
   /** Owners, modes and nodes not applied on disk (empty when built as root). */
   deferred: Deferred[];
+  /**
+   * Nodes minos made from data rather than from a package (the effects of
+   * Debian maintainer scripts: merged-/usr links, alternatives, the dpkg
+   * database, ld.so.cache, /dev). The live engine derives them again for
+   * every transaction and replaces them as it replaces a package's files.
+   */
+  generated?: FileEntry[];
 }
 
 export function emptyDb(): InstalledDb {

@@ -214,17 +214,18 @@ export function createMemoryTarget(): MemoryTarget {
  * stage `install` (entries equal to installed ones are not staged), plan
  * against the twin, apply pre, commit, apply post. Returns the new database.
  */
-export function transact(t: MemoryTarget, db: InstalledDb, next: { keep: readonly string[]; install: readonly Manifest[] }, opts: { force?: readonly string[]; onEvent?: (e: PlanEvent) => void } = {}): { db: InstalledDb; plan: Plan } {
+export function transact(t: MemoryTarget, db: InstalledDb, next: { keep: readonly string[]; install: readonly Manifest[]; generated?: readonly FileEntry[] }, opts: { force?: readonly string[]; onEvent?: (e: PlanEvent) => void } = {}): { db: InstalledDb; plan: Plan } {
   const installed = new Map<string, FileEntry>();
   for (const r of db.packages) for (const e of r.files) installed.set(e.path, e);
   const staged = next.install.map((m) => ({ manifest: m, staged: t.stage(m.files, installed), repo: 'memory', sha256: '', explicit: true }));
+  const generated = next.generated && { now: next.generated, staged: t.stage(next.generated, new Map((db.generated ?? []).map((e) => [e.path, e]))) };
   const plan = planChanges(t, {
     db, kept: new Set(next.keep), staged, explicit: new Map(), force: new Set(opts.force ?? []),
-    ids: () => ({ uid: 0, gid: 0 }), onEvent: opts.onEvent ?? (() => {}),
+    ids: () => ({ uid: 0, gid: 0 }), onEvent: opts.onEvent ?? (() => {}), generated,
   });
   t.applyPre(plan.pre);
   t.applyPost(plan.post);
   t.staged.clear();
   t.saved.clear();
-  return { db: { ...db, packages: plan.records, deferred: [] }, plan };
+  return { db: { ...db, packages: plan.records, deferred: [], ...(plan.generated.length ? { generated: plan.generated } : {}) }, plan };
 }

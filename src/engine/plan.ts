@@ -44,6 +44,15 @@ export interface PlanInput {
   explicit: ReadonlyMap<string, boolean>;
   /** Paths that may replace nodes no package owns (--force-overwrite). */
   force: ReadonlySet<string>;
+  /**
+   * The nodes minos makes from data (InstalledDb.generated): those after the
+   * transaction, with their staged nodes. They are placed like the files of
+   * a package named '' (a package's entry on the same path is a conflict),
+   * may replace what is on the target without --force-overwrite (minos made
+   * it; a root built before the set was recorded has them unrecorded), and
+   * those under etc/ are config files.
+   */
+  generated?: { now: readonly FileEntry[]; staged: ReadonlyMap<string, string> };
   /** Numeric owner of a folder the plan makes or changes; throws for an unknown account. */
   ids: (e: FileEntry) => { uid: number; gid: number };
   onEvent: (e: PlanEvent) => void;
@@ -57,6 +66,8 @@ export interface Plan {
   configSave: string[];
   /** Paths whose node on the target this transaction replaces or creates. */
   touched: Set<string>;
+  /** The generated set after the transaction: the entries no package took. */
+  generated: FileEntry[];
 }
 
 interface Owned {
@@ -82,6 +93,11 @@ export function byteSorted(paths: Iterable<string>, descending = false): string[
 
 const kindName = (k: Kind) => (k === 'dir' ? 'folder' : k === 'symlink' ? 'symlink' : 'file');
 const configSet = (m: { config: readonly string[] }) => new Set(m.config.map((c) => c.replace(/^\/+/, '')));
+
+/** The generated set after the transaction: as given, else the one installed, unchanged. */
+function generatedOf(input: PlanInput): NonNullable<PlanInput['generated']> {
+  return input.generated ?? { now: input.db.generated ?? [], staged: new Map() };
+}
 
 /** The new ownership map (owners.ts), and the paths each package loses to one that replaces it. */
 function ownership(input: PlanInput, keptRecords: readonly InstalledRecord[]) {
@@ -109,6 +125,8 @@ function ownership(input: PlanInput, keptRecords: readonly InstalledRecord[]) {
   };
   for (const r of keptRecords) for (const e of r.files) place({ e, pkg: r.name });
   for (const s of input.staged) for (const e of s.manifest.files) place({ e, pkg: s.manifest.name, n: s.staged.get(e.path) });
+  const g = generatedOf(input);
+  for (const e of g.now) place({ e, pkg: '', n: g.staged.get(e.path) });
   return { newMap, lost, versions };
 }
 
@@ -116,10 +134,16 @@ export function planChanges(view: TargetView, input: PlanInput): Plan {
   const { db, force, ids, onEvent: emit } = input;
   const oldMap = new Map<string, Owned>();
   for (const r of db.packages) for (const e of r.files) if (!oldMap.has(e.path) || e.type !== 'dir') oldMap.set(e.path, { e, pkg: r.name });
+  for (const e of db.generated ?? []) if (!oldMap.has(e.path)) oldMap.set(e.path, { e, pkg: '' });
   const keptRecords = db.packages.filter((r) => input.kept.has(r.name));
   const { newMap, lost, versions } = ownership(input, keptRecords);
+  const etcFiles = (files: readonly FileEntry[]) => new Set(files.filter((e) => e.type === 'file' && e.path.startsWith('etc/')).map((e) => e.path));
   const configs = new Map([...keptRecords, ...input.staged.map((s) => s.manifest)].map((m) => [m.name, configSet(m)]));
+  configs.set('', etcFiles(generatedOf(input).now));
   const oldConfigs = new Map(db.packages.map((m) => [m.name, configSet(m)]));
+  oldConfigs.set('', etcFiles(db.generated ?? []));
+  // What minos made itself may replace what is there, as --force-overwrite would.
+  const forced = (p: string, pkg: string) => pkg === '' || force.has(p);
   let oldN = 0;
   const nextOld = () => String(oldN++);
   const moveouts: PreOp[] = [];
@@ -161,7 +185,7 @@ export function planChanges(view: TargetView, input: PlanInput): Plan {
       }
       if (k) {
         // Something else (a symlink, perhaps) where a folder must be: never write through it.
-        if (!old && !force.has(p)) throw unowned(p, k, nw.pkg);
+        if (!old && !forced(p, nw.pkg)) throw unowned(p, k, nw.pkg);
         moveouts.push({ op: 'moveout', path: p, old: nextOld() });
       }
       mkdirs.push({ op: 'mkdir', path: p, mode: nw.e.mode, ...ids(nw.e) });
@@ -195,9 +219,9 @@ export function planChanges(view: TargetView, input: PlanInput): Plan {
       puts.push({ op: 'put', path: p, src: nw.n });
       continue;
     }
-    if (!old && !force.has(p)) throw unowned(p, k, nw.pkg);
+    if (!old && !forced(p, nw.pkg)) throw unowned(p, k, nw.pkg);
     if (k === 'dir') {
-      if (!force.has(p) && !dirEmptiedBy(p)) throw unowned(p, k, nw.pkg);
+      if (!forced(p, nw.pkg) && !dirEmptiedBy(p)) throw unowned(p, k, nw.pkg);
       moveouts.push({ op: 'moveout', path: p, old: nextOld() });
       puts.push({ op: 'put', path: p, src: nw.n });
     } else {
@@ -257,5 +281,6 @@ export function planChanges(view: TargetView, input: PlanInput): Plan {
     ...input.staged.map((s) => without(recordOf(s.manifest, s.repo, s.sha256, s.explicit), s.manifest.name)),
   ];
   for (const rec of records) rec.explicit = input.explicit.get(rec.name) ?? rec.explicit;
-  return { pre: [...moveouts, ...mkdirs, ...puts], post: [...post, ...rmdirs, ...attrs], records, configNew, configSave, touched };
+  const generated = generatedOf(input).now.filter((e) => newMap.get(e.path)?.pkg === '');
+  return { pre: [...moveouts, ...mkdirs, ...puts], post: [...post, ...rmdirs, ...attrs], records, configNew, configSave, touched, generated };
 }

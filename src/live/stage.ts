@@ -54,6 +54,8 @@ export interface StageResult {
   /** Nodes whose owner was unknown here: owned (and moded) once every package is known. */
   fixups: { path: string; e: FileEntry }[];
   warnings: string[];
+  /** A Debian package's control text and control members (for the effects of its scripts). */
+  deb?: { control: string; members: Record<string, string> };
 }
 
 /** Installed entries (path → entry): a staged entry equal to the installed one is not staged. */
@@ -83,6 +85,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
     else lchownSync(p, uid, gid);
   };
   let r: { sha256: string };
+  let deb: StageResult['deb'];
   try {
   const sink: PackageSink = {
       manifest(m) {
@@ -169,6 +172,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
     const d = readDeb(file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
     manifest = d.manifest;
     r = d;
+    deb = { control: Buffer.from(d.manifestBytes).toString('utf8'), members: d.members };
   } else r = readPackage(file, { keyring: job.keyring, expect: job.expect, sink });
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -176,5 +180,5 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   if (job.cacheSha256 !== undefined && r.sha256 !== job.cacheSha256) {
     throw new MinosError('MN0205', `${file}: sha256 is ${r.sha256}, expected ${job.cacheSha256}`, { data: { file } });
   }
-  return { manifest: manifest!, sha256: r.sha256, staged: [...staged], regular, unsynced, fixups, warnings };
+  return { manifest: manifest!, sha256: r.sha256, staged: [...staged], regular, unsynced, fixups, warnings, ...(deb ? { deb } : {}) };
 }

@@ -24,7 +24,8 @@ import { createTxn, crashPoint, discardTxn, pendingReport, recover, runJournal, 
 import { expectOf, fetchToCache, keyringFor, resolveAction, type Action, type Resolution, type Target } from './resolve.js';
 import { loadDb, openRoot, rootArch } from './root.js';
 import type { StageResult } from './stage.js';
-import { planChanges, type Plan } from '../engine/plan.js';
+import { planChanges, type Plan, type PlanInput } from '../engine/plan.js';
+import { debianRoot, debianStep } from './debian.js';
 import { rootView } from './rootview.js';
 import { createStagePool, type StagePool } from './stagepool.js';
 
@@ -97,6 +98,7 @@ interface StagedPkg {
   sha256: string;
   /** path → staged number (new/N) */
   staged: Map<string, string>;
+  deb?: StageResult['deb'];
 }
 
 function lst(p: string): Stats | undefined {
@@ -279,7 +281,7 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
           fixups.push(...r.fixups);
           for (const u of r.unsynced) unsynced.push(u);
           for (let k = 0; k < r.regular; k++) crashPoint();
-          staged.push({ target: t, manifest: r.manifest, sha256: r.sha256, staged: new Map(r.staged) });
+          staged.push({ target: t, manifest: r.manifest, sha256: r.sha256, staged: new Map(r.staged), deb: r.deb });
           stagedBytes += r.manifest.installedSize;
           emit({ type: 'package', name: t.locator.name, version: t.locator.version, index: i + 1, total: res.targets.length, bytes: stagedBytes });
         }
@@ -293,12 +295,29 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
         lchownSync(f.path, uid, gid);
         if (f.e.type !== 'symlink') ownPath(f.path, f.e, { chown: false, ids, fixups: [] });
       }
+      // A Debian root: packages land through merged-/usr, the scripts' effects are derived again.
+      const deb = debianRoot(db, rootArch(root, db), staged.some((x) => x.deb));
+      let generated: PlanInput['generated'];
+      if (deb) {
+        const step = debianStep(root, db, deb, db.packages.filter((r) => res.kept.has(r.name)), staged, {
+          newDir: txn.newDir, chown, epoch: Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)),
+          ids: (e) => {
+            const uid = ids.uid(e.owner);
+            const gid = ids.gid(e.group);
+            return uid === undefined || gid === undefined ? undefined : { uid, gid };
+          },
+        });
+        step.packages.forEach((p, i) => Object.assign(staged[i], { manifest: p.manifest, staged: p.staged }));
+        for (const w of step.warnings) emit({ type: 'warning', message: w });
+        unsynced.push(...step.unsynced);
+        generated = step.generated;
+      }
       // Staged content must be on disk before the journal lets it into the root.
       // (one syncfs, run while the operations are planned; awaited before the journal).
       const durable = unsynced.length > 16 ? syncFsAsync(root) : Promise.resolve(false);
       const force = new Set((opts.forceOverwrite ?? []).map((p) => p.replace(/^\/+/, '').replace(/\/+$/, '')));
       const plan = planChanges(rootView(root), {
-        db, kept: res.kept, explicit: res.explicit, force, onEvent: emit,
+        db, kept: res.kept, explicit: res.explicit, force, onEvent: emit, generated,
         staged: staged.map((s) => ({ manifest: s.manifest, staged: s.staged, repo: s.target.locator.repo, sha256: s.sha256, explicit: s.target.explicit })),
         ids: (e) => {
           if (!chown) return { uid: 0, gid: 0 };
@@ -313,7 +332,7 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       result.configSave = plan.configSave;
 
       const deferred = db.deferred.filter((d) => !plan.touched.has(d.path) && plan.records.some((r) => res.kept.has(r.name) && r.files.some((e) => e.path === d.path)));
-      const newDb: InstalledDb = { format: 1, world: res.world, packages: plan.records, deferred };
+      const newDb: InstalledDb = { format: 1, world: res.world, packages: plan.records, deferred, ...(plan.generated.length ? { generated: plan.generated } : {}) };
       const hist = readHistory(root);
       const { history, id } = appendGeneration(hist, { time: new Date().toISOString(), command: opts.command, before: genPackages(db.packages), after: genPackages(plan.records) });
       result.generation = id;

@@ -1,0 +1,143 @@
+/**
+ * The live commands on a Debian root: install, upgrade, remove and rollback
+ * of real Debian packages on the essential root minos built, with the
+ * scripts' effects and the dpkg database kept in step (probed with dpkg in a
+ * chroot), `verify` clean after every step, and the root after rolling back
+ * to generation 0 equal, entry for entry, to a fresh build.
+ *
+ * The upgrade comes from a second Debian repository made here: busybox-static
+ * rebuilt with dpkg-deb under a higher version, with its program moved from
+ * /bin to /usr/bin (the merged-/usr move), listed in a Packages file and an
+ * InRelease signed with a throwaway OpenPGP key.
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import t from 'tap';
+import { minos, ROOT, sh, tempDir } from './lib/cli.js';
+import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
+
+const SPEC = join(ROOT, 'images/debian-minimal.yaml');
+const MIRROR = debianMirror(['busybox-static']);
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+function chroot(root: string, cmd: string): string {
+  const r = spawnSync('chroot', [root, '/bin/sh', '-c', cmd], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`;
+}
+
+/** path -> type, mode, owner, link target and content hash of every entry, minos's own state left out. */
+function treeOf(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    if (/^(var\/lib\/minos|var\/cache\/minos|etc\/minos)(\/|$)/.test(rel)) return;
+    const abs = join(root, rel);
+    const st = lstatSync(abs);
+    const kind = st.isSymbolicLink() ? `l ${readlinkSync(abs)}` : st.isDirectory() ? 'd' : st.isFile() ? `f ${sha256(readFileSync(abs)).slice(0, 16)}` : `n ${st.rdev}`;
+    out[rel || '.'] = `${kind} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`;
+    if (st.isDirectory()) for (const n of readdirSync(abs).sort()) walk(rel ? `${rel}/${n}` : n);
+  };
+  walk('');
+  return out;
+}
+
+/** A signed Debian repository (suite "updates") holding busybox-static under version `version`, its program in /usr/bin. */
+async function updateRepo(dir: string, version: string): Promise<{ repo: string; keyring: string }> {
+  const packages = readFileSync(join(MIRROR, 'dists/bookworm/main/binary-amd64/Packages'), 'utf8');
+  const orig = join(MIRROR, stanzaOf(packages, 'busybox-static').Filename);
+  const work = join(dir, 'deb');
+  sh(`dpkg-deb -R '${orig}' '${work}'`);
+  mkdirSync(join(work, 'usr/bin'), { recursive: true });
+  renameSync(join(work, 'bin/busybox'), join(work, 'usr/bin/busybox'));
+  sh(`rmdir '${join(work, 'bin')}' && sed -i 's/^Version: .*/Version: ${version}/' '${join(work, 'DEBIAN/control')}'`);
+  const repo = join(dir, 'repo');
+  const file = `pool/main/b/busybox/busybox-static_${version.replace(/^\d+:/, '')}_amd64.deb`;
+  mkdirSync(join(repo, 'pool/main/b/busybox'), { recursive: true });
+  sh(`dpkg-deb --root-owner-group -Zxz -b '${work}' '${join(repo, file)}' >/dev/null`);
+  const deb = readFileSync(join(repo, file));
+  const control = sh(`dpkg-deb -f '${join(repo, file)}'`).trimEnd();
+  const stanza = `${control}\nFilename: ${file}\nSize: ${deb.length}\nSHA256: ${sha256(deb)}\n`;
+  const list = 'main/binary-amd64/Packages';
+  mkdirSync(join(repo, 'dists/updates/main/binary-amd64'), { recursive: true });
+  writeFileSync(join(repo, 'dists/updates', list), stanza);
+  const release = [
+    'Origin: minos-test', 'Suite: updates', 'Codename: updates', `Date: ${new Date().toUTCString()}`, 'Architectures: amd64', 'Components: main',
+    'SHA256:', ` ${sha256(stanza)} ${Buffer.byteLength(stanza)} ${list}`, '',
+  ].join('\n');
+  const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'minos test updates' }], format: 'object' });
+  const signed = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys: privateKey });
+  writeFileSync(join(repo, 'dists/updates/InRelease'), signed);
+  const keyring = join(dir, 'updates.gpg');
+  writeFileSync(keyring, publicKey.write());
+  return { repo, keyring };
+}
+
+t.test('install, upgrade, remove and rollback on a Debian root keep dpkg and the effects in step', async (t) => {
+  const dir = tempDir(t, 'minos-deblive-');
+  const root = join(dir, 'root');
+  const fresh = join(dir, 'fresh');
+  let r = minos(['build', SPEC, '-o', root, '--lock', join(dir, 'a.lock.json')]);
+  t.equal(r.code, 0, r.stderr);
+  r = minos(['build', SPEC, '-o', fresh, '--lock', join(dir, 'b.lock.json')]);
+  t.equal(r.code, 0, r.stderr);
+  const m = (...args: string[]) => minos(['--root', root, ...args]);
+  const clean = (what: string) => {
+    const v = m('verify');
+    t.equal(v.code, 0, `${what}: verify is clean ${v.stdout.slice(0, 400)}${v.stderr}`);
+    t.match(chroot(root, 'dpkg --audit && echo audit-ok'), /^audit-ok$/m, `${what}: dpkg --audit is clean`);
+    t.match(chroot(root, 'dpkg --verify && echo verify-ok'), /^verify-ok$/m, `${what}: dpkg --verify is clean`);
+  };
+
+  // The image names its Debian repository without a location: give it the mirror.
+  t.equal(m('repo', 'remove', 'debian-bookworm').code, 0);
+  r = m('repo', 'add', 'debian-bookworm', MIRROR, '--suite', 'bookworm', '--keyring', KEYRING);
+  t.equal(r.code, 0, r.stderr);
+
+  r = m('install', 'busybox-static');
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stderr, /exists on the root/, 'Debian packages land through the merged-/usr links');
+  t.match(chroot(root, 'dpkg -l busybox-static'), /^ii {2}busybox-static +1:1\.35\.0-4\+deb12u1\+b1 /m, 'dpkg lists it installed');
+  t.match(chroot(root, 'dpkg -S /bin/busybox'), /^busybox-static: \/bin\/busybox$/m, 'dpkg -S knows its file');
+  t.match(chroot(root, 'busybox echo runs'), /^runs$/m);
+  t.match(chroot(root, 'dpkg -l | grep -c "^ii"'), /^70$/m);
+  t.ok(statSync(join(root, 'lib')).isDirectory() && lstatSync(join(root, 'lib')).isSymbolicLink(), '/lib is still a link');
+  clean('install');
+
+  const up = await updateRepo(dir, '1:1.35.0-4+deb12u1+b2');
+  r = m('repo', 'add', 'updates', up.repo, '--suite', 'updates', '--keyring', up.keyring);
+  t.equal(r.code, 0, r.stderr);
+  r = m('upgrade');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /busybox-static/);
+  t.match(chroot(root, 'dpkg -l busybox-static'), /^ii {2}busybox-static +1:1\.35\.0-4\+deb12u1\+b2 /m, 'dpkg lists the new version');
+  t.match(chroot(root, 'dpkg -S /usr/bin/busybox'), /^busybox-static: \/usr\/bin\/busybox$/m, 'its list names the new path');
+  t.match(chroot(root, 'busybox echo upgraded'), /^upgraded$/m, 'the program is there through both paths');
+  t.match(chroot(root, 'ls -l /bin/busybox /usr/bin/busybox | wc -l'), /^2$/m);
+  clean('upgrade');
+
+  r = m('rollback');
+  t.equal(r.code, 0, r.stderr);
+  t.match(chroot(root, 'dpkg -l busybox-static'), /^ii {2}busybox-static +1:1\.35\.0-4\+deb12u1\+b1 /m, 'rolled back to the first version');
+  t.match(chroot(root, 'dpkg -S /bin/busybox'), /^busybox-static: \/bin\/busybox$/m);
+  clean('rollback');
+
+  r = m('remove', 'busybox-static');
+  t.equal(r.code, 0, r.stderr);
+  t.match(chroot(root, 'dpkg -l busybox-static 2>&1'), /no packages found/, 'dpkg no longer knows it');
+  t.same(readdirSync(join(root, 'var/lib/dpkg/info')).filter((f) => f.startsWith('busybox')), [], 'its dpkg info files are gone');
+  clean('remove');
+
+  r = m('remove', 'hostname');
+  t.equal(r.code, 3, 'an Essential package is not removed without --allow-essential');
+  t.match(r.stderr, /the Essential package hostname \[MN0303\]/);
+
+  r = m('rollback', '0');
+  t.equal(r.code, 0, r.stderr);
+  const a = treeOf(root);
+  const b = treeOf(fresh);
+  const diff = Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]);
+  t.same(diff.map((k) => `${k}: ${a[k]} | ${b[k]}`), [], 'back at generation 0: the root equals a fresh build, entry for entry');
+  clean('rollback 0');
+});
