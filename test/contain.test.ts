@@ -240,6 +240,13 @@ t.test('build outputs: refusals, atomic replacement under SIGKILL, signals', asy
     t.match(r.stderr, re);
   }
   t.equal(build(join(f.repo, 'sub')).code, 0, 'a new folder is fine');
+  if (existsSync('/dev/shm')) {
+    const shm = join('/dev/shm', `minos-test-${process.pid}`);
+    t.teardown(() => rmSync(shm, { recursive: true, force: true }));
+    const r = build(shm);
+    t.equal(r.code, 0, `/dev/shm is a tmpfs for files like any other: ${r.stderr}`);
+    t.equal(build('/dev/x').code, 2, 'the rest of /dev is refused');
+  }
   mkdirSync(join(work, 'mine'));
   writeFileSync(join(work, 'mine/keep'), 'mine');
   const foreign = build('mine');

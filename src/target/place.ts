@@ -208,7 +208,8 @@ export interface CheckOutputOptions {
 /**
  * Refuse (MN0116, exit 2) an output path whose replacement would delete
  * what minos did not make: `/`, the current folder or one holding it, the
- * spec's folder or one holding it, anything under /proc, /sys or /dev, a
+ * spec's folder or one holding it, anything under /proc, /sys or /dev (but
+ * /dev/shm, a tmpfs), a
  * symbolic link, or an existing non-empty file or folder that is not a
  * previous minos output (unless `force`). `out` is absolute.
  */
@@ -218,7 +219,9 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
   const cwd = opts.cwd ?? process.cwd();
   if (within(cwd, out)) throw refuse('is the current folder or holds it, refusing to replace it', 'give a new path, e.g. -o ./rootfs');
   if (within(dirname(opts.specFile), out)) throw refuse('holds the image spec, refusing to replace it', 'give a path outside the spec\'s folder, e.g. -o ./rootfs');
-  for (const pseudo of ['/proc', '/sys', '/dev']) if (within(out, pseudo)) throw refuse(`is under ${pseudo}, which holds no files`);
+  // /dev/shm is a tmpfs for files like any other.
+  const shm = out.startsWith('/dev/shm/');
+  for (const pseudo of ['/proc', '/sys', '/dev']) if (within(out, pseudo) && !shm) throw refuse(`is under ${pseudo}, which holds no files`);
   const st = lstatSync(out, { throwIfNoEntry: false });
   if (!st) return;
   if (st.isSymbolicLink()) {
