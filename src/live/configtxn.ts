@@ -14,7 +14,8 @@ import { ioError } from '../errors.js';
 import { CREATE_NEW, writeAll } from '../fsutil.js';
 import { CAP, readInput } from '../input.js';
 import { noEvents, type Emit } from './events.js';
-import { createTxn, discardTxn, runJournal, type Journal, type PostOp, type PreOp } from './journal.js';
+import { createTxn, discardTxn, runJournal, type Journal } from './journal.js';
+import type { PostOp, PreOp } from '../engine/target.js';
 
 export interface FileChange {
   /** Path relative to the root. */

@@ -14,7 +14,6 @@
  * data); the new ones from their .deb. The account files are not regenerated:
  * the root's stay (see ACCOUNT_FILES).
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, fchmodSync, fchownSync, lchownSync, lstatSync, openSync, readFileSync, symlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
@@ -26,7 +25,7 @@ import { DEB_ARCH } from '../debian/packages.js';
 import { sameEntry } from '../engine/owners.js';
 import { mappedEntry } from '../engine/stage.js';
 import { ioError, MinosError } from '../errors.js';
-import { CREATE_NEW, readTextIfAny, under, writeAll } from '../fsutil.js';
+import { CREATE_NEW, makeNode, readTextIfAny, under, writeAll } from '../fsutil.js';
 import type { Arch } from '../solve/depend.js';
 import type { FileEntry, Manifest } from '../types.js';
 
@@ -190,8 +189,7 @@ export function debianStep(root: string, db: InstalledDb, d: DebianRoot, kept: r
           warnings.push(`/${e.path}: not running as root, device node not created`);
           continue;
         }
-        const r = spawnSync('mknod', ['-m', '0600', p, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)], { encoding: 'utf8' });
-        if (r.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(r.stderr || String(r.error)).trim()}`);
+        makeNode(p, e);
         lchownSync(p, id.uid, id.gid);
         // By path, never by opening it: opening a device can have effects.
         chmodSync(p, e.mode);

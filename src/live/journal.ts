@@ -36,19 +36,9 @@ import { CAP, readInputTextIfAny } from '../input.js';
 import { HISTORY_FILE, TXN_DIR } from './root.js';
 import { OLD_DB, salvageTxn } from './salvage.js';
 import { fsyncDir, syncDirs } from './sync.js';
+import type { PostOp, PreOp } from '../engine/target.js';
 
 export { fsyncDir, syncDirs, syncFs, syncFsAsync } from './sync.js';
-
-export type PreOp =
-  | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number }
-  | { op: 'moveout'; path: string; old: string }
-  | { op: 'put'; path: string; src: string; old?: string };
-
-export type PostOp =
-  | { op: 'unlink'; path: string }
-  | { op: 'save'; path: string; to: string }
-  | { op: 'rmdir'; path: string }
-  | { op: 'attr'; path: string; mode: number; uid: number; gid: number };
 
 export interface Journal {
   format: 1;

@@ -9,11 +9,10 @@
  * operations, crash points and the journal stay on the main thread, in
  * package order.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
-import { CREATE_NEW } from '../fsutil.js';
+import { CREATE_NEW, makeNode } from '../fsutil.js';
 import { readDeb } from '../debian/deb.js';
 import { readPackage, type PackageSink } from '../pkg/read.js';
 import { checkIndexEntry } from '../repo/index.js';
@@ -118,9 +117,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
             if (tn === undefined) throw new MinosError('MN0110', `${file}: hardlink ${quote(e.path)} to an unstaged file`);
             linkSync(join(newDir, tn), p);
           } else if (e.type === 'fifo' || chown) {
-            const args = e.type === 'fifo' ? ['-m', '0600', p, 'p'] : ['-m', '0600', p, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
-            const res = spawnSync('mknod', args, { encoding: 'utf8' });
-            if (res.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(res.stderr || String(res.error)).trim()}`);
+            makeNode(p, e);
             if (chown) ownLink(p, e);
             // By path, never by opening it: opening a device can have effects. mknod just made p in our own folder.
             chmodSync(p, e.mode);
