@@ -18,6 +18,7 @@ import * as openpgp from 'openpgp';
 import t from 'tap';
 import { minos, ROOT, sh, tempDir } from './lib/cli.js';
 import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
+import { injectRun, points, rootState, sameTree, treeDiff } from './lib/crash.js';
 
 const SPEC = join(ROOT, 'images/debian-minimal.yaml');
 const MIRROR = debianMirror(['busybox-static']);
@@ -140,4 +141,74 @@ t.test('install, upgrade, remove and rollback on a Debian root keep dpkg and the
   const diff = Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]);
   t.same(diff.map((k) => `${k}: ${a[k]} | ${b[k]}`), [], 'back at generation 0: the root equals a fresh build, entry for entry');
   clean('rollback 0');
+});
+
+/**
+ * Faults during a Debian install (its effects staged and journaled with the
+ * packages): SIGKILL at a disk-changing step, at a system call (and in the
+ * recovery after it), and ENOSPC at a system call. After the next command
+ * the root is exactly as before or as after, nothing is left over, and
+ * `verify` is clean. MINOS_FULL=1 (`make test-crash`) runs 30 trials.
+ */
+t.test('SIGKILL and ENOSPC during a Debian install: exactly the old or the new root', async (t) => {
+  const FULL = process.env.MINOS_FULL === '1';
+  const dir = tempDir(t, 'minos-deblive-crash-');
+  const template = join(dir, 'template');
+  const env = { SOURCE_DATE_EPOCH: '1700000000' };
+  const m = (root: string, args: string[], extra: Record<string, string> = {}) => minos(['--root', root, ...args], { env: { ...env, ...extra } });
+  const r = minos(['build', SPEC, '-o', template, '--lock', join(dir, 'lock.json')], { env });
+  t.equal(r.code, 0, r.stderr);
+  m(template, ['repo', 'remove', 'debian-bookworm']);
+  t.equal(m(template, ['repo', 'add', 'debian-bookworm', MIRROR, '--suite', 'bookworm', '--keyring', KEYRING]).code, 0);
+  const args = ['install', 'busybox-static'];
+  const copy = (to: string) => sh(`rm -rf '${to}' && cp -a '${template}' '${to}'`);
+  const probe = join(dir, 'probe');
+  copy(probe);
+  const found = points(probe, args, { ...env, MINOS_CRASH_COUNT: '1' });
+  const steps = Number(/minos-crash-steps: (\d+)/.exec(found.stderr ?? '')?.[1] ?? 0);
+  t.ok(steps > 10 && found.length > 10, `${steps} disk-changing steps, ${found.length} system calls to fault`);
+  const old = rootState(template);
+  const after = rootState(probe);
+  const judge = (root: string, what: string, allowed = ['old', 'new']) => {
+    const q = m(root, ['recover']);
+    t.equal(q.code, 0, `${what}: recover ${q.stderr}`);
+    const st = rootState(root);
+    const is = sameTree(st.tree, old.tree) ? 'old' : sameTree(st.tree, after.tree) ? 'new' : undefined;
+    t.ok(is && allowed.includes(is), `${what}: ${allowed.join(' or ')} state (${is})`, is ? undefined : { vsOld: treeDiff(st.tree, old.tree), vsNew: treeDiff(st.tree, after.tree) });
+    t.same(st.litter, [], `${what}: nothing left over`);
+    const v = m(root, ['verify']);
+    t.equal(v.code, 0, `${what}: verify clean ${v.stdout.slice(0, 300)}`);
+  };
+  const trials = FULL ? 10 : 1;
+  const root = join(dir, 'trial');
+  // Calls on the root only (not the loading of node's own modules), spread over the run and over the classes.
+  const onRoot = found.filter((p) => p.call.includes('ROOT'));
+  const classes = [...new Set(onRoot.map((p) => p.cls))];
+  const spread = <T>(list: readonly T[], i: number) => list[Math.min(list.length - 1, Math.floor((list.length * (i + 0.5)) / trials))];
+  for (let i = 0; i < trials; i++) {
+    const step = Math.max(1, Math.round((steps * (i + 0.5)) / trials));
+    copy(root);
+    m(root, args, { MINOS_CRASH_AFTER: String(step) });
+    judge(root, `SIGKILL at step ${step} of ${steps}`);
+    copy(root);
+    const p = spread(onRoot.filter((c) => c.cls === classes[i % classes.length]), i);
+    const k = injectRun(root, args, p.syscall, p.n, 'signal=KILL');
+    const rec = points(root, ['recover']);
+    let what = `SIGKILL at ${p.syscall} #${p.n} (${k.injected ?? 'not reached'})`;
+    if (rec.length) {
+      const q = rec[i % rec.length];
+      const rr = injectRun(root, ['recover'], q.syscall, q.n, 'signal=KILL');
+      what += `, recovery killed at ${q.syscall} #${q.n} (${rr.injected ?? 'not reached'})`;
+    }
+    judge(root, what);
+    copy(root);
+    const e = spread(onRoot.filter((f) => ['write', 'openat', 'rename', 'mkdir', 'link', 'fsync'].includes(f.cls)), i);
+    const res = injectRun(root, args, e.syscall, e.n, 'error=ENOSPC');
+    const lines = res.stderr.split('\n').filter((l) => l && !/^minos: (warning|recovered|took over)/.test(l));
+    if (res.code !== 0) {
+      t.equal(lines.length, 1, `ENOSPC at ${e.syscall} #${e.n}: one line of error`);
+      t.notMatch(res.stderr, /internal error/);
+    }
+    judge(root, `ENOSPC at ${e.syscall} #${e.n} (${res.injected ?? 'not reached'})`, res.code === 0 || /committed/.test(res.stderr) ? ['new'] : ['old']);
+  }
 });
