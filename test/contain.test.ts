@@ -311,6 +311,23 @@ t.test('live roots: litter, a lock that is a folder, unreadable and missing jour
   t.match(locked.stderr, /var\/lib\/minos\/lock: is a folder, not a lock file \[MN0115\]/);
   rmSync(join(db, 'lock'), { recursive: true });
 
+  // a database whose file list leads outside the root: refused as corrupt before anything is removed
+  const good = readFileSync(join(db, 'installed.json'));
+  const canary = join(fx.dir, 'canary');
+  writeFileSync(canary, 'outside');
+  for (const key of ['packages', 'generated']) {
+    const d = JSON.parse(good.toString());
+    const evil = { path: `../../${canary.split('/').slice(1).join('/')}`, type: 'file', mode: 0o644, owner: 'root', group: 'root', size: 7, sha256: '0'.repeat(64) };
+    if (key === 'packages') d.packages[0].files.push(evil);
+    else d.generated = [evil];
+    writeFileSync(join(db, 'installed.json'), JSON.stringify(d));
+    const r = fx.run(['remove', 'a']);
+    t.equal(r.code, 1, `${key}: ${r.stderr}`);
+    t.match(r.stderr, /corrupt installed database: .*"\.\." path component \[MN0004\]/);
+    t.equal(readFileSync(canary, 'utf8'), 'outside', `${key}: the file outside the root is untouched`);
+  }
+  writeFileSync(join(db, 'installed.json'), good);
+
   // a transaction killed after its journal, whose journal then became garbage
   const before = snapshot(fx.root);
   const steps = (args: string[]) => Number(/minos-crash-steps: (\d+)/.exec(fx.run(args, { MINOS_CRASH_COUNT: '1' }).stderr)?.[1]);
