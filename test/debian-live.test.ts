@@ -92,6 +92,9 @@ t.test('install, upgrade, remove and rollback on a Debian root keep dpkg and the
   };
 
   // The image names its Debian repository without a location: give it the mirror.
+  r = m('install', 'busybox-static');
+  t.equal(r.code, 3);
+  t.match(r.stderr, /no package named busybox-static \[MN0302\] \(hint: repository "debian-bookworm" has no location on this machine/, 'a repository without a location is named');
   t.equal(m('repo', 'remove', 'debian-bookworm').code, 0);
   r = m('repo', 'add', 'debian-bookworm', MIRROR, '--suite', 'bookworm', '--keyring', KEYRING);
   t.equal(r.code, 0, r.stderr);
