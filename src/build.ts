@@ -23,6 +23,7 @@ import { findEntry, packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
 import type { Arch } from './solve/depend.js';
+import type { PackageEvent, WarningEvent } from './engine/events.js';
 import { recordOf, replaceSets } from './engine/owners.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
 import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
@@ -40,9 +41,9 @@ import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materia
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
-  | { type: 'package'; name: string; version: string; index: number; total: number; bytes: number }
+  | PackageEvent
   | { type: 'writing'; format: OutputFormat }
-  | { type: 'warning'; message: string };
+  | WarningEvent;
 
 export interface BuildOptions {
   spec: ImageSpec;

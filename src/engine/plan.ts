@@ -17,6 +17,7 @@ import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { MinosError } from '../errors.js';
 import type { FileEntry, Manifest } from '../types.js';
 import { claim, recordOf, replaceSets, sameEntry, type Claimant } from './owners.js';
+import type { ConfigNewEvent, ConfigSaveEvent, WarningEvent } from './events.js';
 import type { Kind, PostOp, PreOp, TargetView } from './target.js';
 
 /** A package staged for the transaction: its verified manifest and the staged node of each path. */
@@ -29,10 +30,7 @@ export interface StagedPackage {
   explicit: boolean;
 }
 
-export type PlanEvent =
-  | { type: 'config-new'; path: string; package: string }
-  | { type: 'config-save'; path: string; package: string }
-  | { type: 'warning'; message: string };
+export type PlanEvent = ConfigNewEvent | ConfigSaveEvent | WarningEvent;
 
 export interface PlanInput {
   /** The installed database before the transaction. */
