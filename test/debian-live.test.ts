@@ -215,3 +215,22 @@ t.test('SIGKILL and ENOSPC during a Debian install: exactly the old or the new r
     judge(root, `ENOSPC at ${e.syscall} #${e.n} (${res.injected ?? 'not reached'})`, res.code === 0 || /committed/.test(res.stderr) ? ['new'] : ['old']);
   }
 });
+
+t.test('as an ordinary user: a rootless Debian root takes installs and rollbacks, verify stays clean', async (t) => {
+  const dir = tempDir(t, 'minos-deblive-user-');
+  sh(`chmod 755 '${dir}' && mkdir '${dir}/w' && chown nobody '${dir}/w'`);
+  const root = join(dir, 'w/root');
+  const as = (args: string[]) => minos(args, { user: 'nobody', env: { HOME: join(dir, 'w') } });
+  let r = as(['build', SPEC, '-o', root]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /not running as root: \d+ owners and device nodes could not be applied/);
+  const m = (...args: string[]) => as(['--root', root, ...args]);
+  t.equal(m('repo', 'remove', 'debian-bookworm').code, 0);
+  t.equal(m('repo', 'add', 'debian-bookworm', MIRROR, '--suite', 'bookworm', '--keyring', KEYRING).code, 0);
+  for (const step of [['install', 'busybox-static'], ['rollback'], ['install', 'busybox-static'], ['remove', 'busybox-static']]) {
+    r = m(...step);
+    t.equal(r.code, 0, `${step.join(' ')}: ${r.stderr}`);
+    const v = m('verify');
+    t.equal(v.code, 0, `${step.join(' ')}: verify clean (device nodes stay deferred) ${v.stdout.slice(0, 300)}${v.stderr}`);
+  }
+});

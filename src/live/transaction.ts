@@ -331,7 +331,17 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       result.configNew = plan.configNew;
       result.configSave = plan.configSave;
 
-      const deferred = db.deferred.filter((d) => !plan.touched.has(d.path) && plan.records.some((r) => res.kept.has(r.name) && r.files.some((e) => e.path === d.path)));
+      // Owners and nodes still not applied: those of kept files and generated nodes this transaction left as they were,
+      // and device nodes it could not make (not running as root).
+      const still = new Set([...plan.records.filter((r) => res.kept.has(r.name)).flatMap((r) => r.files.map((e) => e.path)), ...plan.generated.map((e) => e.path)]);
+      const deferred = db.deferred.filter((d) => !plan.touched.has(d.path) && still.has(d.path));
+      if (!chown) {
+        const have = new Set(deferred.map((d) => d.path));
+        for (const e of plan.generated) {
+          if ((e.type !== 'char' && e.type !== 'block') || have.has(e.path)) continue;
+          deferred.push({ path: e.path, uid: ids.uid(e.owner) ?? 0, gid: ids.gid(e.group) ?? 0, mode: e.mode, type: e.type, devmajor: e.devmajor, devminor: e.devminor });
+        }
+      }
       const newDb: InstalledDb = { format: 1, world: res.world, packages: plan.records, deferred, ...(plan.generated.length ? { generated: plan.generated } : {}) };
       const hist = readHistory(root);
       const { history, id } = appendGeneration(hist, { time: new Date().toISOString(), command: opts.command, before: genPackages(db.packages), after: genPackages(plan.records) });
