@@ -109,6 +109,15 @@ t.test('install, upgrade, remove and rollback on a Debian root keep dpkg and the
   t.ok(statSync(join(root, 'lib')).isDirectory() && lstatSync(join(root, 'lib')).isSymbolicLink(), '/lib is still a link');
   clean('install');
 
+  // dpkg run inside the root changed its status: minos stops rather than lose that.
+  const status = join(root, 'var/lib/dpkg/status');
+  const saved = readFileSync(status);
+  writeFileSync(status, Buffer.concat([saved, Buffer.from('\n')]));
+  r = m('remove', 'busybox-static');
+  t.equal(r.code, 6, 'a dpkg status changed outside minos stops the transaction');
+  t.match(r.stderr, /\/var\/lib\/dpkg\/status was changed outside minos .* \[MN0601\]/);
+  writeFileSync(status, saved);
+
   const up = await updateRepo(dir, '1:1.35.0-4+deb12u1+b2');
   r = m('repo', 'add', 'updates', up.repo, '--suite', 'updates', '--keyring', up.keyring);
   t.equal(r.code, 0, r.stderr);

@@ -26,6 +26,7 @@ import { sameEntry } from '../engine/owners.js';
 import { mappedEntry } from '../engine/stage.js';
 import { ioError, MinosError } from '../errors.js';
 import { CREATE_NEW, makeNode, readTextIfAny, under, writeAll } from '../fsutil.js';
+import { rootView } from './rootview.js';
 import type { Arch } from '../solve/depend.js';
 import type { FileEntry, Manifest } from '../types.js';
 
@@ -92,6 +93,23 @@ function keptPackage(root: string, r: InstalledRecord, stanzas: Map<string, [str
   return { control, scripts, conffiles: r.config, files };
 }
 
+/**
+ * The dpkg status minos wrote must still be the one on the root: a status
+ * changed since (dpkg run inside the root) would be replaced and its
+ * changes lost, so the transaction stops first (MN0601) unless forced.
+ */
+function checkDpkgStatus(root: string, db: InstalledDb, force: ReadonlySet<string>): void {
+  const path = `${DPKG}/status`;
+  const was = db.generated?.find((e) => e.path === path);
+  if (!was || force.has(path)) return;
+  const view = rootView(root);
+  if (view.kind(path) === 'file' && view.hash(path) === was.sha256) return;
+  throw new MinosError('MN0601', `/${path} was changed outside minos (dpkg run inside the root?); this transaction would replace it and lose those changes`, {
+    data: { path: `/${path}` },
+    hint: `restore it, or pass --force-overwrite /${path} to let minos write its own`,
+  });
+}
+
 export interface DebianStep {
   /** The staged packages, Debian ones with the paths they land on (merged-/usr, relinked folders). */
   packages: LivePackage[];
@@ -109,8 +127,9 @@ export interface DebianStep {
  * `chown`: apply owners and make device nodes (running as root).
  */
 export function debianStep(root: string, db: InstalledDb, d: DebianRoot, kept: readonly InstalledRecord[], staged: readonly LivePackage[], opts: {
-  newDir: string; chown: boolean; ids: (e: FileEntry) => { uid: number; gid: number } | undefined; epoch: number;
+  newDir: string; chown: boolean; ids: (e: FileEntry) => { uid: number; gid: number } | undefined; epoch: number; force: ReadonlySet<string>;
 }): DebianStep {
+  checkDpkgStatus(root, db, opts.force);
   const mapped = staged.map((s) => (s.deb ? { ...s, manifest: { ...s.manifest, files: s.manifest.files.map((e) => mappedEntry(e, d.map)) }, staged: new Map([...s.staged].map(([p, n]) => [d.map(p), n])) } : s));
   const stanzas = statusStanzas(root);
   const keptDeb = kept.filter((r) => r.debian);

@@ -295,12 +295,13 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
         lchownSync(f.path, uid, gid);
         if (f.e.type !== 'symlink') ownPath(f.path, f.e, { chown: false, ids, fixups: [] });
       }
+      const force = new Set((opts.forceOverwrite ?? []).map((p) => p.replace(/^\/+/, '').replace(/\/+$/, '')));
       // A Debian root: packages land through merged-/usr, the scripts' effects are derived again.
       const deb = debianRoot(db, rootArch(root, db), staged.some((x) => x.deb));
       let generated: PlanInput['generated'];
       if (deb) {
         const step = debianStep(root, db, deb, db.packages.filter((r) => res.kept.has(r.name)), staged, {
-          newDir: txn.newDir, chown, epoch: Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)),
+          newDir: txn.newDir, chown, force, epoch: Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)),
           ids: (e) => {
             const uid = ids.uid(e.owner);
             const gid = ids.gid(e.group);
@@ -315,7 +316,6 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       // Staged content must be on disk before the journal lets it into the root.
       // (one syncfs, run while the operations are planned; awaited before the journal).
       const durable = unsynced.length > 16 ? syncFsAsync(root) : Promise.resolve(false);
-      const force = new Set((opts.forceOverwrite ?? []).map((p) => p.replace(/^\/+/, '').replace(/\/+$/, '')));
       const plan = planChanges(rootView(root), {
         db, kept: res.kept, explicit: res.explicit, force, onEvent: emit, generated,
         staged: staged.map((s) => ({ manifest: s.manifest, staged: s.staged, repo: s.target.locator.repo, sha256: s.sha256, explicit: s.target.explicit })),
