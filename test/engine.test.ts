@@ -203,3 +203,85 @@ t.test('generated nodes: replaced, removed and config-protected like a package\'
   tt.throws(() => transact(twin, c.db, { keep: ['base'], install: [pkg('x', '1', [dir('var'), file('var/status', 'x')])] }),
     { code: 'MN0601', message: /\/var\/status is in both .*the image/ }, 'a package may not take a generated node');
 });
+
+/** A small deterministic generator (the seed is printed; MINOS_SEED replays it). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A random package over a small shared tree: top-level folders, files and
+ * links (some leading outside the root), folders holding files, links and a
+ * subfolder, so that versions turn files into folders, folders into links
+ * and back, and packages overlap.
+ */
+function randomPkg(rand: () => number, name: string, version: string): Manifest {
+  const files: FileEntry[] = [];
+  const targets = ['a', 'b/x', '/etc', '../../outside', 'c'];
+  const leaf = (path: string) => {
+    const r = rand();
+    if (r < 0.7) files.push(file(path, `${name}${version}${Math.floor(rand() * 3)}`));
+    else files.push(link(path, targets[Math.floor(rand() * targets.length)]));
+  };
+  for (const top of ['a', 'b', 'c', `own-${name}`]) {
+    const r = rand();
+    if (r < 0.2) continue;
+    if (r < 0.75) {
+      files.push(dir(top));
+      for (const c of ['x', 'y']) if (rand() < 0.7) leaf(`${top}/${c}`);
+      if (rand() < 0.4) {
+        files.push(dir(`${top}/z`));
+        leaf(`${top}/z/w`);
+      }
+    } else leaf(top);
+  }
+  return pkg(name, version, files);
+}
+
+t.test('random transactions on the twin: refused whole or applied exactly; rolling back returns the same tree', async (tt) => {
+  const seed = Number(process.env.MINOS_SEED ?? Date.now() % 100000);
+  tt.comment(`seed ${seed} (MINOS_SEED to replay)`);
+  const rand = rng(seed);
+  const rounds = process.env.MINOS_FULL === '1' ? 3000 : 300;
+  let applied = 0;
+  let refused = 0;
+  let twin = createMemoryTarget();
+  let db = empty();
+  const seen: { db: InstalledDb; tree: string[]; set: Manifest[] }[] = [{ db, tree: state(twin), set: [] }];
+  for (let i = 0; i < rounds; i++) {
+    if (i % 40 === 0) {
+      twin = createMemoryTarget();
+      db = empty();
+      seen.length = 0;
+      seen.push({ db, tree: state(twin), set: [] });
+    }
+    const back = seen.length > 1 && rand() < 0.25;
+    const set = back ? seen[Math.floor(rand() * seen.length)].set : ['p', 'q', 'r'].filter(() => rand() < 0.7).map((n) => randomPkg(rand, n, String(i)));
+    const before = state(twin);
+    let next;
+    try {
+      next = transact(twin, db, { keep: [], install: set });
+    } catch (e) {
+      if (!isMinosError(e) || !['MN0601', 'MN0207'].includes(e.code)) throw e;
+      refused++;
+      tt.same(state(twin), before, `round ${i}: refused (${e.code}) before anything changed`);
+      continue;
+    }
+    applied++;
+    db = next.db;
+    const problems = twin.check(db.packages.flatMap((r) => r.files));
+    if (problems.length || twin.outside.length) tt.fail(`round ${i}: ${[...problems, ...twin.outside].slice(0, 5).join('; ')}`);
+    if (back) {
+      const was = seen.find((s) => s.set === set)!;
+      tt.same(state(twin), was.tree, `round ${i}: back to an earlier set, the same tree`);
+    }
+    seen.push({ db, tree: state(twin), set });
+  }
+  tt.ok(applied > rounds / 4 && refused > 0, `${applied} transactions applied, ${refused} refused`);
+});
