@@ -3,6 +3,8 @@
  * upgrade, replace, config protection and rollback, checked without a file
  * system. After every transaction the twin must hold exactly what the new
  * records list, and nothing may have been written or removed outside it.
+ * The last test runs random transactions on the twin and, side by side, on a
+ * real root through the live journal: the two trees must stay equal.
  */
 import t from 'tap';
 import type { InstalledDb } from '../src/db/installed.js';
@@ -285,3 +287,97 @@ t.test('random transactions on the twin: refused whole or applied exactly; rolli
   }
   tt.ok(applied > rounds / 4 && refused > 0, `${applied} transactions applied, ${refused} refused`);
 });
+
+/**
+ * The twin against a real root: the same random transactions planned over
+ * the disk (live/rootview.ts) and applied by the live journal
+ * (live/journal.ts) leave the same tree as on the twin. Links that lead
+ * outside point at a canary folder beside the root, which must stay as it was.
+ */
+t.test('the twin and a real root, transaction for transaction', async (tt) => {
+  const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { planChanges } = await import('../src/engine/plan.js');
+  const { rootView } = await import('../src/live/rootview.js');
+  const { createTxn, runJournal } = await import('../src/live/journal.js');
+  const { dbBytes } = await import('../src/db/installed.js');
+  const dir = mkdtempSync(join(tmpdir(), 'minos-twin-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const root = join(dir, 'root');
+  const outside = join(dir, 'outside');
+  mkdirSync(root);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'canary'), 'canary');
+  const seed = Number(process.env.MINOS_SEED ?? Date.now() % 100000);
+  tt.comment(`seed ${seed} (MINOS_SEED to replay)`);
+  const rand = rng(seed);
+  // The outside targets of randomPkg lead into the canary folder on disk.
+  const localize = (m: Manifest): Manifest => ({ ...m, files: m.files.map((e) => (e.target === '/etc' ? { ...e, target: outside } : e)) });
+  /** The disk's tree in the twin's notation, minos's own folders left out. */
+  const diskState = (): string[] => {
+    const out: string[] = [':dir::755'];
+    const walk = (rel: string) => {
+      for (const name of readdirSync(join(root, rel)).sort()) {
+        const r = rel ? `${rel}/${name}` : name;
+        if (r === 'var') continue;
+        const st = lstatSync(join(root, r));
+        const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+        const what = kind === 'file' ? readFileSync(join(root, r), 'utf8') : kind === 'symlink' ? readlinkSync(join(root, r)) : '';
+        out.push(`${r}:${kind}:${what}:${(st.mode & 0o7777).toString(8)}`);
+        if (kind === 'dir') walk(r);
+      }
+    };
+    walk('');
+    return out.sort();
+  };
+  const twinState = (twin: MemoryTarget) => state(twin).filter((l) => !l.startsWith('var')).sort();
+  const twin = createMemoryTarget();
+  let db = empty();
+  mkdirSync(join(root, 'var/lib/minos'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/minos/installed.json'), dbBytes(db));
+  let applied = 0;
+  const rounds = process.env.MINOS_FULL === '1' ? 400 : 40;
+  for (let i = 0; i < rounds; i++) {
+    const set = ['p', 'q'].filter(() => rand() < 0.8).map((n) => localize(randomPkg(rand, n, String(i))));
+    const before = twinState(twin);
+    let twinNext;
+    try {
+      twinNext = transact(twin, db, { keep: [], install: set });
+    } catch (e) {
+      if (!isMinosError(e)) throw e;
+      tt.same(diskState(), before, `round ${i}: refused on the twin (${e.code}), the disk as it was`);
+      continue;
+    }
+    // The same on disk: stage each changed entry into the transaction's new/, plan over the disk, journal.
+    const txn = createTxn(root);
+    const installed = new Map(db.packages.flatMap((r) => r.files.map((e) => [e.path, e] as const)));
+    let n = 0;
+    const staged = set.map((m) => {
+      const names = new Map<string, string>();
+      for (const e of m.files) {
+        if (e.type === 'dir' || (installed.has(e.path) && sameEntryOf(installed.get(e.path)!, e))) continue;
+        const name = String(n++);
+        if (e.type === 'file') {
+          writeFileSync(join(txn.newDir, name), e.sha256!);
+          chmodSync(join(txn.newDir, name), e.mode);
+        } else symlinkSync(e.target!, join(txn.newDir, name));
+        names.set(e.path, name);
+      }
+      return { manifest: m, staged: names, repo: 'disk', sha256: '', explicit: true };
+    });
+    const plan = planChanges(rootView(root), { db, kept: new Set(), staged, explicit: new Map(), force: new Set(), ids: () => ({ uid: process.getuid!(), gid: process.getgid!() }), onEvent: () => {} });
+    const next: InstalledDb = { ...db, packages: plan.records };
+    runJournal(txn, { format: 1, id: txn.id, pid: process.pid, command: 'twin', chown: false, pre: plan.pre, post: plan.post }, dbBytes(next), undefined, () => {});
+    db = twinNext.db;
+    applied++;
+    tt.same(diskState(), twinState(twin), `round ${i}: the disk and the twin hold the same tree`);
+  }
+  tt.equal(readFileSync(join(outside, 'canary'), 'utf8'), 'canary');
+  tt.same(readdirSync(outside), ['canary'], 'nothing was written through a link out of the root');
+  tt.ok(applied > rounds / 5, `${applied} of ${rounds} transactions applied on both`);
+});
+
+function sameEntryOf(a: FileEntry, b: FileEntry): boolean {
+  return a.type === b.type && a.mode === b.mode && a.size === b.size && a.sha256 === b.sha256 && a.target === b.target;
+}
