@@ -8,7 +8,9 @@
  * The upgrade comes from a second Debian repository made here: busybox-static
  * rebuilt with dpkg-deb under a higher version, with its program moved from
  * /bin to /usr/bin (the merged-/usr move), listed in a Packages file and an
- * InRelease signed with a throwaway OpenPGP key.
+ * InRelease signed with a throwaway OpenPGP key. Then faults during an
+ * install (SIGKILL, ENOSPC), and a rootless root kept by an ordinary user
+ * from the mirror served over http.
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import t from 'tap';
-import { minos, ROOT, sh, tempDir } from './lib/cli.js';
+import { minos, minosAsync, ROOT, serveFolder, sh, tempDir } from './lib/cli.js';
 import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
 import { injectRun, points, rootState, sameTree, treeDiff } from './lib/crash.js';
 
@@ -225,21 +227,25 @@ t.test('SIGKILL and ENOSPC during a Debian install: exactly the old or the new r
   }
 });
 
-t.test('as an ordinary user: a rootless Debian root takes installs and rollbacks, verify stays clean', async (t) => {
+t.test('as an ordinary user, over http: a rootless Debian root takes installs and rollbacks, verify stays clean', async (t) => {
   const dir = tempDir(t, 'minos-deblive-user-');
   sh(`chmod 755 '${dir}' && mkdir '${dir}/w' && chown nobody '${dir}/w'`);
   const root = join(dir, 'w/root');
-  const as = (args: string[]) => minos(args, { user: 'nobody', env: { HOME: join(dir, 'w') } });
-  let r = as(['build', SPEC, '-o', root]);
+  const url = await serveFolder(t, MIRROR);
+  // Not blocking this process: the mirror is served from it.
+  const as = (args: string[]) => minosAsync(args, { user: 'nobody', env: { HOME: join(dir, 'w') } });
+  let r = await as(['build', SPEC, '-o', root]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /not running as root: \d+ owners and device nodes could not be applied/);
   const m = (...args: string[]) => as(['--root', root, ...args]);
-  t.equal(m('repo', 'remove', 'debian-bookworm').code, 0);
-  t.equal(m('repo', 'add', 'debian-bookworm', MIRROR, '--suite', 'bookworm', '--keyring', KEYRING).code, 0);
+  t.equal((await m('repo', 'remove', 'debian-bookworm')).code, 0);
+  r = await m('repo', 'add', 'debian-bookworm', url, '--suite', 'bookworm', '--keyring', KEYRING);
+  t.equal(r.code, 0, r.stderr);
   for (const step of [['install', 'busybox-static'], ['rollback'], ['install', 'busybox-static'], ['remove', 'busybox-static']]) {
-    r = m(...step);
+    r = await m(...step);
     t.equal(r.code, 0, `${step.join(' ')}: ${r.stderr}`);
-    const v = m('verify');
+    const v = await m('verify');
     t.equal(v.code, 0, `${step.join(' ')}: verify clean (device nodes stay deferred) ${v.stdout.slice(0, 300)}${v.stderr}`);
   }
+  t.ok(readdirSync(join(root, 'var/cache/minos')).some((f) => f.endsWith('.deb')), 'the downloaded .deb is kept for rollback');
 });
