@@ -17,7 +17,7 @@ import { MinosError } from '../errors.js';
 import { nameError, type Arch } from '../depend.js';
 import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage, PackageMeta } from '../types.js';
-import { fieldOf, parseStanzas, type Stanza } from './control.js';
+import { bad, fieldOf, type Stanza } from './control.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -39,18 +39,23 @@ export function convertRelations(v: string | undefined, bad: (why: string) => Mi
       if (v.trim() === '') continue;
       throw bad('empty relation');
     }
-    const alts: string[] = [];
-    for (const alt of c.split('|')) {
-      // name[:qual] [(op version)] [[arch list]] [<profiles>]
-      const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|>>|<=|>=|=|<|>)\s*([^\s)]+)\s*\))?\s*(\[[^\]]*\])?\s*((?:<[^>]*>\s*)*)$/.exec(alt);
-      if (!m) throw bad(`malformed relation "${alt.trim().slice(0, 80)}"`);
-      if (nameError(m[1])) throw bad(`invalid package name "${m[1]}"`);
-      if (m[4] !== undefined && versionError(m[4])) throw bad(`invalid version "${m[4]}"`);
-      alts.push(m[3] ? `${m[1]} ${OPS[m[3]]} ${m[4]}` : m[1]);
-    }
-    out.push(alts.join(' | '));
+    out.push(convertClause(c, bad));
   }
   return out;
+}
+
+/** One clause (`|` alternatives, trimmed, not empty) in minos syntax. */
+function convertClause(c: string, bad: (why: string) => MinosError): string {
+  const alts: string[] = [];
+  for (const alt of c.split('|')) {
+    // name[:qual] [(op version)] [[arch list]] [<profiles>]
+    const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|>>|<=|>=|=|<|>)\s*([^\s)]+)\s*\))?\s*(\[[^\]]*\])?\s*((?:<[^>]*>\s*)*)$/.exec(alt);
+    if (!m) throw bad(`malformed relation "${alt.trim().slice(0, 80)}"`);
+    if (nameError(m[1])) throw bad(`invalid package name "${m[1]}"`);
+    if (m[4] !== undefined && versionError(m[4])) throw bad(`invalid version "${m[4]}"`);
+    alts.push(m[3] ? `${m[1]} ${OPS[m[3]]} ${m[4]}` : m[1]);
+  }
+  return alts.join(' | ');
 }
 
 export interface ParseOptions {
@@ -110,44 +115,318 @@ export function stanzaMeta(s: Stanza, label: string, arch: Arch): PackageMeta & 
   };
 }
 
-/** The fields of a Packages stanza minos reads (stanzaMeta and the file's place, size and sha256). */
-const PACKAGES_FIELDS: ReadonlySet<string> = new Set([
-  'package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides', 'conflicts', 'replaces',
-  'source', 'description', 'essential', 'priority', 'multi-arch', 'section', 'filename', 'size', 'sha256',
-]);
+/** The fields of a Packages stanza parsePackages reads, by number. */
+const FIELDS = ['package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides',
+  'conflicts', 'replaces', 'source', 'description', 'essential', 'priority', 'multi-arch', 'section', 'filename', 'size', 'sha256'] as const;
+const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES,
+  CONFLICTS, REPLACES, SOURCE, DESCRIPTION, ESSENTIAL, PRIORITY, MULTI_ARCH, SECTION, FILENAME, SIZE, SHA256] = FIELDS.map((_, k) => k);
+/** Relation fields: their continuation lines are part of the value (deb822 folding); other fields keep their first line only. */
+const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
+/** Shared by every empty relation list (frozen: nobody adds to an index entry's lists). */
+const NONE = Object.freeze([]) as unknown as string[];
+
+/** JavaScript's \s among latin1 bytes (what String.prototype.trim removes). */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+function hashBytes(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k], 16777619);
+  return h;
+}
 
 /**
- * `text` may be the file's bytes: they are then read as latin1 (one byte per
- * character: half the memory of a UTF-8 decode of a 60 MB list) and the one
- * free-text value kept, the summary, is decoded as UTF-8; every other field
- * minos keeps is ASCII by its own syntax.
+ * Strings keyed by byte ranges of one buffer, looked up without decoding
+ * the range (open addressing; a key is the offset and length of its first
+ * occurrence). Clauses, versions and short values repeat across a Packages
+ * file: each distinct one is decoded, checked and converted once.
+ */
+class ByteTable {
+  private hash = new Int32Array(1024);
+  private at = new Int32Array(1024).fill(-1);
+  private len = new Int32Array(1024);
+  private vals: string[] = new Array(1024);
+  private count = 0;
+  constructor(private readonly b: Uint8Array) {}
+
+  /** The value stored for b[s, e) with hash h, or undefined. */
+  get(s: number, e: number, h: number): string | undefined {
+    const b = this.b;
+    const mask = this.at.length - 1;
+    const n = e - s;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const a = this.at[i];
+      if (a < 0) return undefined;
+      if (this.hash[i] !== h || this.len[i] !== n) continue;
+      let k = 0;
+      while (k < n && b[a + k] === b[s + k]) k++;
+      if (k === n) return this.vals[i];
+    }
+  }
+
+  set(s: number, e: number, h: number, v: string): string {
+    if (2 * (this.count + 1) > this.at.length) this.grow();
+    const mask = this.at.length - 1;
+    let i = h & mask;
+    while (this.at[i] >= 0) i = (i + 1) & mask;
+    this.hash[i] = h;
+    this.at[i] = s;
+    this.len[i] = e - s;
+    this.vals[i] = v;
+    this.count++;
+    return v;
+  }
+
+  private grow(): void {
+    const { hash, at, len, vals } = this;
+    const size = at.length * 2;
+    this.hash = new Int32Array(size);
+    this.at = new Int32Array(size).fill(-1);
+    this.len = new Int32Array(size);
+    this.vals = new Array(size);
+    this.count = 0;
+    for (let i = 0; i < at.length; i++) if (at[i] >= 0) this.set(at[i], at[i] + len[i], hash[i], vals[i]);
+  }
+}
+
+/**
+ * Field names to numbers: each distinct name (compared in lower case, as
+ * dpkg and apt compare them) gets a number on first sight; known[n] is its
+ * index in FIELDS or -1.
+ */
+class FieldNames {
+  readonly known: number[] = [];
+  private readonly names: string[] = [];
+  private readonly byHash = new Map<number, number>();
+
+  /** The number of the name b[s, e) whose lower-case hash is h. */
+  id(b: Uint8Array, s: number, e: number, h: number): number {
+    const hit = this.byHash.get(h);
+    if (hit !== undefined && sameLower(b, s, e, this.names[hit])) return hit;
+    if (hit !== undefined) for (let k = 0; k < this.names.length; k++) if (sameLower(b, s, e, this.names[k])) return k;
+    const name = Buffer.from(b.subarray(s, e)).toString('latin1').toLowerCase();
+    this.names.push(name);
+    this.known.push((FIELDS as readonly string[]).indexOf(name));
+    if (hit === undefined) this.byHash.set(h, this.names.length - 1);
+    return this.names.length - 1;
+  }
+}
+
+function lower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+function sameLower(b: Uint8Array, s: number, e: number, name: string): boolean {
+  if (e - s !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (lower(b[s + k]) !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * `input` is the file's bytes (or its text, taken as UTF-8). Parsed as
+ * bytes, without decoding the file: each line is found with indexOf, each
+ * stanza's fields are byte ranges, and only the values minos keeps become
+ * strings (the summary decoded as UTF-8; every other field minos keeps is
+ * ASCII by its own syntax). As strict as parseStanzas (MN0110) and
+ * stanzaMeta (MN0216) for every stanza of the architecture.
  */
 export function parsePackages(input: string | Buffer, opts: ParseOptions): DebianPackage[] {
   const { label } = opts;
-  const bytes = typeof input !== 'string';
-  const text = bytes ? input.toString('latin1') : input;
-  const debArch = DEB_ARCH[opts.arch];
+  const b = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const text = (s: number, e: number): string => b.toString('latin1', s, e);
+  const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
-  parseStanzas(text, label, (s) => {
-    const get = (k: string) => fieldOf(s, k);
-    const arch = get('Architecture');
-    if (get('Package') !== undefined && arch !== debArch && arch !== 'all') return;
-    const meta = stanzaMeta(s, label, arch === 'all' ? 'noarch' : opts.arch);
-    if (opts.date !== undefined) meta.builddate = opts.date;
-    if (bytes && /[^\x00-\x7f]/.test(meta.summary)) meta.summary = Buffer.from((get('Description') ?? '').split('\n')[0], 'latin1').toString('utf8').slice(0, 200);
-    const fail = (field: string, why: string) => relationError(label, s.line, meta.name, field, why);
-    const need = (k: string) => {
-      const v = get(k);
-      if (v === undefined || v === '') throw fail(k, 'missing');
-      return v;
+  const names = new FieldNames();
+  const clauses = new ByteTable(b);
+  const versions = new ByteTable(b);
+  const words = new ByteTable(b);
+  const vs = new Int32Array(FIELDS.length);
+  const ve = new Int32Array(FIELDS.length);
+  let seen: Int32Array = new Int32Array(64);
+  let stamp = 0;
+  let first = 0;
+  let lineNo = 0;
+  let inStanza = false;
+  /** FIELDS index of the last field line when it folds, else -1. */
+  let last = -1;
+  const hasCR = b.indexOf(13) >= 0;
+
+  /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
+  const word = (s: number, e: number): string => {
+    const h = hashBytes(b, s, e);
+    return words.get(s, e, h) ?? words.set(s, e, h, text(s, e));
+  };
+  const is = (f: number, v: string): boolean => {
+    if (vs[f] < 0 || ve[f] - vs[f] !== v.length) return false;
+    for (let k = 0; k < v.length; k++) if (b[vs[f] + k] !== v.charCodeAt(k)) return false;
+    return true;
+  };
+  const digits = (f: number, max: number): boolean => {
+    const n = ve[f] - vs[f];
+    if (n < 1 || n > max) return false;
+    for (let k = vs[f]; k < ve[f]; k++) if (b[k] < 48 || b[k] > 57) return false;
+    return true;
+  };
+
+  const finish = (): void => {
+    inStanza = false;
+    last = -1;
+    const found = is(ARCHITECTURE, want) ? opts.arch : is(ARCHITECTURE, 'all') ? 'noarch' : undefined;
+    if (vs[PACKAGE] >= 0 && found === undefined) return;
+    const arch: Arch = found ?? opts.arch;
+    if (vs[PACKAGE] < 0) throw new MinosError('MN0216', `${label}:${first}: stanza without a Package field`, { data: { file: label, line: first } });
+    const name = text(vs[PACKAGE], ve[PACKAGE]);
+    const fail = (field: string, why: string) => relationError(label, first, name, field, why);
+    const nerr = nameError(name);
+    if (nerr) throw fail('Package', nerr);
+    if (vs[VERSION] < 0 || vs[VERSION] === ve[VERSION]) throw fail('Version', 'missing');
+    const vh = hashBytes(b, vs[VERSION], ve[VERSION]);
+    let version = versions.get(vs[VERSION], ve[VERSION], vh);
+    if (version === undefined) {
+      version = text(vs[VERSION], ve[VERSION]);
+      const verr = versionError(version);
+      if (verr) throw fail('Version', verr);
+      versions.set(vs[VERSION], ve[VERSION], vh, version);
+    }
+    if (vs[INSTALLED_SIZE] >= 0 && !digits(INSTALLED_SIZE, 12)) throw fail('Installed-Size', `"${text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])}" is not a number`);
+    const rel = (f: number, field: string): string[] => relations(f, (why) => fail(field, why));
+    const pre = rel(PRE_DEPENDS, 'Pre-Depends');
+    const breaks = rel(BREAKS, 'Breaks');
+    const recommends = rel(RECOMMENDS, 'Recommends');
+    const provides = rel(PROVIDES, 'Provides');
+    for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+    const depends = rel(DEPENDS, 'Depends');
+    const conflicts = rel(CONFLICTS, 'Conflicts');
+    const replaces = rel(REPLACES, 'Replaces');
+    let source = name;
+    if (vs[SOURCE] >= 0) {
+      let k = vs[SOURCE];
+      while (k < ve[SOURCE] && !isSpace(b[k])) k++;
+      source = word(vs[SOURCE], k);
+    }
+    const need = (f: number, field: string): void => {
+      if (vs[f] < 0 || vs[f] === ve[f]) throw fail(field, 'missing');
     };
-    const file = need('Filename');
+    need(FILENAME, 'Filename');
+    const file = text(vs[FILENAME], ve[FILENAME]);
     if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
-    const sizeText = need('Size');
-    if (!/^\d{1,15}$/.test(sizeText)) throw fail('Size', `"${sizeText}" is not a size`);
-    const sha256 = need('SHA256');
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw fail('SHA256', `"${sha256}" is not a sha256`);
-    out.push({ ...meta, file, size: Number(sizeText), sha256 });
-  }, PACKAGES_FIELDS);
+    need(SIZE, 'Size');
+    if (!digits(SIZE, 15)) throw fail('Size', `"${text(vs[SIZE], ve[SIZE])}" is not a size`);
+    need(SHA256, 'SHA256');
+    let hex = ve[SHA256] - vs[SHA256] === 64;
+    for (let k = vs[SHA256]; hex && k < ve[SHA256]; k++) hex = (b[k] >= 48 && b[k] <= 57) || (b[k] >= 97 && b[k] <= 102);
+    if (!hex) throw fail('SHA256', `"${text(vs[SHA256], ve[SHA256])}" is not a sha256`);
+    out.push({
+      name, version, arch, summary: summary(), license: '',
+      depends: pre.length === 0 ? depends : depends.length === 0 ? pre : [...pre, ...depends], provides,
+      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : [...conflicts, ...breaks], replaces, optional: recommends,
+      builddate: opts.date ?? 0, installedSize: vs[INSTALLED_SIZE] < 0 ? 0 : Number(text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])) * 1024,
+      debian: {
+        preDepends: pre, breaks, recommends, essential: is(ESSENTIAL, 'yes'), priority: vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]),
+        multiArch: vs[MULTI_ARCH] < 0 ? '' : word(vs[MULTI_ARCH], ve[MULTI_ARCH]), debArch: arch === 'noarch' ? 'all' : want,
+        section: vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]), source,
+      },
+      file, size: Number(text(vs[SIZE], ve[SIZE])), sha256: text(vs[SHA256], ve[SHA256]),
+    });
+  };
+
+  /** The first line of Description, at most 200 characters, decoded as UTF-8. */
+  const summary = (): string => {
+    const s = vs[DESCRIPTION];
+    if (s < 0) return '';
+    const e = ve[DESCRIPTION];
+    for (let k = s; k < e; k++) if (b[k] >= 128) return b.toString('utf8', s, e).slice(0, 200);
+    return text(s, Math.min(e, s + 200));
+  };
+
+  /** A relation field's clauses in minos syntax, each distinct clause converted once (see convertRelations). */
+  const relations = (f: number, bad: (why: string) => MinosError): string[] => {
+    const s = vs[f];
+    if (s < 0) return NONE;
+    const e = ve[f];
+    let res: string[] = NONE;
+    for (let a = s; a <= e; ) {
+      let z = a;
+      while (z < e && b[z] !== 44) z++;
+      let p = a;
+      let q = z;
+      while (p < q && isSpace(b[p])) p++;
+      while (q > p && isSpace(b[q - 1])) q--;
+      a = z + 1;
+      if (p === q) {
+        let blank = true;
+        for (let k = s; blank && k < e; k++) blank = isSpace(b[k]);
+        if (blank) continue;
+        throw bad('empty relation');
+      }
+      const h = hashBytes(b, p, q);
+      const c = clauses.get(p, q, h) ?? clauses.set(p, q, h, convertClause(text(p, q), bad));
+      if (res === NONE) res = [c];
+      else res.push(c);
+    }
+    return res;
+  };
+
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    let j = b.indexOf(10, i);
+    if (j < 0) j = n;
+    lineNo++;
+    const s = i;
+    const e = j > s && b[j - 1] === 13 ? j - 1 : j;
+    i = j + 1;
+    const c = e > s ? b[s] : 32;
+    if (c === 32 || c === 9) {
+      let k = s;
+      while (k < e && (b[k] === 32 || b[k] === 9)) k++;
+      if (k === e) {
+        if (inStanza) finish();
+        continue;
+      }
+      if (!inStanza) throw bad(label, lineNo, 'continuation line without a field');
+      if (last >= 0) ve[last] = e;
+      continue;
+    }
+    if (c === 35 /* # */) continue;
+    let k = s;
+    let h = 0x811c9dc5;
+    for (; k < e; k++) {
+      const x = b[k];
+      if (x < 33 || x > 126 || x === 58) break;
+      h = Math.imul(h ^ lower(x), 16777619);
+    }
+    if (k === s || k === e || b[k] !== 58 || (hasCR && b.indexOf(13, k) >= 0 && b.indexOf(13, k) < e)) {
+      throw bad(label, lineNo, `not a "Field: value" line: ${JSON.stringify(text(s, e).slice(0, 60))}`);
+    }
+    const id = names.id(b, s, k, h);
+    if (!inStanza) {
+      inStanza = true;
+      first = lineNo;
+      stamp++;
+      vs.fill(-1);
+      ve.fill(-1);
+    }
+    if (id >= seen.length) seen = grownTo(seen, 2 * id + 2);
+    if (seen[id] === stamp) throw bad(label, lineNo, `field ${text(s, k)} given twice`);
+    seen[id] = stamp;
+    const f = names.known[id];
+    last = f >= 0 && FOLDED.has(f) ? f : -1;
+    if (f < 0) continue;
+    let v = k + 1;
+    while (v < e && (b[v] === 32 || b[v] === 9)) v++;
+    let w = e;
+    while (w > v && (b[w - 1] === 32 || b[w - 1] === 9)) w--;
+    vs[f] = v;
+    ve[f] = w;
+  }
+  if (inStanza) finish();
   return out;
+}
+
+function grownTo(a: Int32Array, size: number): Int32Array {
+  const g = new Int32Array(size);
+  g.set(a);
+  return g;
 }
