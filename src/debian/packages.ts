@@ -18,6 +18,7 @@ import { nameError, type Arch } from '../depend.js';
 import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage, PackageMeta } from '../types.js';
 import { bad, fieldOf, type Stanza } from './control.js';
+import { ByteTable, hashBytes, isSpace } from './bytetable.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -101,7 +102,7 @@ export function stanzaMeta(s: Stanza, label: string, arch: Arch): PackageMeta & 
   const breaks = rel('Breaks');
   const recommends = rel('Recommends');
   const provides = rel('Provides');
-  for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+  for (const p of provides) if (/[|<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
   const source = (get('Source') ?? name).split(/\s/)[0];
   return {
     name, version, arch,
@@ -124,71 +125,6 @@ const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BRE
 const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
 /** Shared by every empty relation list (frozen: nobody adds to an index entry's lists). */
 const NONE = Object.freeze([]) as unknown as string[];
-
-/** JavaScript's \s among latin1 bytes (what String.prototype.trim removes). */
-function isSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || c === 160;
-}
-
-function hashBytes(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k], 16777619);
-  return h;
-}
-
-/**
- * Strings keyed by byte ranges of one buffer, looked up without decoding
- * the range (open addressing; a key is the offset and length of its first
- * occurrence). Clauses, versions and short values repeat across a Packages
- * file: each distinct one is decoded, checked and converted once.
- */
-class ByteTable {
-  private hash = new Int32Array(1024);
-  private at = new Int32Array(1024).fill(-1);
-  private len = new Int32Array(1024);
-  private vals: string[] = new Array(1024);
-  private count = 0;
-  constructor(private readonly b: Uint8Array) {}
-
-  /** The value stored for b[s, e) with hash h, or undefined. */
-  get(s: number, e: number, h: number): string | undefined {
-    const b = this.b;
-    const mask = this.at.length - 1;
-    const n = e - s;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const a = this.at[i];
-      if (a < 0) return undefined;
-      if (this.hash[i] !== h || this.len[i] !== n) continue;
-      let k = 0;
-      while (k < n && b[a + k] === b[s + k]) k++;
-      if (k === n) return this.vals[i];
-    }
-  }
-
-  set(s: number, e: number, h: number, v: string): string {
-    if (2 * (this.count + 1) > this.at.length) this.grow();
-    const mask = this.at.length - 1;
-    let i = h & mask;
-    while (this.at[i] >= 0) i = (i + 1) & mask;
-    this.hash[i] = h;
-    this.at[i] = s;
-    this.len[i] = e - s;
-    this.vals[i] = v;
-    this.count++;
-    return v;
-  }
-
-  private grow(): void {
-    const { hash, at, len, vals } = this;
-    const size = at.length * 2;
-    this.hash = new Int32Array(size);
-    this.at = new Int32Array(size).fill(-1);
-    this.len = new Int32Array(size);
-    this.vals = new Array(size);
-    this.count = 0;
-    for (let i = 0; i < at.length; i++) if (at[i] >= 0) this.set(at[i], at[i] + len[i], hash[i], vals[i]);
-  }
-}
 
 /**
  * Field names to numbers: each distinct name (compared in lower case, as
@@ -223,24 +159,33 @@ function sameLower(b: Uint8Array, s: number, e: number, name: string): boolean {
   return true;
 }
 
+/** A Packages file read piece by piece (see parsePackages): push the bytes in order, then end. */
+export interface PackagesParser {
+  push(chunk: Uint8Array): void;
+  /** The packages of every stanza, once the last bytes are pushed. */
+  end(): DebianPackage[];
+}
+
 /**
- * `input` is the file's bytes (or its text, taken as UTF-8). Parsed as
- * bytes, without decoding the file: each line is found with indexOf, each
- * stanza's fields are byte ranges, and only the values minos keeps become
- * strings (the summary decoded as UTF-8; every other field minos keeps is
- * ASCII by its own syntax). As strict as parseStanzas (MN0110) and
- * stanzaMeta (MN0216) for every stanza of the architecture.
+ * Parsed as bytes, without decoding the file: each line is found with
+ * indexOf, each stanza's fields are byte ranges, and only the values minos
+ * keeps become strings (the summary decoded as UTF-8; every other field
+ * minos keeps is ASCII by its own syntax). As strict as parseStanzas
+ * (MN0110) and stanzaMeta (MN0216) for every stanza of the architecture.
+ * Pieces may split the file anywhere: whole stanzas are parsed as they
+ * arrive and the rest is kept for the next piece, so a file is never held
+ * whole.
  */
-export function parsePackages(input: string | Buffer, opts: ParseOptions): DebianPackage[] {
+export function packagesParser(opts: ParseOptions): PackagesParser {
   const { label } = opts;
-  const b = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  const text = (s: number, e: number): string => b.toString('latin1', s, e);
+  let b: Buffer = Buffer.alloc(0);
+  const text = (s: number, e: number): string => (b as unknown as Latin1).latin1Slice(s, e);
   const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
   const names = new FieldNames();
-  const clauses = new ByteTable(b);
-  const versions = new ByteTable(b);
-  const words = new ByteTable(b);
+  const clauses = new ByteTable(1 << 17);
+  const versions = new ByteTable(1 << 15);
+  const words = new ByteTable();
   const vs = new Int32Array(FIELDS.length);
   const ve = new Int32Array(FIELDS.length);
   let seen: Int32Array = new Int32Array(64);
@@ -250,23 +195,40 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
   let inStanza = false;
   /** FIELDS index of the last field line when it folds, else -1. */
   let last = -1;
-  const hasCR = b.indexOf(13) >= 0;
+  let carry: Buffer | undefined;
 
   /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
   const word = (s: number, e: number): string => {
     const h = hashBytes(b, s, e);
-    return words.get(s, e, h) ?? words.set(s, e, h, text(s, e));
+    return words.get(b, s, e, h) ?? words.set(b, s, e, h, text(s, e));
   };
   const is = (f: number, v: string): boolean => {
     if (vs[f] < 0 || ve[f] - vs[f] !== v.length) return false;
     for (let k = 0; k < v.length; k++) if (b[vs[f] + k] !== v.charCodeAt(k)) return false;
     return true;
   };
-  const digits = (f: number, max: number): boolean => {
+  /** The decimal number of field f, or -1 when it is not 1 to max digits. */
+  const decimal = (f: number, max: number): number => {
     const n = ve[f] - vs[f];
-    if (n < 1 || n > max) return false;
-    for (let k = vs[f]; k < ve[f]; k++) if (b[k] < 48 || b[k] > 57) return false;
-    return true;
+    if (n < 1 || n > max) return -1;
+    let v = 0;
+    for (let k = vs[f]; k < ve[f]; k++) {
+      if (b[k] < 48 || b[k] > 57) return -1;
+      v = v * 10 + b[k] - 48;
+    }
+    return v;
+  };
+  /** A version, checked once per distinct version. */
+  const version = (s: number, e: number, bad: (why: string) => MinosError): string => {
+    const h = hashBytes(b, s, e);
+    let v = versions.get(b, s, e, h);
+    if (v === undefined) {
+      v = text(s, e);
+      const verr = versionError(v);
+      if (verr) throw bad(verr);
+      versions.set(b, s, e, h, v);
+    }
+    return v;
   };
 
   const finish = (): void => {
@@ -281,53 +243,42 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
     const nerr = nameError(name);
     if (nerr) throw fail('Package', nerr);
     if (vs[VERSION] < 0 || vs[VERSION] === ve[VERSION]) throw fail('Version', 'missing');
-    const vh = hashBytes(b, vs[VERSION], ve[VERSION]);
-    let version = versions.get(vs[VERSION], ve[VERSION], vh);
-    if (version === undefined) {
-      version = text(vs[VERSION], ve[VERSION]);
-      const verr = versionError(version);
-      if (verr) throw fail('Version', verr);
-      versions.set(vs[VERSION], ve[VERSION], vh, version);
-    }
-    if (vs[INSTALLED_SIZE] >= 0 && !digits(INSTALLED_SIZE, 12)) throw fail('Installed-Size', `"${text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])}" is not a number`);
-    const rel = (f: number, field: string): string[] => relations(f, (why) => fail(field, why));
-    const pre = rel(PRE_DEPENDS, 'Pre-Depends');
-    const breaks = rel(BREAKS, 'Breaks');
-    const recommends = rel(RECOMMENDS, 'Recommends');
-    const provides = rel(PROVIDES, 'Provides');
-    for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
-    const depends = rel(DEPENDS, 'Depends');
-    const conflicts = rel(CONFLICTS, 'Conflicts');
-    const replaces = rel(REPLACES, 'Replaces');
+    const ver = version(vs[VERSION], ve[VERSION], (why) => fail('Version', why));
+    const isz = vs[INSTALLED_SIZE] < 0 ? 0 : decimal(INSTALLED_SIZE, 12);
+    if (isz < 0) throw fail('Installed-Size', `"${text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])}" is not a number`);
+    const pre = relations(PRE_DEPENDS, name, 'Pre-Depends');
+    const breaks = relations(BREAKS, name, 'Breaks');
+    const recommends = relations(RECOMMENDS, name, 'Recommends');
+    const provides = relations(PROVIDES, name, 'Provides');
+    for (const p of provides) if (/[|<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+    const depends = relations(DEPENDS, name, 'Depends');
+    const conflicts = relations(CONFLICTS, name, 'Conflicts');
+    const replaces = relations(REPLACES, name, 'Replaces');
     let source = name;
     if (vs[SOURCE] >= 0) {
       let k = vs[SOURCE];
       while (k < ve[SOURCE] && !isSpace(b[k])) k++;
       source = word(vs[SOURCE], k);
     }
-    const need = (f: number, field: string): void => {
-      if (vs[f] < 0 || vs[f] === ve[f]) throw fail(field, 'missing');
-    };
-    need(FILENAME, 'Filename');
+    for (const [f, field] of [[FILENAME, 'Filename'], [SIZE, 'Size'], [SHA256, 'SHA256']] as const) if (vs[f] < 0 || vs[f] === ve[f]) throw fail(field, 'missing');
     const file = text(vs[FILENAME], ve[FILENAME]);
     if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
-    need(SIZE, 'Size');
-    if (!digits(SIZE, 15)) throw fail('Size', `"${text(vs[SIZE], ve[SIZE])}" is not a size`);
-    need(SHA256, 'SHA256');
+    const size = decimal(SIZE, 15);
+    if (size < 0) throw fail('Size', `"${text(vs[SIZE], ve[SIZE])}" is not a size`);
     let hex = ve[SHA256] - vs[SHA256] === 64;
     for (let k = vs[SHA256]; hex && k < ve[SHA256]; k++) hex = (b[k] >= 48 && b[k] <= 57) || (b[k] >= 97 && b[k] <= 102);
     if (!hex) throw fail('SHA256', `"${text(vs[SHA256], ve[SHA256])}" is not a sha256`);
     out.push({
-      name, version, arch, summary: summary(), license: '',
+      name, version: ver, arch, summary: summary(), license: '',
       depends: pre.length === 0 ? depends : depends.length === 0 ? pre : [...pre, ...depends], provides,
       conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : [...conflicts, ...breaks], replaces, optional: recommends,
-      builddate: opts.date ?? 0, installedSize: vs[INSTALLED_SIZE] < 0 ? 0 : Number(text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])) * 1024,
+      builddate: opts.date ?? 0, installedSize: isz * 1024,
       debian: {
         preDepends: pre, breaks, recommends, essential: is(ESSENTIAL, 'yes'), priority: vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]),
         multiArch: vs[MULTI_ARCH] < 0 ? '' : word(vs[MULTI_ARCH], ve[MULTI_ARCH]), debArch: arch === 'noarch' ? 'all' : want,
         section: vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]), source,
       },
-      file, size: Number(text(vs[SIZE], ve[SIZE])), sha256: text(vs[SHA256], ve[SHA256]),
+      file, size, sha256: text(vs[SHA256], ve[SHA256]),
     });
   };
 
@@ -341,10 +292,11 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
   };
 
   /** A relation field's clauses in minos syntax, each distinct clause converted once (see convertRelations). */
-  const relations = (f: number, bad: (why: string) => MinosError): string[] => {
+  const relations = (f: number, pkg: string, field: string): string[] => {
     const s = vs[f];
     if (s < 0) return NONE;
     const e = ve[f];
+    const bad = (why: string) => relationError(label, first, pkg, field, why);
     let res: string[] = NONE;
     for (let a = s; a <= e; ) {
       let z = a;
@@ -361,68 +313,147 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
         throw bad('empty relation');
       }
       const h = hashBytes(b, p, q);
-      const c = clauses.get(p, q, h) ?? clauses.set(p, q, h, convertClause(text(p, q), bad));
+      const c = clauses.get(b, p, q, h) ?? clauses.set(b, p, q, h, simpleClause(p, q, bad) ?? convertClause(text(p, q), bad));
       if (res === NONE) res = [c];
       else res.push(c);
     }
     return res;
   };
 
-  const n = b.length;
-  let i = 0;
-  while (i < n) {
-    let j = b.indexOf(10, i);
-    if (j < 0) j = n;
-    lineNo++;
-    const s = i;
-    const e = j > s && b[j - 1] === 13 ? j - 1 : j;
-    i = j + 1;
-    const c = e > s ? b[s] : 32;
-    if (c === 32 || c === 9) {
-      let k = s;
-      while (k < e && (b[k] === 32 || b[k] === 9)) k++;
-      if (k === e) {
-        if (inStanza) finish();
+  /**
+   * The common clause `name` or `name (op version)` (no qualifier,
+   * alternatives, architectures or profiles) in minos syntax; undefined
+   * for anything else, which convertClause reads.
+   */
+  const simpleClause = (p: number, q: number, bad: (why: string) => MinosError): string | undefined => {
+    let k = p;
+    if (!nameStart(b[k])) return undefined;
+    while (k < q && nameByte(b[k])) k++;
+    const nameEnd = k;
+    if (nameEnd - p > 128) return undefined;
+    if (k === q) return text(p, q);
+    while (k < q && isSpace(b[k])) k++;
+    if (b[k] !== 40 /* ( */) return undefined;
+    k++;
+    while (k < q && isSpace(b[k])) k++;
+    const o = k;
+    while (k < q && (b[k] === 60 || b[k] === 61 || b[k] === 62)) k++;
+    const op = OPS[text(o, k)];
+    if (op === undefined) return undefined;
+    while (k < q && isSpace(b[k])) k++;
+    const v = k;
+    while (k < q && !isSpace(b[k]) && b[k] !== 41 && b[k] !== 124 && b[k] !== 91 && b[k] !== 60) k++;
+    const w = k;
+    while (k < q && isSpace(b[k])) k++;
+    if (v === w || k !== q - 1 || b[k] !== 41 /* ) */) return undefined;
+    return `${text(p, nameEnd)} ${op} ${version(v, w, () => bad(`invalid version "${text(v, w)}"`))}`;
+  };
+
+  /** Parse the complete lines of b (the whole of b when it ends a stanza or the file). */
+  const scan = (): void => {
+    const n = b.length;
+    const hasCR = b.indexOf(13) >= 0;
+    let i = 0;
+    while (i < n) {
+      let j = b.indexOf(10, i);
+      if (j < 0) j = n;
+      lineNo++;
+      const s = i;
+      const e = j > s && b[j - 1] === 13 ? j - 1 : j;
+      i = j + 1;
+      const c = e > s ? b[s] : 32;
+      if (c === 32 || c === 9) {
+        let k = s;
+        while (k < e && (b[k] === 32 || b[k] === 9)) k++;
+        if (k === e) {
+          if (inStanza) finish();
+          continue;
+        }
+        if (!inStanza) throw bad(label, lineNo, 'continuation line without a field');
+        if (last >= 0) ve[last] = e;
         continue;
       }
-      if (!inStanza) throw bad(label, lineNo, 'continuation line without a field');
-      if (last >= 0) ve[last] = e;
-      continue;
+      if (c === 35 /* # */) continue;
+      let k = s;
+      let h = 0x811c9dc5;
+      for (; k < e; k++) {
+        const x = b[k];
+        if (x < 33 || x > 126 || x === 58) break;
+        h = Math.imul(h ^ lower(x), 16777619);
+      }
+      if (k === s || k === e || b[k] !== 58 || (hasCR && b.indexOf(13, k) >= 0 && b.indexOf(13, k) < e)) {
+        throw bad(label, lineNo, `not a "Field: value" line: ${JSON.stringify(text(s, e).slice(0, 60))}`);
+      }
+      const id = names.id(b, s, k, h);
+      if (!inStanza) {
+        inStanza = true;
+        first = lineNo;
+        stamp++;
+        vs.fill(-1);
+        ve.fill(-1);
+      }
+      if (id >= seen.length) seen = grownTo(seen, 2 * id + 2);
+      if (seen[id] === stamp) throw bad(label, lineNo, `field ${text(s, k)} given twice`);
+      seen[id] = stamp;
+      const f = names.known[id];
+      last = f >= 0 && FOLDED.has(f) ? f : -1;
+      if (f < 0) continue;
+      let v = k + 1;
+      while (v < e && (b[v] === 32 || b[v] === 9)) v++;
+      let w = e;
+      while (w > v && (b[w - 1] === 32 || b[w - 1] === 9)) w--;
+      vs[f] = v;
+      ve[f] = w;
     }
-    if (c === 35 /* # */) continue;
-    let k = s;
-    let h = 0x811c9dc5;
-    for (; k < e; k++) {
-      const x = b[k];
-      if (x < 33 || x > 126 || x === 58) break;
-      h = Math.imul(h ^ lower(x), 16777619);
-    }
-    if (k === s || k === e || b[k] !== 58 || (hasCR && b.indexOf(13, k) >= 0 && b.indexOf(13, k) < e)) {
-      throw bad(label, lineNo, `not a "Field: value" line: ${JSON.stringify(text(s, e).slice(0, 60))}`);
-    }
-    const id = names.id(b, s, k, h);
-    if (!inStanza) {
-      inStanza = true;
-      first = lineNo;
-      stamp++;
-      vs.fill(-1);
-      ve.fill(-1);
-    }
-    if (id >= seen.length) seen = grownTo(seen, 2 * id + 2);
-    if (seen[id] === stamp) throw bad(label, lineNo, `field ${text(s, k)} given twice`);
-    seen[id] = stamp;
-    const f = names.known[id];
-    last = f >= 0 && FOLDED.has(f) ? f : -1;
-    if (f < 0) continue;
-    let v = k + 1;
-    while (v < e && (b[v] === 32 || b[v] === 9)) v++;
-    let w = e;
-    while (w > v && (b[w - 1] === 32 || b[w - 1] === 9)) w--;
-    vs[f] = v;
-    ve[f] = w;
-  }
-  if (inStanza) finish();
-  return out;
+  };
+
+  return {
+    push(chunk: Uint8Array): void {
+      const all = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      // Up to the last blank line: whole stanzas only (their fields are ranges of b).
+      let cut = all.length - 2;
+      while (cut >= 0 && !(all[cut] === 10 && (all[cut + 1] === 10 || (all[cut + 1] === 13 && all[cut + 2] === 10)))) cut--;
+      if (cut < 0) {
+        carry = Buffer.from(all);
+        return;
+      }
+      const end = all[cut + 1] === 10 ? cut + 2 : cut + 3;
+      b = all.subarray(0, end);
+      scan();
+      carry = end < all.length ? Buffer.from(all.subarray(end)) : undefined;
+    },
+    end(): DebianPackage[] {
+      if (carry) {
+        b = carry;
+        carry = undefined;
+        scan();
+      }
+      if (inStanza) finish();
+      return out;
+    },
+  };
+}
+
+/** `input` is a whole Packages file's bytes (or its text, taken as UTF-8); see packagesParser. */
+export function parsePackages(input: string | Buffer, opts: ParseOptions): DebianPackage[] {
+  const p = packagesParser(opts);
+  p.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  return p.end();
+}
+
+/** Buffer's latin1 decoder of a range, without toString's argument handling (one call per kept value). */
+interface Latin1 {
+  latin1Slice(start: number, end: number): string;
+}
+
+/** [a-z0-9], the first byte of a relation's package name. */
+function nameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** [a-z0-9+.-], the bytes of a relation's package name. */
+function nameByte(c: number): boolean {
+  return nameStart(c) || c === 43 || c === 45 || c === 46;
 }
 
 function grownTo(a: Int32Array, size: number): Int32Array {
