@@ -68,10 +68,6 @@ export interface ParseOptions {
   date?: number;
 }
 
-function safeFilename(f: string): boolean {
-  return f.length > 0 && !f.startsWith('/') && !f.split('/').some((c) => c === '' || c === '.' || c === '..') && !/[\0-\x1f\\]/.test(f);
-}
-
 /** The minos architecture of a Debian one (`all` is `noarch`), or undefined when minos has none. */
 export function archOfDeb(debArch: string): Arch | undefined {
   if (debArch === 'all') return 'noarch';
@@ -123,6 +119,9 @@ const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BRE
   CONFLICTS, REPLACES, SOURCE, DESCRIPTION, ESSENTIAL, PRIORITY, MULTI_ARCH, SECTION, FILENAME, SIZE, SHA256] = FIELDS.map((_, k) => k);
 /** Relation fields: their continuation lines are part of the value (deb822 folding); other fields keep their first line only. */
 const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
+/** Fields a stanza must have beyond Package and Version (FIELDS indexes, and their names for messages). */
+const REQUIRED = [FILENAME, SIZE, SHA256];
+const REQUIRED_NAMES = ['Filename', 'Size', 'SHA256'];
 /** Shared by every empty relation list (frozen: nobody adds to an index entry's lists). */
 const NONE = Object.freeze([]) as unknown as string[];
 
@@ -178,8 +177,9 @@ export interface PackagesParser {
  */
 export function packagesParser(opts: ParseOptions): PackagesParser {
   const { label } = opts;
-  let b: Buffer = Buffer.alloc(0);
-  const text = (s: number, e: number): string => (b as unknown as Latin1).latin1Slice(s, e);
+  /** The bytes being parsed; each function below reads it into a local first (a const local lets the compiler keep its checks out of loops). */
+  let cur: Buffer = Buffer.alloc(0);
+  const text = (s: number, e: number): string => (cur as unknown as Latin1).latin1Slice(s, e);
   const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
   const names = new FieldNames();
@@ -195,20 +195,25 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   let inStanza = false;
   /** FIELDS index of the last field line when it folds, else -1. */
   let last = -1;
+  /** Bytes of an unfinished stanza, always at the front of work. */
   let carry: Buffer | undefined;
+  let work = Buffer.allocUnsafe(1 << 16);
 
   /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
   const word = (s: number, e: number): string => {
+    const b = cur;
     const h = hashBytes(b, s, e);
     return words.get(b, s, e, h) ?? words.set(b, s, e, h, text(s, e));
   };
   const is = (f: number, v: string): boolean => {
+    const b = cur;
     if (vs[f] < 0 || ve[f] - vs[f] !== v.length) return false;
     for (let k = 0; k < v.length; k++) if (b[vs[f] + k] !== v.charCodeAt(k)) return false;
     return true;
   };
   /** The decimal number of field f, or -1 when it is not 1 to max digits. */
   const decimal = (f: number, max: number): number => {
+    const b = cur;
     const n = ve[f] - vs[f];
     if (n < 1 || n > max) return -1;
     let v = 0;
@@ -220,6 +225,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   };
   /** A version, checked once per distinct version. */
   const version = (s: number, e: number, bad: (why: string) => MinosError): string => {
+    const b = cur;
     const h = hashBytes(b, s, e);
     let v = versions.get(b, s, e, h);
     if (v === undefined) {
@@ -232,6 +238,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   };
 
   const finish = (): void => {
+    const b = cur;
     inStanza = false;
     last = -1;
     const found = is(ARCHITECTURE, want) ? opts.arch : is(ARCHITECTURE, 'all') ? 'noarch' : undefined;
@@ -260,9 +267,9 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
       while (k < ve[SOURCE] && !isSpace(b[k])) k++;
       source = word(vs[SOURCE], k);
     }
-    for (const [f, field] of [[FILENAME, 'Filename'], [SIZE, 'Size'], [SHA256, 'SHA256']] as const) if (vs[f] < 0 || vs[f] === ve[f]) throw fail(field, 'missing');
+    for (let r = 0; r < REQUIRED.length; r++) if (vs[REQUIRED[r]] < 0 || vs[REQUIRED[r]] === ve[REQUIRED[r]]) throw fail(REQUIRED_NAMES[r], 'missing');
     const file = text(vs[FILENAME], ve[FILENAME]);
-    if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
+    if (!safePath(b, vs[FILENAME], ve[FILENAME])) throw fail('Filename', `"${file}" is not a path inside the mirror`);
     const size = decimal(SIZE, 15);
     if (size < 0) throw fail('Size', `"${text(vs[SIZE], ve[SIZE])}" is not a size`);
     let hex = ve[SHA256] - vs[SHA256] === 64;
@@ -284,6 +291,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
 
   /** The first line of Description, at most 200 characters, decoded as UTF-8. */
   const summary = (): string => {
+    const b = cur;
     const s = vs[DESCRIPTION];
     if (s < 0) return '';
     const e = ve[DESCRIPTION];
@@ -293,10 +301,10 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
 
   /** A relation field's clauses in minos syntax, each distinct clause converted once (see convertRelations). */
   const relations = (f: number, pkg: string, field: string): string[] => {
+    const b = cur;
     const s = vs[f];
     if (s < 0) return NONE;
     const e = ve[f];
-    const bad = (why: string) => relationError(label, first, pkg, field, why);
     let res: string[] = NONE;
     for (let a = s; a <= e; ) {
       let z = a;
@@ -310,10 +318,14 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
         let blank = true;
         for (let k = s; blank && k < e; k++) blank = isSpace(b[k]);
         if (blank) continue;
-        throw bad('empty relation');
+        throw relationError(label, first, pkg, field, 'empty relation');
       }
       const h = hashBytes(b, p, q);
-      const c = clauses.get(b, p, q, h) ?? clauses.set(b, p, q, h, simpleClause(p, q, bad) ?? convertClause(text(p, q), bad));
+      let c = clauses.get(b, p, q, h);
+      if (c === undefined) {
+        const bad = (why: string) => relationError(label, first, pkg, field, why);
+        c = clauses.set(b, p, q, h, simpleClause(p, q, bad) ?? convertClause(text(p, q), bad));
+      }
       if (res === NONE) res = [c];
       else res.push(c);
     }
@@ -326,6 +338,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
    * for anything else, which convertClause reads.
    */
   const simpleClause = (p: number, q: number, bad: (why: string) => MinosError): string | undefined => {
+    const b = cur;
     let k = p;
     if (!nameStart(b[k])) return undefined;
     while (k < q && nameByte(b[k])) k++;
@@ -351,6 +364,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
 
   /** Parse the complete lines of b (the whole of b when it ends a stanza or the file). */
   const scan = (): void => {
+    const b = cur;
     const n = b.length;
     const hasCR = b.indexOf(13) >= 0;
     let i = 0;
@@ -409,26 +423,44 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
 
   return {
     push(chunk: Uint8Array): void {
-      const all = carry ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      let all: Buffer;
+      if (carry) {
+        // carry is the front of work: append the piece after it.
+        if (carry.length + chunk.length > work.length) {
+          const w = Buffer.allocUnsafe(Math.max(2 * work.length, carry.length + chunk.length));
+          carry.copy(w);
+          work = w;
+        }
+        work.set(chunk, carry.length);
+        all = work.subarray(0, carry.length + chunk.length);
+      } else all = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       // Up to the last blank line: whole stanzas only (their fields are ranges of b).
       let cut = all.length - 2;
       while (cut >= 0 && !(all[cut] === 10 && (all[cut + 1] === 10 || (all[cut + 1] === 13 && all[cut + 2] === 10)))) cut--;
-      if (cut < 0) {
-        carry = Buffer.from(all);
-        return;
+      const end = cut < 0 ? 0 : all[cut + 1] === 10 ? cut + 2 : cut + 3;
+      if (end > 0) {
+        cur = all.subarray(0, end);
+        scan();
       }
-      const end = all[cut + 1] === 10 ? cut + 2 : cut + 3;
-      b = all.subarray(0, end);
-      scan();
-      carry = end < all.length ? Buffer.from(all.subarray(end)) : undefined;
+      // The rest moves to the front of work (copyWithin: it may overlap).
+      if (end === all.length) carry = undefined;
+      else if (all.buffer === work.buffer && all.byteOffset === work.byteOffset) {
+        work.copyWithin(0, end, all.length);
+        carry = work.subarray(0, all.length - end);
+      } else {
+        if (all.length - end > work.length) work = Buffer.allocUnsafe(2 * (all.length - end));
+        all.copy(work, 0, end);
+        carry = work.subarray(0, all.length - end);
+      }
     },
     end(): DebianPackage[] {
       if (carry) {
-        b = carry;
+        cur = carry;
         carry = undefined;
         scan();
       }
       if (inStanza) finish();
+      cur = Buffer.alloc(0);
       return out;
     },
   };
@@ -444,6 +476,24 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
 /** Buffer's latin1 decoder of a range, without toString's argument handling (one call per kept value). */
 interface Latin1 {
   latin1Slice(start: number, end: number): string;
+}
+
+/**
+ * Is b[s, e) a path inside the mirror: not empty, relative, no empty, `.`
+ * or `..` component, no control character or backslash.
+ */
+function safePath(b: Uint8Array, s: number, e: number): boolean {
+  if (s === e || b[s] === 47) return false;
+  let from = s;
+  for (let k = s; k <= e; k++) {
+    const c = k < e ? b[k] : 47;
+    if (c < 32 || c === 92) return false;
+    if (c !== 47) continue;
+    const n = k - from;
+    if (n === 0 || (n === 1 && b[from] === 46) || (n === 2 && b[from] === 46 && b[from + 1] === 46)) return false;
+    from = k + 1;
+  }
+  return true;
 }
 
 /** [a-z0-9], the first byte of a relation's package name. */
