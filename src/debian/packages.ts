@@ -197,6 +197,8 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   let last = -1;
   /** Bytes of an unfinished stanza, always at the front of work. */
   let carry: Buffer | undefined;
+  /** The clauses of the relation field being read. */
+  const scratch: string[] = [];
   let work = Buffer.allocUnsafe(1 << 16);
 
   /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
@@ -277,8 +279,8 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     if (!hex) throw fail('SHA256', `"${text(vs[SHA256], ve[SHA256])}" is not a sha256`);
     out.push({
       name, version: ver, arch, summary: summary(), license: '',
-      depends: pre.length === 0 ? depends : depends.length === 0 ? pre : [...pre, ...depends], provides,
-      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : [...conflicts, ...breaks], replaces, optional: recommends,
+      depends: pre.length === 0 ? depends : depends.length === 0 ? pre : pre.concat(depends), provides,
+      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : conflicts.concat(breaks), replaces, optional: recommends,
       builddate: opts.date ?? 0, installedSize: isz * 1024,
       debian: {
         preDepends: pre, breaks, recommends, essential: is(ESSENTIAL, 'yes'), priority: vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]),
@@ -305,7 +307,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const s = vs[f];
     if (s < 0) return NONE;
     const e = ve[f];
-    let res: string[] = NONE;
+    let n = 0;
     for (let a = s; a <= e; ) {
       let z = a;
       while (z < e && b[z] !== 44) z++;
@@ -326,10 +328,10 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
         const bad = (why: string) => relationError(label, first, pkg, field, why);
         c = clauses.set(b, p, q, h, simpleClause(p, q, bad) ?? convertClause(text(p, q), bad));
       }
-      if (res === NONE) res = [c];
-      else res.push(c);
+      scratch[n++] = c;
     }
-    return res;
+    // An exact-length copy: an array grown by push keeps room for 17 and more.
+    return n === 0 ? NONE : scratch.slice(0, n);
   };
 
   /**
