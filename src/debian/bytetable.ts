@@ -29,12 +29,18 @@ export class ByteTable {
   private at: Int32Array;
   private len: Int32Array;
   private vals: string[];
-  private pool = new Uint8Array(1 << 16);
+  private pool: Uint8Array;
   private used = 0;
   private count = 0;
 
-  /** `expect`: about how many keys will be stored (the table grows past it). */
-  constructor(expect = 512) {
+  /**
+   * `expect`: about how many keys will be stored, `bytes` about how long
+   * they are together (the table grows past both, doubling; the old arrays
+   * are garbage until the next collection, which is why the sizes are asked
+   * for up front).
+   */
+  constructor(expect = 512, bytes = 16 * expect) {
+    this.pool = new Uint8Array(bytes);
     let size = 1024;
     while (size < 2 * expect) size *= 2;
     this.hash = new Int32Array(size);

@@ -183,7 +183,8 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
   const names = new FieldNames();
-  const clauses = new ByteTable(1 << 17);
+  // Sized for Debian's main: 111,000 distinct clauses of 25 bytes on average.
+  const clauses = new ByteTable(1 << 17, 1 << 22);
   const versions = new ByteTable(1 << 15);
   const words = new ByteTable();
   const vs = new Int32Array(FIELDS.length);
