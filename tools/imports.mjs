@@ -25,6 +25,7 @@ const ROOT_FILES = {
   'canonical.ts': 'base',
   'input.ts': 'base',
   'fsutil.ts': 'base',
+  'confine.ts': 'base',
   'workers.ts': 'base',
   'text.ts': 'base',
   'version.ts': 'base',

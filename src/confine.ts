@@ -1,0 +1,439 @@
+/**
+ * Confined access to a target folder (a live root, a build's output folder):
+ * every path is relative to the target and is resolved one component at a
+ * time without following a symbolic link, the way openat(2) with
+ * O_NOFOLLOW would, for reads and writes alike.
+ *
+ * Node has no openat, so on Linux the folder holding each path is opened
+ * (O_PATH | O_DIRECTORY | O_NOFOLLOW) component by component from the
+ * target's own descriptor, and the operation is applied to
+ * `/proc/self/fd/N/NAME`: the kernel resolves NAME in the folder that
+ * descriptor holds, wherever that folder is now, and a symbolic link or a
+ * file in place of a folder fails the open instead of being followed.
+ * Operations that act on the last component itself (lstat, rename, unlink,
+ * rmdir, mkdir, link, symlink, lchown, readlink) never follow it; opens add
+ * O_NOFOLLOW; chmod opens the node O_PATH | O_NOFOLLOW and changes the mode
+ * through its descriptor, so a symbolic link's target is never changed.
+ *
+ * Folder descriptors are cached by path; the cache forgets a path and
+ * everything under it whenever this module renames or removes it, and is
+ * dropped by `reset` (taking a root's lock calls it). Without /proc (a
+ * chroot that has not mounted it) the same checks are made with lstat on
+ * each component before the operation, which closes nothing against a
+ * concurrent writer: docs/SECURITY.md says why that still holds for a root
+ * whose lock minos holds.
+ *
+ * A symbolic link where a folder must be is MN0604; a `..`, `.` or empty
+ * component, or an absolute path, is MN0207. Other failures are the OS
+ * error (its `code` kept, so callers can tell ENOENT from the rest) naming
+ * the path inside the target, never the /proc path.
+ */
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, symlinkSync, unlinkSync, chmodSync, type Stats } from 'node:fs';
+import { MinosError } from './errors.js';
+import { writeAll } from './fsutil.js';
+
+/** O_PATH (Linux; the same value on x86, arm, aarch64 and riscv): a descriptor that only names a node. */
+const O_PATH = (constants as Record<string, number>).O_PATH ?? 0o10000000;
+const DIR_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
+/** Folder descriptors kept per target; beyond it, deeper folders are opened for one use. */
+const CACHE_LIMIT = 1024;
+
+const PROC = (() => {
+  try {
+    return existsSync('/proc/self/fd');
+  } catch {
+    return false;
+  }
+})();
+
+export interface Confined {
+  /** The target folder (absolute). */
+  readonly root: string;
+  /** `root/rel`, for messages. */
+  abs(rel: string): string;
+  /** The node itself; undefined when it, or a folder on its way, is missing, not a folder or a link. */
+  lstat(rel: string): Stats | undefined;
+  exists(rel: string): boolean;
+  readdir(rel: string): string[];
+  readlink(rel: string): string;
+  /** A regular file's bytes (at most `max`, else MN0003 naming the cap); undefined when absent. */
+  readFile(rel: string, max: number): Buffer | undefined;
+  /** open(2) with O_NOFOLLOW added. */
+  open(rel: string, flags: number, mode?: number): number;
+  mkdir(rel: string, mode: number): void;
+  /** mkdir -p: each missing folder is made with `mode`; a link or file on the way is refused. */
+  mkdirp(rel: string, mode: number): void;
+  rename(from: string, to: string): void;
+  link(existing: string, rel: string): void;
+  symlink(target: string, rel: string): void;
+  unlink(rel: string): void;
+  rmdir(rel: string): void;
+  /** The mode of the node itself; a symbolic link is refused (MN0604). */
+  chmod(rel: string, mode: number): void;
+  lchown(rel: string, uid: number, gid: number): void;
+  /** Remove a node and everything under it (never following a link); absent is fine. Iterative: any depth. */
+  rmTree(rel: string): void;
+  /** Temp file `REL.new-PID`, fsync, rename over REL, fsync the folder. */
+  writeFileAtomic(rel: string, data: Uint8Array, mode?: number): void;
+  /** fsync a folder; gone or not supported is fine. */
+  fsyncDir(rel: string): void;
+  /** Forget every cached folder descriptor. */
+  reset(): void;
+  /** Close every descriptor, the target's own too (a handle from openTarget). */
+  close(): void;
+}
+
+/** Check a target-relative path: MN0207 for an absolute path or an empty, `.` or `..` component. */
+export function checkRel(rel: string): void {
+  if (rel === '') return;
+  if (rel.startsWith('/') || rel.endsWith('/') || rel.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+    throw new MinosError('MN0207', `${JSON.stringify(rel)}: not a plain path inside the target`, { data: { path: rel } });
+  }
+}
+
+const split = (rel: string): [string, string] => {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? ['', rel] : [rel.slice(0, i), rel.slice(i + 1)];
+};
+
+function linkError(abs: string): MinosError {
+  return new MinosError('MN0604', `${abs}: is a symbolic link where a folder must be; minos never follows a link inside a root it changes`, {
+    hint: 'replace the link by a real folder (or remove it) and run the command again',
+    data: { file: abs },
+  });
+}
+
+const handles = new Map<string, Confined>();
+
+/** The confined handle of target folder `root` (absolute, its own path trusted as given): one per path and process. */
+export function confine(root: string): Confined {
+  let h = handles.get(root);
+  if (!h) handles.set(root, (h = openTarget(root)));
+  return h;
+}
+
+/** A handle of its own for a folder that may be replaced later (a build's output folder): the caller closes it. */
+export function openTarget(root: string): Confined {
+  return open(root);
+}
+
+function open(root: string): Confined {
+  const abs = (rel: string) => (rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`);
+  const cache = new Map<string, number>();
+  /** Descriptors opened past the cache's limit, closed at the next lookup. */
+  let spare: number[] = [];
+  /** Without /proc: folders checked with lstat (same invalidation as the cache). */
+  const checked = new Set<string>();
+  let rootFd: number | undefined;
+
+  const closeSpare = () => {
+    for (const fd of spare) closeSync(fd);
+    spare = [];
+  };
+  /** Rethrow an OS error with the path inside the target instead of the /proc one. */
+  const sys = <T>(rel: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err && typeof err.code === 'string' && /^E[A-Z]/.test(err.code)) {
+        const out = new Error(`${err.code}: ${err.message.replace(/^[A-Z0-9]+: /, '').replace(/, [a-z]+ '.*$/, '')}, '${abs(rel)}'`) as NodeJS.ErrnoException;
+        out.code = err.code;
+        out.errno = err.errno;
+        out.syscall = err.syscall;
+        out.path = abs(rel);
+        throw out;
+      }
+      throw e;
+    }
+  };
+  const fail = (code: string, rel: string): never => {
+    const e = new Error(`${code}: '${abs(rel)}'`) as NodeJS.ErrnoException;
+    e.code = code;
+    e.path = abs(rel);
+    throw e;
+  };
+
+  /** A prefix naming folder `dir` (relative) for one operation: `/proc/self/fd/N`, or the checked path. */
+  const dirRef = (dir: string): string => {
+    closeSpare();
+    if (!PROC) {
+      if (dir === '' || checked.has(dir)) return abs(dir);
+      let cur = '';
+      for (const c of dir.split('/')) {
+        cur = cur ? `${cur}/${c}` : c;
+        if (checked.has(cur)) continue;
+        const st = sys(cur, () => lstatSync(abs(cur)));
+        if (st.isSymbolicLink()) throw linkError(abs(cur));
+        if (!st.isDirectory()) fail('ENOTDIR', cur);
+        checked.add(cur);
+      }
+      return abs(dir);
+    }
+    if (rootFd === undefined) rootFd = sys('', () => openSync(root, O_PATH | constants.O_DIRECTORY));
+    if (dir === '') return `/proc/self/fd/${rootFd}`;
+    const hit = cache.get(dir);
+    if (hit !== undefined) return `/proc/self/fd/${hit}`;
+    // The deepest cached folder above `dir`, then one open per component below it.
+    const parts = dir.split('/');
+    let k = parts.length - 1;
+    let fd = rootFd;
+    for (; k > 0; k--) {
+      const f = cache.get(parts.slice(0, k).join('/'));
+      if (f !== undefined) {
+        fd = f;
+        break;
+      }
+    }
+    let cur = parts.slice(0, k).join('/');
+    let curSpare = false;
+    for (; k < parts.length; k++) {
+      cur = cur ? `${cur}/${parts[k]}` : parts[k];
+      const at = `/proc/self/fd/${fd}/${parts[k]}`;
+      let next: number;
+      try {
+        next = openSync(at, DIR_FLAGS);
+      } catch (e) {
+        if (curSpare) closeSync(fd);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOTDIR' || code === 'ELOOP') {
+          const st = lstatSync(at, { throwIfNoEntry: false });
+          if (st?.isSymbolicLink()) throw linkError(abs(cur));
+        }
+        return sys(cur, () => {
+          throw e;
+        });
+      }
+      if (curSpare) closeSync(fd);
+      if (cache.size < CACHE_LIMIT) {
+        cache.set(cur, next);
+        curSpare = false;
+      } else curSpare = true;
+      fd = next;
+    }
+    if (curSpare) spare.push(fd);
+    return `/proc/self/fd/${fd}`;
+  };
+  /** The path an operation on `rel` uses. */
+  const at = (rel: string): string => {
+    checkRel(rel);
+    if (rel === '') return PROC ? `${dirRef('')}/.` : root;
+    const [dir, name] = split(rel);
+    return `${dirRef(dir)}/${name}`;
+  };
+  /** `rel` and everything under it was moved or removed: forget what was cached for it. */
+  const forget = (rel: string): void => {
+    const set: { has(k: string): boolean; keys(): Iterable<string> } = PROC ? cache : checked;
+    if (!set.has(rel)) return;
+    const prefix = `${rel}/`;
+    for (const k of [...set.keys()]) {
+      if (k !== rel && !k.startsWith(prefix)) continue;
+      if (PROC) {
+        closeSync(cache.get(k)!);
+        cache.delete(k);
+      } else checked.delete(k);
+    }
+  };
+  const lstat = (rel: string): Stats | undefined => {
+    try {
+      return lstatSync(at(rel), { throwIfNoEntry: false });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof MinosError && e.code === 'MN0604') return undefined;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw e;
+    }
+  };
+  const chmod = (rel: string, mode: number) => {
+    const fd = sys(rel, () => openSync(at(rel), O_PATH | constants.O_NOFOLLOW));
+    try {
+      const st = fstatSync(fd);
+      if (st.isSymbolicLink()) throw new MinosError('MN0604', `${abs(rel)}: is a symbolic link, its mode is not changed (the link is never followed)`, { data: { file: abs(rel) } });
+      sys(rel, () => chmodSync(PROC ? `/proc/self/fd/${fd}` : abs(rel), mode));
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const readdir = (rel: string) => sys(rel, () => readdirSync(at(rel)));
+  const rmdir = (rel: string) => {
+    sys(rel, () => rmdirSync(at(rel)));
+    forget(rel);
+  };
+  const unlink = (rel: string) => sys(rel, () => unlinkSync(at(rel)));
+  const fsyncDir = (rel: string) => {
+    let fd: number;
+    try {
+      fd = openSync(at(rel), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch {
+      return; // gone (or a link): nothing of ours to make durable
+    }
+    try {
+      fsyncSync(fd);
+    } catch (e) {
+      if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EBADF', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) sys(rel, () => {
+        throw e;
+      });
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  const h: Confined = {
+    root,
+    abs,
+    lstat,
+    exists: (rel) => lstat(rel) !== undefined,
+    readdir,
+    readlink: (rel) => sys(rel, () => readlinkSync(at(rel))),
+    readFile(rel, max) {
+      // Looked at before it is opened: a FIFO or a device is never opened.
+      const st = lstat(rel);
+      if (!st) return undefined;
+      if (!st.isFile()) throw new MinosError('MN0003', `${abs(rel)}: is not a regular file`, { data: { file: abs(rel) } });
+      if (st.size > max) throw new MinosError('MN0003', `${abs(rel)}: larger than ${max} bytes`, { data: { file: abs(rel), size: st.size, max } });
+      const fd = sys(rel, () => openSync(at(rel), READ_FLAGS));
+      try {
+        const now = fstatSync(fd);
+        if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw new MinosError('MN0003', `${abs(rel)}: changed while being opened`, { data: { file: abs(rel) } });
+        const buf = Buffer.allocUnsafe(Math.min(now.size, max) + 1);
+        let off = 0;
+        while (off < buf.length) {
+          const n = sys(rel, () => readSync(fd, buf, off, buf.length - off, off));
+          if (n === 0) break;
+          off += n;
+        }
+        if (off > max) throw new MinosError('MN0003', `${abs(rel)}: larger than ${max} bytes`, { data: { file: abs(rel), max } });
+        return buf.subarray(0, off);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    open: (rel, flags, mode) => sys(rel, () => openSync(at(rel), flags | constants.O_NOFOLLOW, mode)),
+    mkdir: (rel, mode) => sys(rel, () => mkdirSync(at(rel), { mode })),
+    mkdirp(rel, mode) {
+      checkRel(rel);
+      let cur = '';
+      for (const c of rel === '' ? [] : rel.split('/')) {
+        cur = cur ? `${cur}/${c}` : c;
+        const st = lstat(cur);
+        if (st?.isDirectory()) continue;
+        if (st?.isSymbolicLink()) throw linkError(abs(cur));
+        if (st) fail('ENOTDIR', cur);
+        try {
+          mkdirSync(at(cur), { mode });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstat(cur)?.isDirectory()) sys(cur, () => {
+            throw e;
+          });
+        }
+      }
+    },
+    rename(from, to) {
+      const a = at(from);
+      sys(to, () => renameSync(a, at(to)));
+      forget(from);
+      forget(to);
+    },
+    link(existing, rel) {
+      const a = at(existing);
+      sys(rel, () => linkSync(a, at(rel)));
+    },
+    symlink: (target, rel) => sys(rel, () => symlinkSync(target, at(rel))),
+    unlink,
+    rmdir,
+    chmod,
+    lchown: (rel, uid, gid) => sys(rel, () => lchownSync(at(rel), uid, gid)),
+    rmTree(rel) {
+      checkRel(rel);
+      const top = lstat(rel);
+      if (!top) return;
+      if (!top.isDirectory()) {
+        unlink(rel);
+        return;
+      }
+      forget(rel);
+      if (!PROC) {
+        // Depth first with an explicit stack: a folder is revisited after its subfolders are gone.
+        const stack = [rel];
+        while (stack.length) {
+          const dir = stack[stack.length - 1];
+          const subdirs: string[] = [];
+          for (const name of readdir(dir)) {
+            const p = `${dir}/${name}`;
+            if (lstat(p)?.isDirectory()) subdirs.push(p);
+            else unlink(p);
+          }
+          if (subdirs.length === 0) {
+            rmdir(dir);
+            stack.pop();
+          } else stack.push(...subdirs);
+        }
+        return;
+      }
+      // One descriptor per level, each folder opened in its parent: any depth, never through a link.
+      const [d0, n0] = split(rel);
+      const stack: { fd: number; parent: string; name: string; rel: string }[] = [];
+      const enter = (parent: string, name: string, r: string) => stack.push({ fd: sys(r, () => openSync(`${parent}/${name}`, DIR_FLAGS)), parent, name, rel: r });
+      try {
+        enter(dirRef(d0), n0, rel);
+        while (stack.length) {
+          const top = stack[stack.length - 1];
+          const here = `/proc/self/fd/${top.fd}`;
+          let sub: string | undefined;
+          for (const name of sys(top.rel, () => readdirSync(here))) {
+            const st = lstatSync(`${here}/${name}`, { throwIfNoEntry: false });
+            if (st?.isDirectory()) {
+              sub = name;
+              break;
+            }
+            if (st) sys(`${top.rel}/${name}`, () => unlinkSync(`${here}/${name}`));
+          }
+          if (sub !== undefined) {
+            enter(here, sub, `${top.rel}/${sub}`);
+            continue;
+          }
+          stack.pop();
+          closeSync(top.fd);
+          sys(top.rel, () => rmdirSync(`${top.parent}/${top.name}`));
+        }
+      } finally {
+        for (const s of stack) closeSync(s.fd);
+      }
+    },
+    writeFileAtomic(rel, data, mode = 0o644) {
+      const tmp = `${rel}.new-${process.pid}`;
+      let fd: number | undefined;
+      try {
+        fd = h.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+        sys(tmp, () => writeAll(fd!, data));
+        sys(tmp, () => fsyncSync(fd!));
+        closeSync(fd);
+        fd = undefined;
+        h.rename(tmp, rel);
+      } catch (e) {
+        if (fd !== undefined) closeSync(fd);
+        try {
+          unlink(tmp);
+        } catch {
+          // nothing to remove
+        }
+        throw e;
+      }
+      fsyncDir(split(rel)[0]);
+    },
+    fsyncDir,
+    reset() {
+      closeSpare();
+      for (const fd of cache.values()) closeSync(fd);
+      cache.clear();
+      checked.clear();
+    },
+    close() {
+      h.reset();
+      if (rootFd !== undefined) closeSync(rootFd);
+      rootFd = undefined;
+    },
+  };
+  return h;
+}
