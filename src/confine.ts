@@ -36,10 +36,20 @@ import { writeAll } from './fsutil.js';
 const O_PATH = (constants as Record<string, number>).O_PATH ?? 0o10000000;
 const DIR_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
-/** Folder descriptors kept per target; beyond it, deeper folders are opened for one use. */
-const CACHE_LIMIT = 1024;
+/**
+ * Folder descriptors kept per target; when full, all are dropped and the
+ * lookups start again from the target. Small on purpose: the first lookup
+ * of each descriptor number in /proc/self/fd costs the kernel an inode
+ * (about 30 µs), so a few numbers reused serve better than one per folder;
+ * operations come sorted by path, so a folder's files follow each other.
+ * Dropping all keeps the invariant forget() relies on: a cached folder's
+ * folders above it are cached too.
+ */
+const CACHE_LIMIT = 64;
 
+/** /proc is there (MINOS_CONFINE_PROC=0, a test hook, forces the lstat fallback). */
 const PROC = (() => {
+  if (process.env.MINOS_CONFINE_PROC === '0') return false;
   try {
     return existsSync('/proc/self/fd');
   } catch {
@@ -85,9 +95,10 @@ export interface Confined {
 }
 
 /** Check a target-relative path: MN0207 for an absolute path or an empty, `.` or `..` component. */
+const BAD_REL = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
+
 export function checkRel(rel: string): void {
-  if (rel === '') return;
-  if (rel.startsWith('/') || rel.endsWith('/') || rel.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+  if (BAD_REL.test(rel)) {
     throw new MinosError('MN0207', `${JSON.stringify(rel)}: not a plain path inside the target`, { data: { path: rel } });
   }
 }
@@ -120,16 +131,24 @@ export function openTarget(root: string): Confined {
 
 function open(root: string): Confined {
   const abs = (rel: string) => (rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`);
+  /** Folder path → descriptor. */
   const cache = new Map<string, number>();
-  /** Descriptors opened past the cache's limit, closed at the next lookup. */
+  /**
+   * Descriptors dropped from the cache, closed at the next drop (the
+   * operation under way may still name one) except `pinned`, the folder
+   * of a rename's or link's first path while its second is looked up.
+   */
   let spare: number[] = [];
+  let pinned: number | undefined;
+  let lastFd: number | undefined;
   /** Without /proc: folders checked with lstat (same invalidation as the cache). */
   const checked = new Set<string>();
   let rootFd: number | undefined;
 
   const closeSpare = () => {
-    for (const fd of spare) closeSync(fd);
-    spare = [];
+    const keep = spare.filter((fd) => fd === pinned);
+    for (const fd of spare) if (fd !== pinned) closeSync(fd);
+    spare = keep;
   };
   /** Rethrow an OS error with the path inside the target instead of the /proc one. */
   const sys = <T>(rel: string, fn: () => T): T => {
@@ -157,7 +176,6 @@ function open(root: string): Confined {
 
   /** A prefix naming folder `dir` (relative) for one operation: `/proc/self/fd/N`, or the checked path. */
   const dirRef = (dir: string): string => {
-    closeSpare();
     if (!PROC) {
       if (dir === '' || checked.has(dir)) return abs(dir);
       let cur = '';
@@ -172,30 +190,33 @@ function open(root: string): Confined {
       return abs(dir);
     }
     if (rootFd === undefined) rootFd = sys('', () => openSync(root, O_PATH | constants.O_DIRECTORY));
-    if (dir === '') return `/proc/self/fd/${rootFd}`;
+    if (dir === '') {
+      lastFd = undefined;
+      return `/proc/self/fd/${rootFd}`;
+    }
     const hit = cache.get(dir);
-    if (hit !== undefined) return `/proc/self/fd/${hit}`;
+    if (hit !== undefined) {
+      lastFd = hit;
+      return `/proc/self/fd/${hit}`;
+    }
     // The deepest cached folder above `dir`, then one open per component below it.
-    const parts = dir.split('/');
-    let k = parts.length - 1;
+    let cur = '';
     let fd = rootFd;
-    for (; k > 0; k--) {
-      const f = cache.get(parts.slice(0, k).join('/'));
+    for (let i = dir.lastIndexOf('/'); i > 0; i = dir.lastIndexOf('/', i - 1)) {
+      const f = cache.get(dir.slice(0, i));
       if (f !== undefined) {
+        cur = dir.slice(0, i);
         fd = f;
         break;
       }
     }
-    let cur = parts.slice(0, k).join('/');
-    let curSpare = false;
-    for (; k < parts.length; k++) {
-      cur = cur ? `${cur}/${parts[k]}` : parts[k];
-      const at = `/proc/self/fd/${fd}/${parts[k]}`;
+    for (const part of (cur ? dir.slice(cur.length + 1) : dir).split('/')) {
+      cur = cur ? `${cur}/${part}` : part;
+      const at = `/proc/self/fd/${fd}/${part}`;
       let next: number;
       try {
         next = openSync(at, DIR_FLAGS);
       } catch (e) {
-        if (curSpare) closeSync(fd);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOTDIR' || code === 'ELOOP') {
           const st = lstatSync(at, { throwIfNoEntry: false });
@@ -205,14 +226,15 @@ function open(root: string): Confined {
           throw e;
         });
       }
-      if (curSpare) closeSync(fd);
-      if (cache.size < CACHE_LIMIT) {
-        cache.set(cur, next);
-        curSpare = false;
-      } else curSpare = true;
+      if (cache.size >= CACHE_LIMIT) {
+        closeSpare();
+        for (const ofd of cache.values()) spare.push(ofd);
+        cache.clear();
+      }
+      cache.set(cur, next);
       fd = next;
     }
-    if (curSpare) spare.push(fd);
+    lastFd = fd;
     return `/proc/self/fd/${fd}`;
   };
   /** The path an operation on `rel` uses. */
@@ -222,17 +244,32 @@ function open(root: string): Confined {
     const [dir, name] = split(rel);
     return `${dirRef(dir)}/${name}`;
   };
-  /** `rel` and everything under it was moved or removed: forget what was cached for it. */
+  /** `rel` was removed (an empty folder, or not a folder): forget its own descriptor. */
+  const forgetOne = (rel: string): void => {
+    if (!PROC) {
+      checked.delete(rel);
+      return;
+    }
+    const fd = cache.get(rel);
+    if (fd === undefined) return;
+    spare.push(fd);
+    cache.delete(rel);
+  };
+  /** `rel` and everything under it was moved or replaced: forget what was cached for it. */
   const forget = (rel: string): void => {
-    const set: { has(k: string): boolean; keys(): Iterable<string> } = PROC ? cache : checked;
-    if (!set.has(rel)) return;
     const prefix = `${rel}/`;
-    for (const k of [...set.keys()]) {
+    if (!PROC) {
+      // Checked folders always have their folders above checked too.
+      if (!checked.has(rel)) return;
+      for (const k of [...checked]) if (k === rel || k.startsWith(prefix)) checked.delete(k);
+      return;
+    }
+    // A cached folder has every folder above it cached: nothing under `rel` is cached unless `rel` is.
+    if (!cache.has(rel)) return;
+    for (const [k, fd] of cache) {
       if (k !== rel && !k.startsWith(prefix)) continue;
-      if (PROC) {
-        closeSync(cache.get(k)!);
-        cache.delete(k);
-      } else checked.delete(k);
+      spare.push(fd);
+      cache.delete(k);
     }
   };
   const lstat = (rel: string): Stats | undefined => {
@@ -255,10 +292,15 @@ function open(root: string): Confined {
       closeSync(fd);
     }
   };
-  const readdir = (rel: string) => sys(rel, () => readdirSync(at(rel)));
+  // The folder itself is opened like every folder on the way: a link in its place is refused.
+  const readdir = (rel: string) => {
+    checkRel(rel);
+    return sys(rel, () => readdirSync(dirRef(rel)));
+  };
+  // An empty folder went: nothing under it is cached (what was, minos removed and forgot first).
   const rmdir = (rel: string) => {
     sys(rel, () => rmdirSync(at(rel)));
-    forget(rel);
+    forgetOne(rel);
   };
   const unlink = (rel: string) => sys(rel, () => unlinkSync(at(rel)));
   const fsyncDir = (rel: string) => {
@@ -331,13 +373,25 @@ function open(root: string): Confined {
     },
     rename(from, to) {
       const a = at(from);
-      sys(to, () => renameSync(a, at(to)));
+      pinned = lastFd;
+      try {
+        const b = at(to);
+        sys(to, () => renameSync(a, b));
+      } finally {
+        pinned = undefined;
+      }
       forget(from);
       forget(to);
     },
     link(existing, rel) {
       const a = at(existing);
-      sys(rel, () => linkSync(a, at(rel)));
+      pinned = lastFd;
+      try {
+        const b = at(rel);
+        sys(rel, () => linkSync(a, b));
+      } finally {
+        pinned = undefined;
+      }
     },
     symlink: (target, rel) => sys(rel, () => symlinkSync(target, at(rel))),
     unlink,

@@ -243,17 +243,21 @@ const PRIVATE_DIRS = [DB_DIR, CACHE_DIR];
  * keeps its journal, database, lock and cache.
  */
 export function checkStatePaths(journal: Pick<Journal, 'pre' | 'post'>): void {
-  for (const o of [...journal.pre, ...journal.post]) {
-    const paths = o.op === 'save' ? [o.path, o.to] : [o.path];
-    for (const p of paths) {
-      const inside = PRIVATE_DIRS.some((d) => p.startsWith(`${d}/`));
-      const above = STATE_DIRS.some((d) => d === p || d.startsWith(`${p}/`));
-      if (inside || (above && o.op !== 'mkdir' && o.op !== 'attr' && o.op !== 'rmdir')) {
-        throw new MinosError('MN0207', `/${p}: ${inside ? 'inside' : 'holds'} the folders minos keeps its own state in; a package may not ${o.op === 'put' ? 'replace' : o.op === 'moveout' ? 'move' : 'remove'} it`, {
-          data: { path: p },
-        });
-      }
+  const check = (o: PreOp | PostOp, p: string) => {
+    // Every state folder is under var/ or etc/: other paths are decided by their first byte.
+    if (p[0] !== 'v' && p[0] !== 'e') return;
+    const inside = PRIVATE_DIRS.some((d) => p.startsWith(`${d}/`));
+    const above = STATE_DIRS.some((d) => d === p || d.startsWith(`${p}/`));
+    if (inside || (above && o.op !== 'mkdir' && o.op !== 'attr' && o.op !== 'rmdir')) {
+      throw new MinosError('MN0207', `/${p}: ${inside ? 'inside' : 'holds'} the folders minos keeps its own state in; a package may not ${o.op === 'put' ? 'replace' : o.op === 'moveout' ? 'move' : 'remove'} it`, {
+        data: { path: p },
+      });
     }
+  };
+  for (const o of journal.pre) check(o, o.path);
+  for (const o of journal.post) {
+    check(o, o.path);
+    if (o.op === 'save') check(o, o.to);
   }
 }
 

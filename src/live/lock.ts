@@ -89,6 +89,7 @@ function deadTemps(root: string): string[] {
     for (const n of names) {
       const m = TEMP.exec(n);
       if (!m || Number(m[2]) === process.pid || holderAlive({ pid: Number(m[2]), start: 0, command: '', since: '' })) continue;
+      if (c.lstat(`${d}/${n}`)?.isDirectory()) continue; // minos makes no temporary folders: not its own
       out.push(`${d}/${n}`);
     }
   }
