@@ -48,10 +48,17 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
 const CACHE_LIMIT = 64;
 
 /** /proc is there (MINOS_CONFINE_PROC=0, a test hook, forces the lstat fallback). */
+/**
+ * Where descriptors are named: /proc/PID/fd when /proc/self is this
+ * process (one symbolic link fewer per lookup, ~0.2 µs), else /proc/self/fd.
+ */
+let FD = '/proc/self/fd';
 const PROC = (() => {
   if (process.env.MINOS_CONFINE_PROC === '0') return false;
   try {
-    return existsSync('/proc/self/fd');
+    if (!existsSync('/proc/self/fd')) return false;
+    if (readlinkSync('/proc/self') === String(process.pid)) FD = `/proc/${process.pid}/fd`;
+    return true;
   } catch {
     return false;
   }
@@ -192,12 +199,12 @@ function open(root: string): Confined {
     if (rootFd === undefined) rootFd = sys('', () => openSync(root, O_PATH | constants.O_DIRECTORY));
     if (dir === '') {
       lastFd = undefined;
-      return `/proc/self/fd/${rootFd}`;
+      return `${FD}/${rootFd}`;
     }
     const hit = cache.get(dir);
     if (hit !== undefined) {
       lastFd = hit;
-      return `/proc/self/fd/${hit}`;
+      return `${FD}/${hit}`;
     }
     // The deepest cached folder above `dir`, then one open per component below it.
     let cur = '';
@@ -212,7 +219,7 @@ function open(root: string): Confined {
     }
     for (const part of (cur ? dir.slice(cur.length + 1) : dir).split('/')) {
       cur = cur ? `${cur}/${part}` : part;
-      const at = `/proc/self/fd/${fd}/${part}`;
+      const at = `${FD}/${fd}/${part}`;
       let next: number;
       try {
         next = openSync(at, DIR_FLAGS);
@@ -235,7 +242,7 @@ function open(root: string): Confined {
       fd = next;
     }
     lastFd = fd;
-    return `/proc/self/fd/${fd}`;
+    return `${FD}/${fd}`;
   };
   /** The path an operation on `rel` uses. */
   const at = (rel: string): string => {
@@ -283,11 +290,25 @@ function open(root: string): Confined {
     }
   };
   const chmod = (rel: string, mode: number) => {
+    if (PROC) {
+      // A folder (what minos changes modes of): its own descriptor, opened O_NOFOLLOW and kept for what goes into it next.
+      let dir: string | undefined;
+      try {
+        checkRel(rel);
+        dir = dirRef(rel);
+      } catch {
+        dir = undefined; // not a folder: looked at below
+      }
+      if (dir !== undefined) {
+        sys(rel, () => chmodSync(dir, mode));
+        return;
+      }
+    }
     const fd = sys(rel, () => openSync(at(rel), O_PATH | constants.O_NOFOLLOW));
     try {
       const st = fstatSync(fd);
       if (st.isSymbolicLink()) throw new MinosError('MN0604', `${abs(rel)}: is a symbolic link, its mode is not changed (the link is never followed)`, { data: { file: abs(rel) } });
-      sys(rel, () => chmodSync(PROC ? `/proc/self/fd/${fd}` : abs(rel), mode));
+      sys(rel, () => chmodSync(PROC ? `${FD}/${fd}` : abs(rel), mode));
     } finally {
       closeSync(fd);
     }
@@ -433,7 +454,7 @@ function open(root: string): Confined {
         enter(dirRef(d0), n0, rel);
         while (stack.length) {
           const top = stack[stack.length - 1];
-          const here = `/proc/self/fd/${top.fd}`;
+          const here = `${FD}/${top.fd}`;
           let sub: string | undefined;
           for (const name of sys(top.rel, () => readdirSync(here))) {
             const st = lstatSync(`${here}/${name}`, { throwIfNoEntry: false });

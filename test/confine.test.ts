@@ -331,6 +331,8 @@ t.test('build output: a folder whose var is a link to a minos image is not taken
 t.test('deep trees: a clear error or success, never a stack overflow', async (t) => {
   const deep = (n: number) => Array.from({ length: n }, () => 'd').join('/');
   const f = liveFixture(t, [v('deep', '1.0', { [`${deep(2000)}/f`]: 'deep\n' })]);
+  deepBases.push(f.dir); // deep trees everywhere: rm -rf, before the temp folder's own removal
+  t.teardown(removeDeep);
   let r = f.run(['install', 'deep']);
   noInternal(t, r, 'install of a 2,000-level package');
   t.equal(r.code, 0, r.stderr);
@@ -349,7 +351,6 @@ t.test('deep trees: a clear error or success, never a stack overflow', async (t)
   // 10,000 levels do not fit in a package path (4095 bytes): refused when packed, with the reason.
   t.throws(() => makeRepo(join(f.dir, 'repo10k'), f.key, [v('deeper', '1.0', { [`${deep(10000)}/f`]: 'x\n' })]), /longer than 4095 bytes|too long|ENAMETOOLONG/);
   // A 10,000-level tree on the root under a transaction folder minos removes, and under its cache.
-  t.teardown(removeDeep); // before the temp folder's own removal (teardowns run last first)
   for (const base of ['var/lib/minos/txn/x.done', 'var/cache/minos/junk', 'var/cache/minos/stale.part-999999']) deepTree(join(f.root, base), 10000);
   r = f.run(['recover']);
   noInternal(t, r, 'recover with a 10,000-level tree');
