@@ -1,41 +1,32 @@
 /**
- * Confined access to a target folder (a live root, a build's output folder):
- * every path is relative to the target and is resolved one component at a
- * time without following a symbolic link, the way openat(2) with
- * O_NOFOLLOW would, for reads and writes alike.
+ * Confined access to a target folder (a live root, a build's output
+ * folder): every path is relative to the target and resolved one component
+ * at a time without following a symbolic link, as openat(2) with
+ * O_NOFOLLOW would, for reads and writes alike (docs/SECURITY.md).
  *
- * Node has no openat, so on Linux the folder holding each path is opened
- * (O_PATH | O_DIRECTORY | O_NOFOLLOW) component by component from the
- * target's own descriptor, and the operation is applied to
- * `/proc/self/fd/N/NAME`: the kernel resolves NAME in the folder that
- * descriptor holds, wherever that folder is now, and a symbolic link or a
- * file in place of a folder fails the open instead of being followed.
- * Operations that act on the last component itself (lstat, rename, unlink,
- * rmdir, mkdir, link, symlink, lchown, readlink) never follow it; opens add
- * O_NOFOLLOW; chmod opens the node O_PATH | O_NOFOLLOW and changes the mode
- * through its descriptor, so a symbolic link's target is never changed.
+ * Node has no openat: the folder holding a path is opened O_PATH |
+ * O_DIRECTORY | O_NOFOLLOW component by component from the target's own
+ * descriptor, and the operation is applied to `/proc/PID/fd/N/NAME`, which
+ * the kernel resolves in the folder that descriptor holds; a link or file
+ * in place of a folder fails the open. Operations on the last component
+ * never follow it (lstat, rename, unlink, rmdir, mkdir, link, symlink,
+ * lchown, readlink), opens add O_NOFOLLOW, chmod goes through a descriptor
+ * opened O_NOFOLLOW. Folder descriptors are cached; the cache forgets what
+ * this module renames or removes and is dropped by `reset` (taking a
+ * root's lock calls it). Without /proc the same checks are made with lstat
+ * on each component before the operation.
  *
- * Folder descriptors are cached by path; the cache forgets a path and
- * everything under it whenever this module renames or removes it, and is
- * dropped by `reset` (taking a root's lock calls it). Without /proc (a
- * chroot that has not mounted it) the same checks are made with lstat on
- * each component before the operation, which closes nothing against a
- * concurrent writer: docs/SECURITY.md says why that still holds for a root
- * whose lock minos holds.
- *
- * A symbolic link where a folder must be is MN0604; a `..`, `.` or empty
- * component, or an absolute path, is MN0207. Other failures are the OS
- * error (its `code` kept, so callers can tell ENOENT from the rest) naming
- * the path inside the target, never the /proc path.
+ * A link where a folder must be is MN0604; a `..`, `.` or empty component,
+ * or an absolute path, MN0207. Other failures are the OS error (its `code`
+ * kept) naming the path inside the target, never the /proc one.
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, symlinkSync, unlinkSync, chmodSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, chmodSync, type Stats } from 'node:fs';
 import { MinosError } from './errors.js';
-import { writeAll } from './fsutil.js';
+import { mkdirpIn, readFileIn, writeFileAtomicIn } from './confinefile.js';
 
 /** O_PATH (Linux; the same value on x86, arm, aarch64 and riscv): a descriptor that only names a node. */
 const O_PATH = (constants as Record<string, number>).O_PATH ?? 0o10000000;
 const DIR_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
 /**
  * Folder descriptors kept per target; when full, all are dropped and the
  * lookups start again from the target. Small on purpose: the first lookup
@@ -47,10 +38,10 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
  */
 const CACHE_LIMIT = 64;
 
-/** /proc is there (MINOS_CONFINE_PROC=0, a test hook, forces the lstat fallback). */
 /**
- * Where descriptors are named: /proc/PID/fd when /proc/self is this
- * process (one symbolic link fewer per lookup, ~0.2 µs), else /proc/self/fd.
+ * Whether /proc is there (MINOS_CONFINE_PROC=0, a test hook, forces the
+ * lstat fallback), and where descriptors are named: /proc/PID/fd when
+ * /proc/self is this process (one link fewer per lookup), else /proc/self/fd.
  */
 let FD = '/proc/self/fd';
 const PROC = (() => {
@@ -65,7 +56,6 @@ const PROC = (() => {
 })();
 
 export interface Confined {
-  /** The target folder (absolute). */
   readonly root: string;
   /** `root/rel`, for messages. */
   abs(rel: string): string;
@@ -76,7 +66,6 @@ export interface Confined {
   readlink(rel: string): string;
   /** A regular file's bytes (at most `max`, else MN0003 naming the cap); undefined when absent. */
   readFile(rel: string, max: number): Buffer | undefined;
-  /** open(2) with O_NOFOLLOW added. */
   open(rel: string, flags: number, mode?: number): number;
   mkdir(rel: string, mode: number): void;
   /** mkdir -p: each missing folder is made with `mode`; a link or file on the way is refused. */
@@ -93,9 +82,7 @@ export interface Confined {
   rmTree(rel: string): void;
   /** Temp file `REL.new-PID`, fsync, rename over REL, fsync the folder. */
   writeFileAtomic(rel: string, data: Uint8Array, mode?: number): void;
-  /** fsync a folder; gone or not supported is fine. */
   fsyncDir(rel: string): void;
-  /** Forget every cached folder descriptor. */
   reset(): void;
   /** Close every descriptor, the target's own too (a handle from openTarget). */
   close(): void;
@@ -115,7 +102,7 @@ const split = (rel: string): [string, string] => {
   return i < 0 ? ['', rel] : [rel.slice(0, i), rel.slice(i + 1)];
 };
 
-function linkError(abs: string): MinosError {
+export function linkError(abs: string): MinosError {
   return new MinosError('MN0604', `${abs}: is a symbolic link where a folder must be; minos never follows a link inside a root it changes`, {
     hint: 'replace the link by a real folder (or remove it) and run the command again',
     data: { file: abs },
@@ -349,49 +336,11 @@ function open(root: string): Confined {
     exists: (rel) => lstat(rel) !== undefined,
     readdir,
     readlink: (rel) => sys(rel, () => readlinkSync(at(rel))),
-    readFile(rel, max) {
-      // Looked at before it is opened: a FIFO or a device is never opened.
-      const st = lstat(rel);
-      if (!st) return undefined;
-      if (!st.isFile()) throw new MinosError('MN0003', `${abs(rel)}: is not a regular file`, { data: { file: abs(rel) } });
-      if (st.size > max) throw new MinosError('MN0003', `${abs(rel)}: larger than ${max} bytes`, { data: { file: abs(rel), size: st.size, max } });
-      const fd = sys(rel, () => openSync(at(rel), READ_FLAGS));
-      try {
-        const now = fstatSync(fd);
-        if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw new MinosError('MN0003', `${abs(rel)}: changed while being opened`, { data: { file: abs(rel) } });
-        const buf = Buffer.allocUnsafe(Math.min(now.size, max) + 1);
-        let off = 0;
-        while (off < buf.length) {
-          const n = sys(rel, () => readSync(fd, buf, off, buf.length - off, off));
-          if (n === 0) break;
-          off += n;
-        }
-        if (off > max) throw new MinosError('MN0003', `${abs(rel)}: larger than ${max} bytes`, { data: { file: abs(rel), max } });
-        return buf.subarray(0, off);
-      } finally {
-        closeSync(fd);
-      }
-    },
+    readFile: (rel, max) => readFileIn(h, rel, max),
+    mkdirp: (rel, mode) => mkdirpIn(h, rel, mode),
+    writeFileAtomic: (rel, data, mode = 0o644) => writeFileAtomicIn(h, rel, data, mode),
     open: (rel, flags, mode) => sys(rel, () => openSync(at(rel), flags | constants.O_NOFOLLOW, mode)),
     mkdir: (rel, mode) => sys(rel, () => mkdirSync(at(rel), { mode })),
-    mkdirp(rel, mode) {
-      checkRel(rel);
-      let cur = '';
-      for (const c of rel === '' ? [] : rel.split('/')) {
-        cur = cur ? `${cur}/${c}` : c;
-        const st = lstat(cur);
-        if (st?.isDirectory()) continue;
-        if (st?.isSymbolicLink()) throw linkError(abs(cur));
-        if (st) fail('ENOTDIR', cur);
-        try {
-          mkdirSync(at(cur), { mode });
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstat(cur)?.isDirectory()) sys(cur, () => {
-            throw e;
-          });
-        }
-      }
-    },
     rename(from, to) {
       const a = at(from);
       pinned = lastFd;
@@ -423,38 +372,19 @@ function open(root: string): Confined {
       checkRel(rel);
       const top = lstat(rel);
       if (!top) return;
-      if (!top.isDirectory()) {
-        unlink(rel);
-        return;
-      }
+      if (!top.isDirectory()) return unlink(rel);
       forget(rel);
-      if (!PROC) {
-        // Depth first with an explicit stack: a folder is revisited after its subfolders are gone.
-        const stack = [rel];
-        while (stack.length) {
-          const dir = stack[stack.length - 1];
-          const subdirs: string[] = [];
-          for (const name of readdir(dir)) {
-            const p = `${dir}/${name}`;
-            if (lstat(p)?.isDirectory()) subdirs.push(p);
-            else unlink(p);
-          }
-          if (subdirs.length === 0) {
-            rmdir(dir);
-            stack.pop();
-          } else stack.push(...subdirs);
-        }
-        return;
-      }
-      // One descriptor per level, each folder opened in its parent: any depth, never through a link.
+      // Depth first in a loop, one level per stack entry: any depth. With /proc each folder is held
+      // by a descriptor opened in its parent's; without, it is named by its checked path.
       const [d0, n0] = split(rel);
-      const stack: { fd: number; parent: string; name: string; rel: string }[] = [];
-      const enter = (parent: string, name: string, r: string) => stack.push({ fd: sys(r, () => openSync(`${parent}/${name}`, DIR_FLAGS)), parent, name, rel: r });
+      const stack: { fd?: number; parent: string; name: string; rel: string }[] = [];
+      const enter = (parent: string, name: string, r: string) => stack.push({ fd: PROC ? sys(r, () => openSync(`${parent}/${name}`, DIR_FLAGS)) : undefined, parent, name, rel: r });
       try {
-        enter(dirRef(d0), n0, rel);
+        enter(PROC ? dirRef(d0) : abs(d0), n0, rel);
         while (stack.length) {
           const top = stack[stack.length - 1];
-          const here = `${FD}/${top.fd}`;
+          if (top.fd === undefined) checked.delete(top.rel); // looked at again on every visit
+          const here = top.fd !== undefined ? `${FD}/${top.fd}` : dirRef(top.rel);
           let sub: string | undefined;
           for (const name of sys(top.rel, () => readdirSync(here))) {
             const st = lstatSync(`${here}/${name}`, { throwIfNoEntry: false });
@@ -469,33 +399,12 @@ function open(root: string): Confined {
             continue;
           }
           stack.pop();
-          closeSync(top.fd);
+          if (top.fd !== undefined) closeSync(top.fd);
           sys(top.rel, () => rmdirSync(`${top.parent}/${top.name}`));
         }
       } finally {
-        for (const s of stack) closeSync(s.fd);
+        for (const e of stack) if (e.fd !== undefined) closeSync(e.fd);
       }
-    },
-    writeFileAtomic(rel, data, mode = 0o644) {
-      const tmp = `${rel}.new-${process.pid}`;
-      let fd: number | undefined;
-      try {
-        fd = h.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-        sys(tmp, () => writeAll(fd!, data));
-        sys(tmp, () => fsyncSync(fd!));
-        closeSync(fd);
-        fd = undefined;
-        h.rename(tmp, rel);
-      } catch (e) {
-        if (fd !== undefined) closeSync(fd);
-        try {
-          unlink(tmp);
-        } catch {
-          // nothing to remove
-        }
-        throw e;
-      }
-      fsyncDir(split(rel)[0]);
     },
     fsyncDir,
     reset() {

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, tempDir } from './lib/cli.js';
+import { BIN, minos, tempDir } from './lib/cli.js';
 import { installed, liveFixture, type LiveFixture } from './lib/live.js';
 import { makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 import { confine, checkRel } from '../src/confine.js';
@@ -394,4 +394,26 @@ t.test('account files that are links: the host\'s files are not read into the ro
   const shadow = existsSync(join(f.root, 'etc/shadow')) && !lstatSync(join(f.root, 'etc/shadow')).isSymbolicLink() ? readFileSync(join(f.root, 'etc/shadow'), 'utf8') : '';
   // planAccounts (src/live/transaction.ts) reads the old account files by path: to be read through confine(root).readFile.
   t.notMatch(shadow, /outside-hash/, 'the file outside is not copied into the root', { todo: 'planAccounts and Ids in src/live/transaction.ts read etc/passwd, group and shadow by path' });
+});
+
+t.test('FIFOs and devices among minos\'s own files are never opened', async (t) => {
+  for (const rel of ['etc/minos/options.json', 'etc/minos/repositories.json', 'var/lib/minos/serials.json', 'var/lib/minos/lock', 'var/lib/minos/txn/x-1/journal.json']) {
+    t.test(rel, async (t) => {
+      const f = liveFixture(t, [v('a', '1.0', { 'usr/bin/a': 'a\n' })]);
+      const p = join(f.root, rel);
+      mkdirSync(join(p, '..'), { recursive: true });
+      rmSync(p, { force: true });
+      spawnSync('mkfifo', [p]);
+      for (const args of [['install', 'a'], ['recover']]) {
+        const r = spawnSync(process.execPath, [BIN, '--root', f.root, ...args], { encoding: 'utf8', timeout: 30_000 });
+        t.not(r.signal, 'SIGTERM', `${args.join(' ')}: did not hang`);
+        noInternal(t, { stderr: r.stderr }, args.join(' '));
+        if (args[0] === 'install') {
+          t.not(r.status, 0, `${args.join(' ')}: refused: ${r.stderr.trim()}`);
+          t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+        }
+      }
+      t.ok(lstatSync(p).isFIFO(), 'the FIFO is left as it was');
+    });
+  }
 });

@@ -26,6 +26,7 @@ const ROOT_FILES = {
   'input.ts': 'base',
   'fsutil.ts': 'base',
   'confine.ts': 'base',
+  'confinefile.ts': 'base',
   'workers.ts': 'base',
   'text.ts': 'base',
   'version.ts': 'base',

@@ -32,7 +32,7 @@ import { DB_DIR, INSTALLED } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
 import type { Emit } from './events.js';
 import { CAP } from '../input.js';
-import { CACHE_DIR, CONFIG_DIR, HISTORY_FILE, KEYRINGS_DIR, KEYS_DIR, TXN_DIR } from './root.js';
+import { checkStatePaths, HISTORY_FILE, TXN_DIR } from './root.js';
 import { OLD_DB, salvageTxn } from './salvage.js';
 import { syncFs } from './sync.js';
 
@@ -230,36 +230,6 @@ function doPost(c: Confined, ops: readonly PostOp[], touched: Set<string>, emit:
 
 /** Errors of the file system as a whole, after which work is stopped and left for the next command rather than skipped. */
 const RETRY = ['EROFS', 'ENOSPC', 'EDQUOT', 'EIO'];
-
-/** The folders minos keeps its own state in, and every folder above them. */
-const STATE_DIRS = [DB_DIR, CACHE_DIR, CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR];
-const PRIVATE_DIRS = [DB_DIR, CACHE_DIR];
-
-/**
- * MN0207 for an operation that would replace, move or remove one of
- * minos's own state folders or a folder above one (only making them, giving
- * them a mode or trying rmdir is allowed), or touch anything inside
- * var/lib/minos or var/cache/minos: a package never changes where minos
- * keeps its journal, database, lock and cache.
- */
-export function checkStatePaths(journal: Pick<Journal, 'pre' | 'post'>): void {
-  const check = (o: PreOp | PostOp, p: string) => {
-    // Every state folder is under var/ or etc/: other paths are decided by their first byte.
-    if (p[0] !== 'v' && p[0] !== 'e') return;
-    const inside = PRIVATE_DIRS.some((d) => p.startsWith(`${d}/`));
-    const above = STATE_DIRS.some((d) => d === p || d.startsWith(`${p}/`));
-    if (inside || (above && o.op !== 'mkdir' && o.op !== 'attr' && o.op !== 'rmdir')) {
-      throw new MinosError('MN0207', `/${p}: ${inside ? 'inside' : 'holds'} the folders minos keeps its own state in; a package may not ${o.op === 'put' ? 'replace' : o.op === 'moveout' ? 'move' : 'remove'} it`, {
-        data: { path: p },
-      });
-    }
-  };
-  for (const o of journal.pre) check(o, o.path);
-  for (const o of journal.post) {
-    check(o, o.path);
-    if (o.op === 'save') check(o, o.to);
-  }
-}
 
 /** A failure after the commit point: the new state is the one that counts, and the next command completes it. */
 function afterCommit(e: unknown, dir: string): MinosError {

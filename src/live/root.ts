@@ -306,3 +306,33 @@ export function findKey(root: string, id: string): PublicKey {
   }
   return match[0];
 }
+
+/** The folders minos keeps its own state in, and every folder above them. */
+const JOURNAL_STATE_DIRS = [DB_DIR, CACHE_DIR, CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR];
+const PRIVATE_DIRS = [DB_DIR, CACHE_DIR];
+
+/**
+ * MN0207 for an operation that would replace, move or remove one of
+ * minos's own state folders or a folder above one (only making them, giving
+ * them a mode or trying rmdir is allowed), or touch anything inside
+ * var/lib/minos or var/cache/minos: a package never changes where minos
+ * keeps its journal, database, lock and cache.
+ */
+export function checkStatePaths(journal: { pre: readonly { op: string; path: string }[]; post: readonly { op: string; path: string; to?: string }[] }): void {
+  const check = (o: { op: string }, p: string) => {
+    // Every state folder is under var/ or etc/: other paths are decided by their first byte.
+    if (p[0] !== 'v' && p[0] !== 'e') return;
+    const inside = PRIVATE_DIRS.some((d) => p.startsWith(`${d}/`));
+    const above = JOURNAL_STATE_DIRS.some((d) => d === p || d.startsWith(`${p}/`));
+    if (inside || (above && o.op !== 'mkdir' && o.op !== 'attr' && o.op !== 'rmdir')) {
+      throw new MinosError('MN0207', `/${p}: ${inside ? 'inside' : 'holds'} the folders minos keeps its own state in; a package may not ${o.op === 'put' ? 'replace' : o.op === 'moveout' ? 'move' : 'remove'} it`, {
+        data: { path: p },
+      });
+    }
+  };
+  for (const o of journal.pre) check(o, o.path);
+  for (const o of journal.post) {
+    check(o, o.path);
+    if (o.to !== undefined) check(o, o.to);
+  }
+}
