@@ -110,6 +110,9 @@ t.test('install, upgrade, remove and rollback on a Debian root keep dpkg and the
   t.match(chroot(root, 'dpkg -l | grep -c "^ii"'), /^70$/m);
   t.ok(statSync(join(root, 'lib')).isDirectory() && lstatSync(join(root, 'lib')).isSymbolicLink(), '/lib is still a link');
   clean('install');
+  r = m('cache', 'clean');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readdirSync(join(root, 'var/cache/minos')).filter((f) => f.endsWith('.deb')).length, 1, 'cache clean keeps the .deb of an installed Debian package');
 
   // dpkg run inside the root changed its status: minos stops rather than lose that.
   const status = join(root, 'var/lib/dpkg/status');

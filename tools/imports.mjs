@@ -25,6 +25,8 @@ const ROOT_FILES = {
   'canonical.ts': 'base',
   'input.ts': 'base',
   'fsutil.ts': 'base',
+  'confine.ts': 'base',
+  'confinefile.ts': 'base',
   'workers.ts': 'base',
   'text.ts': 'base',
   'version.ts': 'base',

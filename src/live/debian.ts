@@ -14,7 +14,7 @@
  * data); the new ones from their .deb. The account files are not regenerated:
  * the root's stay (see ACCOUNT_FILES).
  */
-import { closeSync, fchmodSync, fchownSync, lchownSync, lstatSync, openSync, readFileSync, symlinkSync, chmodSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, lchownSync, openSync, readFileSync, symlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { controlFields, effectEntries, mergedUsrPath, opOwners, viewPackage } from '../debian/complete.js';
@@ -25,7 +25,10 @@ import { DEB_ARCH } from '../debian/packages.js';
 import { sameEntry } from '../engine/owners.js';
 import { mappedEntry } from '../engine/stage.js';
 import { ioError, MinosError } from '../errors.js';
-import { CREATE_NEW, makeNode, readTextIfAny, under, writeAll } from '../fsutil.js';
+import { CREATE_NEW, makeNode, under, writeAll } from '../fsutil.js';
+import { confine } from '../confine.js';
+import { CAP } from '../input.js';
+import { rootText } from './root.js';
 import { rootView } from './rootview.js';
 import type { Arch } from '../solve/depend.js';
 import type { FileEntry, Manifest } from '../types.js';
@@ -55,7 +58,7 @@ const DPKG = 'var/lib/dpkg';
 /** Status stanzas of the root's dpkg database by "name arch". */
 function statusStanzas(root: string): Map<string, [string, string][]> {
   const out = new Map<string, [string, string][]>();
-  for (const block of (readTextIfAny(under(root, `${DPKG}/status`)) ?? '').split(/\n{2,}/)) {
+  for (const block of (rootText(root, `${DPKG}/status`, CAP.state) ?? '').split(/\n{2,}/)) {
     const f = controlFields(block);
     const get = (k: string) => f.find(([n]) => n.toLowerCase() === k)?.[1];
     if (get('package')) out.set(`${get('package')} ${get('architecture')}`, f);
@@ -75,15 +78,15 @@ function keptPackage(root: string, r: InstalledRecord, stanzas: Map<string, [str
   }
   const control = fields.filter(([k]) => !['status', 'conffiles', 'config-version'].includes(k.toLowerCase()));
   const multi = fields.find(([k]) => k.toLowerCase() === 'multi-arch')?.[1] === 'same';
-  const info = under(root, `${DPKG}/info/${multi ? `${r.name}:${arch}` : r.name}`);
+  const info = `${DPKG}/info/${multi ? `${r.name}:${arch}` : r.name}`;
   const scripts: DebInstalled['scripts'] = {};
   for (const s of SCRIPT_NAMES) {
-    const text = readTextIfAny(`${info}.${s}`);
+    const text = rootText(root, `${info}.${s}`);
     if (text !== undefined) scripts[s] = text;
   }
   const byPath = new Map(r.files.map((e) => [e.path, e]));
   const files: DebFileEntry[] = [];
-  for (const line of (readTextIfAny(`${info}.list`) ?? '').split('\n')) {
+  for (const line of (rootText(root, `${info}.list`, CAP.state) ?? '').split('\n')) {
     if (!line.startsWith('/') || line === '/.') continue;
     const e = byPath.get(d.map(line.slice(1)));
     // A shipped folder the scripts made a link (/var/run) is no longer in the record.
@@ -137,20 +140,23 @@ export function debianStep(root: string, db: InstalledDb, d: DebianRoot, kept: r
   const stagedFile = new Map<string, string>();
   for (const s of mapped) for (const [p, n] of s.staged) stagedFile.set(p, join(opts.newDir, n));
   const keptFiles = new Set(kept.flatMap((r) => r.files.filter((e) => e.type === 'file' || e.type === 'hardlink').map((e) => e.path)));
+  const c = confine(root);
   const read = (path: string): Uint8Array | undefined => {
     const rel = canonicalPath(`/${path.replace(/^\/+/, '')}`, d.debArch).slice(1);
     const s = stagedFile.get(rel);
-    const abs = s ?? (keptFiles.has(rel) ? under(root, rel) : undefined);
-    if (abs === undefined) return undefined;
-    try {
-      return lstatSync(abs).isFile() ? readFileSync(abs) : undefined;
-    } catch (e) {
-      throw ioError(e, abs);
+    if (s !== undefined) {
+      try {
+        return readFileSync(s);
+      } catch (e) {
+        throw ioError(e, s);
+      }
     }
+    // A kept package's file, through the confined root (never a link), if it is still a regular file.
+    return keptFiles.has(rel) && c.lstat(rel)?.isFile() ? c.readFile(rel, CAP.state) : undefined;
   };
   const fx = deriveEffects({ arch: d.debArch, packages, read, epoch: opts.epoch }, {});
   const shipped = new Set([...kept.flatMap((r) => r.files.map((e) => e.path)), ...mapped.flatMap((s) => s.manifest.files.map((e) => e.path))]);
-  const owner = opOwners(fx.ops, (p) => readTextIfAny(under(root, p.slice(1))));
+  const owner = opOwners(fx.ops, (p) => rootText(root, p.slice(1)));
   const { entries, relinked, data } = effectEntries(fx.ops, (p) => shipped.has(p), owner);
 
   // Folders the scripts made links: what a package ships in one lands where the link leads.

@@ -8,13 +8,14 @@
  * Nothing on the root changes until every package is fetched, verified and
  * staged and the whole plan is known.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lchownSync, lstatSync, openSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lchownSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { dbBytes, INSTALLED, writeFileAtomic, type InstalledDb, type InstalledRecord } from '../db/installed.js';
-import { ioError, MinosError } from '../errors.js';
+import { dbBytes, INSTALLED, type InstalledDb, type InstalledRecord } from '../db/installed.js';
+import { confine } from '../confine.js';
+import { MinosError } from '../errors.js';
 import type { Locator } from '../solve/solver.js';
 import { accountFiles, collectAccounts, parseIdFile } from '../target/accounts.js';
-import { CREATE_NEW, readTextIfAny } from '../fsutil.js';
+import { CREATE_NEW } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { noEvents, type Emit } from './events.js';
@@ -22,7 +23,7 @@ import { appendGeneration, fastDbBytes, genPackages, historyBytes, readHistory }
 import { acquireLock, lockHolder } from './lock.js';
 import { createTxn, crashPoint, discardTxn, pendingReport, recover, runJournal, syncFsAsync, type Journal, type Txn } from './journal.js';
 import { expectOf, fetchToCache, keyringFor, resolveAction, type Action, type Resolution, type Target } from './resolve.js';
-import { loadDb, openRoot, rootArch } from './root.js';
+import { loadDb, openRoot, rootArch, rootText, writeState } from './root.js';
 import type { StageResult } from './stage.js';
 import { planChanges, type Plan, type PlanInput } from '../engine/plan.js';
 import { debianRoot, debianStep } from './debian.js';
@@ -101,21 +102,13 @@ interface StagedPkg {
   deb?: StageResult['deb'];
 }
 
-function lst(p: string): Stats | undefined {
-  try {
-    return lstatSync(p, { throwIfNoEntry: false });
-  } catch (e) {
-    throw ioError(e, p);
-  }
-}
-
 /** Owner and group names → ids: declared accounts first, then the root's /etc/passwd and /etc/group. */
 class Ids {
   users: Map<string, number>;
   groups: Map<string, number>;
   constructor(root: string) {
-    this.users = parseIdFile(readTextIfAny(join(root, 'etc/passwd')));
-    this.groups = parseIdFile(readTextIfAny(join(root, 'etc/group')));
+    this.users = parseIdFile(rootText(root, 'etc/passwd'));
+    this.groups = parseIdFile(rootText(root, 'etc/group'));
     this.users.set('root', 0);
     this.groups.set('root', 0);
   }
@@ -175,14 +168,15 @@ function planAccounts(root: string, records: InstalledRecord[], txn: Txn, counte
   const declared = records.some((r) => r.users.length || r.groups.length);
   if (!declared) return;
   const acc = collectAccounts(records.map((r) => ({ name: r.name, users: r.users, groups: r.groups })));
-  const base = { passwd: readTextIfAny(join(root, 'etc/passwd')), group: readTextIfAny(join(root, 'etc/group')), shadow: readTextIfAny(join(root, 'etc/shadow')) };
+  const base = { passwd: rootText(root, 'etc/passwd'), group: rootText(root, 'etc/group'), shadow: rootText(root, 'etc/shadow') };
   const users = parseIdFile(base.passwd);
   const groups = parseIdFile(base.group);
   const missing = [...acc.users.values()].some((u) => users.get(u.name) !== u.uid) || [...acc.groups.values()].some((g) => groups.get(g.name) !== g.gid);
   if (!missing) return;
   const files = accountFiles(acc, base);
-  if (!lst(join(root, 'etc'))?.isDirectory()) {
-    if (lst(join(root, 'etc'))) throw new MinosError('MN0601', `file conflict: /etc is not a folder`);
+  const c = confine(root);
+  if (!c.lstat('etc')?.isDirectory()) {
+    if (c.lstat('etc')) throw new MinosError('MN0601', `file conflict: /etc is not a folder`);
     plan.pre.push({ op: 'mkdir', path: 'etc', mode: 0o755, uid: 0, gid: 0 });
   }
   const shadowGroup = acc.groups.has('shadow') ? acc.groups.get('shadow')!.gid : 0;
@@ -198,7 +192,7 @@ function planAccounts(root: string, records: InstalledRecord[], txn: Txn, counte
     } finally {
       closeSync(fd);
     }
-    const st = lst(join(root, 'etc', name));
+    const st = c.lstat(`etc/${name}`);
     plan.pre.push({ op: 'put', path: `etc/${name}`, src: n, ...(st && !st.isDirectory() ? { old: `acc-${name}` } : {}) });
   }
 }
@@ -225,7 +219,7 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       // Only the world or explicit flags may change: no files, no generation.
       const packages = db.packages.map((p) => ({ ...p, explicit: res.explicit.get(p.name) ?? p.explicit }));
       const next: InstalledDb = { ...db, world: res.world, packages };
-      if (!dbBytes(next).equals(dbBytes(db)) || opts.repair) writeFileAtomic(join(root, INSTALLED), dbBytes(next));
+      if (!dbBytes(next).equals(dbBytes(db)) || opts.repair) writeState(root, INSTALLED, dbBytes(next));
       return result;
     }
 
