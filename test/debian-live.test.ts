@@ -19,11 +19,11 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import t from 'tap';
 import { minos, minosAsync, ROOT, serveFolder, sh, tempDir } from './lib/cli.js';
-import { debianMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
+import { essentialMirror, KEYRING, stanzaOf } from './lib/debmirror.js';
 import { injectRun, points, rootState, sameTree, treeDiff } from './lib/crash.js';
 
 const SPEC = join(ROOT, 'images/debian-minimal.yaml');
-const MIRROR = debianMirror(['busybox-static']);
+const MIRROR = essentialMirror();
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function chroot(root: string, cmd: string): string {

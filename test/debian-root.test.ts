@@ -12,22 +12,12 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import t from 'tap';
 import { minos, ROOT, sh, tempDir } from './lib/cli.js';
-import { debianMirror } from './lib/debmirror.js';
+import { essentialMirror } from './lib/debmirror.js';
 
 const SPEC = join(ROOT, 'images/debian-minimal.yaml');
 const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
 
-function essentialClosure(): string[] {
-  debianMirror(['busybox-static']);
-  const names = new Set<string>();
-  for (const arch of ['x86_64', 'aarch64']) {
-    const r = minos(['plan', SPEC, '--arch', arch, '--json']);
-    if (r.code !== 0) throw new Error(r.stderr);
-    for (const p of (JSON.parse(r.stdout) as { install: { name: string }[] }).install) names.add(p.name);
-  }
-  return [...names].sort();
-}
-debianMirror(essentialClosure());
+essentialMirror();
 
 /** qemu-aarch64 registered with binfmt_misc, fix-binary (usable inside a chroot). */
 function binfmtAarch64(): void {
