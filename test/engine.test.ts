@@ -10,6 +10,7 @@ import t from 'tap';
 import type { InstalledDb } from '../src/db/installed.js';
 import { isMinosError } from '../src/errors.js';
 import { createMemoryTarget, transact, type MemoryTarget } from '../src/engine/memory.js';
+import { sameEntry } from '../src/engine/owners.js';
 import type { PlanEvent } from '../src/engine/plan.js';
 import type { FileEntry, Manifest } from '../src/types.js';
 
@@ -356,7 +357,7 @@ t.test('the twin and a real root, transaction for transaction', async (tt) => {
     const staged = set.map((m) => {
       const names = new Map<string, string>();
       for (const e of m.files) {
-        if (e.type === 'dir' || (installed.has(e.path) && sameEntryOf(installed.get(e.path)!, e))) continue;
+        if (e.type === 'dir' || (installed.has(e.path) && sameEntry(installed.get(e.path)!, e))) continue;
         const name = String(n++);
         if (e.type === 'file') {
           writeFileSync(join(txn.newDir, name), e.sha256!);
@@ -377,7 +378,3 @@ t.test('the twin and a real root, transaction for transaction', async (tt) => {
   tt.same(readdirSync(outside), ['canary'], 'nothing was written through a link out of the root');
   tt.ok(applied > rounds / 5, `${applied} of ${rounds} transactions applied on both`);
 });
-
-function sameEntryOf(a: FileEntry, b: FileEntry): boolean {
-  return a.type === b.type && a.mode === b.mode && a.size === b.size && a.sha256 === b.sha256 && a.target === b.target;
-}

@@ -122,6 +122,12 @@ class Ids {
   gid(name: string): number | undefined {
     return this.groups.get(name);
   }
+  /** Both ids of `e`'s owner and group; undefined when either account is unknown. */
+  of(e: FileEntry): { uid: number; gid: number } | undefined {
+    const uid = this.users.get(e.owner);
+    const gid = this.groups.get(e.group);
+    return uid === undefined || gid === undefined ? undefined : { uid, gid };
+  }
 }
 
 function fsyncPath(p: string): void {
@@ -134,10 +140,9 @@ function fsyncPath(p: string): void {
 }
 
 function ownLink(p: string, e: FileEntry, ctx: { ids: Ids; fixups: { path: string; e: FileEntry }[] }): void {
-  const uid = ctx.ids.uid(e.owner);
-  const gid = ctx.ids.gid(e.group);
-  if (uid === undefined || gid === undefined) ctx.fixups.push({ path: p, e });
-  else lchownSync(p, uid, gid);
+  const id = ctx.ids.of(e);
+  if (!id) ctx.fixups.push({ path: p, e });
+  else lchownSync(p, id.uid, id.gid);
 }
 
 function ownPath(p: string, e: FileEntry, ctx: { chown: boolean; ids: Ids; fixups: { path: string; e: FileEntry }[] }): void {
@@ -283,10 +288,9 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
         await pool.close(); // no worker writes any more (a failure discards the transaction folder)
       }
       for (const f of fixups) {
-        const uid = ids.uid(f.e.owner);
-        const gid = ids.gid(f.e.group);
-        if (uid === undefined || gid === undefined) throw ownerError('file', f.e);
-        lchownSync(f.path, uid, gid);
+        const id = ids.of(f.e);
+        if (!id) throw ownerError('file', f.e);
+        lchownSync(f.path, id.uid, id.gid);
         if (f.e.type !== 'symlink') ownPath(f.path, f.e, { chown: false, ids, fixups: [] });
       }
       const force = new Set((opts.forceOverwrite ?? []).map((p) => p.replace(/^\/+/, '').replace(/\/+$/, '')));
@@ -296,11 +300,7 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
       if (deb) {
         const step = debianStep(root, db, deb, db.packages.filter((r) => res.kept.has(r.name)), staged, {
           newDir: txn.newDir, chown, force, epoch: Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)),
-          ids: (e) => {
-            const uid = ids.uid(e.owner);
-            const gid = ids.gid(e.group);
-            return uid === undefined || gid === undefined ? undefined : { uid, gid };
-          },
+          ids: (e) => ids.of(e),
         });
         step.packages.forEach((p, i) => Object.assign(staged[i], { manifest: p.manifest, staged: p.staged }));
         for (const w of step.warnings) emit({ type: 'warning', message: w });
@@ -315,10 +315,9 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
         staged: staged.map((s) => ({ manifest: s.manifest, staged: s.staged, repo: s.target.locator.repo, sha256: s.sha256, explicit: s.target.explicit })),
         ids: (e) => {
           if (!chown) return { uid: 0, gid: 0 };
-          const uid = ids.uid(e.owner);
-          const gid = ids.gid(e.group);
-          if (uid === undefined || gid === undefined) throw ownerError('folder', e);
-          return { uid, gid };
+          const id = ids.of(e);
+          if (!id) throw ownerError('folder', e);
+          return id;
         },
       });
       planAccounts(root, plan.records, txn, counter, plan, chown);
