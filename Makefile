@@ -50,7 +50,7 @@ test-full: build deps
 # Several hundred SIGKILL, ENOSPC and EROFS trials during install, upgrade, remove, rollback,
 # key and repository changes and recovery (a handful of each run in `make test`).
 test-crash: build deps
-	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS) test/live-crash.test.ts
+	MINOS_FULL=1 npx tap --timeout 3600 $(TAP_FLAGS) test/live-crash.test.ts test/debian-live.test.ts
 
 demo: build
 	bash images/demo.sh

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * Interleaved A/B of two minos builds of one image spec, for a machine whose
- * speed drifts between runs: old, new, old, new… into /dev/shm (or the temp
- * folder), outputs removed before each run; prints min and median of each,
- * wall time and CPU (user + system, when /usr/bin/time is there). Like
- * bench/build.mjs, it runs minos without NODE_EXTRA_CA_CERTS (see there).
+ * speed drifts between runs: old, new, old, new… into BENCH_TMP or the temp
+ * folder (not /dev/shm: minos refuses outputs under /dev, MN0116), outputs
+ * removed before each run; prints min and median of each, wall time and
+ * CPU (user + system, when /usr/bin/time is there). Like bench/build.mjs,
+ * it runs minos without NODE_EXTRA_CA_CERTS (see there).
  *
  *   git worktree add /tmp/old REV && (cd /tmp/old && npm ci && make build)
  *   node bench/ab.mjs 10 bench/.work/build/synth-100x50/image.yaml /tmp/old/bin/minos.js [bin/minos.js]
@@ -19,7 +20,7 @@ if (!runsArg || !spec || !oldBin) {
   console.error('usage: node bench/ab.mjs RUNS SPEC OLD_BIN [NEW_BIN]');
   process.exit(2);
 }
-const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+const base = process.env.BENCH_TMP ?? tmpdir();
 const out = join(base, `minos-ab-${process.pid}`);
 const cpuFile = join(base, `minos-ab-${process.pid}.time`);
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;

@@ -14,6 +14,7 @@
 // with it, and both are printed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureMixed, fixtureSynth, MINOS, PEERS } from './build-fixtures.mjs';
 
@@ -22,7 +23,9 @@ const RUNS = Number(process.env.BENCH_BUILD_RUNS ?? 5);
 /** A tar.zst build slower than this is run once only (it would blow the bench's time budget). */
 const SLOW_S = 20;
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-const TMPFS = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
+// Not /dev/shm, the only tmpfs of some machines: minos refuses outputs under /dev (MN0116).
+// BENCH_TMP names a tmpfs mounted elsewhere.
+const TMPFS = process.env.BENCH_TMP ?? tmpdir();
 
 const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS;
 const CLEAN_ENV = { ...process.env };

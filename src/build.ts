@@ -22,7 +22,9 @@ import { loadKeyring } from './repo/keys.js';
 import { findEntry, packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
-import { parseDescriptor, satisfies, type Arch } from './solve/depend.js';
+import type { Arch } from './solve/depend.js';
+import type { PackageEvent, WarningEvent } from './engine/events.js';
+import { recordOf, replaceSets } from './engine/owners.js';
 import { parseRequest, solve, type Locator } from './solve/solver.js';
 import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
@@ -31,17 +33,17 @@ import { DEB_ARCH } from './debian/packages.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';
-import type { EntryType, IndexPackage } from './types.js';
+import type { EntryType, FileEntry, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
-import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './unpack/stage.js';
+import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './engine/stage.js';
 
 export type BuildEvent =
   | { type: 'resolved'; packages: number; frozen: boolean }
-  | { type: 'package'; name: string; version: string; index: number; total: number; bytes: number }
+  | PackageEvent
   | { type: 'writing'; format: OutputFormat }
-  | { type: 'warning'; message: string };
+  | WarningEvent;
 
 export interface BuildOptions {
   spec: ImageSpec;
@@ -170,23 +172,6 @@ function applyOverlay(stage: Stage, overlay: { path: string; owner: string; grou
   return count;
 }
 
-/** For each package: the chosen packages it replaces, and those that replace it. */
-function replaceSets(manifests: Map<string, { version: string; replaces: readonly string[] }>): Map<string, { replaces: Set<string>; replacedBy: Set<string> }> {
-  const out = new Map<string, { replaces: Set<string>; replacedBy: Set<string> }>();
-  for (const name of manifests.keys()) out.set(name, { replaces: new Set(), replacedBy: new Set() });
-  for (const [name, m] of manifests) {
-    for (const r of m.replaces) {
-      const d = parseDescriptor(r);
-      const other = manifests.get(d.name);
-      if (other && d.name !== name && satisfies(other.version, d.constraint)) {
-        out.get(name)!.replaces.add(d.name);
-        out.get(d.name)!.replacedBy.add(name);
-      }
-    }
-  }
-  return out;
-}
-
 /**
  * The lockfile's and the SBOM's text for `chosen`, and the SBOM's path.
  * `found` holds the licenses found in the files of Debian packages, whose
@@ -246,7 +231,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const tmpOut = opts.stdout ? '-' : temps.file;
   try {
     // Index metadata equals the manifests' (readPackage checks it below), so replaces are known up front.
-    const sets = replaceSets(new Map(chosen.map((c) => [c.locator.name, c.entry])));
+    const sets = replaceSets(chosen.map((c) => c.entry));
     const records: InstalledRecord[] = [];
     // Debian packages land through merged-/usr and are completed by their scripts' effects (debian/complete.ts).
     const debArch = chosen.some((c) => c.repo.debian) ? DEB_ARCH[arch] : undefined;
@@ -303,15 +288,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         const m = r.manifest;
         checkIndexEntry(c.entry, m);
         const mapPath = c.repo.debian ? mergedUsrPath(debArch!) : undefined;
-        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { ...sets.get(c.locator.name)!, finished: finish !== undefined, mapPath }, writer);
+        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { sets, finished: finish !== undefined, mapPath }, writer);
         bytes += m.installedSize;
-        const { format: _f, signer: _s, ...rest } = m;
+        const rec = recordOf(m, c.repo.name, r.sha256, false);
         if (mapPath) {
           debs.push({ manifest: m, control: Buffer.from(r.manifestBytes).toString('utf8'), members: r.debMembers ?? {} });
           // The database records where each file is; the dpkg database keeps the shipped paths.
-          rest.files = m.files.map((f) => mappedEntry(f, mapPath));
+          rec.files = m.files.map((f) => mappedEntry(f, mapPath));
         }
-        const rec: InstalledRecord = { ...rest, repo: c.repo.name, sha256: r.sha256, explicit: false };
         records.push(rec);
         const files = manifestFilesJson(r.manifestBytes);
         if (files) filesJson.set(rec, files);
@@ -329,12 +313,14 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Every alternative of a request (`a | b`) counts as asked for: the one installed is explicit.
     const requested = new Set(requests.flatMap((p) => parseRequest(p).alts.map((a) => a.desc.name)));
     for (const rec of records) rec.explicit = requested.has(rec.name);
+    let generated: FileEntry[] = [];
     if (debs.length) {
       const done = completeDebianRoot(stage, debs, { debArch: debArch!, epoch: mtime, declared: { users: spec.users, groups: spec.groups } });
       for (const w of done.warnings) emit({ type: 'warning', message: w.message });
       // A folder the scripts made a link is no longer the package's to verify (dpkg's own list keeps it).
       const gone = (p: string) => done.relinked.some((l) => p === l || p.startsWith(`${l}/`));
       if (done.relinked.length) for (const rec of records) rec.files = rec.files.filter((f) => !gone(f.path));
+      generated = done.generated;
     }
 
     // Accounts: declared by packages and the spec; existing files from packages are the base.
@@ -379,7 +365,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
     // The database goes in last: its deferred list covers every node, itself included.
     const asRoot = process.getuid?.() === 0;
-    const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [] };
+    const db: InstalledDb = { format: 1, world: [...spec.packages], packages: records, deferred: [], ...(generated.length ? { generated } : {}) };
     addOwnFile(stage, INSTALLED, '');
     if (opts.format === 'dir' && !asRoot) db.deferred = deferredFor(resolveNodes(stage, accounts), asRoot);
     addOwnFile(stage, INSTALLED, dbBytes(db, (r) => filesJson.get(r)));

@@ -78,6 +78,7 @@ export const CODES = {
   MN0601: [EXIT.conflict, 'file conflict'],
   MN0602: [EXIT.conflict, 'account conflict'],
   MN0603: [EXIT.conflict, 'conflicting maintainer-script effects'],
+  MN0604: [EXIT.conflict, 'symbolic link where a folder must be'],
 } as const satisfies Record<string, readonly [ExitStatus, string]>;
 export type ErrorCode = keyof typeof CODES;
 

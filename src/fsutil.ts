@@ -1,7 +1,8 @@
 /** Small file-system helpers shared by every stage that writes. */
+import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ioError } from './errors.js';
+import { ioError, MinosError } from './errors.js';
 
 /**
  * `root/rel` for a checked relative path `rel` (pathError: no empty, `.` or
@@ -116,3 +117,14 @@ export function readTextIfAny(file: string): string | undefined {
   }
 }
 
+
+/**
+ * Make the FIFO or device node `e` at `path`, mode 0600 (the caller sets
+ * owner, then mode, by path: a node is never opened, as opening a device
+ * can have effects). Node has no mknod(2), so mknod(1) does it.
+ */
+export function makeNode(path: string, e: { type: string; devmajor?: number; devminor?: number }): void {
+  const args = e.type === 'fifo' ? ['-m', '0600', path, 'p'] : ['-m', '0600', path, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
+  const r = spawnSync('mknod', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new MinosError('MN0003', `${path}: cannot create ${e.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
+}

@@ -8,6 +8,7 @@
  * results.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parentPort, Worker } from 'node:worker_threads';
 import { MinosError, type ErrorCode } from './errors.js';
@@ -217,4 +218,13 @@ export function serveJobs<J, R>(handle: (job: J) => R, other?: (msg: object) => 
     }
     answer(msg.id, msg.job as J, false);
   });
+}
+
+/**
+ * Less than one core idle (the 1-minute load average): a worker thread
+ * would only compete for the core this thread runs on, after paying its
+ * start-up.
+ */
+export function machineBusy(): boolean {
+  return availableParallelism() - loadavg()[0] < 1;
 }

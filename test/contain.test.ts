@@ -240,6 +240,13 @@ t.test('build outputs: refusals, atomic replacement under SIGKILL, signals', asy
     t.match(r.stderr, re);
   }
   t.equal(build(join(f.repo, 'sub')).code, 0, 'a new folder is fine');
+  if (existsSync('/dev/shm')) {
+    const shm = join('/dev/shm', `minos-test-${process.pid}`);
+    t.teardown(() => rmSync(shm, { recursive: true, force: true }));
+    const r = build(shm);
+    t.equal(r.code, 0, `/dev/shm is a tmpfs for files like any other: ${r.stderr}`);
+    t.equal(build('/dev/x').code, 2, 'the rest of /dev is refused');
+  }
   mkdirSync(join(work, 'mine'));
   writeFileSync(join(work, 'mine/keep'), 'mine');
   const foreign = build('mine');
@@ -303,6 +310,23 @@ t.test('live roots: litter, a lock that is a folder, unreadable and missing jour
   t.equal(locked.code, 2, locked.stderr);
   t.match(locked.stderr, /var\/lib\/minos\/lock: is a folder, not a lock file \[MN0115\]/);
   rmSync(join(db, 'lock'), { recursive: true });
+
+  // a database whose file list leads outside the root: refused as corrupt before anything is removed
+  const good = readFileSync(join(db, 'installed.json'));
+  const canary = join(fx.dir, 'canary');
+  writeFileSync(canary, 'outside');
+  for (const key of ['packages', 'generated']) {
+    const d = JSON.parse(good.toString());
+    const evil = { path: `../../${canary.split('/').slice(1).join('/')}`, type: 'file', mode: 0o644, owner: 'root', group: 'root', size: 7, sha256: '0'.repeat(64) };
+    if (key === 'packages') d.packages[0].files.push(evil);
+    else d.generated = [evil];
+    writeFileSync(join(db, 'installed.json'), JSON.stringify(d));
+    const r = fx.run(['remove', 'a']);
+    t.equal(r.code, 1, `${key}: ${r.stderr}`);
+    t.match(r.stderr, /corrupt installed database: .*"\.\." path component \[MN0004\]/);
+    t.equal(readFileSync(canary, 'utf8'), 'outside', `${key}: the file outside the root is untouched`);
+  }
+  writeFileSync(join(db, 'installed.json'), good);
 
   // a transaction killed after its journal, whose journal then became garbage
   const before = snapshot(fx.root);

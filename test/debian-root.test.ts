@@ -1,8 +1,9 @@
 /**
  * Debian's essential set built into roots for x86_64 and aarch64 (on this
  * x86_64 machine; aarch64 programs run under qemu-user through binfmt_misc),
- * probed in a plain chroot (nothing mounted) with what mmdebstrap's
- * essential root passes; and a rootless build to tar.zst has the entries,
+ * probed in a plain chroot (nothing mounted), side by side with
+ * mmdebstrap's essential root of the same mirror (which runs every
+ * maintainer script): minos's root passes every probe mmdebstrap's does; and a rootless build to tar.zst has the entries,
  * owners and modes of the root build to a folder.
  */
 import { createHash } from 'node:crypto';
@@ -11,22 +12,12 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import t from 'tap';
 import { minos, ROOT, sh, tempDir } from './lib/cli.js';
-import { debianMirror } from './lib/debmirror.js';
+import { essentialMirror } from './lib/debmirror.js';
 
 const SPEC = join(ROOT, 'images/debian-minimal.yaml');
 const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
 
-function essentialClosure(): string[] {
-  debianMirror(['busybox-static']);
-  const names = new Set<string>();
-  for (const arch of ['x86_64', 'aarch64']) {
-    const r = minos(['plan', SPEC, '--arch', arch, '--json']);
-    if (r.code !== 0) throw new Error(r.stderr);
-    for (const p of (JSON.parse(r.stdout) as { install: { name: string }[] }).install) names.add(p.name);
-  }
-  return [...names].sort();
-}
-debianMirror(essentialClosure());
+essentialMirror();
 
 /** qemu-aarch64 registered with binfmt_misc, fix-binary (usable inside a chroot). */
 function binfmtAarch64(): void {
@@ -70,6 +61,22 @@ function probe(t: Pick<typeof import('tap').default, 'match'>, root: string): vo
   }
 }
 
+/** The probes a root passes. */
+function passing(root: string): string[] {
+  return PROBES.filter(([cmd, want]) => want.test(run('chroot', [root, '/bin/sh', '-c', cmd]).stdout)).map(([cmd]) => cmd);
+}
+
+/** mmdebstrap's essential root of the same mirror (it runs every maintainer script, under qemu-user for arm64). */
+function mmdebstrapRoot(arch: string, out: string): void {
+  const r = run('mmdebstrap', [
+    '--variant=essential', '--mode=root', '--quiet', `--architectures=${arch === 'x86_64' ? 'amd64' : 'arm64'}`,
+    // The mirror holds the plain Packages only (InRelease lists them all).
+    '--aptopt=Acquire::CompressionTypes::xz "false"', '--aptopt=Acquire::CompressionTypes::gz "false"',
+    'bookworm', out, `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] copy://${join(ROOT, '.cache/debian-mirror')} bookworm main`,
+  ]);
+  if (r.status !== 0) throw new Error(`mmdebstrap: ${r.stderr}`);
+}
+
 for (const arch of ['x86_64', 'aarch64']) {
   t.test(`${arch}: the essential root passes the chroot probes`, async (t) => {
     if (arch === 'aarch64') binfmtAarch64();
@@ -85,6 +92,14 @@ for (const arch of ['x86_64', 'aarch64']) {
     t.equal(v.code, 0, `minos verify is clean: ${v.stdout.slice(0, 300)}${v.stderr}`);
     // amd64's loader is /lib64/ld-linux-x86-64.so.2; arm64 has no /lib64 (as debootstrap leaves it).
     t.equal(existsSync(join(out, 'lib64')), arch === 'x86_64', '/lib64 only where the architecture has it');
+    // The peer: mmdebstrap's own essential root from the same mirror passes no probe that minos's fails.
+    const mm = join(dir, 'mm');
+    mmdebstrapRoot(arch, mm);
+    const theirs = passing(mm);
+    const ours = passing(out);
+    t.comment(`${arch}: mmdebstrap's root passes ${theirs.length} of ${PROBES.length} probes, minos's ${ours.length}`);
+    t.same(theirs.filter((c) => !ours.includes(c)), [], 'every probe mmdebstrap\'s root passes, minos\'s passes too');
+    t.ok(theirs.length >= PROBES.length - 2, `mmdebstrap's root is a fair peer (${PROBES.length - theirs.length} failing: ${PROBES.map(([c]) => c).filter((c) => !theirs.includes(c)).join('; ')})`);
   });
 }
 

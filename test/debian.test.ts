@@ -84,6 +84,18 @@ t.test('every verification failure exits 4 naming the file, and writes nothing',
       text[text.length - 2] ^= 1;
       writeFileSync(f, text);
     }, /Packages: sha256 is [0-9a-f]{64}, the Release says/],
+    ['Packages changed where the parser refuses it', (m) => {
+      const f = join(m, 'dists/bookworm/main/binary-amd64/Packages');
+      const text = readFileSync(f);
+      rmSync(f);
+      writeFileSync(f, Buffer.concat([Buffer.from('no field here\n'), text.subarray(14)]));
+    }, /Packages: sha256 is [0-9a-f]{64}, the Release says/],
+    ['Packages truncated', (m) => {
+      const f = join(m, 'dists/bookworm/main/binary-amd64/Packages');
+      const text = readFileSync(f);
+      rmSync(f);
+      writeFileSync(f, text.subarray(0, text.length - 1000));
+    }, /Packages: \d+ bytes, the Release says \d+/],
     ['the .deb truncated', (m) => {
       const f = join(m, bb.Filename);
       const b = readFileSync(f);

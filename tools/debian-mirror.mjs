@@ -53,7 +53,53 @@ function depsOf(s) {
   return [s['Pre-Depends'], s.Depends].filter(Boolean).join(',').split(',').map((c) => c.trim().split('|')[0].trim().split(/[\s(:]/)[0]).filter(Boolean);
 }
 
-export function debianMirror({ out, packages: want, withDeps = false, kernels = false, suite = 'bookworm', arches = ['amd64'] }) {
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/**
+ * Run `fn` holding OUT/.lock: test files run in parallel and may fill the
+ * same mirror at once (two `apt-get download` into one folder lost a .deb on
+ * a fresh clone). A lock whose holder died is taken over.
+ */
+function withLock(out, fn) {
+  mkdirSync(out, { recursive: true });
+  const lock = join(out, '.lock');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let pid;
+      try {
+        pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // not written yet: its holder is starting
+      }
+      if (pid && !alive(pid)) rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(pause, 0, 0, 300);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export function debianMirror(opts) {
+  return withLock(opts.out, () => fill(opts));
+}
+
+function fill({ out, packages: want, withDeps = false, kernels = false, suite = 'bookworm', arches = ['amd64'] }) {
   const dist = join(out, 'dists', suite);
   const apt = join(out, '.apt');
   const opts = aptOptions(apt, arches);

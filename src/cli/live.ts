@@ -5,10 +5,10 @@
  * (default /). Events are rendered here; the library never prints. The
  * read-only questions are in query.ts.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import { confine } from '../confine.js';
 import { MinosError, quote } from '../errors.js';
 import { repoNameError } from '../names.js';
 import type { Locator } from '../solve/solver.js';
@@ -203,15 +203,20 @@ export function registerLive(program: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; wait?: boolean; json?: boolean }, cmd: Command) => {
       const r = await withWriteLock({ root: rootOf(cmd), command: 'cache clean', wait: opts.wait, onEvent: onEvent(io) }, (root) => {
-        const dir = join(root, CACHE_DIR);
-        const keep = new Set(opts.all ? [] : loadDb(root).packages.map((p) => `${p.sha256}.mpk`));
+        // Through the confined root: never following a link, any depth.
+        const c = confine(root);
+        const keep = new Set(opts.all ? [] : loadDb(root).packages.flatMap((p) => [`${p.sha256}.mpk`, `${p.sha256}.deb`]));
         let removed = 0;
-        for (const name of existsSync(dir) ? readdirSync(dir) : []) {
-          if (keep.has(name)) continue;
-          rmSync(join(dir, name), { force: true, recursive: true });
+        let kept = 0;
+        for (const name of c.lstat(CACHE_DIR)?.isDirectory() ? c.readdir(CACHE_DIR) : []) {
+          if (keep.has(name)) {
+            kept++;
+            continue;
+          }
+          c.rmTree(`${CACHE_DIR}/${name}`);
           removed++;
         }
-        return { removed, kept: keep.size };
+        return { removed, kept };
       });
       if (opts.json) io.out(JSON.stringify(r));
       else io.out(`removed ${r.removed} cached files, kept ${r.kept}`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { canonicalBytes, canonicalJson } from '../canonical.js';
 import { MinosError } from '../errors.js';
 import { CAP, readInputText } from '../input.js';
+import { pathError } from '../names.js';
 import type { FileEntry, GroupDecl, PackageMeta, UserDecl } from '../types.js';
 
 export const DB_DIR = 'var/lib/minos';
@@ -45,6 +46,13 @@ export interface InstalledDb {
   packages: InstalledRecord[];
   /** Owners, modes and nodes not applied on disk (empty when built as root). */
   deferred: Deferred[];
+  /**
+   * Nodes minos made from data rather than from a package (the effects of
+   * Debian maintainer scripts: merged-/usr links, alternatives, the dpkg
+   * database, ld.so.cache, /dev). The live engine derives them again for
+   * every transaction and replaces them as it replaces a package's files.
+   */
+  generated?: FileEntry[];
 }
 
 export function emptyDb(): InstalledDb {
@@ -96,6 +104,17 @@ export function readDb(root: string): InstalledDb {
   try {
     const db = JSON.parse(text) as InstalledDb;
     if (db.format !== 1 || !Array.isArray(db.packages)) throw new Error('not a minos database');
+    // Every path the engine may remove or replace must stay inside the root, whatever the file says.
+    const check = (e: FileEntry, who: string) => {
+      const bad = typeof e?.path === 'string' ? pathError(e.path) : 'no path';
+      if (bad) throw new Error(`${who}: entry ${JSON.stringify(e?.path)}: ${bad}`);
+    };
+    for (const r of db.packages) {
+      if (!Array.isArray(r?.files)) throw new Error(`package ${JSON.stringify(r?.name)}: no file list`);
+      for (const e of r.files) check(e, `package ${r.name}`);
+    }
+    if (db.generated !== undefined && !Array.isArray(db.generated)) throw new Error('generated: not a list');
+    for (const e of db.generated ?? []) check(e, 'generated');
     return db;
   } catch (e) {
     throw new MinosError('MN0004', `${file}: corrupt installed database: ${(e as Error).message}`, {

@@ -13,11 +13,12 @@
  * Numeric owners of the operations are named from the account files the
  * operations themselves write (base-passwd's), else the stage's.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MinosError } from '../errors.js';
-import type { GroupDecl, Manifest, UserDecl } from '../types.js';
-import { addNode, addOwnFile, addParents, type Stage } from '../unpack/stage.js';
+import type { FileEntry, GroupDecl, Manifest, UserDecl } from '../types.js';
+import { addNode, addOwnFile, addParents, type Stage } from '../engine/stage.js';
 import { deriveEffects, type EffectOp, type EffectWarning } from './effects/index.js';
 import type { DebFileEntry, DebInstalled, ScriptName } from './effects/types.js';
 import { canonicalPath } from './effects/usrmerge.js';
@@ -53,7 +54,8 @@ export function controlFields(text: string): [string, string][] {
   return out;
 }
 
-function viewPackage(d: StagedDeb): DebInstalled {
+/** A staged Debian package as the effects layer sees it: shipped paths, control fields, members. */
+export function viewPackage(d: StagedDeb): DebInstalled {
   const files: DebFileEntry[] = d.manifest.files.map((f) => ({
     path: `/${f.path}`, type: f.type, mode: f.mode, owner: f.owner, group: f.group, size: f.size, sha256: f.sha256 ?? '',
     ...(f.type === 'symlink' ? { target: f.target } : f.type === 'hardlink' ? { target: `/${f.target}` } : {}),
@@ -82,6 +84,68 @@ export interface Completed {
   warnings: EffectWarning[];
   /** Shipped folders the scripts turn into links (/var/run -> /run): no longer the packages' folders. */
   relinked: string[];
+  /** The nodes the effects made that no package ships (the database's `generated` set), by path order of the ops. */
+  generated: FileEntry[];
+}
+
+/**
+ * Account files: the image's accounts step writes them (build) or keeps the
+ * root's (live), whatever the effects say; they are never in `generated`.
+ */
+export const ACCOUNT_FILES: ReadonlySet<string> = new Set(['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow']);
+
+/**
+ * The nodes `ops` leave, as entries with owner names (`owner`), for the
+ * paths `shipped` does not hold, and each file's bytes; in op order, a later op on a path
+ * replacing an earlier one as applyOp does (a file replaces, a folder,
+ * link or device stays the first one made).
+ */
+export function effectEntries(ops: readonly EffectOp[], shipped: (path: string) => boolean, owner: (o: { path: string; uid: number; gid: number }) => { owner: string; group: string }): { entries: FileEntry[]; relinked: string[]; data: Map<string, Uint8Array> } {
+  const out = new Map<string, FileEntry>();
+  const relinked: string[] = [];
+  const data = new Map<string, Uint8Array>();
+  const root = { owner: 'root', group: 'root' };
+  for (const o of ops) {
+    const path = o.path.slice(1);
+    if (ACCOUNT_FILES.has(path)) continue;
+    if (o.op === 'dir-to-link') {
+      relinked.push(path);
+      out.set(path, { path, type: 'symlink', mode: 0o777, ...root, size: 0, target: o.target });
+      continue;
+    }
+    if (shipped(path)) continue;
+    if (o.op === 'file') {
+      data.set(path, o.data);
+      out.set(path, { path, type: 'file', mode: o.mode, ...owner(o), size: o.data.length, sha256: createHash('sha256').update(o.data).digest('hex') });
+    } else if (out.has(path)) {
+      continue;
+    } else if (o.op === 'mkdir') {
+      out.set(path, { path, type: 'dir', mode: o.mode, ...owner(o), size: 0 });
+    } else if (o.op === 'symlink') {
+      out.set(path, { path, type: 'symlink', mode: 0o777, ...root, size: 0, target: o.target });
+    } else {
+      out.set(path, { path, type: o.kind, mode: o.mode, ...owner(o), size: 0, devmajor: o.major, devminor: o.minor });
+    }
+  }
+  return { entries: [...out.values()], relinked, data };
+}
+
+/** Names for the numeric owners of `ops`: from the account files the ops write, else from `base` (the root's). */
+export function opOwners(ops: readonly EffectOp[], base: (path: string) => string | undefined): (o: { path: string; uid: number; gid: number }) => { owner: string; group: string } {
+  const text = (path: string) => {
+    const op = ops.find((o) => o.op === 'file' && o.path === path);
+    return op && op.op === 'file' ? Buffer.from(op.data).toString('utf8') : base(path);
+  };
+  const users = namesById(text('/etc/passwd'));
+  const groups = namesById(text('/etc/group'));
+  return (o) => {
+    const u = users.get(o.uid);
+    const g = groups.get(o.gid);
+    if (u === undefined || g === undefined) {
+      throw new MinosError('MN0113', `/${o.path.slice(1)}: made for the packages' scripts with owner ${o.uid}:${o.gid}, which the account files do not name`, { data: { path: o.path } });
+    }
+    return { owner: u, group: g };
+  };
 }
 
 export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opts: CompleteOptions): Completed {
@@ -92,24 +156,15 @@ export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opt
     return readFileSync(join(stage.root, rel));
   };
   const fx = deriveEffects({ arch: opts.debArch, packages: debs.map(viewPackage), read: readStage, epoch: opts.epoch }, { declared: opts.declared });
-  const text = (path: string) => {
-    const op = fx.ops.find((o) => o.op === 'file' && o.path === path);
-    if (op && op.op === 'file') return Buffer.from(op.data).toString('utf8');
+  const owner = opOwners(fx.ops, (path) => {
     const own = readStage(path);
     return own && Buffer.from(own).toString('utf8');
-  };
-  const users = namesById(text('/etc/passwd'));
-  const groups = namesById(text('/etc/group'));
-  const owner = (o: { path: string; uid: number; gid: number }) => {
-    const u = users.get(o.uid);
-    const g = groups.get(o.gid);
-    if (u === undefined || g === undefined) {
-      throw new MinosError('MN0113', `/${o.path.slice(1)}: made for the packages' scripts with owner ${o.uid}:${o.gid}, which the account files do not name`, { data: { path: o.path } });
-    }
-    return { owner: u, group: g };
-  };
+  });
+  const shipped = (path: string) => !!stage.nodes.get(path)?.pkg;
+  // What the packages ship is known before the ops run: the generated set is what the ops add besides.
+  const { entries, relinked } = effectEntries(fx.ops, shipped, owner);
   for (const o of fx.ops) applyOp(stage, o, owner);
-  return { warnings: fx.warnings, relinked: fx.ops.filter((o) => o.op === 'dir-to-link').map((o) => o.path.slice(1)) };
+  return { warnings: fx.warnings, relinked, generated: entries };
 }
 
 function applyOp(stage: Stage, o: EffectOp, owner: (o: { path: string; uid: number; gid: number }) => { owner: string; group: string }): void {

@@ -17,7 +17,8 @@ import { MinosError } from '../errors.js';
 import { nameError, type Arch } from '../depend.js';
 import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage, PackageMeta } from '../types.js';
-import { fieldOf, parseStanzas, type Stanza } from './control.js';
+import { bad, fieldOf, type Stanza } from './control.js';
+import { ByteTable, hashBytes, isSpace } from './bytetable.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -39,18 +40,23 @@ export function convertRelations(v: string | undefined, bad: (why: string) => Mi
       if (v.trim() === '') continue;
       throw bad('empty relation');
     }
-    const alts: string[] = [];
-    for (const alt of c.split('|')) {
-      // name[:qual] [(op version)] [[arch list]] [<profiles>]
-      const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|>>|<=|>=|=|<|>)\s*([^\s)]+)\s*\))?\s*(\[[^\]]*\])?\s*((?:<[^>]*>\s*)*)$/.exec(alt);
-      if (!m) throw bad(`malformed relation "${alt.trim().slice(0, 80)}"`);
-      if (nameError(m[1])) throw bad(`invalid package name "${m[1]}"`);
-      if (m[4] !== undefined && versionError(m[4])) throw bad(`invalid version "${m[4]}"`);
-      alts.push(m[3] ? `${m[1]} ${OPS[m[3]]} ${m[4]}` : m[1]);
-    }
-    out.push(alts.join(' | '));
+    out.push(convertClause(c, bad));
   }
   return out;
+}
+
+/** One clause (`|` alternatives, trimmed, not empty) in minos syntax. */
+function convertClause(c: string, bad: (why: string) => MinosError): string {
+  const alts: string[] = [];
+  for (const alt of c.split('|')) {
+    // name[:qual] [(op version)] [[arch list]] [<profiles>]
+    const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|>>|<=|>=|=|<|>)\s*([^\s)]+)\s*\))?\s*(\[[^\]]*\])?\s*((?:<[^>]*>\s*)*)$/.exec(alt);
+    if (!m) throw bad(`malformed relation "${alt.trim().slice(0, 80)}"`);
+    if (nameError(m[1])) throw bad(`invalid package name "${m[1]}"`);
+    if (m[4] !== undefined && versionError(m[4])) throw bad(`invalid version "${m[4]}"`);
+    alts.push(m[3] ? `${m[1]} ${OPS[m[3]]} ${m[4]}` : m[1]);
+  }
+  return alts.join(' | ');
 }
 
 export interface ParseOptions {
@@ -60,10 +66,6 @@ export interface ParseOptions {
   arch: Arch;
   /** The Release's Date (seconds): each package's build date, so an image's mtimes follow the snapshot. */
   date?: number;
-}
-
-function safeFilename(f: string): boolean {
-  return f.length > 0 && !f.startsWith('/') && !f.split('/').some((c) => c === '' || c === '.' || c === '..') && !/[\0-\x1f\\]/.test(f);
 }
 
 /** The minos architecture of a Debian one (`all` is `noarch`), or undefined when minos has none. */
@@ -96,7 +98,7 @@ export function stanzaMeta(s: Stanza, label: string, arch: Arch): PackageMeta & 
   const breaks = rel('Breaks');
   const recommends = rel('Recommends');
   const provides = rel('Provides');
-  for (const p of provides) if (p.includes('|') || /[<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+  for (const p of provides) if (/[|<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
   const source = (get('Source') ?? name).split(/\s/)[0];
   return {
     name, version, arch,
@@ -110,44 +112,405 @@ export function stanzaMeta(s: Stanza, label: string, arch: Arch): PackageMeta & 
   };
 }
 
-/** The fields of a Packages stanza minos reads (stanzaMeta and the file's place, size and sha256). */
-const PACKAGES_FIELDS: ReadonlySet<string> = new Set([
-  'package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides', 'conflicts', 'replaces',
-  'source', 'description', 'essential', 'priority', 'multi-arch', 'section', 'filename', 'size', 'sha256',
-]);
+/** The fields of a Packages stanza parsePackages reads, by number. */
+const FIELDS = ['package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides',
+  'conflicts', 'replaces', 'source', 'description', 'essential', 'priority', 'multi-arch', 'section', 'filename', 'size', 'sha256'] as const;
+const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES,
+  CONFLICTS, REPLACES, SOURCE, DESCRIPTION, ESSENTIAL, PRIORITY, MULTI_ARCH, SECTION, FILENAME, SIZE, SHA256] = FIELDS.map((_, k) => k);
+/** Relation fields: their continuation lines are part of the value (deb822 folding); other fields keep their first line only. */
+const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
+/** Fields a stanza must have beyond Package and Version (FIELDS indexes, and their names for messages). */
+const REQUIRED = [FILENAME, SIZE, SHA256];
+const REQUIRED_NAMES = ['Filename', 'Size', 'SHA256'];
+/** Shared by every empty relation list (frozen: nobody adds to an index entry's lists). */
+const NONE = Object.freeze([]) as unknown as string[];
 
 /**
- * `text` may be the file's bytes: they are then read as latin1 (one byte per
- * character: half the memory of a UTF-8 decode of a 60 MB list) and the one
- * free-text value kept, the summary, is decoded as UTF-8; every other field
- * minos keeps is ASCII by its own syntax.
+ * Field names to numbers: each distinct name (compared in lower case, as
+ * dpkg and apt compare them) gets a number on first sight; known[n] is its
+ * index in FIELDS or -1.
  */
-export function parsePackages(input: string | Buffer, opts: ParseOptions): DebianPackage[] {
+class FieldNames {
+  readonly known: number[] = [];
+  private readonly names: string[] = [];
+  private readonly byHash = new Map<number, number>();
+
+  /** The number of the name b[s, e) whose lower-case hash is h. */
+  id(b: Uint8Array, s: number, e: number, h: number): number {
+    const hit = this.byHash.get(h);
+    if (hit !== undefined && sameLower(b, s, e, this.names[hit])) return hit;
+    if (hit !== undefined) for (let k = 0; k < this.names.length; k++) if (sameLower(b, s, e, this.names[k])) return k;
+    const name = Buffer.from(b.subarray(s, e)).toString('latin1').toLowerCase();
+    this.names.push(name);
+    this.known.push((FIELDS as readonly string[]).indexOf(name));
+    if (hit === undefined) this.byHash.set(h, this.names.length - 1);
+    return this.names.length - 1;
+  }
+}
+
+function lower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+function sameLower(b: Uint8Array, s: number, e: number, name: string): boolean {
+  if (e - s !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (lower(b[s + k]) !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/** A Packages file read piece by piece (see parsePackages): push the bytes in order, then end. */
+export interface PackagesParser {
+  push(chunk: Uint8Array): void;
+  /** The packages of every stanza, once the last bytes are pushed. */
+  end(): DebianPackage[];
+}
+
+/**
+ * Parsed as bytes, without decoding the file: each line is found with
+ * indexOf, each stanza's fields are byte ranges, and only the values minos
+ * keeps become strings (the summary decoded as UTF-8; every other field
+ * minos keeps is ASCII by its own syntax). As strict as parseStanzas
+ * (MN0110) and stanzaMeta (MN0216) for every stanza of the architecture.
+ * Pieces may split the file anywhere: whole stanzas are parsed as they
+ * arrive and the rest is kept for the next piece, so a file is never held
+ * whole.
+ */
+export function packagesParser(opts: ParseOptions): PackagesParser {
   const { label } = opts;
-  const bytes = typeof input !== 'string';
-  const text = bytes ? input.toString('latin1') : input;
-  const debArch = DEB_ARCH[opts.arch];
+  /** The bytes being parsed; each function below reads it into a local first (a const local lets the compiler keep its checks out of loops). */
+  let cur: Buffer = Buffer.alloc(0);
+  const text = (s: number, e: number): string => (cur as unknown as Latin1).latin1Slice(s, e);
+  const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
-  parseStanzas(text, label, (s) => {
-    const get = (k: string) => fieldOf(s, k);
-    const arch = get('Architecture');
-    if (get('Package') !== undefined && arch !== debArch && arch !== 'all') return;
-    const meta = stanzaMeta(s, label, arch === 'all' ? 'noarch' : opts.arch);
-    if (opts.date !== undefined) meta.builddate = opts.date;
-    if (bytes && /[^\x00-\x7f]/.test(meta.summary)) meta.summary = Buffer.from((get('Description') ?? '').split('\n')[0], 'latin1').toString('utf8').slice(0, 200);
-    const fail = (field: string, why: string) => relationError(label, s.line, meta.name, field, why);
-    const need = (k: string) => {
-      const v = get(k);
-      if (v === undefined || v === '') throw fail(k, 'missing');
-      return v;
-    };
-    const file = need('Filename');
-    if (!safeFilename(file)) throw fail('Filename', `"${file}" is not a path inside the mirror`);
-    const sizeText = need('Size');
-    if (!/^\d{1,15}$/.test(sizeText)) throw fail('Size', `"${sizeText}" is not a size`);
-    const sha256 = need('SHA256');
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw fail('SHA256', `"${sha256}" is not a sha256`);
-    out.push({ ...meta, file, size: Number(sizeText), sha256 });
-  }, PACKAGES_FIELDS);
-  return out;
+  const names = new FieldNames();
+  // Sized for Debian's main: 111,000 distinct clauses of 25 bytes on average.
+  const clauses = new ByteTable(1 << 17, 1 << 22);
+  const versions = new ByteTable(1 << 15);
+  const words = new ByteTable();
+  const vs = new Int32Array(FIELDS.length);
+  const ve = new Int32Array(FIELDS.length);
+  let seen: Int32Array = new Int32Array(64);
+  let stamp = 0;
+  let first = 0;
+  let lineNo = 0;
+  let inStanza = false;
+  /** FIELDS index of the last field line when it folds, else -1. */
+  let last = -1;
+  /** Bytes of an unfinished stanza, always at the front of work. */
+  let carry: Buffer | undefined;
+  /** The clauses of the relation field being read. */
+  const scratch: string[] = [];
+  let work = Buffer.allocUnsafe(1 << 16);
+
+  /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
+  const word = (s: number, e: number): string => {
+    const b = cur;
+    const h = hashBytes(b, s, e);
+    return words.get(b, s, e, h) ?? words.set(b, s, e, h, text(s, e));
+  };
+  const is = (f: number, v: string): boolean => {
+    const b = cur;
+    if (vs[f] < 0 || ve[f] - vs[f] !== v.length) return false;
+    for (let k = 0; k < v.length; k++) if (b[vs[f] + k] !== v.charCodeAt(k)) return false;
+    return true;
+  };
+  /** The decimal number of field f, or -1 when it is not 1 to max digits. */
+  const decimal = (f: number, max: number): number => {
+    const b = cur;
+    const n = ve[f] - vs[f];
+    if (n < 1 || n > max) return -1;
+    let v = 0;
+    for (let k = vs[f]; k < ve[f]; k++) {
+      if (b[k] < 48 || b[k] > 57) return -1;
+      v = v * 10 + b[k] - 48;
+    }
+    return v;
+  };
+  /** A version, checked once per distinct version. */
+  const version = (s: number, e: number, bad: (why: string) => MinosError): string => {
+    const b = cur;
+    const h = hashBytes(b, s, e);
+    let v = versions.get(b, s, e, h);
+    if (v === undefined) {
+      v = text(s, e);
+      const verr = versionError(v);
+      if (verr) throw bad(verr);
+      versions.set(b, s, e, h, v);
+    }
+    return v;
+  };
+
+  const finish = (): void => {
+    const b = cur;
+    inStanza = false;
+    last = -1;
+    const found = is(ARCHITECTURE, want) ? opts.arch : is(ARCHITECTURE, 'all') ? 'noarch' : undefined;
+    if (vs[PACKAGE] >= 0 && found === undefined) return;
+    const arch: Arch = found ?? opts.arch;
+    if (vs[PACKAGE] < 0) throw new MinosError('MN0216', `${label}:${first}: stanza without a Package field`, { data: { file: label, line: first } });
+    const name = text(vs[PACKAGE], ve[PACKAGE]);
+    const fail = (field: string, why: string) => relationError(label, first, name, field, why);
+    const nerr = nameError(name);
+    if (nerr) throw fail('Package', nerr);
+    if (vs[VERSION] < 0 || vs[VERSION] === ve[VERSION]) throw fail('Version', 'missing');
+    const ver = version(vs[VERSION], ve[VERSION], (why) => fail('Version', why));
+    const isz = vs[INSTALLED_SIZE] < 0 ? 0 : decimal(INSTALLED_SIZE, 12);
+    if (isz < 0) throw fail('Installed-Size', `"${text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])}" is not a number`);
+    const pre = relations(PRE_DEPENDS, name, 'Pre-Depends');
+    const breaks = relations(BREAKS, name, 'Breaks');
+    const recommends = relations(RECOMMENDS, name, 'Recommends');
+    const provides = relations(PROVIDES, name, 'Provides');
+    for (const p of provides) if (/[|<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
+    const depends = relations(DEPENDS, name, 'Depends');
+    const conflicts = relations(CONFLICTS, name, 'Conflicts');
+    const replaces = relations(REPLACES, name, 'Replaces');
+    let source = name;
+    if (vs[SOURCE] >= 0) {
+      let k = vs[SOURCE];
+      while (k < ve[SOURCE] && !isSpace(b[k])) k++;
+      source = word(vs[SOURCE], k);
+    }
+    for (let r = 0; r < REQUIRED.length; r++) if (vs[REQUIRED[r]] < 0 || vs[REQUIRED[r]] === ve[REQUIRED[r]]) throw fail(REQUIRED_NAMES[r], 'missing');
+    const file = text(vs[FILENAME], ve[FILENAME]);
+    if (!safePath(b, vs[FILENAME], ve[FILENAME])) throw fail('Filename', `"${file}" is not a path inside the mirror`);
+    const size = decimal(SIZE, 15);
+    if (size < 0) throw fail('Size', `"${text(vs[SIZE], ve[SIZE])}" is not a size`);
+    let hex = ve[SHA256] - vs[SHA256] === 64;
+    for (let k = vs[SHA256]; hex && k < ve[SHA256]; k++) hex = (b[k] >= 48 && b[k] <= 57) || (b[k] >= 97 && b[k] <= 102);
+    if (!hex) throw fail('SHA256', `"${text(vs[SHA256], ve[SHA256])}" is not a sha256`);
+    out.push({
+      name, version: ver, arch, summary: summary(), license: '',
+      depends: pre.length === 0 ? depends : depends.length === 0 ? pre : pre.concat(depends), provides,
+      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : conflicts.concat(breaks), replaces, optional: recommends,
+      builddate: opts.date ?? 0, installedSize: isz * 1024,
+      debian: {
+        preDepends: pre, breaks, recommends, essential: is(ESSENTIAL, 'yes'), priority: vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]),
+        multiArch: vs[MULTI_ARCH] < 0 ? '' : word(vs[MULTI_ARCH], ve[MULTI_ARCH]), debArch: arch === 'noarch' ? 'all' : want,
+        section: vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]), source,
+      },
+      file, size, sha256: text(vs[SHA256], ve[SHA256]),
+    });
+  };
+
+  /** The first line of Description, at most 200 characters, decoded as UTF-8. */
+  const summary = (): string => {
+    const b = cur;
+    const s = vs[DESCRIPTION];
+    if (s < 0) return '';
+    const e = ve[DESCRIPTION];
+    for (let k = s; k < e; k++) if (b[k] >= 128) return b.toString('utf8', s, e).slice(0, 200);
+    return text(s, Math.min(e, s + 200));
+  };
+
+  /** A relation field's clauses in minos syntax, each distinct clause converted once (see convertRelations). */
+  const relations = (f: number, pkg: string, field: string): string[] => {
+    const b = cur;
+    const s = vs[f];
+    if (s < 0) return NONE;
+    const e = ve[f];
+    let n = 0;
+    for (let a = s; a <= e; ) {
+      let z = a;
+      while (z < e && b[z] !== 44) z++;
+      let p = a;
+      let q = z;
+      while (p < q && isSpace(b[p])) p++;
+      while (q > p && isSpace(b[q - 1])) q--;
+      a = z + 1;
+      if (p === q) {
+        let blank = true;
+        for (let k = s; blank && k < e; k++) blank = isSpace(b[k]);
+        if (blank) continue;
+        throw relationError(label, first, pkg, field, 'empty relation');
+      }
+      const h = hashBytes(b, p, q);
+      let c = clauses.get(b, p, q, h);
+      if (c === undefined) {
+        const bad = (why: string) => relationError(label, first, pkg, field, why);
+        c = clauses.set(b, p, q, h, simpleClause(p, q, bad) ?? convertClause(text(p, q), bad));
+      }
+      scratch[n++] = c;
+    }
+    // An exact-length copy: an array grown by push keeps room for 17 and more.
+    return n === 0 ? NONE : scratch.slice(0, n);
+  };
+
+  /**
+   * The common clause `name` or `name (op version)` (no qualifier,
+   * alternatives, architectures or profiles) in minos syntax; undefined
+   * for anything else, which convertClause reads.
+   */
+  const simpleClause = (p: number, q: number, bad: (why: string) => MinosError): string | undefined => {
+    const b = cur;
+    let k = p;
+    if (!nameStart(b[k])) return undefined;
+    while (k < q && nameByte(b[k])) k++;
+    const nameEnd = k;
+    if (nameEnd - p > 128) return undefined;
+    if (k === q) return text(p, q);
+    while (k < q && isSpace(b[k])) k++;
+    if (b[k] !== 40 /* ( */) return undefined;
+    k++;
+    while (k < q && isSpace(b[k])) k++;
+    const o = k;
+    while (k < q && (b[k] === 60 || b[k] === 61 || b[k] === 62)) k++;
+    const op = OPS[text(o, k)];
+    if (op === undefined) return undefined;
+    while (k < q && isSpace(b[k])) k++;
+    const v = k;
+    while (k < q && !isSpace(b[k]) && b[k] !== 41 && b[k] !== 124 && b[k] !== 91 && b[k] !== 60) k++;
+    const w = k;
+    while (k < q && isSpace(b[k])) k++;
+    if (v === w || k !== q - 1 || b[k] !== 41 /* ) */) return undefined;
+    return `${text(p, nameEnd)} ${op} ${version(v, w, () => bad(`invalid version "${text(v, w)}"`))}`;
+  };
+
+  /** Parse the complete lines of b (the whole of b when it ends a stanza or the file). */
+  const scan = (): void => {
+    const b = cur;
+    const n = b.length;
+    const hasCR = b.indexOf(13) >= 0;
+    let i = 0;
+    while (i < n) {
+      let j = b.indexOf(10, i);
+      if (j < 0) j = n;
+      lineNo++;
+      const s = i;
+      const e = j > s && b[j - 1] === 13 ? j - 1 : j;
+      i = j + 1;
+      const c = e > s ? b[s] : 32;
+      if (c === 32 || c === 9) {
+        let k = s;
+        while (k < e && (b[k] === 32 || b[k] === 9)) k++;
+        if (k === e) {
+          if (inStanza) finish();
+          continue;
+        }
+        if (!inStanza) throw bad(label, lineNo, 'continuation line without a field');
+        if (last >= 0) ve[last] = e;
+        continue;
+      }
+      if (c === 35 /* # */) continue;
+      let k = s;
+      let h = 0x811c9dc5;
+      for (; k < e; k++) {
+        const x = b[k];
+        if (x < 33 || x > 126 || x === 58) break;
+        h = Math.imul(h ^ lower(x), 16777619);
+      }
+      if (k === s || k === e || b[k] !== 58 || (hasCR && b.indexOf(13, k) >= 0 && b.indexOf(13, k) < e)) {
+        throw bad(label, lineNo, `not a "Field: value" line: ${JSON.stringify(text(s, e).slice(0, 60))}`);
+      }
+      const id = names.id(b, s, k, h);
+      if (!inStanza) {
+        inStanza = true;
+        first = lineNo;
+        stamp++;
+        vs.fill(-1);
+        ve.fill(-1);
+      }
+      if (id >= seen.length) seen = grownTo(seen, 2 * id + 2);
+      if (seen[id] === stamp) throw bad(label, lineNo, `field ${text(s, k)} given twice`);
+      seen[id] = stamp;
+      const f = names.known[id];
+      last = f >= 0 && FOLDED.has(f) ? f : -1;
+      if (f < 0) continue;
+      let v = k + 1;
+      while (v < e && (b[v] === 32 || b[v] === 9)) v++;
+      let w = e;
+      while (w > v && (b[w - 1] === 32 || b[w - 1] === 9)) w--;
+      vs[f] = v;
+      ve[f] = w;
+    }
+  };
+
+  return {
+    push(chunk: Uint8Array): void {
+      let all: Buffer;
+      if (carry) {
+        // carry is the front of work: append the piece after it.
+        if (carry.length + chunk.length > work.length) {
+          const w = Buffer.allocUnsafe(Math.max(2 * work.length, carry.length + chunk.length));
+          carry.copy(w);
+          work = w;
+        }
+        work.set(chunk, carry.length);
+        all = work.subarray(0, carry.length + chunk.length);
+      } else all = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      // Up to the last blank line: whole stanzas only (their fields are ranges of b).
+      let cut = all.length - 2;
+      while (cut >= 0 && !(all[cut] === 10 && (all[cut + 1] === 10 || (all[cut + 1] === 13 && all[cut + 2] === 10)))) cut--;
+      const end = cut < 0 ? 0 : all[cut + 1] === 10 ? cut + 2 : cut + 3;
+      if (end > 0) {
+        cur = all.subarray(0, end);
+        scan();
+      }
+      // The rest moves to the front of work (copyWithin: it may overlap).
+      if (end === all.length) carry = undefined;
+      else if (all.buffer === work.buffer && all.byteOffset === work.byteOffset) {
+        work.copyWithin(0, end, all.length);
+        carry = work.subarray(0, all.length - end);
+      } else {
+        if (all.length - end > work.length) work = Buffer.allocUnsafe(2 * (all.length - end));
+        all.copy(work, 0, end);
+        carry = work.subarray(0, all.length - end);
+      }
+    },
+    end(): DebianPackage[] {
+      if (carry) {
+        cur = carry;
+        carry = undefined;
+        scan();
+      }
+      if (inStanza) finish();
+      cur = Buffer.alloc(0);
+      return out;
+    },
+  };
+}
+
+/** `input` is a whole Packages file's bytes (or its text, taken as UTF-8); see packagesParser. */
+export function parsePackages(input: string | Buffer, opts: ParseOptions): DebianPackage[] {
+  const p = packagesParser(opts);
+  p.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  return p.end();
+}
+
+/** Buffer's latin1 decoder of a range, without toString's argument handling (one call per kept value). */
+interface Latin1 {
+  latin1Slice(start: number, end: number): string;
+}
+
+/**
+ * Is b[s, e) a path inside the mirror: not empty, relative, no empty, `.`
+ * or `..` component, no control character or backslash.
+ */
+function safePath(b: Uint8Array, s: number, e: number): boolean {
+  if (s === e || b[s] === 47) return false;
+  let from = s;
+  for (let k = s; k <= e; k++) {
+    const c = k < e ? b[k] : 47;
+    if (c < 32 || c === 92) return false;
+    if (c !== 47) continue;
+    const n = k - from;
+    if (n === 0 || (n === 1 && b[from] === 46) || (n === 2 && b[from] === 46 && b[from + 1] === 46)) return false;
+    from = k + 1;
+  }
+  return true;
+}
+
+/** [a-z0-9], the first byte of a relation's package name. */
+function nameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** [a-z0-9+.-], the bytes of a relation's package name. */
+function nameByte(c: number): boolean {
+  return nameStart(c) || c === 43 || c === 45 || c === 46;
+}
+
+function grownTo(a: Int32Array, size: number): Int32Array {
+  const g = new Int32Array(size);
+  g.set(a);
+  return g;
 }

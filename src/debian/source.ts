@@ -13,19 +13,19 @@
  * fetched and checked later, per file, by `packageFile` and `readDeb`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type * as openpgp from 'openpgp';
-import { MinosError } from '../errors.js';
-import { readInput } from '../input.js';
+import { ioError, MinosError } from '../errors.js';
+import { openInput, readInput } from '../input.js';
 import type { LoadedIndex } from '../repo/index.js';
 import { fetchBytes, type Repository } from '../repo/source.js';
 import type { Arch } from '../depend.js';
 import type { DebianSet, RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { xzDecompress } from '../unpack/xz.js';
-import { DEB_ARCH, parsePackages, type DebianPackage } from './packages.js';
+import { DEB_ARCH, packagesParser, parsePackages, type DebianPackage, type ParseOptions } from './packages.js';
 import { loadPgpKeys, parseRelease, verifyRelease, type Release } from './release.js';
 
 export interface DebianRepoInfo {
@@ -41,6 +41,8 @@ export interface DebianOpenOptions {
 
 const MAX_RELEASE = 16 << 20;
 const MAX_PACKAGES = 1 << 30;
+/** Bytes read at a time from a plain Packages file. */
+const CHUNK = 1 << 20;
 
 async function get(spec: RepoSpec, rel: string, max: number): Promise<Buffer | undefined> {
   if (spec.path !== undefined) {
@@ -68,12 +70,74 @@ function decompress(bytes: Buffer, name: string, label: string): Buffer {
       throw new MinosError('MN0208', `${label}: corrupt gzip data: ${(e as Error).message}`, { data: { file: label } });
     }
   }
-  if (name.endsWith('.xz')) {
-    const parts: Buffer[] = [];
-    xzDecompress(bytes, { limit: MAX_PACKAGES, label, onChunk: (c) => parts.push(Buffer.from(c)) });
-    return Buffer.concat(parts);
-  }
   return bytes;
+}
+
+function checked(bytes: Buffer, want: { size: number; sha256: string }, label: string): void {
+  if (bytes.length !== want.size) throw new MinosError('MN0206', `${label}: ${bytes.length} bytes, the Release says ${want.size}`, { data: { file: label } });
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
+}
+
+/** A Packages file fetched whole (compressed ones, and any over http), checked, then parsed. */
+async function fetchPackages(spec: RepoSpec, rel: string, x: string, want: { size: number; sha256: string }, opts: ParseOptions): Promise<DebianPackage[] | undefined> {
+  const bytes = await get(spec, rel, want.size + 1);
+  if (!bytes) return undefined;
+  checked(bytes, want, opts.label);
+  if (x === '.xz') {
+    // Decoded into the parser piece by piece: the decoded file is never held whole.
+    const parser = packagesParser(opts);
+    xzDecompress(bytes, { limit: MAX_PACKAGES, label: opts.label, onChunk: (c) => parser.push(c) });
+    return parser.end();
+  }
+  return parsePackages(decompress(bytes, x, opts.label), opts);
+}
+
+/**
+ * A plain Packages file in a mirror folder, read in pieces that are hashed
+ * and parsed as they come (a 50 MB file is never held whole). Nothing
+ * parsed is used before the size and sha256 match the Release; a parse
+ * error in a file whose sha256 does not match is reported as the mismatch.
+ */
+function streamPackages(file: string, want: { size: number; sha256: string }, opts: ParseOptions): DebianPackage[] | undefined {
+  if (!existsSync(file)) return undefined;
+  const { fd, size } = openInput(file);
+  const label = opts.label;
+  try {
+    if (size > want.size + 1) throw new MinosError('MN0101', `${file}: larger than the ${want.size + 1} bytes accepted`, { data: { file, max: want.size + 1 } });
+    const hash = createHash('sha256');
+    const parser = packagesParser(opts);
+    const chunk = Buffer.allocUnsafe(CHUNK);
+    let total = 0;
+    let failed: unknown;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, CHUNK, null);
+      } catch (e) {
+        throw ioError(e, file, 'MN0101');
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > want.size + 1) throw new MinosError('MN0101', `${file}: larger than the ${want.size + 1} bytes accepted`, { data: { file, max: want.size + 1 } });
+      const piece = chunk.subarray(0, n);
+      hash.update(piece);
+      if (failed === undefined) {
+        try {
+          parser.push(piece);
+        } catch (e) {
+          failed = e;
+        }
+      }
+    }
+    if (total !== want.size) throw new MinosError('MN0206', `${label}: ${total} bytes, the Release says ${want.size}`, { data: { file: label } });
+    const got = hash.digest('hex');
+    if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
+    if (failed !== undefined) throw failed;
+    return parser.end();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptions): Promise<Repository> {
@@ -106,13 +170,11 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
     for (const x of listed) {
       const rel = `${dist}/${base}${x}`;
       const want = release.files.get(base + x)!;
-      const bytes = await get(spec, rel, want.size + 1);
-      if (!bytes) continue;
       const label = where(spec, rel);
-      if (bytes.length !== want.size) throw new MinosError('MN0206', `${label}: ${bytes.length} bytes, the Release says ${want.size}`, { data: { file: label } });
-      const got = createHash('sha256').update(bytes).digest('hex');
-      if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
-      packages.push(...parsePackages(decompress(bytes, x, label), { label, arch: opts.arch, date: release.date }));
+      const opts2 = { label, arch: opts.arch, date: release.date };
+      const got = x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
+      if (!got) continue;
+      for (const p of got) packages.push(p);
       found = true;
       break;
     }

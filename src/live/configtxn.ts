@@ -7,14 +7,16 @@
  * txn/ID/old, and the commit point is the rename of an unchanged copy of the
  * installed database; removals come after it. Recovery needs nothing else.
  */
-import { closeSync, fchmodSync, fsyncSync, lstatSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { confine } from '../confine.js';
 import { INSTALLED } from '../db/installed.js';
 import { ioError } from '../errors.js';
 import { CREATE_NEW, writeAll } from '../fsutil.js';
 import { CAP, readInput } from '../input.js';
 import { noEvents, type Emit } from './events.js';
-import { createTxn, discardTxn, runJournal, type Journal, type PostOp, type PreOp } from './journal.js';
+import { createTxn, discardTxn, runJournal, type Journal } from './journal.js';
+import type { PostOp, PreOp } from '../engine/target.js';
 
 export interface FileChange {
   /** Path relative to the root. */
@@ -46,13 +48,14 @@ function stageFile(file: string, data: Uint8Array, mode: number): void {
  */
 export function changeFiles(root: string, changes: readonly FileChange[], command: string, emit: Emit = noEvents): void {
   const txn = createTxn(root);
+  const cf = confine(root);
   let journaled = false;
   try {
     const pre: PreOp[] = [];
     const post: PostOp[] = [];
     const made = new Set<string>();
     changes.forEach((c, i) => {
-      const st = lstatSync(join(root, c.path), { throwIfNoEntry: false });
+      const st = cf.lstat(c.path);
       if (c.data === undefined) {
         if (st) post.push({ op: 'unlink', path: c.path });
         return;
@@ -60,14 +63,14 @@ export function changeFiles(root: string, changes: readonly FileChange[], comman
       const parts = c.path.split('/');
       for (let k = 1; k < parts.length; k++) {
         const dir = parts.slice(0, k).join('/');
-        if (made.has(dir) || lstatSync(join(root, dir), { throwIfNoEntry: false })) continue;
+        if (made.has(dir) || cf.lstat(dir)) continue;
         made.add(dir);
         pre.push({ op: 'mkdir', path: dir, mode: 0o755, uid: 0, gid: 0 });
       }
       stageFile(join(txn.newDir, String(i)), c.data, c.mode ?? 0o644);
       pre.push({ op: 'put', path: c.path, src: String(i), ...(st ? { old: String(i) } : {}) });
     });
-    const db = readInput(join(root, INSTALLED), CAP.state);
+    const db = cf.readFile(INSTALLED, CAP.state) ?? readInput(join(root, INSTALLED), CAP.state);
     const journal: Journal = { format: 1, id: txn.id, pid: process.pid, command, chown: false, pre, post };
     journaled = true;
     runJournal(txn, journal, db, undefined, emit);

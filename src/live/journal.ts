@@ -26,29 +26,18 @@
  * (re)done. Every step checks the state it finds, so recovery itself may be
  * interrupted and run again.
  */
-import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { INSTALLED, writeFileAtomic } from '../db/installed.js';
+import { join } from 'node:path';
+import { confine, type Confined } from '../confine.js';
+import { DB_DIR, INSTALLED } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
-import { under } from '../fsutil.js';
 import type { Emit } from './events.js';
-import { CAP, readInputTextIfAny } from '../input.js';
-import { HISTORY_FILE, TXN_DIR } from './root.js';
+import { CAP } from '../input.js';
+import { checkStatePaths, HISTORY_FILE, TXN_DIR } from './root.js';
 import { OLD_DB, salvageTxn } from './salvage.js';
-import { fsyncDir, syncDirs } from './sync.js';
+import { syncFs } from './sync.js';
+import type { PostOp, PreOp } from '../engine/target.js';
 
 export { fsyncDir, syncDirs, syncFs, syncFsAsync } from './sync.js';
-
-export type PreOp =
-  | { op: 'mkdir'; path: string; mode: number; uid: number; gid: number }
-  | { op: 'moveout'; path: string; old: string }
-  | { op: 'put'; path: string; src: string; old?: string };
-
-export type PostOp =
-  | { op: 'unlink'; path: string }
-  | { op: 'save'; path: string; to: string }
-  | { op: 'rmdir'; path: string }
-  | { op: 'attr'; path: string; mode: number; uid: number; gid: number };
 
 export interface Journal {
   format: 1;
@@ -64,7 +53,9 @@ export interface Journal {
 export interface Txn {
   root: string;
   id: string;
+  /** The transaction folder, absolute (dir) and relative to the root (rel). */
   dir: string;
+  rel: string;
   newDir: string;
   oldDir: string;
 }
@@ -89,27 +80,24 @@ export function crashPoint(): void {
   if (crashAfter > 0 && crashCount === crashAfter) process.kill(process.pid, 'SIGKILL');
 }
 
-function lexists(p: string): boolean {
-  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
-}
-
 export function txnRoot(root: string): string {
   return join(root, TXN_DIR);
 }
 
 /** A fresh transaction folder (0700: staged setuid files are unreachable by others). */
 export function createTxn(root: string): Txn {
-  const base = txnRoot(root);
+  const c = confine(root);
   const id = `${Date.now().toString(36)}-${process.pid}`;
-  const dir = join(base, id);
-  const txn = { root, id, dir, newDir: join(dir, 'new'), oldDir: join(dir, 'old') };
+  const rel = `${TXN_DIR}/${id}`;
+  const dir = join(root, rel);
+  const txn = { root, id, dir, rel, newDir: join(dir, 'new'), oldDir: join(dir, 'old') };
   let made = false;
   try {
-    mkdirSync(base, { recursive: true, mode: 0o700 });
-    mkdirSync(dir, { mode: 0o700 });
+    c.mkdirp(TXN_DIR, 0o700);
+    c.mkdir(rel, 0o700);
     made = true;
-    mkdirSync(txn.newDir, { mode: 0o700 });
-    mkdirSync(txn.oldDir, { mode: 0o700 });
+    c.mkdir(`${rel}/new`, 0o700);
+    c.mkdir(`${rel}/old`, 0o700);
   } catch (e) {
     if (made) discardTxn(txn);
     throw ioError(e, dir);
@@ -124,102 +112,106 @@ export function createTxn(root: string): Txn {
  */
 export function discardTxn(txn: Txn): void {
   try {
-    rmSync(txn.dir, { recursive: true, force: true });
+    confine(txn.root).rmTree(txn.rel);
   } catch {
     // left for the next command's recovery
   }
 }
 
-function undoPre(root: string, dir: string, ops: readonly PreOp[], touched: Set<string>): void {
+const parentOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+
+/** Make the folders in `dirs` (relative) durable: one syncfs for many, else each. */
+function syncRel(c: Confined, dirs: Set<string>): void {
+  if (dirs.size > 16 && syncFs(c.root)) return;
+  for (const d of dirs) c.fsyncDir(d);
+}
+
+function undoPre(c: Confined, dir: string, ops: readonly PreOp[], touched: Set<string>): void {
   for (let i = ops.length - 1; i >= 0; i--) {
     const o = ops[i];
-    const p = join(root, o.path);
-    touched.add(dirname(p));
+    const p = o.path;
+    touched.add(parentOf(p));
     try {
       if (o.op === 'mkdir') {
         try {
-          rmdirSync(p);
+          c.rmdir(p);
           crashPoint();
         } catch (e) {
           // absent, or not empty (something else was put there): leave it
-          if (!['ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+          if (!['ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'MN0604'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
         }
       } else if (o.op === 'moveout') {
-        const from = join(dir, 'old', o.old);
-        if (lexists(from) && !lexists(p)) {
-          renameSync(from, p);
+        const from = `${dir}/old/${o.old}`;
+        if (c.exists(from) && !c.exists(p)) {
+          c.rename(from, p);
           crashPoint();
         }
       } else {
-        const src = join(dir, 'new', o.src);
-        if (lexists(src)) continue; // never renamed in
+        const src = `${dir}/new/${o.src}`;
+        if (c.exists(src)) continue; // never renamed in
         if (o.old !== undefined) {
-          const old = join(dir, 'old', o.old);
-          if (lexists(old)) {
-            renameSync(old, p);
+          const old = `${dir}/old/${o.old}`;
+          if (c.exists(old)) {
+            c.rename(old, p);
             crashPoint();
           }
-        } else if (lexists(p)) {
-          unlinkSync(p);
+        } else if (c.exists(p)) {
+          c.unlink(p);
           crashPoint();
         }
       }
     } catch (e) {
-      throw ioError(e, p);
+      throw ioError(e, c.abs(p));
     }
   }
 }
 
-function parentOf(p: string): string {
-  return p.slice(0, p.lastIndexOf('/')) || '/';
-}
-
-function doPre(root: string, txn: Txn, ops: readonly PreOp[], chown: boolean, touched: Set<string>): void {
+function doPre(c: Confined, txn: Txn, ops: readonly PreOp[], chown: boolean, touched: Set<string>): void {
   for (const o of ops) {
-    const p = under(root, o.path);
+    const p = o.path;
     touched.add(parentOf(p));
     try {
       if (o.op === 'mkdir') {
-        mkdirSync(p, { mode: 0o700 });
+        c.mkdir(p, 0o700);
         touched.add(p);
-        if (chown) lchownSync(p, o.uid, o.gid);
-        chmodSync(p, o.mode);
+        if (chown) c.lchown(p, o.uid, o.gid);
+        c.chmod(p, o.mode);
       } else if (o.op === 'moveout') {
-        renameSync(p, `${txn.oldDir}/${o.old}`);
+        c.rename(p, `${txn.rel}/old/${o.old}`);
       } else {
-        if (o.old !== undefined) linkSync(p, `${txn.oldDir}/${o.old}`);
-        renameSync(`${txn.newDir}/${o.src}`, p);
+        if (o.old !== undefined) c.link(p, `${txn.rel}/old/${o.old}`);
+        c.rename(`${txn.rel}/new/${o.src}`, p);
       }
     } catch (e) {
-      throw ioError(e, p);
+      throw ioError(e, c.abs(p));
     }
     crashPoint();
   }
 }
 
-function doPost(root: string, ops: readonly PostOp[], touched: Set<string>, emit: Emit): void {
+function doPost(c: Confined, ops: readonly PostOp[], touched: Set<string>, emit: Emit): void {
   for (const o of ops) {
-    const p = under(root, o.path);
+    const p = o.path;
     touched.add(parentOf(p));
     try {
       if (o.op === 'unlink') {
-        unlinkSync(p);
+        c.unlink(p);
       } else if (o.op === 'save') {
-        if (lexists(p)) renameSync(p, join(root, o.to));
+        if (c.exists(p)) c.rename(p, o.to);
       } else if (o.op === 'rmdir') {
-        rmdirSync(p);
+        c.rmdir(p);
       } else {
-        if (!lexists(p)) continue;
-        if (process.getuid?.() === 0) lchownSync(p, o.uid, o.gid);
-        chmodSync(p, o.mode);
+        if (!c.exists(p)) continue;
+        if (process.getuid?.() === 0) c.lchown(p, o.uid, o.gid);
+        c.chmod(p, o.mode);
       }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? '';
       // A file system that is full, read-only or failing now may not be later: stop, the journal stays and the next command finishes.
-      if (RETRY.includes(code)) throw ioError(e, p);
+      if (RETRY.includes(code)) throw ioError(e, c.abs(p));
       // A folder still holding files no package owns stays, as with every package manager.
       if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') {
-        emit({ type: 'warning', message: ioError(e, p).message });
+        emit({ type: 'warning', message: ioError(e, c.abs(p)).message });
       }
     }
     crashPoint();
@@ -243,45 +235,45 @@ const DONE = '.done';
  * done in one rename (so no state exists where part of it is gone and the
  * rest could be mistaken for a transaction to recover) and remove it.
  */
-function finish(root: string, dir: string, touched: Set<string>): void {
-  syncDirs(root, touched);
+function finish(c: Confined, dir: string, touched: Set<string>): void {
+  syncRel(c, touched);
   crashPoint();
   try {
-    renameSync(dir, `${dir}${DONE}`);
+    c.rename(dir, `${dir}${DONE}`);
   } catch (e) {
-    throw ioError(e, dir);
+    throw ioError(e, c.abs(dir));
   }
-  fsyncDir(dirname(dir));
+  c.fsyncDir(TXN_DIR);
   crashPoint();
-  removeDone(`${dir}${DONE}`);
+  removeDone(c, `${dir}${DONE}`);
 }
 
-function removeDone(dir: string): void {
+function removeDone(c: Confined, dir: string): void {
   try {
-    rmSync(dir, { recursive: true, force: true });
+    c.rmTree(dir);
   } catch {
     // the transaction is over; the next command removes what is left
   }
 }
 
 /** The commit point: the new database replaces the old one (made durable by the caller). */
-function commitPoint(root: string, txn: { dir: string }): void {
+function commitPoint(c: Confined, txn: { rel: string }): void {
   try {
-    renameSync(join(txn.dir, NEW_DB), join(root, INSTALLED));
+    c.rename(`${txn.rel}/${NEW_DB}`, INSTALLED);
   } catch (e) {
-    throw ioError(e, join(root, INSTALLED));
+    throw ioError(e, c.abs(INSTALLED));
   }
 }
 
-function moveHistory(root: string, dir: string): void {
-  const h = join(dir, NEW_HISTORY);
-  if (lexists(h)) {
+function moveHistory(c: Confined, dir: string): void {
+  const h = `${dir}/${NEW_HISTORY}`;
+  if (c.exists(h)) {
     try {
-      renameSync(h, join(root, HISTORY_FILE));
+      c.rename(h, HISTORY_FILE);
     } catch (e) {
-      throw ioError(e, join(root, HISTORY_FILE));
+      throw ioError(e, c.abs(HISTORY_FILE));
     }
-    fsyncDir(dirname(join(root, HISTORY_FILE)));
+    c.fsyncDir(DB_DIR);
     crashPoint();
   }
 }
@@ -292,28 +284,30 @@ function moveHistory(root: string, dir: string): void {
  * post ops. A failure before the commit undoes everything, removes the
  * transaction folder and rethrows; one after it (a full or read-only file
  * system) keeps the journal for the next command to complete, and says so.
+ * Every operation is confined to the root (confine.ts).
  */
 export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, history: Uint8Array | undefined, emit: Emit): void {
-  const { root } = txn;
-  const touched = new Set<string>([txn.newDir, txn.oldDir]);
+  const c = confine(txn.root);
+  const touched = new Set<string>([`${txn.rel}/new`, `${txn.rel}/old`]);
   try {
-    writeFileAtomic(join(txn.dir, NEW_DB), newDb);
+    checkStatePaths(journal);
+    c.writeFileAtomic(`${txn.rel}/${NEW_DB}`, newDb);
     crashPoint();
-    linkSync(join(root, INSTALLED), join(txn.dir, OLD_DB)); // for recovery without a journal (salvage.ts)
-    if (history) writeFileAtomic(join(txn.dir, NEW_HISTORY), history);
-    writeFileAtomic(join(txn.dir, JOURNAL_COPY), Buffer.from(JSON.stringify(journal)));
-    writeFileAtomic(join(txn.dir, JOURNAL), Buffer.from(JSON.stringify(journal)));
-    fsyncDir(txnRoot(root));
+    c.link(INSTALLED, `${txn.rel}/${OLD_DB}`); // for recovery without a journal (salvage.ts)
+    if (history) c.writeFileAtomic(`${txn.rel}/${NEW_HISTORY}`, history);
+    c.writeFileAtomic(`${txn.rel}/${JOURNAL_COPY}`, Buffer.from(JSON.stringify(journal)));
+    c.writeFileAtomic(`${txn.rel}/${JOURNAL}`, Buffer.from(JSON.stringify(journal)));
+    c.fsyncDir(TXN_DIR);
     crashPoint();
-    doPre(root, txn, journal.pre, journal.chown, touched);
-    syncDirs(root, touched);
+    doPre(c, txn, journal.pre, journal.chown, touched);
+    syncRel(c, touched);
     crashPoint();
-    commitPoint(root, txn);
+    commitPoint(c, txn);
   } catch (e) {
     const undo = new Set<string>();
     try {
-      undoPre(root, txn.dir, journal.pre, undo);
-      finish(root, txn.dir, undo);
+      undoPre(c, txn.rel, journal.pre, undo);
+      finish(c, txn.rel, undo);
     } catch (e2) {
       const err = ioError(e, txn.dir);
       throw new MinosError(err.code, `${err.message}; undoing it also failed (${(e2 as Error).message}): the next minos command will retry`, { hint: err.hint, data: err.data, cause: e });
@@ -321,12 +315,12 @@ export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, histor
     throw e;
   }
   try {
-    fsyncDir(dirname(join(root, INSTALLED)));
+    c.fsyncDir(DB_DIR);
     crashPoint();
     const post = new Set<string>();
-    doPost(root, journal.post, post, emit);
-    moveHistory(root, txn.dir);
-    finish(root, txn.dir, post);
+    doPost(c, journal.post, post, emit);
+    moveHistory(c, txn.rel);
+    finish(c, txn.rel, post);
   } catch (e) {
     throw afterCommit(e, txn.dir);
   }
@@ -335,7 +329,7 @@ export function runJournal(txn: Txn, journal: Journal, newDb: Uint8Array, histor
 /** Transactions left in the root by an interrupted minos (folder names). */
 export function pendingTxns(root: string): string[] {
   try {
-    return readdirSync(txnRoot(root)).sort();
+    return confine(root).readdir(TXN_DIR).sort();
   } catch {
     return [];
   }
@@ -348,12 +342,12 @@ function isJournal(j: unknown): j is Journal {
 }
 
 /** The journal of transaction folder `dir`: 'missing' when neither copy exists, 'garbage' when none that exists reads. */
-function readJournal(dir: string): Journal | 'missing' | 'garbage' {
+function readJournal(c: Confined, dir: string): Journal | 'missing' | 'garbage' {
   let seen = false;
   for (const f of [JOURNAL, JOURNAL_COPY]) {
     let text: string | undefined;
     try {
-      text = readInputTextIfAny(join(dir, f), CAP.state);
+      text = c.readFile(`${dir}/${f}`, CAP.state)?.toString('utf8');
     } catch {
       seen = true;
       continue;
@@ -379,7 +373,7 @@ export function pendingReport(root: string): string | undefined {
   if (!ids.length) return undefined;
   for (const id of ids) {
     const dir = join(txnRoot(root), id);
-    if (readJournal(dir) === 'garbage') {
+    if (readJournal(confine(root), `${TXN_DIR}/${id}`) === 'garbage') {
       return `${join(dir, JOURNAL)}: unreadable journal of an interrupted transaction; showing the last committed state (run \`minos recover --abort\` to roll it back from its saved files)`;
     }
   }
@@ -395,15 +389,17 @@ export function pendingReport(root: string): string | undefined {
  */
 export function recover(root: string, emit: Emit, opts: { abort?: boolean } = {}): { txn: string; action: 'rolled back' | 'completed' | 'discarded' }[] {
   const done: { txn: string; action: 'rolled back' | 'completed' | 'discarded' }[] = [];
+  const c = confine(root);
   for (const id of pendingTxns(root)) {
     const dir = join(txnRoot(root), id);
+    const rel = `${TXN_DIR}/${id}`;
     if (id.endsWith(DONE)) {
-      removeDone(dir);
+      removeDone(c, rel);
       continue;
     }
-    const j = readJournal(dir);
+    const j = readJournal(c, rel);
     if (j === 'missing' || (j === 'garbage' && opts.abort)) {
-      const action = salvageTxn(root, dir, id, emit);
+      const action = salvageTxn(root, rel, id, emit);
       emit({ type: 'recovered', txn: id, command: '?', pid: 0, action });
       done.push({ txn: id, action });
       continue;
@@ -416,15 +412,15 @@ export function recover(root: string, emit: Emit, opts: { abort?: boolean } = {}
     }
     const touched = new Set<string>();
     let action: 'rolled back' | 'completed';
-    if (lexists(join(dir, NEW_DB))) {
-      undoPre(root, dir, j.pre, touched);
+    if (c.exists(`${rel}/${NEW_DB}`)) {
+      undoPre(c, rel, j.pre, touched);
       action = 'rolled back';
     } else {
-      doPost(root, j.post, touched, emit);
-      moveHistory(root, dir);
+      doPost(c, j.post, touched, emit);
+      moveHistory(c, rel);
       action = 'completed';
     }
-    finish(root, dir, touched);
+    finish(c, rel, touched);
     emit({ type: 'recovered', txn: id, command: j.command, pid: j.pid, action });
     done.push({ txn: id, action });
   }

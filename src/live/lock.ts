@@ -6,12 +6,12 @@
  * process started at another time) is stale: it is taken over by renaming it
  * aside and checking that what was renamed is what was judged stale.
  */
-import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { confine, type Confined } from '../confine.js';
 import { DB_DIR } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
-import { abandonTemp } from '../fsutil.js';
-import { kindOf, readInputTextIfAny } from '../input.js';
+import { kindOf } from '../input.js';
 import type { Emit } from './events.js';
 import { CACHE_DIR, CONFIG_DIR, KEYRINGS_DIR, KEYS_DIR, LOCK_FILE } from './root.js';
 
@@ -40,8 +40,10 @@ function procStart(pid: number): number {
   }
 }
 
-export function readLockInfo(file: string): LockInfo | undefined {
-  const st = lstatSync(file, { throwIfNoEntry: false });
+/** The lock file `rel` of a root (or any file named so), read without following a link. */
+function readLockAt(c: Confined, rel: string): LockInfo | undefined {
+  const file = c.abs(rel);
+  const st = c.lstat(rel);
   if (!st) return undefined;
   if (!st.isFile()) {
     throw new MinosError('MN0115', `${file}: is ${kindOf(st)}, not a lock file`, {
@@ -51,7 +53,7 @@ export function readLockInfo(file: string): LockInfo | undefined {
   }
   let text: string | undefined;
   try {
-    text = readInputTextIfAny(file, 4096);
+    text = c.readFile(rel, 4096)?.toString('utf8');
   } catch (e) {
     if (e instanceof MinosError && e.data?.errno !== undefined) throw e; // cannot read it (EACCES…): not judged stale
     text = '';
@@ -65,25 +67,30 @@ export function readLockInfo(file: string): LockInfo | undefined {
   }
 }
 
+export function readLockInfo(root: string): LockInfo | undefined {
+  return readLockAt(confine(root), LOCK_FILE);
+}
+
 /** The folders of a root where minos writes temporary files (`NAME.new-PID`, `lock.stale-PID`, `SHA.part-PID`). */
 const TEMP_DIRS = [DB_DIR, CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR, CACHE_DIR];
 const TEMP = /\.(new|stale|part)-([0-9]+)$/;
 
 /** Temporary files of processes that are gone, in the root's state folders. */
 function deadTemps(root: string): string[] {
+  const c = confine(root);
   const out: string[] = [];
   for (const d of TEMP_DIRS) {
-    const dir = join(root, d);
     let names: string[];
     try {
-      names = readdirSync(dir);
+      names = c.readdir(d);
     } catch {
       continue;
     }
     for (const n of names) {
       const m = TEMP.exec(n);
       if (!m || Number(m[2]) === process.pid || holderAlive({ pid: Number(m[2]), start: 0, command: '', since: '' })) continue;
-      out.push(join(dir, n));
+      if (c.lstat(`${d}/${n}`)?.isDirectory()) continue; // minos makes no temporary folders: not its own
+      out.push(`${d}/${n}`);
     }
   }
   return out;
@@ -100,11 +107,12 @@ export function hasLitter(root: string): boolean {
  * no live writer owns them.
  */
 export function sweepLitter(root: string): void {
+  const c = confine(root);
   for (const f of deadTemps(root)) {
     try {
-      unlinkSync(f);
+      c.unlink(f);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, f);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, c.abs(f));
     }
   }
 }
@@ -125,57 +133,70 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function tryLink(file: string, info: LockInfo): boolean {
+/** Remove `rel` if it is there, ignoring errors (a temporary file on a failure path). */
+function drop(c: Confined, rel: string): void {
+  try {
+    c.unlink(rel);
+  } catch {
+    // nothing to remove
+  }
+}
+
+function tryLink(c: Confined, info: LockInfo): boolean {
+  const file = LOCK_FILE;
   const tmp = `${file}.new-${process.pid}`;
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'w', 0o644);
+    fd = c.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
     writeSync(fd, `${JSON.stringify(info)}\n`);
     fsyncSync(fd);
     closeSync(fd);
+    fd = undefined;
   } catch (e) {
-    abandonTemp(fd, tmp); // closes fd (once)
-    throw ioError(e, file);
+    if (fd !== undefined) closeSync(fd);
+    drop(c, tmp);
+    throw ioError(e, c.abs(file));
   }
   let linked = false;
   try {
-    linkSync(tmp, file);
+    c.link(tmp, file);
     linked = true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      abandonTemp(undefined, tmp);
-      throw ioError(e, file);
+      drop(c, tmp);
+      throw ioError(e, c.abs(file));
     }
   }
   try {
-    unlinkSync(tmp);
+    c.unlink(tmp);
   } catch (e) {
-    if (linked) abandonTemp(undefined, file);
-    throw ioError(e, tmp);
+    if (linked) drop(c, file);
+    throw ioError(e, c.abs(tmp));
   }
   return linked;
 }
 
 /** Remove a stale lock if it is still the one judged stale. */
-function takeOver(file: string, stale: LockInfo): boolean {
+function takeOver(c: Confined, stale: LockInfo): boolean {
+  const file = LOCK_FILE;
   const aside = `${file}.stale-${process.pid}`;
   try {
-    renameSync(file, aside);
+    c.rename(file, aside);
   } catch {
     return false; // someone else moved it first
   }
-  const got = readLockInfo(aside);
+  const got = readLockAt(c, aside);
   if (got && (got.pid !== stale.pid || got.start !== stale.start || got.since !== stale.since)) {
     // A live lock replaced the stale one between our read and rename: put it back.
     try {
-      linkSync(aside, file);
+      c.link(aside, file);
     } catch {
       // a third process holds the lock now; the one we moved is lost to it either way
     }
-    unlinkSync(aside);
+    c.unlink(aside);
     return false;
   }
-  unlinkSync(aside);
+  c.unlink(aside);
   return true;
 }
 
@@ -190,20 +211,22 @@ export function describeHolder(info: LockInfo): string {
  */
 export async function acquireLock(root: string, opts: { command: string; wait?: boolean; onEvent?: Emit }): Promise<Lock> {
   const file = join(root, LOCK_FILE);
+  const c = confine(root);
+  c.reset(); // folders are looked up afresh for this command
   try {
-    mkdirSync(join(file, '..'), { recursive: true });
+    c.mkdirp(DB_DIR, 0o755);
   } catch (e) {
-    throw ioError(e, join(file, '..'));
+    throw ioError(e, c.abs(DB_DIR));
   }
-  readLockInfo(file); // a lock path that is not a file stops here, before any link or rename
+  readLockAt(c, LOCK_FILE); // a lock path that is not a file stops here, before any link or rename
   const info: LockInfo = { pid: process.pid, start: procStart(process.pid), command: opts.command, since: new Date().toISOString() };
   let waited = false;
   for (;;) {
-    if (tryLink(file, info)) break;
-    const holder = readLockInfo(file);
+    if (tryLink(c, info)) break;
+    const holder = readLockAt(c, LOCK_FILE);
     if (!holder) continue; // released in between
     if (!holderAlive(holder)) {
-      if (takeOver(file, holder)) opts.onEvent?.({ type: 'stale-lock', pid: holder.pid, command: holder.command, since: holder.since });
+      if (takeOver(c, holder)) opts.onEvent?.({ type: 'stale-lock', pid: holder.pid, command: holder.command, since: holder.since });
       continue;
     }
     if (!opts.wait) {
@@ -225,8 +248,9 @@ export async function acquireLock(root: string, opts: { command: string; wait?: 
       if (released) return;
       released = true;
       try {
-        const now = readLockInfo(file);
-        if (now && now.pid === info.pid && now.since === info.since) unlinkSync(file);
+        const now = readLockAt(c, LOCK_FILE);
+        if (now && now.pid === info.pid && now.since === info.since) c.unlink(LOCK_FILE);
+        c.reset();
       } catch (e) {
         // The work is done; a lock left behind is taken over by the next command (its process is gone by then).
         opts.onEvent?.({ type: 'warning', message: `${ioError(e, file).message}: the lock stays until the next minos command takes it over` });
@@ -240,6 +264,6 @@ export async function acquireLock(root: string, opts: { command: string; wait?: 
 
 /** The live holder of the lock, if any (queries use it to decide whether to recover). */
 export function lockHolder(root: string): LockInfo | undefined {
-  const info = readLockInfo(join(root, LOCK_FILE));
+  const info = readLockInfo(root);
   return info && holderAlive(info) ? info : undefined;
 }

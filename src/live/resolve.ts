@@ -7,19 +7,19 @@
  */
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { InstalledDb, InstalledRecord } from '../db/installed.js';
-import { ioError, MinosError, quote } from '../errors.js';
+import type { InstalledDb } from '../db/installed.js';
+import { ioError, isMinosError, MinosError, quote } from '../errors.js';
 import { readPackage } from '../pkg/read.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import { findEntry, openRepository, packageFile, type Repository } from '../repo/source.js';
 import { meets, parseDependency, type Arch } from '../depend.js';
 import { nearNames } from '../solve/explain.js';
 import { solve, type Candidate, type InstalledPackage, type Locator } from '../solve/solver.js';
-import type { IndexPackage, Manifest } from '../types.js';
+import type { IndexPackage } from '../types.js';
 import { readHistory, type GenPackage } from './history.js';
 import { crashPoint } from './journal.js';
 import { orphans } from './needs.js';
-import { CACHE_DIR, loadDb, readOptions, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
+import { CACHE_DIR, loadDb, readOptions, readRepoConfig, readSerials, repoSpecs, rootArch, trustedKeys, writeSerials } from './root.js';
 import { openDebianRepository } from '../debian/source.js';
 import type { RepoSpec } from '../spec/image.js';
 
@@ -83,6 +83,24 @@ export async function openLiveRepos(ctx: RepoContext): Promise<Repository[]> {
   for (const r of repos) next[r.name] = Math.max(next[r.name] ?? 0, r.loaded.index.serial);
   if (ctx.remember && JSON.stringify(next) !== JSON.stringify(serials)) writeSerials(ctx.root, next);
   return repos;
+}
+
+/**
+ * `fn`, with a package not found (MN0302) explained when a configured
+ * repository has no location here: an image names the repositories of its
+ * spec without the build machine's folders, so a folder source needs one.
+ */
+function withUnlocated<T>(root: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const none = readRepoConfig(root).filter((r) => r.url === undefined && r.path === undefined).map((r) => r.name);
+    if (!isMinosError(e) || e.code !== 'MN0302' || !none.length) throw e;
+    throw new MinosError('MN0302', e.message, {
+      hint: `repository ${none.map((n) => `"${n}"`).join(', ')} has no location on this machine; give it one: minos repo remove NAME, then minos repo add NAME FOLDER-or-URL (with its --suite and --keyring for Debian)`,
+      data: { ...(e.data ?? {}), unlocated: none },
+    });
+  }
 }
 
 function installedOf(db: InstalledDb): InstalledPackage[] {
@@ -219,10 +237,10 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   } else {
     for (const n of action.names) if (!db.packages.some((p) => p.name === n)) throw notInstalled(db, n);
   }
-  const cs = solve({
+  const cs = withUnlocated(ctx.root, () => solve({
     candidates, arch, requests, installed,
     upgrade: action.kind === 'upgrade' ? (action.names.length ? action.names : true) : undefined,
-  });
+  }));
   const byRepo = new Map(repos.map((r) => [r.name, r]));
   const source = (l: Locator): Source => {
     if (l.repo === FILE_REPO) return fileSources.get(`${l.name}\0${l.version}\0${l.arch}`)!;
@@ -338,9 +356,4 @@ export function expectOf(src: Source): { size: number; sha256: string } | undefi
   if (src.kind === 'repo') return { size: src.entry.size, sha256: src.entry.sha256 };
   if (src.kind === 'file') return { size: src.size, sha256: src.sha256 };
   return src.size === undefined ? undefined : { size: src.size, sha256: src.sha256 };
-}
-
-export function recordFrom(m: Manifest, repo: string, sha256: string, explicit: boolean): InstalledRecord {
-  const { format: _f, signer: _s, ...rest } = m;
-  return { ...rest, repo, sha256, explicit };
 }

@@ -7,9 +7,10 @@
 import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { canonicalBytes } from '../canonical.js';
-import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, writeFileAtomic, type InstalledDb } from '../db/installed.js';
+import { confine } from '../confine.js';
+import { DB_DIR, INSTALLED, dbBytes, emptyDb, readDb, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError, quote } from '../errors.js';
-import { CAP, readInput, readInputTextIfAny } from '../input.js';
+import { CAP } from '../input.js';
 import { repoNameError } from '../names.js';
 import { loadKeyring, loadPublicKey, type Keyring, type PublicKey } from '../repo/keys.js';
 import { isArch, type Arch } from '../depend.js';
@@ -59,12 +60,47 @@ export function rootPath(dir: string): string {
 }
 
 export function isMinosRoot(root: string): boolean {
-  return existsSync(join(root, INSTALLED));
+  return confine(root).exists(INSTALLED);
+}
+
+/** minos's own folders in a root, with every folder above them, and its own files there. */
+const STATE_DIRS = ['var', 'var/lib', DB_DIR, TXN_DIR, `${DB_DIR}/salvage`, 'var/cache', CACHE_DIR, 'etc', CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR];
+const STATE_FILES = [INSTALLED, HISTORY_FILE, SERIALS_FILE, LOCK_FILE, REPOS_FILE, OPTIONS_FILE];
+
+/**
+ * Refuse a root whose own state folders (var/lib/minos, var/cache/minos,
+ * etc/minos and the folders above them) or state files are symbolic links
+ * or, for folders, anything but a folder (MN0604, MN0115): minos writes
+ * there by path (its cache, its database) and must not be led outside the
+ * root. Missing ones are fine (made later, confined). Called on every open.
+ */
+export function checkStateFolders(root: string): void {
+  const c = confine(root);
+  for (const d of STATE_DIRS) {
+    const st = c.lstat(d);
+    if (!st) continue;
+    if (st.isSymbolicLink()) {
+      throw new MinosError('MN0604', `${c.abs(d)}: is a symbolic link; minos keeps its own state there and never follows a link in a root`, {
+        hint: 'replace the link by a real folder (move its contents in) and run the command again',
+        data: { file: c.abs(d) },
+      });
+    }
+    if (!st.isDirectory()) throw new MinosError('MN0115', `${c.abs(d)}: is not a folder`, { data: { file: c.abs(d) } });
+  }
+  for (const f of STATE_FILES) {
+    if (c.lstat(f)?.isSymbolicLink()) {
+      throw new MinosError('MN0604', `${c.abs(f)}: is a symbolic link; minos's own files in a root are never links`, {
+        hint: 'replace the link by the file it points to and run the command again',
+        data: { file: c.abs(f) },
+      });
+    }
+  }
 }
 
 /** A root that minos manages; MN0114 (exit 2) telling how to initialise it otherwise. */
 export function openRoot(dir: string): string {
   const root = rootPath(dir);
+  checkStateFolders(root);
   if (!isMinosRoot(root)) {
     throw new MinosError('MN0114', `${root} is not a minos root (no /${INSTALLED})`, {
       hint: `initialise it with \`minos --root ${root} init\``,
@@ -80,9 +116,9 @@ export function loadDb(root: string, repair = false): InstalledDb {
     return readDb(root);
   } catch (e) {
     if (!(e instanceof MinosError) || e.code !== 'MN0004' || !repair) throw e;
-    const file = join(root, INSTALLED);
-    const kept = `${file}.corrupt-${Date.now()}`;
-    writeFileAtomic(kept, readInput(file, CAP.state));
+    const c = confine(root);
+    const kept = `${INSTALLED}.corrupt-${Date.now()}`;
+    c.writeFileAtomic(kept, c.readFile(INSTALLED, CAP.state) ?? Buffer.alloc(0));
     return emptyDb();
   }
 }
@@ -91,16 +127,42 @@ export function loadDb(root: string, repair = false): InstalledDb {
 export function initRoot(dir: string, opts: { arch?: Arch } = {}): { root: string; created: boolean } {
   mkdirSync(resolve(dir), { recursive: true });
   const root = rootPath(dir);
-  for (const d of [DB_DIR, KEYS_DIR, CACHE_DIR]) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+  checkStateFolders(root);
+  const c = confine(root);
+  for (const d of [DB_DIR, KEYS_DIR, CACHE_DIR]) {
+    try {
+      c.mkdirp(d, 0o755);
+    } catch (e) {
+      throw ioError(e, c.abs(d));
+    }
+  }
   const created = !isMinosRoot(root);
-  if (!existsSync(join(root, REPOS_FILE))) writeRepoConfig(root, []);
-  if (opts.arch || !existsSync(join(root, OPTIONS_FILE))) writeOptions(root, { ...readOptions(root), ...(opts.arch ? { arch: opts.arch } : {}) });
-  if (created) writeFileAtomic(join(root, INSTALLED), dbBytes(emptyDb()));
+  if (!c.exists(REPOS_FILE)) writeRepoConfig(root, []);
+  if (opts.arch || !c.exists(OPTIONS_FILE)) writeOptions(root, { ...readOptions(root), ...(opts.arch ? { arch: opts.arch } : {}) });
+  if (created) writeState(root, INSTALLED, dbBytes(emptyDb()));
   return { root, created };
 }
 
-function readJson(file: string): unknown {
-  const text = readInputTextIfAny(file, CAP.spec, { tooLarge: 'MN0115' });
+/** Write one of minos's own files in a root, confined (confine.ts), durably and atomically. */
+export function writeState(root: string, rel: string, data: Uint8Array): void {
+  const c = confine(root);
+  try {
+    c.writeFileAtomic(rel, data);
+  } catch (e) {
+    throw ioError(e, c.abs(rel));
+  }
+}
+
+/** A JSON state file of a root (relative path), read confined; undefined when absent. */
+function readJson(root: string, rel: string): unknown {
+  const c = confine(root);
+  const file = c.abs(rel);
+  let text: string | undefined;
+  try {
+    text = c.readFile(rel, CAP.spec)?.toString('utf8');
+  } catch (e) {
+    throw e instanceof MinosError ? new MinosError('MN0115', e.message, { data: e.data }) : ioError(e, file, 'MN0115');
+  }
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
@@ -112,7 +174,7 @@ function readJson(file: string): unknown {
 const pretty = (v: unknown) => Buffer.from(`${JSON.stringify(JSON.parse(canonicalBytes(v).toString()), null, 2)}\n`);
 
 export function readRepoConfig(root: string): RepoConfig[] {
-  const v = readJson(join(root, REPOS_FILE));
+  const v = readJson(root, REPOS_FILE);
   return v === undefined ? [] : parseRepoConfig(root, v);
 }
 
@@ -153,12 +215,12 @@ export function repoConfigBytes(repos: readonly RepoConfig[]): Buffer {
 }
 
 export function writeRepoConfig(root: string, repos: readonly RepoConfig[]): void {
-  writeFileAtomic(join(root, REPOS_FILE), repoConfigBytes(repos));
+  writeState(root, REPOS_FILE, repoConfigBytes(repos));
 }
 
 export function readOptions(root: string): RootOptions {
   const file = join(root, OPTIONS_FILE);
-  const v = readJson(file) as Record<string, unknown> | undefined;
+  const v = readJson(root, OPTIONS_FILE) as Record<string, unknown> | undefined;
   if (v === undefined) return {};
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MinosError('MN0115', `${file}: expected an object`, { data: { file } });
   for (const k of Object.keys(v)) if (!['arch', 'allowExpired'].includes(k)) throw new MinosError('MN0115', `${file}: unknown option ${quote(k)}`, { data: { file } });
@@ -168,7 +230,7 @@ export function readOptions(root: string): RootOptions {
 }
 
 export function writeOptions(root: string, o: RootOptions): void {
-  writeFileAtomic(join(root, OPTIONS_FILE), pretty(o));
+  writeState(root, OPTIONS_FILE, pretty(o));
 }
 
 /** The root's architecture: options, else its installed packages, else the host's. */
@@ -181,14 +243,14 @@ export function rootArch(root: string, db: InstalledDb): Arch {
 }
 
 export function readSerials(root: string): Record<string, number> {
-  const v = readJson(join(root, SERIALS_FILE));
+  const v = readJson(root, SERIALS_FILE);
   if (v === undefined) return {};
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MinosError('MN0115', `${join(root, SERIALS_FILE)}: expected an object`);
   return v as Record<string, number>;
 }
 
 export function writeSerials(root: string, s: Record<string, number>): void {
-  writeFileAtomic(join(root, SERIALS_FILE), canonicalBytes(Object.fromEntries(Object.entries(s).sort())));
+  writeState(root, SERIALS_FILE, canonicalBytes(Object.fromEntries(Object.entries(s).sort())));
 }
 
 /** Every key in ROOT/etc/minos/keys. */
@@ -243,4 +305,43 @@ export function findKey(root: string, id: string): PublicKey {
     throw new MinosError('MN0002', match.length ? `key id ${quote(id)} is ambiguous` : `no trusted key ${quote(id)} in ${dir}`, { data: { keyid: id, keys: names } });
   }
   return match[0];
+}
+
+/** The folders minos keeps its own state in, and every folder above them. */
+const JOURNAL_STATE_DIRS = [DB_DIR, CACHE_DIR, CONFIG_DIR, KEYS_DIR, KEYRINGS_DIR];
+const PRIVATE_DIRS = [DB_DIR, CACHE_DIR];
+
+/**
+ * MN0207 for an operation that would replace, move or remove one of
+ * minos's own state folders or a folder above one (only making them, giving
+ * them a mode or trying rmdir is allowed), or touch anything inside
+ * var/lib/minos or var/cache/minos: a package never changes where minos
+ * keeps its journal, database, lock and cache.
+ */
+export function checkStatePaths(journal: { pre: readonly { op: string; path: string }[]; post: readonly { op: string; path: string; to?: string }[] }): void {
+  const check = (o: { op: string }, p: string) => {
+    // Every state folder is under var/ or etc/: other paths are decided by their first byte.
+    if (p[0] !== 'v' && p[0] !== 'e') return;
+    const inside = PRIVATE_DIRS.some((d) => p.startsWith(`${d}/`));
+    const above = JOURNAL_STATE_DIRS.some((d) => d === p || d.startsWith(`${p}/`));
+    if (inside || (above && o.op !== 'mkdir' && o.op !== 'attr' && o.op !== 'rmdir')) {
+      throw new MinosError('MN0207', `/${p}: ${inside ? 'inside' : 'holds'} the folders minos keeps its own state in; a package may not ${o.op === 'put' ? 'replace' : o.op === 'moveout' ? 'move' : 'remove'} it`, {
+        data: { path: p },
+      });
+    }
+  };
+  for (const o of journal.pre) check(o, o.path);
+  for (const o of journal.post) {
+    check(o, o.path);
+    if (o.to !== undefined) check(o, o.to);
+  }
+}
+
+/**
+ * A text file of the root (account files, the dpkg database) read through
+ * the confined root: never through a link, at most `max` bytes; undefined
+ * when absent. A link or anything but a regular file there is refused.
+ */
+export function rootText(root: string, rel: string, max: number = CAP.spec): string | undefined {
+  return confine(root).readFile(rel, max)?.toString('utf8');
 }

@@ -18,11 +18,11 @@
  * `var/lib/minos/salvage/ID/` and reported.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, constants, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, readSync, constants, type Stats } from 'node:fs';
+import { confine, type Confined } from '../confine.js';
 import { DB_DIR, readDb, type InstalledDb } from '../db/installed.js';
 import { ioError, MinosError } from '../errors.js';
-import { CAP, readInputText } from '../input.js';
+import { CAP } from '../input.js';
 import type { FileEntry } from '../types.js';
 import type { Emit } from './events.js';
 import { HISTORY_FILE } from './root.js';
@@ -31,10 +31,10 @@ export const SALVAGE_DIR = `${DB_DIR}/salvage`;
 /** The old database, hard-linked into the transaction folder before its journal is written. */
 export const OLD_DB = 'installed.old.json';
 
-function hashFile(p: string): string | undefined {
+function hashFile(c: Confined, p: string): string | undefined {
   let fd: number;
   try {
-    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = c.open(p, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
@@ -53,14 +53,14 @@ function hashFile(p: string): string | undefined {
 }
 
 /** Does the node at `p` (lstat `st`) hold what `e` says? Contents by sha256, links by target. */
-function holds(p: string, st: Stats | undefined, e: FileEntry): boolean {
+function holdsAt(c: Confined, p: string, st: Stats | undefined, e: FileEntry): boolean {
   if (!st) return false;
   switch (e.type) {
     case 'file':
     case 'hardlink':
-      return st.isFile() && (e.type === 'hardlink' || (st.size === e.size && hashFile(p) === e.sha256));
+      return st.isFile() && (e.type === 'hardlink' || (st.size === e.size && hashFile(c, p) === e.sha256));
     case 'symlink':
-      return st.isSymbolicLink() && readlinkSync(p) === e.target;
+      return st.isSymbolicLink() && c.readlink(p) === e.target;
     case 'dir':
       return st.isDirectory();
     case 'fifo':
@@ -77,69 +77,69 @@ function entries(db: InstalledDb): Map<string, FileEntry> {
   return m;
 }
 
-const lstat = (p: string) => lstatSync(p, { throwIfNoEntry: false });
+function readState(c: Confined, rel: string): InstalledDb {
+  let db: InstalledDb;
+  try {
+    db = JSON.parse(c.readFile(rel, CAP.state)?.toString('utf8') ?? '') as InstalledDb;
+    if (!Array.isArray(db.packages)) throw new Error('no packages');
+  } catch (e) {
+    throw new MinosError('MN0004', `${c.abs(rel)}: unreadable database of an interrupted transaction: ${(e as Error).message}`, { data: { file: c.abs(rel) } });
+  }
+  return db;
+}
 
 /**
  * Roll back (before its commit) or finish (after it) the transaction in
- * `dir` without its journal, then remove the folder. Returns what was done.
+ * `dir` (relative to the root) without its journal, then remove the folder.
+ * Returns what was done. Every operation is confined to the root.
  */
 export function salvageTxn(root: string, dir: string, id: string, emit: Emit): 'rolled back' | 'completed' | 'discarded' {
-  const newDbFile = join(dir, 'installed.json');
-  const oldDir = join(dir, 'old');
-  const saved = lstat(oldDir)?.isDirectory() ? readdirSync(oldDir) : [];
+  const c = confine(root);
+  const lstat = (p: string) => c.lstat(p);
+  const newDbFile = `${dir}/installed.json`;
+  const oldDir = `${dir}/old`;
+  const saved = lstat(oldDir)?.isDirectory() ? c.readdir(oldDir) : [];
   let action: 'rolled back' | 'completed' | 'discarded';
   try {
     if (lstat(newDbFile)) {
-      let newDb: InstalledDb;
-      try {
-        newDb = JSON.parse(readInputText(newDbFile, CAP.state)) as InstalledDb;
-        if (!Array.isArray(newDb.packages)) throw new Error('no packages');
-      } catch (e) {
-        throw new MinosError('MN0004', `${newDbFile}: unreadable database of an interrupted transaction: ${(e as Error).message}`, { data: { file: newDbFile } });
-      }
-      restore(root, oldDir, saved, entries(readDb(root)), entries(newDb));
+      const newDb = readState(c, newDbFile);
+      restore(c, oldDir, saved, entries(readDb(root)), entries(newDb));
       action = 'rolled back';
     } else {
       // No new database: never started (staging only), or committed (then the old database was kept beside it).
-      const oldDbFile = join(dir, OLD_DB);
+      const oldDbFile = `${dir}/${OLD_DB}`;
       action = 'discarded';
       if (lstat(oldDbFile)) {
-        let oldDb: InstalledDb;
-        try {
-          oldDb = JSON.parse(readInputText(oldDbFile, CAP.state)) as InstalledDb;
-          if (!Array.isArray(oldDb.packages)) throw new Error('no packages');
-        } catch (e) {
-          throw new MinosError('MN0004', `${oldDbFile}: unreadable database of an interrupted transaction: ${(e as Error).message}`, { data: { file: oldDbFile } });
-        }
-        complete(root, oldDir, saved, oldDb, readDb(root));
+        complete(c, oldDir, saved, readState(c, oldDbFile), readDb(root));
         action = 'completed';
       }
-      const h = join(dir, 'history.json');
+      const h = `${dir}/history.json`;
       if (lstat(h)) {
-        renameSync(h, join(root, HISTORY_FILE));
+        c.rename(h, HISTORY_FILE);
         action = 'completed';
       }
     }
-    const left = lstat(oldDir)?.isDirectory() ? readdirSync(oldDir) : [];
+    const left = lstat(oldDir)?.isDirectory() ? c.readdir(oldDir) : [];
     if (left.length) {
-      const keep = join(root, SALVAGE_DIR, id);
-      mkdirSync(join(root, SALVAGE_DIR), { recursive: true, mode: 0o700 });
-      renameSync(oldDir, keep);
+      c.mkdirp(SALVAGE_DIR, 0o700);
+      c.rename(oldDir, `${SALVAGE_DIR}/${id}`);
       emit({ type: 'warning', message: `transaction ${id}: ${left.length} saved files match no path of the database; kept in /${SALVAGE_DIR}/${id}` });
     }
-    rmSync(dir, { recursive: true, force: true });
+    c.rmTree(dir);
   } catch (e) {
-    throw e instanceof MinosError ? e : ioError(e, dir);
+    throw e instanceof MinosError ? e : ioError(e, c.abs(dir));
   }
   return action;
 }
 
-function restore(root: string, oldDir: string, saved: string[], before: Map<string, FileEntry>, after: Map<string, FileEntry>): void {
-  const pool = saved.map((n) => ({ n, p: join(oldDir, n), st: lstat(join(oldDir, n)) }));
+function restore(c: Confined, oldDir: string, saved: string[], before: Map<string, FileEntry>, after: Map<string, FileEntry>): void {
+  const lstat = (p: string) => c.lstat(p);
+  const holds = (p: string, st: Stats | undefined, e: FileEntry) => holdsAt(c, p, st, e);
+  const pool = saved.map((n) => ({ n, p: `${oldDir}/${n}`, st: lstat(`${oldDir}/${n}`) }));
   // Children before parents: a path's folder is emptied before it is removed.
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort().reverse();
   for (const path of paths) {
-    const p = join(root, path);
+    const p = path;
     const was = before.get(path);
     const now = after.get(path);
     const st = lstat(p);
@@ -148,19 +148,19 @@ function restore(root: string, oldDir: string, saved: string[], before: Map<stri
       if (now.type === 'dir') {
         if (st?.isDirectory()) {
           try {
-            rmdirSync(p);
+            c.rmdir(p);
           } catch {
             // holds files no package owns: it stays
           }
         }
-      } else if (holds(p, st, now)) unlinkSync(p);
+      } else if (holds(p, st, now)) c.unlink(p);
       continue;
     }
     if (holds(p, st, was)) {
       // A saved hard link of the node still in place (its replacement never came in) is a copy, not a saved file.
       const same = pool.findIndex((s) => s.st !== undefined && !s.st.isDirectory() && s.st.ino === st!.ino && s.st.dev === st!.dev);
       if (same >= 0) {
-        unlinkSync(pool[same].p);
+        c.unlink(pool[same].p);
         pool.splice(same, 1);
       }
       continue;
@@ -169,12 +169,12 @@ function restore(root: string, oldDir: string, saved: string[], before: Map<stri
     if (i < 0) continue; // not displaced by this transaction, or already back
     if (st?.isDirectory()) {
       try {
-        rmdirSync(p);
+        c.rmdir(p);
       } catch {
         continue; // a folder holding other files is never removed
       }
     }
-    renameSync(pool[i].p, p);
+    c.rename(pool[i].p, p);
     pool.splice(i, 1);
   }
 }
@@ -187,43 +187,45 @@ function restore(root: string, oldDir: string, saved: string[], before: Map<stri
  * holding what the old database says of a path are old package content and
  * go; any other is kept (by the caller, in the salvage folder).
  */
-function complete(root: string, oldDir: string, saved: string[], before: InstalledDb, after: InstalledDb): void {
+function complete(c: Confined, oldDir: string, saved: string[], before: InstalledDb, after: InstalledDb): void {
+  const lstat = (p: string) => c.lstat(p);
+  const holds = (p: string, st: Stats | undefined, e: FileEntry) => holdsAt(c, p, st, e);
   const was = entries(before);
   const now = entries(after);
   const configs = new Set(before.packages.flatMap((r) => r.config.map((c) => c.replace(/^\/+/, ''))));
   for (const path of [...was.keys()].sort().reverse()) {
     const e = was.get(path)!;
-    const p = join(root, path);
+    const p = path;
     const st = lstat(p);
     const n = now.get(path);
     if (n) {
-      if (n.type === 'dir' && st?.isDirectory() && (st.mode & 0o7777) !== n.mode) chmodSync(p, n.mode);
+      if (n.type === 'dir' && st?.isDirectory() && (st.mode & 0o7777) !== n.mode) c.chmod(p, n.mode);
       continue;
     }
     if (!st) continue;
     if (e.type === 'dir') {
       if (st.isDirectory()) {
         try {
-          rmdirSync(p);
+          c.rmdir(p);
         } catch {
           // holds files no package owns: it stays
         }
       }
-    } else if (holds(p, st, e)) unlinkSync(p);
-    else if (configs.has(path) && e.type === 'file' && st.isFile()) renameSync(p, `${p}.minos-save`);
+    } else if (holds(p, st, e)) c.unlink(p);
+    else if (configs.has(path) && e.type === 'file' && st.isFile()) c.rename(p, `${p}.minos-save`);
   }
   const shas = new Set([...was.values()].flatMap((e) => (e.type === 'file' ? [e.sha256] : [])));
   const targets = new Set([...was.values()].flatMap((e) => (e.type === 'symlink' ? [e.target] : [])));
   for (const n of saved) {
-    const p = join(oldDir, n);
+    const p = `${oldDir}/${n}`;
     const st = lstat(p);
     if (!st) continue;
     if (st.isDirectory()) {
       try {
-        rmdirSync(p);
+        c.rmdir(p);
       } catch {
         // not empty: kept
       }
-    } else if (st.isFile() ? shas.has(hashFile(p) ?? '') : st.isSymbolicLink() && targets.has(readlinkSync(p))) unlinkSync(p);
+    } else if (st.isFile() ? shas.has(hashFile(c, p) ?? '') : st.isSymbolicLink() && targets.has(c.readlink(p))) c.unlink(p);
   }
 }

@@ -9,17 +9,17 @@
  * operations, crash points and the journal stay on the main thread, in
  * package order.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fchmodSync, fchownSync, lchownSync, linkSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
-import { CREATE_NEW } from '../fsutil.js';
+import { CREATE_NEW, makeNode } from '../fsutil.js';
 import type { PackageSink } from '../pkg/read.js';
 import { readDebVia, readPackageVia } from '../privsep/read.js';
 import type { ReaderSet } from '../privsep/spawn.js';
 import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
+import { sameEntry } from '../engine/owners.js';
 
 export interface StageJob {
   file: string;
@@ -56,6 +56,8 @@ export interface StageResult {
   /** Nodes whose owner was unknown here: owned (and moded) once every package is known. */
   fixups: { path: string; e: FileEntry }[];
   warnings: string[];
+  /** A Debian package's control text and control members (for the effects of its scripts). */
+  deb?: { control: string; members: Record<string, string> };
 }
 
 /** Installed entries (path → entry): a staged entry equal to the installed one is not staged. */
@@ -63,11 +65,6 @@ export type OldEntries = Map<string, FileEntry>;
 
 const EUID = process.geteuid?.() ?? 0;
 const EGID = process.getegid?.() ?? 0;
-
-export function sameEntry(a: FileEntry, b: FileEntry): boolean {
-  return a.type === b.type && a.mode === b.mode && a.owner === b.owner && a.group === b.group && a.size === b.size
-    && a.sha256 === b.sha256 && a.target === b.target && a.devmajor === b.devmajor && a.devminor === b.devminor;
-}
 
 export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   const staged = new Map<string, string>();
@@ -90,6 +87,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
     else lchownSync(p, uid, gid);
   };
   let r: { sha256: string };
+  let deb: StageResult['deb'];
   try {
   const sink: PackageSink = {
       manifest(m) {
@@ -122,9 +120,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
             if (tn === undefined) throw new MinosError('MN0110', `${file}: hardlink ${quote(e.path)} to an unstaged file`);
             linkSync(join(newDir, tn), p);
           } else if (e.type === 'fifo' || chown) {
-            const args = e.type === 'fifo' ? ['-m', '0600', p, 'p'] : ['-m', '0600', p, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
-            const res = spawnSync('mknod', args, { encoding: 'utf8' });
-            if (res.status !== 0) throw new MinosError('MN0003', `${p}: cannot create ${e.type}: ${(res.stderr || String(res.error)).trim()}`);
+            makeNode(p, e);
             if (chown) ownLink(p, e);
             // By path, never by opening it: opening a device can have effects. mknod just made p in our own folder.
             chmodSync(p, e.mode);
@@ -176,6 +172,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
     const d = readDebVia(job.readers, file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
     manifest = d.manifest;
     r = d;
+    deb = { control: Buffer.from(d.manifestBytes).toString('utf8'), members: d.members };
   } else r = readPackageVia(job.readers, file, { keyring: job.keyring, expect: job.expect, sink });
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -183,5 +180,5 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   if (job.cacheSha256 !== undefined && r.sha256 !== job.cacheSha256) {
     throw new MinosError('MN0205', `${file}: sha256 is ${r.sha256}, expected ${job.cacheSha256}`, { data: { file } });
   }
-  return { manifest: manifest!, sha256: r.sha256, staged: [...staged], regular, unsynced, fixups, warnings };
+  return { manifest: manifest!, sha256: r.sha256, staged: [...staged], regular, unsynced, fixups, warnings, ...(deb ? { deb } : {}) };
 }

@@ -34,6 +34,9 @@ export const F_CONFLICTS = 2;
 export const FIELDS = ['depends', 'optional', 'conflicts'] as const;
 export type Field = 0 | 1 | 2;
 
+/** Debian's priorities, lowest first, ranked from 1. */
+const PRIORITY_RANK: Readonly<Record<string, number>> = { __proto__: null, extra: 1, optional: 2, standard: 3, important: 4, required: 5 } as unknown as Record<string, number>;
+
 /**
  * apt's order among the providers of a name: Essential first, then by
  * Priority (required > important > standard > optional > extra).
@@ -41,8 +44,7 @@ export type Field = 0 | 1 | 2;
 export function debianPreference(m: PackageMeta): number {
   const d = m.debian;
   if (!d) return 0;
-  const p = ['extra', 'optional', 'standard', 'important', 'required'].indexOf(d.priority) + 1;
-  return (d.essential ? 8 : 0) + p;
+  return (d.essential ? 8 : 0) + (PRIORITY_RANK[d.priority] ?? 0);
 }
 
 /** What the constructor's first pass collects: the visible candidates in input order and the fields later steps read. */

@@ -37,13 +37,18 @@ export class NameSet {
   private buf: Uint16Array;
   private slots: Int32Array;
 
-  /** Sized for about `expect` strings (it grows as needed). */
+  /**
+   * Sized for about `expect` package names plus the names they provide
+   * (about half as many again in Debian's main), 40 code units each (it
+   * grows as needed: each growth doubles and leaves the old buffer as
+   * garbage, a third of the peak memory of a Debian-sized universe).
+   */
   constructor(expect: number) {
     let cap = 1024;
-    while (cap < expect * 2) cap <<= 1;
+    while (cap < expect * 3) cap <<= 1;
     this.slots = new Int32Array(4 * cap);
     this.off = new Int32Array(expect + 2);
-    this.buf = new Uint16Array(16 * expect + 1024);
+    this.buf = new Uint16Array(40 * expect + 1024);
   }
 
   /** The entry of `s`, added when new. */

@@ -18,7 +18,7 @@
  * bytes.
  */
 import { MinosError } from '../errors.js';
-import type { Stage } from '../unpack/stage.js';
+import type { Stage } from '../engine/stage.js';
 import { buildTree, openImage, readPieces, S_IFMT, u64, type Inode, type InodeType } from './fstree.js';
 import type { Resolved } from './output.js';
 

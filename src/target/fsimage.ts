@@ -1,5 +1,5 @@
 /** The filesystem image targets, by format: squashfs (squashfs.ts) and erofs (erofs.ts). */
-import type { Stage } from '../unpack/stage.js';
+import type { Stage } from '../engine/stage.js';
 import { writeErofs } from './erofs.js';
 import type { Resolved } from './output.js';
 import { writeSquashfs, type SquashfsCompression } from './squashfs.js';

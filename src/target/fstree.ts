@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { ioError, MinosError } from '../errors.js';
 import { under } from '../fsutil.js';
-import type { Node, Stage } from '../unpack/stage.js';
+import type { Node, Stage } from '../engine/stage.js';
 import type { Resolved } from './output.js';
 
 export type InodeType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo';

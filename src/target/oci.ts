@@ -27,7 +27,7 @@ import type { Arch } from '../depend.js';
 import type { ImageConfig, ImageSpec, LayerCompression } from '../spec/image.js';
 import { yamlError } from '../spec/yaml.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
-import type { Stage } from '../unpack/stage.js';
+import type { Stage } from '../engine/stage.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import type { Accounts } from './accounts.js';
 import { writeTar, type OutputOptions, type Resolved } from './output.js';

@@ -9,14 +9,13 @@
  * - tar / tar.zst: POSIX pax tar, owners as numbers and names;
  * - cpio: "newc" (SVR4 without CRC), ready for an initramfs.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { ioError, MinosError } from '../errors.js';
-import { under, writeAll } from '../fsutil.js';
+import { makeNode, under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
-import { sortedPaths, type Node, type Stage } from '../unpack/stage.js';
+import { sortedPaths, type Node, type Stage } from '../engine/stage.js';
 import { createXzEncoder } from '../unpack/xz.js';
 import { createZstdEncoder } from '../unpack/zstd.js';
 import { gidOf, uidOf, type Accounts } from './accounts.js';
@@ -58,12 +57,6 @@ export function deferredFor(nodes: readonly Resolved[], asRoot: boolean): Deferr
   return out;
 }
 
-function mknod(path: string, n: Node): void {
-  const args = n.type === 'fifo' ? ['-m', '0600', path, 'p'] : ['-m', '0600', path, n.type === 'char' ? 'c' : 'b', String(n.devmajor), String(n.devminor)];
-  const r = spawnSync('mknod', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new MinosError('MN0003', `${path}: cannot create ${n.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
-}
-
 /**
  * Finish the staging folder as the output directory. As root: owners, modes,
  * devices and FIFOs exactly. Otherwise: modes exactly, FIFOs created, owners
@@ -76,7 +69,7 @@ export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: 
     const p = under(stage.root, node.path);
     try {
       if (node.type === 'hardlink') continue; // its file's inode is finished through the file
-      if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) mknod(p, node);
+      if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) makeNode(p, node);
       else if (node.type === 'char' || node.type === 'block') continue;
       // What this process creates is already ours: only foreign owners need a chown.
       const chown = opts.asRoot && (uid !== EUID || gid !== EGID);

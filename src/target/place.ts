@@ -17,12 +17,11 @@
  * which is which; the next build (recoverSwap) finishes the move before
  * anything else, so a SIGKILL at any point ends in the old or the new output.
  */
-import { lstatSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, closeSync, openSync, constants, type Stats } from 'node:fs';
+import { lstatSync, readSync, closeSync, openSync, constants, type Stats } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
+import { openTarget, type Confined } from '../confine.js';
 import { ioError, MinosError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
-import { readInputTextIfAny } from '../input.js';
-import { crashPoint, fsyncDir } from '../live/journal.js';
+import { crashPoint } from '../live/journal.js';
 import type { OutputFormat } from '../spec/image.js';
 
 export interface BuildTemps {
@@ -68,15 +67,24 @@ function alive(pid: number): boolean {
   }
 }
 
-function lexists(p: string): boolean {
-  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+/**
+ * Run `fn` with the folder holding OUT opened as a confined target: every
+ * name beside OUT is looked up in that one folder, never through a link.
+ */
+function beside<T>(out: string, fn: (d: Confined, name: (p: string) => string) => T): T {
+  const d = openTarget(dirname(out));
+  try {
+    return fn(d, (p) => basename(p));
+  } finally {
+    d.close();
+  }
 }
 
-function remove(p: string): void {
+function remove(d: Confined, name: string): void {
   try {
-    rmSync(p, { recursive: true, force: true });
+    d.rmTree(name);
   } catch (e) {
-    throw ioError(e, p);
+    throw ioError(e, d.abs(name));
   }
 }
 
@@ -86,29 +94,32 @@ function remove(p: string): void {
  * that lost is removed with the marker.
  */
 export function recoverSwap(out: string): void {
-  const marker = buildTemps(out).marker;
-  let m: { old?: unknown; new?: unknown } | undefined;
-  try {
-    const text = readInputTextIfAny(marker, 4096);
-    m = text === undefined ? undefined : (JSON.parse(text) as { old?: unknown; new?: unknown });
-  } catch {
-    m = {}; // garbage: written by no finished swap; the stale temps go below
-  }
-  if (m === undefined) return;
-  const side = (v: unknown) => (typeof v === 'string' && TEMP_KINDS.test(v) ? join(dirname(out), v) : undefined);
-  const oldSide = side(m.old);
-  const newSide = side(m.new);
-  try {
-    if (!lexists(out)) {
-      if (newSide && lexists(newSide)) renameSync(newSide, out);
-      else if (oldSide && lexists(oldSide)) renameSync(oldSide, out);
+  beside(out, (d, name) => {
+    const marker = name(buildTemps(out).marker);
+    const o = name(out);
+    let m: { old?: unknown; new?: unknown } | undefined;
+    try {
+      const text = d.readFile(marker, 4096)?.toString('utf8');
+      m = text === undefined ? undefined : (JSON.parse(text) as { old?: unknown; new?: unknown });
+    } catch {
+      m = {}; // garbage: written by no finished swap; the stale temps go below
     }
-    fsyncDir(dirname(out));
-    unlinkSync(marker);
-  } catch (e) {
-    throw ioError(e, out);
-  }
-  if (oldSide) remove(oldSide);
+    if (m === undefined) return;
+    const side = (v: unknown) => (typeof v === 'string' && TEMP_KINDS.test(v) && !v.includes('/') ? v : undefined);
+    const oldSide = side(m.old);
+    const newSide = side(m.new);
+    try {
+      if (!d.exists(o)) {
+        if (newSide && d.exists(newSide)) d.rename(newSide, o);
+        else if (oldSide && d.exists(oldSide)) d.rename(oldSide, o);
+      }
+      d.fsyncDir('');
+      d.unlink(marker);
+    } catch (e) {
+      throw ioError(e, out);
+    }
+    if (oldSide) remove(d, oldSide);
+  });
 }
 
 /** Remove what earlier builds of `out` (and its lockfile) left behind, after recovering a swap. */
@@ -125,15 +136,20 @@ export function sweepStale(out: string, lockFile: string, sbomFile: string): voi
     dirs.push([dirname(f), (name) => (name.startsWith(prefix) && /^[0-9]+$/.test(name.slice(prefix.length)) ? Number(name.slice(prefix.length)) : undefined)]);
   }
   for (const [dir, pidOf] of dirs) {
-    let names: string[];
+    let d: Confined;
     try {
-      names = readdirSync(dir);
+      d = openTarget(dir);
+      d.readdir('');
     } catch {
       continue; // no folder yet: nothing left behind
     }
-    for (const name of names) {
-      const pid = pidOf(name);
-      if (pid !== undefined && !alive(pid)) remove(join(dir, name));
+    try {
+      for (const name of d.readdir('')) {
+        const pid = pidOf(name);
+        if (pid !== undefined && !alive(pid)) remove(d, name);
+      }
+    } finally {
+      d.close();
     }
   }
 }
@@ -143,7 +159,7 @@ export function removeOwnTemps(out: string, lockFile: string, sbomFile: string):
   const t = buildTemps(out);
   for (const p of [t.stage, t.pkgs, t.file, t.oci, tempBeside(lockFile), tempBeside(sbomFile)]) {
     try {
-      rmSync(p, { recursive: true, force: true });
+      beside(p, (d, name) => d.rmTree(name(p)));
     } catch {
       // best effort on the way out
     }
@@ -166,13 +182,18 @@ function replaceable(out: string, st: Stats): boolean {
   if (st.isDirectory()) {
     let names: string[];
     try {
-      names = readdirSync(out);
+      names = beside(out, (d, name) => d.readdir(name(out)));
     } catch (e) {
       throw ioError(e, out);
     }
     if (names.length === 0) return true;
-    // Every root minos builds carries its database; an OCI layout its marker file.
-    return ['var/lib/minos/installed.json', 'oci-layout'].some((f) => lstatSync(join(out, f), { throwIfNoEntry: false })?.isFile() === true);
+    // Every root minos builds carries its database; an OCI layout its marker file (looked up without following a link).
+    const d = openTarget(out);
+    try {
+      return ['var/lib/minos/installed.json', 'oci-layout'].some((f) => d.lstat(f)?.isFile() === true);
+    } finally {
+      d.close();
+    }
   }
   if (!st.isFile()) return false;
   if (st.size === 0) return true;
@@ -208,7 +229,8 @@ export interface CheckOutputOptions {
 /**
  * Refuse (MN0116, exit 2) an output path whose replacement would delete
  * what minos did not make: `/`, the current folder or one holding it, the
- * spec's folder or one holding it, anything under /proc, /sys or /dev, a
+ * spec's folder or one holding it, anything under /proc, /sys or /dev (but
+ * /dev/shm, a tmpfs), a
  * symbolic link, or an existing non-empty file or folder that is not a
  * previous minos output (unless `force`). `out` is absolute.
  */
@@ -218,7 +240,9 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
   const cwd = opts.cwd ?? process.cwd();
   if (within(cwd, out)) throw refuse('is the current folder or holds it, refusing to replace it', 'give a new path, e.g. -o ./rootfs');
   if (within(dirname(opts.specFile), out)) throw refuse('holds the image spec, refusing to replace it', 'give a path outside the spec\'s folder, e.g. -o ./rootfs');
-  for (const pseudo of ['/proc', '/sys', '/dev']) if (within(out, pseudo)) throw refuse(`is under ${pseudo}, which holds no files`);
+  // /dev/shm is a tmpfs for files like any other.
+  const shm = out.startsWith('/dev/shm/');
+  for (const pseudo of ['/proc', '/sys', '/dev']) if (within(out, pseudo) && !shm) throw refuse(`is under ${pseudo}, which holds no files`);
   const st = lstatSync(out, { throwIfNoEntry: false });
   if (!st) return;
   if (st.isSymbolicLink()) {
@@ -232,36 +256,40 @@ export function checkOutput(out: string, opts: CheckOutputOptions): void {
 
 /** Put the finished output `from` (a temp beside OUT) at `out`, atomically as the module comment says. */
 export function placeOutput(from: string, out: string): void {
-  const dir = dirname(out);
-  const was = lstatSync(out, { throwIfNoEntry: false });
-  const now = lstatSync(from);
-  try {
-    if (!was || (was.isFile() && now.isFile()) || (was.isSymbolicLink() && now.isFile())) {
-      renameSync(from, out);
-      crashPoint();
-      fsyncDir(dir);
-      return;
-    }
+  if (dirname(from) !== dirname(out)) throw new MinosError('MN0001', `${from}: not beside ${out}`);
+  beside(out, (d, name) => {
+    const o = name(out);
+    const f = name(from);
     const t = buildTemps(out);
-    writeFileAtomic(t.marker, Buffer.from(JSON.stringify({ old: basename(t.old), new: basename(from) })));
-    crashPoint();
-    renameSync(out, t.old);
-    crashPoint();
-    renameSync(from, out);
-    crashPoint();
-    fsyncDir(dir);
-    unlinkSync(t.marker);
-    crashPoint();
-    rmSync(t.old, { recursive: true, force: true });
-  } catch (e) {
-    // Undo a swap that failed between its renames: the old output goes back.
-    const t = buildTemps(out);
+    const was = d.lstat(o);
+    const now = d.lstat(f);
     try {
-      if (!lexists(out) && lexists(t.old)) renameSync(t.old, out);
-      if (lexists(out)) rmSync(t.marker, { force: true });
-    } catch {
-      // the marker stays: the next build finishes the move
+      if (!now) throw Object.assign(new Error(`ENOENT: '${from}'`), { code: 'ENOENT' });
+      if (!was || (was.isFile() && now.isFile()) || (was.isSymbolicLink() && now.isFile())) {
+        d.rename(f, o);
+        crashPoint();
+        d.fsyncDir('');
+        return;
+      }
+      d.writeFileAtomic(name(t.marker), Buffer.from(JSON.stringify({ old: basename(t.old), new: f })));
+      crashPoint();
+      d.rename(o, name(t.old));
+      crashPoint();
+      d.rename(f, o);
+      crashPoint();
+      d.fsyncDir('');
+      d.unlink(name(t.marker));
+      crashPoint();
+      d.rmTree(name(t.old));
+    } catch (e) {
+      // Undo a swap that failed between its renames: the old output goes back.
+      try {
+        if (!d.exists(o) && d.exists(name(t.old))) d.rename(name(t.old), o);
+        if (d.exists(o) && d.exists(name(t.marker))) d.unlink(name(t.marker));
+      } catch {
+        // the marker stays: the next build finishes the move
+      }
+      throw ioError(e, out);
     }
-    throw ioError(e, out);
-  }
+  });
 }

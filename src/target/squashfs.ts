@@ -15,7 +15,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import { MinosError } from '../errors.js';
-import type { Stage } from '../unpack/stage.js';
+import type { Stage } from '../engine/stage.js';
 import { xzCompress } from '../unpack/xz.js';
 import { zstdCompress } from '../unpack/zstd.js';
 import { buildTree, openImage, readPieces, u64, type ImageFile, type Inode } from './fstree.js';

@@ -10,8 +10,7 @@ import type { PackageSink, ReadResult } from '../pkg/read.js';
 import { readDebVia, readPackageVia, type ReaderSet } from '../privsep/read.js';
 import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
-import { directWriter, type FsWriter } from './fswriter.js';
-import { materializeWith } from './stage.js';
+import { directWriter, materializeWith, type FsWriter } from './fswriter.js';
 
 export interface UnpackJob {
   file: string;

@@ -18,8 +18,9 @@ import {
 import { createHash, hash, type Hash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { ioError, MinosError, type ErrorCode } from '../errors.js';
-import { CREATE_NEW, writeAll } from '../fsutil.js';
+import { CREATE_NEW, under, writeAll } from '../fsutil.js';
 import { EMPTY_SHA256, fileHashError } from '../pkg/read.js';
+import type { FileEntry } from '../types.js';
 
 export interface FsWriter {
   mkdir(path: string, mode: number): void;
@@ -321,4 +322,30 @@ export function serveFsQueue(msg: { port: MessagePort; counters: Int32Array }): 
     Atomics.add(counters, DONE, 1);
     Atomics.notify(counters, DONE);
   });
+}
+
+/**
+ * Create entry `e` under `root` through `w`: folders 0700 (finished later), a
+ * file created with `fileMode` (subject to the umask) and left open as `w`'s
+ * current file, symlinks, and hardlinks to a path under the same root.
+ * Devices and FIFOs exist only in the node map until a directory target
+ * makes them.
+ */
+export function materializeWith(w: FsWriter, root: string, e: FileEntry, fileMode = 0o600): void {
+  const p = under(root, e.path);
+  switch (e.type) {
+    case 'dir':
+      w.mkdir(p, 0o700);
+      return;
+    case 'file':
+      w.create(p, fileMode);
+      return;
+    case 'symlink':
+      w.symlink(e.target!, p);
+      return;
+    case 'hardlink':
+      w.link(under(root, e.target!), p);
+      return;
+    default:
+  }
 }

@@ -18,6 +18,8 @@ export interface Run {
 /** Run `minos ARGS`, optionally as another user (`runuser -u USER`). */
 export function minos(args: string[], opts: { cwd?: string; env?: Record<string, string>; user?: string } = {}): Run {
   const env = { ...process.env, ...opts.env };
+  // tap's hook in NODE_OPTIONS would try to write its records into the checkout as that user.
+  if (opts.user) delete env.NODE_OPTIONS;
   const spawnOpts: SpawnSyncOptions = { cwd: opts.cwd ?? ROOT, env, encoding: 'utf8', maxBuffer: 256 << 20 };
   const r = opts.user
     ? spawnSync('runuser', ['-u', opts.user, '--', process.execPath, BIN, ...args], spawnOpts)

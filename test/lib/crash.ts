@@ -80,10 +80,15 @@ export function points(root: string, args: string[], env: Record<string, string>
   const count = new Map<string, number>();
   const out: Point[] & { stderr?: string } = [];
   out.stderr = r.stderr;
+  // Confined operations name /proc/PID/fd/N/NAME (src/confine.ts): N's path, from the open that returned it (strace -y), says where.
+  const fds = new Map<string, string>();
   for (const c of calls) {
     if (c.pid !== main) continue;
     const n = (count.get(c.name) ?? 0) + 1;
     count.set(c.name, n);
+    const opened = c.name === 'openat' ? / = (\d+)<([^>]*)>$/.exec(c.text) : null;
+    if (opened) fds.set(opened[1], opened[2]);
+    c.text = c.text.replace(/"\/proc\/(?:self|\d+)\/fd\/(\d+)/g, (m, fd: string) => (fds.has(fd) ? `"${fds.get(fd)}` : m));
     if (!touchesRoot(c.name, c.text, root)) continue;
     const cls = Object.keys(CLASSES).find((k) => CLASSES[k].includes(c.name))!;
     out.push({ cls, syscall: c.name, n, call: c.text.replaceAll(root, 'ROOT').slice(0, 160) });

@@ -12,9 +12,10 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareUtf8 } from '../canonical.js';
 import { MinosError, quote } from '../errors.js';
+import { claim, type ReplaceSets } from './owners.js';
 import { under } from '../fsutil.js';
 import type { FileEntry, Manifest } from '../types.js';
-import { directWriter, type FsWriter } from './fswriter.js';
+import { directWriter, materializeWith, type FsWriter } from '../unpack/fswriter.js';
 
 export interface Node extends FileEntry {
   /** Owning package name; '' for nodes minos itself makes (accounts, overlay). */
@@ -35,32 +36,6 @@ export function createStage(root: string): Stage {
   return { root, nodes: new Map(), versions: new Map() };
 }
 
-/**
- * Create entry `e` under `root` through `w`: folders 0700 (finished later), a
- * file created with `fileMode` (subject to the umask) and left open as `w`'s
- * current file, symlinks, and hardlinks to a path under the same root.
- * Devices and FIFOs exist only in the node map until a directory target
- * makes them.
- */
-export function materializeWith(w: FsWriter, root: string, e: FileEntry, fileMode = 0o600): void {
-  const p = under(root, e.path);
-  switch (e.type) {
-    case 'dir':
-      w.mkdir(p, 0o700);
-      return;
-    case 'file':
-      w.create(p, fileMode);
-      return;
-    case 'symlink':
-      w.symlink(e.target!, p);
-      return;
-    case 'hardlink':
-      w.link(under(root, e.target!), p);
-      return;
-    default:
-  }
-}
-
 /** Create entry `e` in the stage at once (a file 0600, holding `content`). */
 export function materialize(stage: Stage, e: FileEntry, content: Uint8Array = Buffer.alloc(0)): void {
   const w = directWriter();
@@ -76,10 +51,8 @@ export function materialize(stage: Stage, e: FileEntry, content: Uint8Array = Bu
 }
 
 export interface SinkOptions {
-  /** Names of staged packages this one may take files from (its `replaces`). */
-  replaces: ReadonlySet<string>;
-  /** Names of staged packages that may take files from this one. */
-  replacedBy: ReadonlySet<string>;
+  /** Who replaces whom among the image's packages (owners.ts). */
+  sets: ReplaceSets;
   /**
    * Where a shipped path lands in the stage (merged-/usr: "bin/ls" ->
    * "usr/bin/ls"); the identity when absent. Folders it maps into must
@@ -120,14 +93,6 @@ export function addOwnFile(stage: Stage, path: string, content: Buffer | string 
   const node = nodeOf({ path, type: 'file', mode, owner, group, size: data.length }, '', undefined);
   materialize(stage, node, data);
   stage.nodes.set(path, node);
-}
-
-function conflict(stage: Stage, path: string, a: Node, b: { pkg: string; type: string }): MinosError {
-  const who = (n: { pkg: string }) => (n.pkg ? `${n.pkg} ${stage.versions.get(n.pkg) ?? ''}`.trim() : 'the image');
-  return new MinosError('MN0601', `file conflict: /${path} is in both ${who(a)} (${a.type}) and ${who(b)} (${b.type})`, {
-    data: { path: `/${path}`, packages: [a.pkg, b.pkg] },
-    hint: 'one package must declare `replaces` on the other',
-  });
 }
 
 /**
@@ -174,15 +139,15 @@ export function mergePackage(stage: Stage, src: string, m: Manifest, opts: SinkO
     }
     const old = stage.nodes.get(e.path);
     if (old) {
-      if (old.type === 'dir' && e.type === 'dir') {
+      const how = claim(e.path, old, { pkg: m.name, type: e.type }, opts.sets, stage.versions);
+      if (how === 'share') {
         kept.push(shipped.path);
         continue;
       }
-      if (old.pkg && opts.replacedBy.has(old.pkg)) {
+      if (how === 'keep') {
         onlyKept = false; // the package already there replaces this one
         continue;
       }
-      if (!(old.pkg && opts.replaces.has(old.pkg)) || old.type === 'dir' || e.type === 'dir') throw conflict(stage, e.path, old, { pkg: m.name, type: e.type });
       w.unlink(under(stage.root, e.path));
     }
     if (e.type === 'dir') {
