@@ -67,7 +67,7 @@ export const CODES = {
   MN0214: [EXIT.verify, 'locked package missing or different'],
   MN0215: [EXIT.verify, 'installed files differ from the database'],
   MN0216: [EXIT.verify, 'malformed or inconsistent Debian repository data'],
-  MN0217: [EXIT.verify, 'unprivileged reader broke its protocol'],
+  MN0217: [EXIT.verify, 'unprivileged reader or downloader broke its protocol'],
 
   MN0301: [EXIT.unsatisfiable, 'dependencies cannot be satisfied'],
   MN0302: [EXIT.unsatisfiable, 'no such package'],
@@ -115,6 +115,19 @@ export class MinosError extends Error {
 export function quote(s: string, max = 160): string {
   const q = JSON.stringify(s);
   return q.length <= max ? q : `${q.slice(0, max / 2)}…${q.slice(-max / 2)}`;
+}
+
+/**
+ * The MinosError an unprivileged helper reported (as JSON: code, message,
+ * hint, data), or undefined when it is not one; control characters removed
+ * and lengths capped, `data` merged with `extra`.
+ */
+export function helperError(v: unknown, extra: Record<string, unknown>): MinosError | undefined {
+  const e = v as { code?: unknown; message?: unknown; hint?: unknown; data?: unknown } | null;
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || !Object.hasOwn(CODES, e.code) || typeof e.message !== 'string') return undefined;
+  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 4096);
+  const data = e.data && typeof e.data === 'object' ? { ...(e.data as Record<string, unknown>), ...extra } : extra;
+  return new MinosError(e.code as ErrorCode, clean(e.message), { ...(typeof e.hint === 'string' ? { hint: clean(e.hint) } : {}), data });
 }
 
 export function isMinosError(e: unknown): e is MinosError {

@@ -93,7 +93,9 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
     setImmediate(runInline);
   };
   for (let i = 0; i < opts.size - 1; i++) {
-    const w = new Worker(opts.script);
+    // Descriptors a worker opens stay open when it exits (Node would close them): the
+    // privsep readers' channels may be opened by one thread and closed by another.
+    const w = new Worker(opts.script, { trackUnmanagedFds: false });
     const started = new Promise<boolean>((resolve) => {
       w.once('online', () => resolve(true));
       w.once('error', () => resolve(false));

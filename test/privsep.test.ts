@@ -7,18 +7,17 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, ROOT, sh, tempDir } from './lib/cli.js';
-import { debianMirror, stanzaOf } from './lib/debmirror.js';
+import { minos, minosAsync, ROOT, serveFolder, tempDir } from './lib/cli.js';
 import { liveFixture } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
-import { parsePackages } from '../src/debian/packages.js';
-import { readDeb } from '../src/debian/deb.js';
 import { MinosError } from '../src/errors.js';
 import { readPackage, type PackageSink } from '../src/pkg/read.js';
-import { readDebVia, readPackageVia } from '../src/privsep/read.js';
+import { readPackageChild, readPackageVia, VERIFY_FIRST_MAX } from '../src/privsep/read.js';
 import { claimChannel, closeReaders, privsepUser, releaseChannel, startReaders, type ReaderSet } from '../src/privsep/spawn.js';
+import { download, stopDownloader } from '../src/repo/fetch.js';
 import { loadKeyring } from '../src/repo/keys.js';
 
 type Teardown = { teardown(fn: () => void): void };
@@ -104,7 +103,7 @@ t.test('the reader runs as the unprivileged user, with no other group, and reads
     const b = readFileSync(f);
     const expect = { size: b.length, sha256: sha(b) };
     const a = readPackage(f, { keyring: r.keyring, expect, sink: direct });
-    const c = readPackageVia(set, f, { keyring: r.keyring, expect, sink: via });
+    const c = readPackageChild(set, f, { keyring: r.keyring, expect, sink: via });
     t.same(c.manifest, a.manifest, `${name}: the same manifest`);
     t.equal(c.sha256, a.sha256);
     t.equal(c.signer?.id, a.signer?.id);
@@ -146,42 +145,17 @@ t.test('a bad package fails with the error it fails with in-process', { skip: !r
     writeFileSync(p, bytes);
     const expect = exp ?? { size: bytes.length, sha256: sha(bytes) };
     const a = failure(() => readPackage(p, { keyring: r.keyring, expect, sink: recorder() }));
-    const b = failure(() => readPackageVia(set, p, { keyring: r.keyring, expect, sink: recorder() }));
+    const b = failure(() => readPackageChild(set, p, { keyring: r.keyring, expect, sink: recorder() }));
+    const c = failure(() => readPackageVia(set, p, { keyring: r.keyring, expect, sink: recorder() }));
     t.ok(a.code?.startsWith('MN0'), `${what}: fails in-process (${a.code})`);
     t.same(b, a, `${what}: the same code and message through the reader`);
+    t.same(c, a, `${what}: the same code and message verified first`);
   }
   const other = loadKeyring([makeKey(join(r.dir, 'other'), 'other') && join(r.dir, 'other/other.pub')]);
   const expect = { size: good.length, sha256: sha(good) };
-  t.same(failure(() => readPackageVia(set, f, { keyring: other, expect })), failure(() => readPackage(f, { keyring: other, expect })), 'untrusted key: the same error');
+  t.same(failure(() => readPackageChild(set, f, { keyring: other, expect })), failure(() => readPackage(f, { keyring: other, expect })), 'untrusted key: the same error');
   // The reader survives failures: the next package reads.
-  t.equal(readPackageVia(set, f, { keyring: r.keyring, expect }).manifest.name, 'alpha');
-});
-
-t.test('.deb through the reader: the same result and the same errors', { skip: !root && 'needs root' }, async (t) => {
-  const mirror = debianMirror(['busybox-static', 'ncurses-base']);
-  const packages = readFileSync(join(mirror, 'dists/bookworm/main/binary-amd64/Packages'), 'utf8');
-  const bb = stanzaOf(packages, 'busybox-static');
-  const [entry] = parsePackages(packages.slice(packages.indexOf('Package: busybox-static\n'), packages.indexOf('\n\n', packages.indexOf('Package: busybox-static\n')) + 1), { label: 'P', arch: 'x86_64' });
-  const set = readers(t);
-  const f = join(mirror, bb.Filename);
-  const b = readFileSync(f);
-  const expect = { size: b.length, sha256: sha(b) };
-  const a = readDeb(f, { expect, entry, signer: 'test', sink: recorder() });
-  const via = recorder();
-  const c = readDebVia(set, f, { expect, entry, signer: 'test', sink: via });
-  t.same(c.manifest, a.manifest, 'the same manifest, file hashes included');
-  t.same([c.sha256, c.size, c.scripts, c.members, c.license, c.newest, [...c.control.fields]], [a.sha256, a.size, a.scripts, a.members, a.license, a.newest, [...a.control.fields]]);
-  t.ok(via.log.includes('begin bin/busybox'));
-  const dir = tempDir(t, 'minos-privsep-deb-');
-  sh(`cd '${dir}' && ar x '${f}' && ar rc bad.deb debian-binary data.tar.xz control.tar.xz`);
-  const bad = join(dir, 'bad.deb');
-  const bb2 = readFileSync(bad);
-  const e2 = { size: bb2.length, sha256: sha(bb2) };
-  const x = failure(() => readDeb(bad, { expect: e2, entry, signer: 'test' }));
-  t.equal(x.code, 'MN0216');
-  t.same(failure(() => readDebVia(set, bad, { expect: e2, entry, signer: 'test' })), x, 'members out of order: the same error');
-  t.same(failure(() => readDebVia(set, f, { expect: { ...expect, sha256: '1'.repeat(64) }, entry, signer: 'test' })),
-    failure(() => readDeb(f, { expect: { ...expect, sha256: '1'.repeat(64) }, entry, signer: 'test' })), 'a wrong sha256: the same error');
+  t.equal(readPackageChild(set, f, { keyring: r.keyring, expect }).manifest.name, 'alpha');
 });
 
 /** Hostile children: after a correct hello, each answers a job its own wrong way. */
@@ -225,7 +199,7 @@ t.test('a child that breaks the protocol fails the read with MN0217 naming the p
   for (const [name, body] of Object.entries(HOSTILE)) {
     const set = readers(t, hostileScript(dir, name, body));
     const sink = recorder();
-    const e = failure(() => readPackageVia(set, f, { keyring: r.keyring, expect: { size: b.length, sha256: sha(b) }, sink }));
+    const e = failure(() => readPackageChild(set, f, { keyring: r.keyring, expect: { size: b.length, sha256: sha(b) }, sink }));
     t.equal(e.code, 'MN0217', `${name}: ${e.message}`);
     t.match(e.message, /^alpha-1\.0-x86_64\.mpk: the unprivileged reader /, `${name}: the message names the package`);
     t.same(sink.log, [], `${name}: nothing reached the sink`);
@@ -239,7 +213,108 @@ writeSync(4, Buffer.concat([h, body]));
 setTimeout(() => {}, 10000);
 `);
   chmodSync(liar, 0o644);
-  const e = failure(() => readPackageVia(readers(t, liar), f, { keyring: r.keyring }));
+  const e = failure(() => readPackageChild(readers(t, liar), f, { keyring: r.keyring }));
   t.equal(e.code, 'MN0013');
   t.match(e.message, /not as \S+ \(\d+:\d+\) alone/);
+});
+
+t.test('an indexed package is checked whole before it is parsed, with no reader; an unindexed or large one goes through the reader', { skip: !root && 'needs root' }, async (t) => {
+  const r = repo(t);
+  const dir = join(r.dir, 'hostile');
+  mkdirSync(dir);
+  chmodSync(r.dir, 0o755);
+  chmodSync(dir, 0o755);
+  const f = r.file('beta');
+  const b = readFileSync(f);
+  const expect = { size: b.length, sha256: sha(b) };
+  // A reader that would break every job: a read that never reaches it succeeds.
+  const set = startReaders(1, { script: hostileScript(dir, 'garbage', HOSTILE.garbage), eager: 0 })!;
+  t.teardown(() => closeReaders(set));
+  const sink = recorder();
+  const got = readPackageVia(set, f, { keyring: r.keyring, expect, sink });
+  t.same([got.manifest.name, got.sha256, got.size], ['beta', expect.sha256, expect.size]);
+  t.ok(sink.log.includes('end etc/beta.conf'));
+  t.equal(set.slots[0], 0, 'no reader was started');
+  // Bytes that would fail to parse fail on their hash first when the index does not list them.
+  const p = join(r.dir, 'garbage.mpk');
+  writeFileSync(p, Buffer.alloc(b.length, 0x41));
+  const e = failure(() => readPackageVia(set, p, { keyring: r.keyring, expect, sink: recorder() }));
+  t.equal(e.code, 'MN0205', `not parsed: ${e.message}`);
+  t.equal(set.slots[0], 0, 'still no reader');
+  // No index entry: the reader is asked (and this one breaks the protocol).
+  t.equal(failure(() => readPackageVia(set, f, { keyring: r.keyring })).code, 'MN0217', 'unindexed: through the reader');
+  t.equal(failure(() => readPackageVia(set, f, { keyring: r.keyring, expect: { size: VERIFY_FIRST_MAX + 1, sha256: expect.sha256 } })).code, 'MN0217', 'larger than VERIFY_FIRST_MAX: through the reader');
+});
+
+/** The uid owning the client end of `req`'s loopback TCP connection (/proc/net/tcp). */
+function clientUid(req: IncomingMessage): number | undefined {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  const mine = `:${hex(req.socket.remotePort!)}`;
+  const theirs = `:${hex(req.socket.localPort!)}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(mine) && f[2]?.endsWith(theirs)) return Number(f[7]);
+  }
+  return undefined;
+}
+
+t.test('as root, downloads run in the unprivileged downloader; its errors are those of an in-process download', { skip: !root && 'needs root' }, async (t) => {
+  const r = repo(t);
+  const uids: (number | undefined)[] = [];
+  const url = await serveFolder(t, r.repo, (req) => uids.push(clientUid(req)));
+  const user = privsepUser()!;
+  const specOf = (u: string, name: string) => writeSpec(join(r.dir, `${name}.yaml`), { name: 'p', arch: 'x86_64', repositories: [{ url: u, keys: [r.pub] }], packages: ['beta'] });
+  let run = await minosAsync(['build', specOf(url, 'http'), '-o', join(r.dir, 'img')], { env: { XDG_CACHE_HOME: join(r.dir, 'cache') } });
+  t.equal(run.code, 0, run.stderr);
+  t.equal(readFileSync(join(r.dir, 'img/etc/beta.conf'), 'utf8'), 'b=1\n');
+  t.ok(uids.length >= 3, `index, signature and packages fetched (${uids.length} requests)`);
+  t.same([...new Set(uids)], [user.uid], `every connection was made by ${user.name}`);
+  uids.length = 0;
+  run = await minosAsync(['build', specOf(url, 'http'), '-o', join(r.dir, 'img2')], { env: { XDG_CACHE_HOME: join(r.dir, 'cache2'), MINOS_PRIVSEP: '0' } });
+  t.equal(run.code, 0, run.stderr);
+  t.same([...new Set(uids)], [0], 'MINOS_PRIVSEP=0: by minos itself');
+  const missing = specOf(`${url}/nothere`, 'missing');
+  const a = await minosAsync(['plan', missing]);
+  const b = await minosAsync(['plan', missing], { env: { MINOS_PRIVSEP: '0' } });
+  t.equal(a.code, b.code);
+  t.equal(a.stderr, b.stderr, 'a missing index: the same error either way');
+  t.match(a.stderr, /\[MN0212\]/);
+});
+
+/** Hostile downloaders: each says hello (or not) and then answers the first request its own wrong way. */
+const HOSTILE_FETCH: Record<string, [string, string]> = {
+  'more than asked': ['MN0217', 'w(frame(0x44, Buffer.alloc(200))); w(frame(0x45, Buffer.alloc(0)));'],
+  'unknown frame': ['MN0217', 'w(frame(0x51, Buffer.alloc(1)));'],
+  'oversized frame': ['MN0217', 'w(Buffer.from([0x44, 0xff, 0xff, 0xff, 0x7f]));'],
+  'malformed error': ['MN0217', 'w(frame(0x58, Buffer.from(JSON.stringify({ code: "MN9999", message: "x" }))));'],
+  'exit mid-transfer': ['MN0217', 'w(frame(0x44, Buffer.alloc(10))); process.exit(0);'],
+};
+
+t.test('a downloader that breaks the protocol fails the download, nothing past the bound reaches the caller', { skip: !root && 'needs root' }, async (t) => {
+  const dir = tempDir(t, 'minos-privsep-fetch-');
+  chmodSync(dir, 0o755);
+  const script = (name: string, body: string, hello = true) => {
+    const f = join(dir, `${name.replace(/ /g, '-')}.mjs`);
+    writeFileSync(f, `import { writeSync } from 'node:fs';
+const w = (b) => writeSync(1, b);
+const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+const frame = (type, body) => Buffer.concat([Buffer.from([type]), u32(body.length), body]);
+${hello ? 'w(frame(0x48, Buffer.from(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), euid: process.geteuid(), egid: process.getegid(), groups: process.getgroups() }))));' : 'w(frame(0x48, Buffer.from(JSON.stringify({ uid: 0, gid: 0, euid: 0, egid: 0, groups: [] }))));'}
+process.stdin.once('data', () => { ${body} });
+setTimeout(() => {}, 20000);
+`);
+    chmodSync(f, 0o644);
+    return f;
+  };
+  for (const [name, [code, body]] of Object.entries(HOSTILE_FETCH)) {
+    let got = 0;
+    const e = await download('http://127.0.0.1:9/x', 100, (c) => { got += c.length; }, process.env, script(name, body)).then(() => ({ code: 'none', message: '' }), (x: MinosError) => ({ code: x.code, message: x.message }));
+    t.equal(e.code, code, `${name}: ${e.message}`);
+    t.ok(got <= 100, `${name}: at most the bound reached the caller (${got})`);
+  }
+  const liar = await download('http://127.0.0.1:9/x', 100, () => {}, process.env, script('liar', '', false)).catch((x: MinosError) => x);
+  t.equal((liar as MinosError).code, 'MN0013', 'a downloader that runs as someone else is refused');
+  const silent = await download('http://127.0.0.1:9/x', 100, () => {}, { ...process.env, MINOS_HTTP_TIMEOUT: '0.2' }, script('silent', '')).catch((x: MinosError) => x);
+  t.equal((silent as MinosError).code, 'MN0010', 'a silent downloader times out');
+  stopDownloader();
 });

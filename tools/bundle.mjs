@@ -20,7 +20,8 @@
  * dist/unpack/ and dist/cli/: `new URL('../../wasm/gen/', import.meta.url)`
  * and `../../package.json` still name the repository's files, and the pools'
  * `./worker.js` and `./stageworker.js` name the bundled worker entries, and
- * privsep's `./child.js` the bundled reader.
+ * privsep's `./child.js` the bundled reader, repo/fetch.ts's
+ * `./fetchchild.js` the bundled downloader.
  */
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -89,7 +90,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { worker: 'dist/unpack/worker.js', stageworker: 'dist/live/stageworker.js', child: 'dist/privsep/child.js' },
+  entryPoints: { worker: 'dist/unpack/worker.js', stageworker: 'dist/live/stageworker.js', child: 'dist/privsep/child.js', fetchchild: 'dist/repo/fetchchild.js' },
   outdir: OUT,
   ...commonjs,
   external: ['../../wasm/gen/*'],

@@ -21,6 +21,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** The group of each file at the top of src/. */
 const ROOT_FILES = {
   'errors.ts': 'base',
+  'privuser.ts': 'base',
   'types.ts': 'base',
   'canonical.ts': 'base',
   'input.ts': 'base',
@@ -78,7 +79,8 @@ const KNOWN = {
   'repo/source.ts -> debian/source.ts': 'a Repository carries its Debian details (type only)',
   'repo/index.ts -> pkg/read.ts': 'verifyRepository reads packages',
   'target/place.ts -> live/journal.ts': 'crashPoint and fsyncDir live in live/journal.ts',
-  'unpack/extract.ts -> privsep/read.ts': 'the unpack job reads .mpk and .deb files through the unprivileged reader, which runs debian/deb.ts',
+  'unpack/extract.ts -> debian/deb.ts': 'the unpack job reads .deb files too',
+  'unpack/extract.ts -> privsep/read.ts': 'the unpack job reads .mpk files as privsep says (verified first, or through an unprivileged reader)',
   'unpack/pool.ts -> privsep/spawn.ts': 'the unpack pool starts and stops the unprivileged readers of its threads',
 };
 

@@ -67,14 +67,12 @@ export interface DebOptions {
   sink?: PackageSink;
   /** Key fingerprint of the Release signature, recorded as the manifest's signer. */
   signer: string;
-  /** The file's bytes, already read (`file` then only names it in messages). */
-  bytes?: Buffer;
   /** Code for a file that is not a well-formed .deb; default MN0216 (inconsistent repository data). */
   malformed?: ErrorCode;
 }
 
 /** Largest .deb read without a Packages entry to bound it. */
-export const MAX_DEB = 4 * 2 ** 30;
+const MAX_DEB = 4 * 2 ** 30;
 /** Largest copyright file examined for its license. */
 const MAX_COPYRIGHT = 1 << 20;
 
@@ -161,7 +159,7 @@ export function readDeb(file: string, opts: DebOptions): DebResult {
     throw new MinosError(opts.malformed ?? 'MN0216', `${label}: ${msg}`, { data: { file } });
   };
   const expect = opts.expect;
-  const buf = opts.bytes ?? readInput(file, expect?.size ?? MAX_DEB);
+  const buf = readInput(file, expect?.size ?? MAX_DEB);
   if (expect && buf.length !== expect.size) {
     throw new MinosError('MN0206', `${label}: file is ${buf.length} bytes, Packages says ${expect.size}`, { data: { file, expected: expect.size, actual: buf.length } });
   }

@@ -5,11 +5,13 @@
  * comes from (repository, package file or the cache). Writes nothing but the
  * serials of the indexes it accepted.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { InstalledDb } from '../db/installed.js';
 import { ioError, isMinosError, MinosError, quote } from '../errors.js';
-import { readPackage } from '../pkg/read.js';
+import { readPackage, type ReadResult } from '../pkg/read.js';
+import { readPackageChild } from '../privsep/read.js';
+import { closeReaders, startReaders } from '../privsep/spawn.js';
 import { loadKeyring, type Keyring } from '../repo/keys.js';
 import { findEntry, openRepository, packageFile, type Repository } from '../repo/source.js';
 import { meets, parseDependency, type Arch } from '../depend.js';
@@ -223,10 +225,7 @@ export async function resolveAction(ctx: RepoContext & { db: InstalledDb; arch: 
   const fileSources = new Map<string, Source>();
   const requests: string[] = [];
   if (action.kind === 'install') {
-    const keyring = keyringOf(ctx.root);
-    for (const f of action.files) {
-      const file = resolve(f);
-      const r = readPackage(file, { keyring });
+    for (const [file, r] of readFiles(action.files.map((f) => resolve(f)), keyringOf(ctx.root))) {
       const m = r.manifest;
       const { format: _f, signer: _s, config: _c, users: _u, groups: _g, files: _files, ...meta } = m;
       candidates.push({ meta, repo: FILE_REPO, priority: Number.MAX_SAFE_INTEGER });
@@ -284,8 +283,10 @@ async function resolveRollback(ctx: RepoContext & { db: InstalledDb }, generatio
     const old = db.packages.find((x) => x.name === p.name);
     if (old && old.sha256 === p.sha256) continue;
     const cached = join(cacheDir, `${p.sha256}.mpk`);
-    if (existsSync(cached)) {
-      sources.set(p.name, { kind: 'cache', file: cached, sha256: p.sha256 });
+    // The database's sha256 vouches for it; the size is the file's (a wrong file fails on its sha256).
+    const st = statSync(cached, { throwIfNoEntry: false });
+    if (st?.isFile()) {
+      sources.set(p.name, { kind: 'cache', file: cached, size: st.size, sha256: p.sha256 });
       continue;
     }
     if (!repos) {
@@ -350,6 +351,21 @@ export async function fetchToCache(root: string, src: Source): Promise<string> {
     throw ioError(e, ['ENOSPC', 'EDQUOT', 'EROFS'].includes(err.code ?? '') ? dest : from);
   }
   return dest;
+}
+
+/**
+ * Packages named on the command line, read and verified whole. As root
+ * through an unprivileged reader: no index vouches for their bytes, only
+ * their signature (privsep/read.ts).
+ */
+function readFiles(files: string[], keyring: Keyring): [string, ReadResult][] {
+  if (files.length === 0) return [];
+  const readers = startReaders(1, { eager: 0 });
+  try {
+    return files.map((file) => [file, readers ? readPackageChild(readers, file, { keyring }) : readPackage(file, { keyring })]);
+  } finally {
+    closeReaders(readers);
+  }
 }
 
 export function expectOf(src: Source): { size: number; sha256: string } | undefined {

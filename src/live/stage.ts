@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { ioError, MinosError, quote } from '../errors.js';
 import { CREATE_NEW, makeNode } from '../fsutil.js';
 import type { PackageSink } from '../pkg/read.js';
-import { readDebVia, readPackageVia } from '../privsep/read.js';
+import { readDeb } from '../debian/deb.js';
+import { readPackageVia } from '../privsep/read.js';
 import type { ReaderSet } from '../privsep/spawn.js';
 import { checkIndexEntry } from '../repo/index.js';
 import type { Keyring } from '../repo/keys.js';
@@ -169,7 +170,7 @@ export function stageOne(job: StageJob, oldEntries: OldEntries): StageResult {
   if (job.deb) {
     // A .deb has no manifest up front: every entry is staged (a hardlink's target must be).
     skipSame = false;
-    const d = readDebVia(job.readers, file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
+    const d = readDeb(file, { expect: job.expect!, entry: job.deb.entry, signer: job.deb.signer, sink });
     manifest = d.manifest;
     r = d;
     deb = { control: Buffer.from(d.manifestBytes).toString('utf8'), members: d.members };

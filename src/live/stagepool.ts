@@ -39,14 +39,14 @@ function defaultSize(): number {
 /**
  * Start the pool early (workers load their modules while the main thread
  * resolves and fetches); `setOld` before the first job. As root, each thread
- * reads its packages through an unprivileged reader (privsep/spawn.ts), the
- * first started now. `asked`: the threads (default: defaultSize).
+ * reads its packages as privsep/read.ts says (verified first, or through an
+ * unprivileged reader). `asked`: the threads (default: defaultSize).
  */
 export function createStagePool(asked?: number): StagePool {
   const size = asked ?? defaultSize();
   let old: OldEntries = new Map();
-  // A pool asked for no worker at all (a remove, which reads no package) starts its reader only if a job comes.
-  const readers = startReaders(Math.max(1, size), { eager: asked === 0 ? 0 : 1 });
+  // Readers start when a package needs one (privsep/read.ts: most are verified first).
+  const readers = startReaders(Math.max(1, size), { eager: 0 });
   const pool = createWorkerPool<StageJob, StageResult>({
     script: new URL('./stageworker.js', import.meta.url), size, name: 'stage', inline: (job) => stageOne(job, old),
   });

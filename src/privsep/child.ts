@@ -1,7 +1,7 @@
 /**
  * The unprivileged reader's entry (started by spawn.ts): reads jobs from
- * descriptor 3, one package each, and runs the same readers minos runs in-process
- * (readPackage for .mpk, readDeb for .deb) on the bytes the parent hands it
+ * descriptor 3, one package each, and runs the same reader minos runs
+ * in-process (readPackage) on the bytes the parent hands it
  * on request, sending each step back as a frame (frames.ts). It opens no
  * file; what it sends is checked again by the parent (read.ts), so a child
  * taken over by hostile package bytes can make the job fail, and nothing else.
@@ -10,7 +10,6 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { MinosError } from '../errors.js';
-import { MAX_DEB, readDeb } from '../debian/deb.js';
 import { readPackage, type PackageSink } from '../pkg/read.js';
 import { keyId, type Keyring, type PublicKey } from '../repo/keys.js';
 import { CHILD_IN, CHILD_OUT, F, frameReader, frameWriter, READ_CHUNK, u32, type ChildJob, type FrameReader, type FrameWriter } from './frames.js';
@@ -99,41 +98,6 @@ function runMpk(job: ChildJob, out: FrameWriter, src: Source): void {
   out.frame(F.finish, Buffer.from('{}'));
 }
 
-function runDeb(job: ChildJob, out: FrameWriter, src: Source): void {
-  // readDeb reads a file whole, bounded by its Packages size (as readInput bounds it).
-  const max = job.expect?.size ?? MAX_DEB;
-  let buf = Buffer.allocUnsafe(Math.min(max, job.size) + 1);
-  let have = 0;
-  for (;;) {
-    if (have === buf.length) {
-      if (have > max) throw new MinosError('MN0101', `${job.file}: larger than the ${max} bytes accepted`, { data: { file: job.file, max } });
-      const more = Buffer.allocUnsafe(Math.min(max + 1, Math.max(2 * have, 4096)));
-      buf.copy(more, 0, 0, have);
-      buf = more;
-    }
-    const n = src.read(buf.subarray(have));
-    if (n === 0) break;
-    have += n;
-  }
-  const sink: PackageSink = {
-    begin(e) {
-      out.frame(F.begin, Buffer.from(JSON.stringify(e)));
-    },
-    data(chunk) {
-      out.frame(F.chunk, chunk);
-    },
-    end() {
-      out.frame(F.end);
-    },
-  };
-  const r = readDeb(job.file, { bytes: buf.subarray(0, have), expect: job.expect, entry: job.deb!.entry, signer: job.deb!.signer, sink });
-  const { files: _files, ...manifest } = r.manifest;
-  out.frame(F.finish, Buffer.from(JSON.stringify({
-    manifest, control: r.manifestBytes.toString('utf8'), stanza: [...r.control.fields], line: r.control.line, scripts: r.scripts, members: r.members, newest: r.newest,
-    ...(r.license === undefined ? {} : { license: r.license }),
-  })));
-}
-
 function main(): void {
   const inp = frameReader(CHILD_IN);
   const out = frameWriter(CHILD_OUT);
@@ -147,8 +111,7 @@ function main(): void {
     const job = JSON.parse(f.body.toString('utf8')) as ChildJob;
     const src = source(job, out, inp);
     try {
-      if (job.kind === 'deb') runDeb(job, out, src);
-      else runMpk(job, out, src);
+      runMpk(job, out, src);
     } catch (e) {
       if (e instanceof Gone) return;
       const error = e instanceof MinosError

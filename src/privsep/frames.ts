@@ -11,19 +11,15 @@
  */
 import { readSync, writeSync, writevSync } from 'node:fs';
 import { MAX_MANIFEST } from '../pkg/read.js';
-import type { IndexPackage } from '../types.js';
 
 /** What the parent sends for one package (a `job` frame). */
 export interface ChildJob {
-  kind: 'mpk' | 'deb';
   /** The package's path, for messages only: the child opens nothing. */
   file: string;
   size: number;
   expect?: { size: number; sha256: string };
-  /** .mpk: the trusted keys, SPKI PEM, with the file each came from. */
+  /** The trusted keys, SPKI PEM, with the file each came from. */
   keys?: { file: string; pem: string }[];
-  /** .deb: the signed Packages entry and the Release signer. */
-  deb?: { entry: IndexPackage; signer: string };
 }
 
 /** The child's descriptors: jobs and data come in on the first, its frames go out on the second. */
@@ -43,9 +39,9 @@ export const F = {
   data: 0x44,
   /** the child asks for at most N bytes (u32) */
   read: 0x52,
-  /** .mpk: the key id (16 ASCII), the signature (64), the manifest bytes */
+  /** the key id (16 ASCII), the signature (64), the manifest bytes */
   manifest: 0x4d,
-  /** an entry begins: .mpk its index in the manifest (u32), .deb the entry (JSON) */
+  /** an entry begins: its index in the manifest (u32) */
   begin: 0x42,
   /** content bytes of the current file */
   chunk: 0x43,

@@ -1,43 +1,91 @@
 /**
- * Reading a package through an unprivileged reader (spawn.ts, child.ts), or
- * in this process when there is none: readPackageVia and readDebVia take the
- * options and give the results of readPackage and readDeb, and drive the
- * sink the same way, with the same errors for a bad package.
- *
- * This side opens the package, hands the child the bytes it asks for, and
- * hashes them itself; it believes nothing the child says that it can check:
- * - .mpk: the manifest's signature is verified here before the manifest is
- *   parsed, each entry the child announces must be the next one of that
- *   manifest (only its index crosses), each file's bytes are counted and
- *   hashed here against the manifest, and the file's size and sha256 are
- *   those of the bytes served. The child can only make the read fail.
- * - .deb: the whole file's size and sha256 must match the signed Packages
- *   entry before the first entry is accepted; each entry is checked as
- *   readDeb checks it (confined path, folder listed first, no duplicate,
- *   hardlink to an earlier file) and each file hashed here.
- * A child that breaks the protocol fails the read with MN0217 and is killed;
- * a package the child finds bad fails with the child's error, as in-process.
+ * Reading a .mpk as root (docs/SECURITY.md). readPackageVia takes the
+ * options and gives the result of readPackage, driving the sink the same way
+ * with the same errors for a bad package, and reads in one of two ways:
+ * - verified first: a package a signed index lists (size and sha256), at most
+ *   VERIFY_FIRST_MAX bytes, is read whole into memory here and checked
+ *   against the index before a byte of it is parsed; only then is it parsed,
+ *   here, from that memory (the file may change on disk, the bytes parsed
+ *   cannot). A .deb is always read this way (readDeb does it itself).
+ * - through an unprivileged reader (spawn.ts, child.ts): a package no index
+ *   lists (a file named on the command line) or a larger one. This side
+ *   opens it, hands the child the bytes it asks for and hashes them itself,
+ *   and believes nothing the child says that it can check: the manifest's
+ *   signature is verified here before the manifest is parsed, each entry the
+ *   child announces must be the next one of that manifest (only its index
+ *   crosses), each file's bytes are counted and hashed here against the
+ *   manifest, and the file's size and sha256 are those of the bytes served.
+ *   The child can only make the read fail. A child that breaks the protocol
+ *   fails the read with MN0217 and is killed; a package the child finds bad
+ *   fails with the child's error, as in-process.
  */
 import { createHash, hash, type Hash } from 'node:crypto';
 import { closeSync, readSync, writevSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CODES, ioError, MinosError, quote, type ErrorCode } from '../errors.js';
+import { helperError, ioError, MinosError } from '../errors.js';
 import { openInput } from '../input.js';
 import { parseCanonical } from '../jsonfields.js';
-import { pathError } from '../names.js';
-import { readDeb, type DebOptions, type DebResult } from '../debian/deb.js';
 import { checkManifest } from '../pkg/manifest.js';
 import { EMPTY_SHA256, fileHashError, readPackage, type ReadOptions, type ReadResult } from '../pkg/read.js';
 import { verifyBytes, type PublicKey } from '../repo/keys.js';
-import type { EntryType, FileEntry, Manifest } from '../types.js';
+import type { FileEntry, Manifest } from '../types.js';
 import { F, FrameError, frameReader, HEADER, jsonBody, READ_CHUNK, type ChildJob, type Frame } from './frames.js';
 import { claimChannel, releaseChannel, type Channel, type ReaderSet } from './spawn.js';
 
 export type { ReaderSet };
 
-/** Read `file` as readPackage does, through `readers` when given. */
+/**
+ * A package at most this large that a signed index lists (size and sha256)
+ * is read whole into memory and checked against the index before a byte of
+ * it is parsed, in this process; a larger one, or one no index lists (a file
+ * named on the command line), streams through the reader.
+ */
+export const VERIFY_FIRST_MAX = 16 << 20;
+
+/**
+ * Read `file` as readPackage does. With `readers` (minos runs as root):
+ * verified first when the index lists it and it is small enough, else
+ * through a reader.
+ */
 export function readPackageVia(readers: ReaderSet | undefined, file: string, opts: ReadOptions): ReadResult {
   if (!readers || !opts.keyring || opts.headOnly) return readPackage(file, opts);
+  const expect = opts.expect;
+  if (expect && expect.size <= VERIFY_FIRST_MAX) {
+    const bytes = verifiedBytes(file, expect);
+    let at = 0;
+    const input = { size: bytes.length, read: (buf: Buffer) => { const n = bytes.copy(buf, 0, at); at += n; return n; } };
+    return readPackage(file, { ...opts, input, verified: true });
+  }
+  return readPackageChild(readers, file, opts);
+}
+
+/** The bytes of `file`, which must be exactly those `expect` names (as readPackage words it). */
+function verifiedBytes(file: string, expect: { size: number; sha256: string }): Buffer {
+  const { fd, size } = openInput(file);
+  try {
+    const buf = Buffer.allocUnsafe(expect.size + 1);
+    let have = 0;
+    if (size <= expect.size) {
+      for (let n = 1; n > 0 && have < buf.length; have += n) {
+        try {
+          n = readSync(fd, buf, have, buf.length - have, null);
+        } catch (e) {
+          throw ioError(e, file);
+        }
+      }
+    }
+    const served: Served = { size: size > expect.size ? size : have, eof: true };
+    if (served.size === expect.size) served.sha256 = hash('sha256', buf.subarray(0, have), 'hex');
+    checkServed(served, expect, file, 'the index');
+    return buf.subarray(0, have);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readPackage run by a reader of `readers`, this side checking everything it says. */
+export function readPackageChild(readers: ReaderSet, file: string, opts: ReadOptions): ReadResult {
+  if (!opts.keyring) throw new Error('readPackageChild: a keyring is required');
   const keyring = opts.keyring;
   const label = basename(file);
   const sink = opts.sink;
@@ -48,7 +96,7 @@ export function readPackageVia(readers: ReaderSet | undefined, file: string, opt
   let signer: ReadResult['signer'];
   let index = 0;
   const file1 = fileState();
-  return session(readers, file, { kind: 'mpk', file, expect: opts.expect, keys }, (f, served) => {
+  return session(readers, file, { file, expect: opts.expect, keys }, (f, served) => {
     if (f.type === F.manifest) {
       if (m || f.body.length < 80) throw broken('a second or short manifest');
       const id = f.body.toString('latin1', 0, 16);
@@ -77,50 +125,6 @@ export function readPackageVia(readers: ReaderSet | undefined, file: string, opt
       if (!m || file1.open || index !== m.files.length) throw broken('an early end');
       checkServed(served, opts.expect, file, 'the index');
       return { manifest: m, manifestBytes: raw!, signer, size: served.size, sha256: served.sha256! };
-    } else throw broken(`a frame of type ${f.type}`);
-    return undefined;
-  });
-}
-
-/** Read `file` as readDeb does, through `readers` when given. */
-export function readDebVia(readers: ReaderSet | undefined, file: string, opts: DebOptions): DebResult {
-  if (!readers || !opts.entry || !opts.expect) return readDeb(file, opts);
-  const entry = opts.entry;
-  const sink = opts.sink;
-  const files: FileEntry[] = [];
-  const seen = new Map<string, EntryType>();
-  const file1 = fileState();
-  return session(readers, file, { kind: 'deb', file, expect: opts.expect, deb: { entry, signer: opts.signer } }, (f, served) => {
-    if (f.type === F.begin) {
-      // The bytes parsed are those the signed Packages lists, or the child would have stopped.
-      if (files.length === 0 && !file1.open) checkServed(served, opts.expect, file, 'Packages', true);
-      const e = debEntry(jsonBody(f), seen);
-      file1.begin(e, true);
-      sink?.begin(e);
-    } else if (f.type === F.chunk) {
-      file1.data(f.body);
-      sink?.data(f.body);
-    } else if (f.type === F.end) {
-      const e = file1.end();
-      if (e.type === 'file') e.sha256 = file1.digest;
-      files.push(e);
-      sink?.end(e);
-    } else if (f.type === F.finish) {
-      if (file1.open) throw broken('an early end');
-      checkServed(served, opts.expect, file, 'Packages', true);
-      const r = jsonBody(f) as Record<string, unknown>;
-      const mf = r.manifest as Omit<Manifest, 'files'> | undefined;
-      const fields = r.stanza as [string, string][] | undefined;
-      if (!mf || typeof mf !== 'object' || mf.name !== entry.name || mf.version !== entry.version || mf.arch !== entry.arch
-        || typeof r.control !== 'string' || !Array.isArray(fields) || !Array.isArray(r.scripts) || typeof r.members !== 'object' || r.members === null
-        || !Array.isArray(mf.config) || !mf.config.every((c) => typeof c === 'string') || typeof r.newest !== 'number'
-        || (r.license !== undefined && typeof r.license !== 'string')) throw broken('a malformed result');
-      return {
-        manifest: { ...mf, files }, manifestBytes: Buffer.from(r.control), size: served.size, sha256: served.sha256!,
-        control: { fields: new Map(fields.map(([k, v]) => [String(k), String(v)])), line: Number(r.line) || 1 }, scripts: r.scripts.map(String),
-        members: Object.fromEntries(Object.entries(r.members as Record<string, unknown>).map(([k, v]) => [k, String(v)])), newest: r.newest,
-        ...(r.license === undefined ? {} : { license: r.license as string }),
-      };
     } else throw broken(`a frame of type ${f.type}`);
     return undefined;
   });
@@ -200,35 +204,6 @@ function fileState() {
     },
   };
   return st;
-}
-
-const TYPES = new Set<string>(['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo']);
-const NAME = /^[^\0\n/:]{1,256}$/;
-
-/** An entry of a .deb as the child announces it, checked as readDeb checks it. */
-function debEntry(v: unknown, seen: Map<string, EntryType>): FileEntry {
-  const o = v as Record<string, unknown>;
-  const int = (x: unknown, max: number) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= max;
-  if (!o || typeof o !== 'object' || typeof o.path !== 'string' || !TYPES.has(o.type as string) || !int(o.mode, 0o7777)
-    || typeof o.owner !== 'string' || !NAME.test(o.owner) || typeof o.group !== 'string' || !NAME.test(o.group)
-    || !int(o.size, Number.MAX_SAFE_INTEGER) || (o.type !== 'file' && o.size !== 0)) throw broken('a malformed entry');
-  const type = o.type as EntryType;
-  const e: FileEntry = { path: o.path, type, mode: o.mode as number, owner: o.owner, group: o.group, size: o.size as number };
-  if (pathError(e.path) || seen.has(e.path)) throw broken(`an entry that readDeb refuses: ${quote(e.path)}`);
-  const slash = e.path.lastIndexOf('/');
-  if (slash > 0 && seen.get(e.path.slice(0, slash)) !== 'dir') throw broken(`an entry before its folder: ${quote(e.path)}`);
-  if (type === 'symlink' || type === 'hardlink') {
-    if (typeof o.target !== 'string' || o.target === '' || o.target.includes('\0') || o.target.length > 4095) throw broken('a link without a target');
-    if (type === 'hardlink' && seen.get(o.target) !== 'file') throw broken(`a hardlink to no earlier file: ${quote(e.path)}`);
-    e.target = o.target;
-  }
-  if (type === 'char' || type === 'block') {
-    if (!int(o.devmajor, 0o7777777) || !int(o.devminor, 0o7777777)) throw broken('a device without numbers');
-    e.devmajor = o.devmajor as number;
-    e.devminor = o.devminor as number;
-  }
-  seen.set(e.path, type);
-  return e;
 }
 
 /** One read buffer per thread: a thread reads one package at a time. */
@@ -331,9 +306,7 @@ function checkHello(f: Frame | undefined, readers: ReaderSet): void {
 
 /** The child's MinosError for a bad package; messages cleaned of control characters. */
 function childError(f: Frame, file: string): MinosError {
-  const e = jsonBody(f) as { code?: unknown; message?: unknown; hint?: unknown; data?: unknown };
-  if (typeof e.code !== 'string' || !(e.code in CODES) || typeof e.message !== 'string') throw broken('a malformed error');
-  const clean = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 4096);
-  const data = e.data && typeof e.data === 'object' ? { ...(e.data as Record<string, unknown>), file } : { file };
-  return new MinosError(e.code as ErrorCode, clean(e.message), { ...(typeof e.hint === 'string' ? { hint: clean(e.hint) } : {}), data });
+  const e = helperError(jsonBody(f), { file });
+  if (!e) throw broken('a malformed error');
+  return e;
 }

@@ -18,7 +18,7 @@
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import type { Socket } from 'node:net';
 import { MinosError } from '../errors.js';
 
@@ -132,7 +132,7 @@ function tunnel(proxy: URL, target: URL, ms: number, url: string): Promise<Socke
 }
 
 /** One GET without following redirects; resolves to the response (body unread). */
-async function getOnce(target: URL, ms: number, env: NodeJS.ProcessEnv): Promise<{ res: IncomingMessage; req: ClientRequest }> {
+async function getOnce(target: URL, ms: number, env: NodeJS.ProcessEnv, ca: string[] | undefined): Promise<{ res: IncomingMessage; req: ClientRequest }> {
   const url = target.href;
   const proxy = proxyFor(target, env);
   const headers: Record<string, string> = { 'user-agent': 'minos', accept: '*/*' };
@@ -142,7 +142,8 @@ async function getOnce(target: URL, ms: number, env: NodeJS.ProcessEnv): Promise
     req = httpsRequest(target, {
       headers,
       timeout: ms,
-      ...(raw ? { createConnection: () => tlsConnect({ socket: raw, servername: target.hostname }) } : {}),
+      ...(ca ? { ca } : {}),
+      ...(raw ? { createConnection: () => tlsConnect({ socket: raw, servername: target.hostname, ...(ca ? { ca } : {}) }) } : {}),
       agent: false,
     });
   } else if (proxy) {
@@ -170,17 +171,23 @@ async function getOnce(target: URL, ms: number, env: NodeJS.ProcessEnv): Promise
   });
 }
 
+export interface GetOptions {
+  /** PEM certificates trusted beside the built-in ones (what NODE_EXTRA_CA_CERTS names, read by the parent of a helper that cannot read it). */
+  extraCa?: string;
+}
+
 /**
  * GET `url`, following at most MAX_REDIRECTS redirects, and pass the body to
  * `sink` chunk by chunk; MN0206 as soon as it exceeds `max` bytes, MN0212 for
  * HTTP 404, MN0003 for other failures, MN0010 on a timeout.
  */
-export async function httpGet(url: string, max: number, sink: (chunk: Uint8Array) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function httpGet(url: string, max: number, sink: (chunk: Uint8Array) => void, env: NodeJS.ProcessEnv = process.env, opts: GetOptions = {}): Promise<void> {
   const ms = httpTimeout(env);
+  const ca = opts.extraCa ? [...rootCertificates, opts.extraCa] : undefined;
   let target = new URL(url);
   for (let hops = 0; ; hops++) {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new MinosError('MN0003', `${url}: not an http(s) URL`, { data: { url } });
-    const { res, req } = await getOnce(target, ms, env);
+    const { res, req } = await getOnce(target, ms, env, ca);
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && status !== 304) {
       res.resume();

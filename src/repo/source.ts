@@ -12,7 +12,7 @@ import { abandonTemp, writeAll } from '../fsutil.js';
 import type { RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { INDEX_NAME, INDEX_SIG, loadIndexDir, verifyIndexBytes, type LoadedIndex, type LoadIndexOptions } from './index.js';
-import { httpGet } from './http.js';
+import { download } from './fetch.js';
 import { loadKeyring } from './keys.js';
 import type { DebianRepoInfo } from '../debian/source.js';
 
@@ -30,10 +30,6 @@ export interface Repository {
 export type OpenOptions = Omit<LoadIndexOptions, 'keyring' | 'expectName'>;
 
 const MAX_INDEX = 256 << 20;
-
-async function download(url: string, max: number, sink: (chunk: Uint8Array) => void): Promise<void> {
-  await httpGet(url, max, sink);
-}
 
 export async function fetchBytes(url: string, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -7,7 +7,8 @@
  * package order, on the main thread: see stage.ts mergePackage.
  */
 import type { PackageSink, ReadResult } from '../pkg/read.js';
-import { readDebVia, readPackageVia, type ReaderSet } from '../privsep/read.js';
+import { readDeb } from '../debian/deb.js';
+import { readPackageVia, type ReaderSet } from '../privsep/read.js';
 import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
 import { directWriter, materializeWith, type FsWriter } from './fswriter.js';
@@ -65,7 +66,7 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
         checksFiles: w.hashes,
     };
     if (job.deb) {
-      const r = readDebVia(job.readers, job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
+      const r = readDeb(job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
       w.flush();
       return {
         manifest: r.manifest, manifestBytes: r.manifestBytes, size: r.size, sha256: r.sha256, signer: job.deb.signer, debMembers: r.members,

@@ -24,8 +24,8 @@ function defaultSize(): number {
  * Jobs run on this thread write through `writer` (default: directly).
  */
 export function createUnpackPool(size = defaultSize(), writer?: FsWriter): UnpackPool {
-  // One reader per thread; the first starts now, while the caller plans and fetches.
-  const readers = startReaders(Math.max(1, size), { eager: 1 });
+  // One reader per thread, started when a package needs it (privsep/read.ts: most are verified first).
+  const readers = startReaders(Math.max(1, size), { eager: 0 });
   const pool = createWorkerPool<UnpackJob, UnpackResult>({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
   if (!readers) return pool;
   const withReaders = (job: UnpackJob): UnpackJob => ({ ...job, readers });

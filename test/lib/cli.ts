@@ -1,7 +1,7 @@
 /** Test helpers: run the built CLI as a subprocess, make temp folders and fixtures. */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,9 +71,9 @@ export function sh(cmd: string, opts: { cwd?: string; input?: string | Buffer } 
 }
 
 /** Serve the files under `dir` on loopback until the test ends; `onRequest` counts requests. Returns the base URL. */
-export async function serveFolder(t: { teardown(fn: () => void): void }, dir: string, onRequest: () => void = () => {}): Promise<string> {
+export async function serveFolder(t: { teardown(fn: () => void): void }, dir: string, onRequest: (req: IncomingMessage) => void = () => {}): Promise<string> {
   const server = createServer((req, res) => {
-    onRequest();
+    onRequest(req);
     const f = join(dir, decodeURIComponent(req.url!.slice(1)));
     if (!f.startsWith(`${dir}/`) || !existsSync(f) || !statSync(f).isFile()) {
       res.writeHead(404).end();
