@@ -317,3 +317,33 @@ t.test('hostile index entries, through minos plan', async (t) => {
   t.equal(r.code, 0, `epochs, no spaces, padding: accepted: ${r.stderr.trim()}`);
   t.same(JSON.parse(r.stdout || '{}').install?.map((l: { name: string }) => l.name), ['app', 'lib'], 'and solved');
 });
+
+t.test('an index is checked against its signature before it is parsed', async (t) => {
+  const cases: [string, Buffer, RegExp, number][] = [
+    ['not JSON, no signer', Buffer.from('{{{{ not json'), /index signature does not verify with any trusted key \[MN0201\]/, 4],
+    ['not JSON, an untrusted signer', Buffer.from('{"packages":[{{{,"signer":"0123456789abcdef"}'), /signed by untrusted key 0123456789abcdef \[MN0203\]/, 4],
+    ['not JSON, the trusted signer', Buffer.from(`{"packages":[{{{,"signer":"${key.id}"}`), new RegExp(`does not verify with key ${key.id} \\(\\S+\\) \\[MN0201\\]`), 4],
+  ];
+  for (const [what, index, message, code] of cases) {
+    const repo = join(dir, `repo${n++}`);
+    mkdirSync(repo);
+    writeFileSync(join(repo, INDEX_NAME), index);
+    writeFileSync(join(repo, INDEX_SIG), Buffer.alloc(64, 1));
+    const spec = join(repo, 'image.yaml');
+    writeFileSync(spec, `name: evil\narch: x86_64\nrepositories:\n  - path: .\n    keys: [${pub}]\npackages: [app]\n`);
+    const r = minos(['plan', spec]);
+    t.equal(r.code, code, `${what}: exit ${code}`);
+    t.match(r.stderr, message, `${what}: ${r.stderr.trim()}`);
+  }
+  // Signed by a trusted key, but naming another signer inside.
+  const repo = join(dir, `repo${n++}`);
+  mkdirSync(repo);
+  const index = canonicalBytes({ format: 1, name: 'main', serial: 1, created: '2026-01-01T00:00:00Z', expires: null, signer: 'fedcba9876543210', packages: [] });
+  writeFileSync(join(repo, INDEX_NAME), index);
+  writeFileSync(join(repo, INDEX_SIG), signBytes(index, key));
+  const spec = join(repo, 'image.yaml');
+  writeFileSync(spec, `name: evil\narch: x86_64\nrepositories:\n  - path: .\n    keys: [${pub}]\npackages: [app]\n`);
+  const r = minos(['plan', spec]);
+  t.equal(r.code, 4);
+  t.match(r.stderr, new RegExp(`names signer fedcba9876543210, but key ${key.id} \\(\\S+\\) signed it \\[MN0201\\]`));
+});

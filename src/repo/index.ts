@@ -140,18 +140,20 @@ export interface LoadedIndex {
  */
 export function verifyIndexBytes(bytes: Buffer, sig: Buffer, where: string, opts: LoadIndexOptions): LoadedIndex {
   const ctx: Ctx = { where, code: 'MN0111' };
+  // The signature is checked before a byte is parsed: by each trusted key in turn (a keyring holds a few).
+  let key: PublicKey | undefined;
+  for (const k of opts.keyring.values()) {
+    if (verifyBytes(bytes, sig, k)) {
+      key = k;
+      break;
+    }
+  }
+  if (!key) throw unverified(bytes, where, opts.keyring);
   const obj = parseCanonical(bytes, ctx);
   const keyid = obj.signer;
   if (typeof keyid !== 'string') throw new MinosError('MN0111', `${where}: field "signer": missing`, { data: { file: where } });
-  const key = opts.keyring.get(keyid);
-  if (!key) {
-    throw new MinosError('MN0203', `${where}: signed by untrusted key ${keyid}`, {
-      data: { file: where, keyid },
-      hint: 'trust the repository\'s public key (--keyring DIR or keys: in the spec)',
-    });
-  }
-  if (!verifyBytes(bytes, sig, key)) {
-    throw new MinosError('MN0201', `${where}: index signature does not verify with key ${keyid} (${basename(key.file)})`, { data: { file: where, keyid } });
+  if (keyid !== key.id) {
+    throw new MinosError('MN0201', `${where}: index names signer ${keyid}, but key ${key.id} (${basename(key.file)}) signed it`, { data: { file: where, keyid } });
   }
   const index = checkIndex(obj, ctx);
   if (opts.expectName !== undefined && index.name !== opts.expectName) {
@@ -170,6 +172,25 @@ export function verifyIndexBytes(bytes: Buffer, sig: Buffer, where: string, opts
     });
   }
   return { index, digest: createHash('sha256').update(bytes).digest('hex'), signer: key, bytes };
+}
+
+/**
+ * Why no trusted key verifies an index: the key it names (found without
+ * parsing it: the bytes are not trusted) is unknown, or known and the
+ * signature does not verify.
+ */
+function unverified(bytes: Buffer, where: string, keyring: Keyring): MinosError {
+  // Canonical JSON sorts keys: the top-level "signer" comes after "packages", so it is the last one.
+  const at = bytes.lastIndexOf('"signer":"');
+  const keyid = at < 0 ? undefined : /^[0-9a-f]{16}(?=")/.exec(bytes.toString('latin1', at + 10, at + 27))?.[0];
+  const key = keyid === undefined ? undefined : keyring.get(keyid);
+  if (keyid !== undefined && !key) {
+    return new MinosError('MN0203', `${where}: signed by untrusted key ${keyid}`, {
+      data: { file: where, keyid },
+      hint: 'trust the repository\'s public key (--keyring DIR or keys: in the spec)',
+    });
+  }
+  return new MinosError('MN0201', `${where}: index signature does not verify${key ? ` with key ${key.id} (${basename(key.file)})` : ' with any trusted key'}`, { data: { file: where, keyid: keyid ?? null } });
 }
 
 function readLimited(file: string, max: number, code: 'MN0101' | 'MN0202' = 'MN0101'): Buffer {
