@@ -156,6 +156,26 @@ t.test('a folder of the root that is a link: installs into it are refused', asyn
   if (forced.code === 0) t.ok(lstatSync(join(f.root, 'usr/share')).isDirectory(), 'forced: the link was moved aside and a real folder made');
 });
 
+t.test('verify reads nothing through a link planted after install', async (t) => {
+  const f = liveFixture(t, [v('a', '1.0', { 'usr/share/a/f': 'f\n', 'usr/share/a/g': 'g\n' })]);
+  let r = f.run(['install', 'a']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(f.run(['verify']).code, 0, 'clean after install');
+  // The same bytes outside, behind a link where the folder was: a reader that follows it would find nothing wrong.
+  const outside = join(f.dir, 'outside-a');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'f'), 'f\n');
+  writeFileSync(join(outside, 'g'), 'g\n');
+  rmSync(join(f.root, 'usr/share/a'), { recursive: true });
+  symlinkSync(outside, join(f.root, 'usr/share/a'));
+  r = f.run(['verify', '--json']);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /3 entries differ from the database/);
+  noInternal(t, r, 'verify');
+  const problems = (JSON.parse(r.stdout || '{}').problems ?? []) as { path: string; kind: string }[];
+  t.same(problems.map((p) => `${p.path} ${p.kind}`).sort(), ['/usr/share/a type', '/usr/share/a/f missing', '/usr/share/a/g missing'], 'the folder is a link, and nothing below it is read through it');
+});
+
 t.test('a folder that becomes a symlink pointing outside: upgrade and rollback', async (t) => {
   const cases: { name: string; v1: PkgDef[]; v2: (out: string) => PkgDef[]; install: string[] }[] = [
     {

@@ -3,12 +3,12 @@
  * (and the disk, for verify). They never take the write lock, so they work
  * while another minos writes.
  */
-import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { InstalledDb, InstalledRecord } from '../db/installed.js';
 import { MinosError, quote } from '../errors.js';
-import { readTextIfAny } from '../fsutil.js';
+import { confine, type Confined } from '../confine.js';
 import { parseIdFile } from '../target/accounts.js';
 import { nearNames } from '../solve/explain.js';
 import { compareVersions } from '../version.js';
@@ -18,7 +18,7 @@ import { packageFile, type Repository } from '../repo/source.js';
 import { readPackage } from '../pkg/read.js';
 import { readDeb } from '../debian/deb.js';
 import { expectOf, keyringFor } from './resolve.js';
-import { CACHE_DIR } from './root.js';
+import { CACHE_DIR, rootText } from './root.js';
 
 /** Files whose content minos itself manages (accounts): only their presence is checked. */
 const MANAGED = new Set(['etc/passwd', 'etc/group', 'etc/shadow']);
@@ -154,9 +154,10 @@ export interface VerifyReport {
   modifiedConfig: { package: string; path: string }[];
 }
 
-function fileHash(p: string, buf: Buffer): string {
+/** sha256 of regular file `rel` of the confined root (never through a link; a FIFO put there since does not block). */
+function fileHash(c: Confined, rel: string, buf: Buffer): string {
   const h = createHash('sha256');
-  const fd = openSync(p, 'r');
+  const fd = c.open(rel, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
@@ -189,8 +190,10 @@ export function verifyInstalled(db: InstalledDb, root: string, names: readonly s
   const records = names.length ? names.map((n) => findRecord(db, n)) : db.packages;
   // The nodes minos made from data (InstalledDb.generated) are checked as one more package; those under etc/ are config files.
   const generated = names.length || !db.generated?.length ? [] : [{ name: GENERATED, config: db.generated.filter((e) => e.type === 'file' && e.path.startsWith('etc/')).map((e) => e.path), files: db.generated }];
-  const users = parseIdFile(readTextIfAny(join(root, 'etc/passwd')));
-  const groups = parseIdFile(readTextIfAny(join(root, 'etc/group')));
+  // Every read goes through the confined root: nothing is read through a link, as the writers never write through one.
+  const c = confine(root);
+  const users = parseIdFile(rootText(root, 'etc/passwd'));
+  const groups = parseIdFile(rootText(root, 'etc/group'));
   const deferred = new Set(db.deferred.map((d) => d.path));
   const checkOwners = process.getuid?.() === 0 || db.deferred.length === 0;
   const dirModes = new Map<string, Set<number>>();
@@ -201,12 +204,10 @@ export function verifyInstalled(db: InstalledDb, root: string, names: readonly s
     const configs = new Set(r.config.map((c) => c.replace(/^\/+/, '')));
     for (const e of r.files) {
       report.entries++;
-      const p = join(root, e.path);
       const bad = (kind: VerifyProblem['kind'], expected?: string, actual?: string) => report.problems.push({ package: r.name, path: `/${e.path}`, kind, expected, actual });
-      let st: Stats;
-      try {
-        st = lstatSync(p);
-      } catch {
+      // Absent, or below a link or a file: not at this path inside the root.
+      const st = c.lstat(e.path);
+      if (!st) {
         // A device node a rootless build could not make is recorded as deferred.
         if ((e.type === 'char' || e.type === 'block') && deferred.has(e.path)) continue;
         bad('missing');
@@ -218,7 +219,7 @@ export function verifyInstalled(db: InstalledDb, root: string, names: readonly s
         continue;
       }
       if (e.type === 'symlink') {
-        const target = readlinkSync(p);
+        const target = c.readlink(e.path);
         if (target !== e.target) bad('target', e.target, target);
       } else if ((e.type !== 'dir' || dirModes.get(e.path)!.size === 1) && (st.mode & 0o7777) !== e.mode) {
         bad('mode', oct(e.mode), oct(st.mode & 0o7777));
@@ -232,7 +233,7 @@ export function verifyInstalled(db: InstalledDb, root: string, names: readonly s
       if ((e.type === 'file' || e.type === 'hardlink') && !MANAGED.has(e.path)) {
         const file = e.type === 'hardlink' ? r.files.find((f) => f.path === e.target) : e;
         if (!file?.sha256) continue;
-        const changed = st.size !== file.size || fileHash(p, buf) !== file.sha256;
+        const changed = st.size !== file.size || fileHash(c, e.path, buf) !== file.sha256;
         if (!changed) continue;
         if (configs.has(e.path)) report.modifiedConfig.push({ package: r.name, path: `/${e.path}` });
         else if (st.size !== file.size) bad('size', String(file.size), String(st.size));
