@@ -6,12 +6,14 @@
  * Merging into the shared stage (conflicts, replaces) happens afterwards, in
  * package order, on the main thread: see stage.ts mergePackage.
  */
-import type { PackageSink, ReadResult } from '../pkg/read.js';
+import type { ReadResult } from '../pkg/read.js';
 import { readDeb } from '../debian/deb.js';
 import { readPackageVia, type ReaderSet } from '../privsep/read.js';
 import type { IndexPackage } from '../types.js';
 import type { Keyring } from '../repo/keys.js';
-import { directWriter, materializeWith, type FsWriter } from './fswriter.js';
+import { directWriter, type FsWriter } from './fswriter.js';
+import { nodeSink } from './sink.js';
+import { under } from '../fsutil.js';
 
 export interface UnpackJob {
   file: string;
@@ -44,27 +46,19 @@ export type UnpackResult = Omit<ReadResult, 'signer'> & {
 export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): UnpackResult {
   const dest = job.dest;
   w.mkdir(dest, 0o700);
-  let chmod = -1;
   const finish = job.finish;
-  const mtime = finish ? finish.mtime : -1;
   try {
-    const sink: PackageSink = {
-        begin(e) {
-          // A plain mode the umask leaves intact is given at creation, saving an fchmod per
-          // file (5,000 in build (a)); the folder is private (0700) while it is written.
-          const direct = finish !== undefined && e.mode <= 0o777 && (e.mode & finish.umask) === 0;
-          materializeWith(w, dest, e, direct ? e.mode : 0o600);
-          chmod = finish !== undefined && !direct ? e.mode : -1;
-        },
-        data(chunk) {
-          w.write(chunk);
-        },
-        end(e) {
-          if (e.type === 'file') w.finish(chmod, mtime, w.hashes ? { sha256: e.sha256!, file: job.file, path: e.path } : undefined);
-        },
-        // The queued writer's thread hashes each file as it writes it: that work leaves this thread.
-        checksFiles: w.hashes,
-    };
+    const sink = nodeSink(w, {
+      place: (e) => under(dest, e.path),
+      // A plain mode the umask leaves intact is given at creation, saving an fchmod per
+      // file (5,000 in build (a)); the folder is private (0700) while it is written.
+      fileMode: (e) => (finish === undefined ? { mode: 0o600, final: true }
+        : e.mode <= 0o777 && (e.mode & finish.umask) === 0 ? { mode: e.mode, final: true } : { mode: 0o600, final: false }),
+      mtime: finish ? finish.mtime : -1,
+      nodes: false,
+      // The queued writer's thread hashes each file as it writes it: that work leaves this thread.
+      check: job.file,
+    }, job.file);
     if (job.deb) {
       const r = readDeb(job.file, { expect: job.expect, entry: job.deb.entry, signer: job.deb.signer, sink: { ...sink, checksFiles: false } });
       w.flush();

@@ -13,12 +13,12 @@
  * anything the writer wrote by other means, and `close` before removing it.
  */
 import {
-  closeSync, fchmodSync, futimesSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync,
+  chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync,
 } from 'node:fs';
 import { createHash, hash, type Hash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { ioError, MinosError, type ErrorCode } from '../errors.js';
-import { CREATE_NEW, under, writeAll } from '../fsutil.js';
+import { CREATE_NEW, makeNode, under, writeAll } from '../fsutil.js';
 import { EMPTY_SHA256, fileHashError } from '../pkg/read.js';
 import type { FileEntry } from '../types.js';
 
@@ -37,12 +37,20 @@ export interface FsWriter {
    * Close the current file, first applying `chmod` and `mtime` (seconds)
    * unless -1. With `check` (only if `hashes`), first compare the content's
    * sha256 with `check.sha256`, failing with readPackage's fileHashError.
+   * With `owner`, the file is given that owner first (chown clears setuid
+   * and setgid, so the mode comes after it).
    */
-  finish(chmod: number, mtime: number, check?: FileCheck): void;
+  finish(chmod: number, mtime: number, check?: FileCheck, owner?: { uid: number; gid: number }): void;
   /** Close the current file, if one is open, ignoring errors. */
   abort(): void;
   symlink(target: string, path: string): void;
   link(existing: string, path: string): void;
+  /** Make a device node or FIFO (mode 0600 until chmodPath): never opened. */
+  node(path: string, e: { type: string; devmajor?: number; devminor?: number }): void;
+  /** The owner of the node itself (a link is not followed). */
+  lchown(path: string, uid: number, gid: number): void;
+  /** The mode of a node this writer made (a device or FIFO: by path, as it must not be opened). */
+  chmodPath(path: string, mode: number): void;
   rename(from: string, to: string): void;
   /** Remove a file or link; one that is not there is fine. */
   unlink(path: string): void;
@@ -96,10 +104,11 @@ export function directWriter(): FsWriter {
       const f = fd!;
       at(path, () => writeAll(f, chunk));
     },
-    finish(chmod, mtime) {
+    finish(chmod, mtime, _check, owner) {
       const f = fd!;
       fd = undefined;
       try {
+        if (owner) fchownSync(f, owner.uid, owner.gid);
         if (chmod >= 0) fchmodSync(f, chmod);
         if (mtime >= 0) futimesSync(f, mtime, mtime);
       } catch (e) {
@@ -120,6 +129,9 @@ export function directWriter(): FsWriter {
     },
     symlink: (target, p) => at(p, () => symlinkSync(target, p)),
     link: (existing, p) => at(p, () => linkSync(existing, p)),
+    node: (p, e) => makeNode(p, e),
+    lchown: (p, uid, gid) => at(p, () => lchownSync(p, uid, gid)),
+    chmodPath: (p, mode) => at(p, () => chmodSync(p, mode)),
     rename: (from, to) => at(to, () => renameSync(from, to)),
     unlink(p) {
       try {
@@ -138,7 +150,7 @@ export function directWriter(): FsWriter {
 
 // The queue's wire format: a batch is { ops, data }: `ops` a flat list of an
 // opcode and its arguments, `data` the bytes of every WRITE in order.
-const MKDIR = 1, CREATE = 2, WRITE = 3, FINISH = 4, ABORT = 5, SYMLINK = 6, LINK = 7, RENAME = 8, UNLINK = 9, RMTREE = 10;
+const MKDIR = 1, CREATE = 2, WRITE = 3, FINISH = 4, ABORT = 5, SYMLINK = 6, LINK = 7, RENAME = 8, UNLINK = 9, RMTREE = 10, NODE = 11, LCHOWN = 12, CHMOD = 13;
 type Op = number | string | readonly string[] | null;
 interface Batch { ops: Op[]; data: Uint8Array }
 /** A MinosError on the wire (ioError's for system calls, fileHashError's for content). */
@@ -217,13 +229,15 @@ export function queuedWriter(worker: Worker): FsWriter {
         ops.push(WRITE, n);
       }
     },
-    finish(chmod, mtime, c) {
-      if (c) ops.push(FINISH, chmod, mtime, c.sha256, c.file, c.path);
-      else ops.push(FINISH, chmod, mtime, null, null, null);
+    finish(chmod, mtime, c, owner) {
+      ops.push(FINISH, chmod, mtime, c?.sha256 ?? null, c?.file ?? null, c?.path ?? null, owner?.uid ?? -1, owner?.gid ?? -1);
     },
     abort: () => void ops.push(ABORT),
     symlink: (target, p) => void ops.push(SYMLINK, target, p),
     link: (existing, p) => void ops.push(LINK, existing, p),
+    node: (p, e) => void ops.push(NODE, p, e.type, e.devmajor ?? 0, e.devminor ?? 0),
+    lchown: (p, uid, gid) => void ops.push(LCHOWN, p, uid, gid),
+    chmodPath: (p, mode) => void ops.push(CHMOD, p, mode),
     rename: (from, to) => void ops.push(RENAME, from, to),
     unlink: (p) => void ops.push(UNLINK, p),
     removeTree: (dir, kept) => void ops.push(RMTREE, dir, kept ?? null),
@@ -295,13 +309,17 @@ export function serveFsQueue(msg: { port: MessagePort; counters: Int32Array }): 
             }
             first = undefined;
             running = undefined;
-            w.finish(ops[i + 1] as number, ops[i + 2] as number);
-            i += 6;
+            const uid = ops[i + 6] as number;
+            w.finish(ops[i + 1] as number, ops[i + 2] as number, undefined, uid >= 0 ? { uid, gid: ops[i + 7] as number } : undefined);
+            i += 8;
             break;
           }
           case ABORT: w.abort(); i += 1; break;
           case SYMLINK: w.symlink(ops[i + 1] as string, ops[i + 2] as string); i += 3; break;
           case LINK: w.link(ops[i + 1] as string, ops[i + 2] as string); i += 3; break;
+          case NODE: w.node(ops[i + 1] as string, { type: ops[i + 2] as string, devmajor: ops[i + 3] as number, devminor: ops[i + 4] as number }); i += 5; break;
+          case LCHOWN: w.lchown(ops[i + 1] as string, ops[i + 2] as number, ops[i + 3] as number); i += 4; break;
+          case CHMOD: w.chmodPath(ops[i + 1] as string, ops[i + 2] as number); i += 3; break;
           case RENAME: w.rename(ops[i + 1] as string, ops[i + 2] as string); i += 3; break;
           case UNLINK: w.unlink(ops[i + 1] as string); i += 2; break;
           case RMTREE: w.removeTree(ops[i + 1] as string, (ops[i + 2] as string[] | null) ?? undefined); i += 3; break;
