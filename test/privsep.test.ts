@@ -188,12 +188,18 @@ readSync(3, head, 0, 1, null);
   return f;
 }
 
-t.test('a child that breaks the protocol fails the read with MN0217 naming the package', { skip: !root && 'needs root' }, async (t) => {
+/** A repository, and a folder the unprivileged user can read for hostile child scripts. */
+function hostileRepo(t: Teardown) {
   const r = repo(t);
   const dir = join(r.dir, 'hostile');
   mkdirSync(dir);
   chmodSync(r.dir, 0o755);
   chmodSync(dir, 0o755);
+  return { r, dir };
+}
+
+t.test('a child that breaks the protocol fails the read with MN0217 naming the package', { skip: !root && 'needs root' }, async (t) => {
+  const { r, dir } = hostileRepo(t);
   const f = r.file('alpha');
   const b = readFileSync(f);
   for (const [name, body] of Object.entries(HOSTILE)) {
@@ -219,11 +225,7 @@ setTimeout(() => {}, 10000);
 });
 
 t.test('an indexed package is checked whole before it is parsed, with no reader; an unindexed or large one goes through the reader', { skip: !root && 'needs root' }, async (t) => {
-  const r = repo(t);
-  const dir = join(r.dir, 'hostile');
-  mkdirSync(dir);
-  chmodSync(r.dir, 0o755);
-  chmodSync(dir, 0o755);
+  const { r, dir } = hostileRepo(t);
   const f = r.file('beta');
   const b = readFileSync(f);
   const expect = { size: b.length, sha256: sha(b) };
