@@ -96,11 +96,17 @@ export function points(root: string, args: string[], env: Record<string, string>
   return out;
 }
 
+/** Seconds a run under injection may take before it counts as hung and is killed. */
+const HANG_S = 120;
+
 /** Run minos with `inject` (`signal=KILL`, `error=ENOSPC`…) at the `n`th call of `syscall`. */
 export function injectRun(root: string, args: string[], syscall: string, n: number, inject: string): StraceRun {
   const log = `${root}.strace`;
-  const r = spawnSync('strace', ['-f', '-qq', '-y', '-o', log, '-e', `trace=${syscall}`, '-e', `inject=${syscall}:${inject}:when=${n}`, process.execPath, BIN, '--root', root, ...args], {
-    encoding: 'utf8', timeout: 300_000,
+  // `when` counts each thread's calls: a fault can land in one of libuv's own (its signal lock's pipe, an
+  // eventfd), which it answers with abort() and may then hang. timeout kills strace and minos alike (one
+  // process group) after HANG_S: a SIGKILL at an unknown point, which the next command must recover from.
+  const r = spawnSync('timeout', ['-s', 'KILL', String(HANG_S), 'strace', '-f', '-qq', '-y', '-o', log, '-e', `trace=${syscall}`, '-e', `inject=${syscall}:${inject}:when=${n}`, process.execPath, BIN, '--root', root, ...args], {
+    encoding: 'utf8',
   });
   let injected: string | undefined;
   try {
@@ -108,7 +114,9 @@ export function injectRun(root: string, args: string[], syscall: string, n: numb
   } finally {
     rmSync(log, { force: true });
   }
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, injected: injected?.replaceAll(root, 'ROOT').slice(0, 200) };
+  // timeout's own status for a hung run (137, as for a SIGKILL under strace): named in `injected` too.
+  const hung = r.status === 137 && !injected?.includes('(INJECTED)') ? ' (hung: killed)' : '';
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, injected: injected === undefined ? undefined : `${injected.replaceAll(root, 'ROOT').slice(0, 200)}${hung}` };
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
