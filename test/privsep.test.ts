@@ -7,10 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import { spawn } from 'node:child_process';
+import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import { minos, minosAsync, ROOT, serveFolder, tempDir } from './lib/cli.js';
+import { BIN, minos, minosAsync, ROOT, serveFolder, tempDir } from './lib/cli.js';
 import { liveFixture } from './lib/live.js';
 import { makeKey, makeRepo, writeSpec, type PkgDef } from './lib/repo.js';
 import { MinosError } from '../src/errors.js';
@@ -319,4 +320,36 @@ setTimeout(() => {}, 20000);
   const silent = await download('http://127.0.0.1:9/x', 100, () => {}, { ...process.env, MINOS_HTTP_TIMEOUT: '0.2' }, script('silent', '')).catch((x: MinosError) => x);
   t.equal((silent as MinosError).code, 'MN0010', 'a silent downloader times out');
   stopDownloader();
+});
+
+/** Pids of running downloaders (their command line names fetchchild). */
+function downloaders(): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+    try {
+      return readFileSync(`/proc/${n}/cmdline`, 'utf8').includes('fetchchild');
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+t.test('interrupted during a stalled download, minos leaves no downloader behind', { skip: !root && 'needs root' }, async (t) => {
+  const r = repo(t);
+  const server = createServer(() => {}); // accepts, never answers
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  t.teardown(() => server.close());
+  const before = downloaders();
+  const spec = writeSpec(join(r.dir, 'stall.yaml'), { name: 'p', arch: 'x86_64', repositories: [{ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, keys: [r.pub] }], packages: ['beta'] });
+  const p = spawn(process.execPath, [BIN, 'plan', spec], { stdio: 'ignore', env: { ...process.env, XDG_CACHE_HOME: join(r.dir, 'cache') } });
+  let started: number[] = [];
+  for (let i = 0; i < 100 && !started.length; i++) {
+    await new Promise((ok) => setTimeout(ok, 100));
+    started = downloaders().filter((d) => !before.includes(d));
+  }
+  t.equal(started.length, 1, 'a downloader runs while the server stalls');
+  const exited = new Promise<string>((ok) => p.on('exit', (code, signal) => ok(`${code} ${signal}`)));
+  p.kill('SIGINT');
+  t.equal(await exited, 'null SIGINT', 'minos ends on SIGINT');
+  for (let i = 0; i < 20 && started.some((d) => downloaders().includes(d)); i++) await new Promise((ok) => setTimeout(ok, 100));
+  t.same(started.filter((d) => downloaders().includes(d)), [], 'the downloader is gone');
 });

@@ -33,6 +33,9 @@ async function serve(req: FetchRequest): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // minos gone (its end of either pipe closed): stop at once, even mid-transfer.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdout.on('error', () => process.exit(0));
   frame(FETCH_FRAME.hello, Buffer.from(JSON.stringify({
     uid: process.getuid!(), gid: process.getgid!(), euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!(),
   })));
