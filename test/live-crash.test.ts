@@ -11,7 +11,7 @@
  * MINOS_FULL=1 (`make test-crash`) runs several hundred trials; the default a handful of each kind.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { BIN, minos, sh, tempDir } from './lib/cli.js';
@@ -391,4 +391,15 @@ t.test('one writer at a time: exit 5 naming the holder, --wait, queries meanwhil
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /took over the lock of pid \d+/);
   t.notOk(existsSync(lock));
+
+  // A lock of a zombie (killed, not yet reaped by its parent) is taken over too: `sleep` never reaps the `true` before it.
+  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
+  for (let i = 0; i < 50 && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((ok) => setTimeout(ok, 20));
+  const start = Number(readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
+  writeFileSync(lock, JSON.stringify({ pid: zombie, start, command: 'install x', since: '2020-01-01T00:00:00.000Z' }));
+  r = f.run(['remove', 'c']);
+  parent.kill();
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, new RegExp(`took over the lock of pid ${zombie}`), 'a zombie holds no lock');
 });

@@ -30,14 +30,19 @@ export interface Lock {
   release(): void;
 }
 
-function procStart(pid: number): number {
+/** A process's state letter and start time (/proc/PID/stat fields 3 and 22); undefined if it cannot be read. */
+function procStat(pid: number): { state: string; start: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]) || 0;
+    return { state: fields[0], start: Number(fields[19]) || 0 };
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+function procStart(pid: number): number {
+  return procStat(pid)?.start ?? 0;
 }
 
 /** The lock file `rel` of a root (or any file named so), read without following a link. */
@@ -125,7 +130,10 @@ export function holderAlive(info: LockInfo): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (info.start && procStart(info.pid) && procStart(info.pid) !== info.start) return false; // pid reused
+  const now = procStat(info.pid);
+  // A zombie (killed, not yet reaped by its parent) holds nothing.
+  if (now?.state === 'Z' || now?.state === 'X') return false;
+  if (info.start && now?.start && now.start !== info.start) return false; // pid reused
   return true;
 }
 
