@@ -29,7 +29,7 @@ import { parseRequest, solve, type Locator } from './solve/solver.js';
 import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
-import { DEB_ARCH } from './debian/packages.js';
+import { DEB_ARCH } from './debian/relations.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';

@@ -35,7 +35,7 @@ import { createZstdDecoder } from '../unpack/zstd.js';
 import { fieldOf, parseStanzas, type Stanza } from './control.js';
 import { SCRIPT_NAMES } from './effects/types.js';
 import { copyrightLicense } from './copyright.js';
-import { archOfDeb, stanzaMeta } from './packages.js';
+import { archOfDeb, stanzaMeta } from './relations.js';
 
 export const SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers'] as const;
 

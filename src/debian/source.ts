@@ -25,7 +25,8 @@ import type { Arch } from '../depend.js';
 import type { DebianSet, RepoSpec } from '../spec/image.js';
 import type { IndexPackage } from '../types.js';
 import { xzDecompress } from '../unpack/xz.js';
-import { DEB_ARCH, packagesParser, parsePackages, type DebianPackage, type ParseOptions } from './packages.js';
+import { packagesParser, parsePackages, type DebianPackage, type ParseOptions } from './packages.js';
+import { DEB_ARCH } from './relations.js';
 import { loadPgpKeys, parseRelease, verifyRelease, type Release } from './release.js';
 
 export interface DebianRepoInfo {

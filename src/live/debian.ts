@@ -21,7 +21,7 @@ import { controlFields, effectEntries, mergedUsrPath, opOwners, viewPackage } fr
 import { deriveEffects } from '../debian/effects/index.js';
 import { SCRIPT_NAMES, type DebFileEntry, type DebInstalled } from '../debian/effects/types.js';
 import { canonicalPath } from '../debian/effects/usrmerge.js';
-import { DEB_ARCH } from '../debian/packages.js';
+import { DEB_ARCH } from '../debian/relations.js';
 import { sameEntry } from '../engine/owners.js';
 import { mappedEntry } from '../engine/stage.js';
 import { ioError, MinosError } from '../errors.js';
