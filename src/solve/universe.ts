@@ -1,6 +1,7 @@
 /**
  * The universe: every candidate package visible for one target architecture,
- * sorted and numbered so the solver can work with integer ids. Building it is
+ * sorted and numbered so the solver can work with integer ids (the catalog,
+ * catalog.ts), and the dependency caches the solver reads (here). Building it is
  * the "index load" step and is kept to linear passes plus one sort of the
  * distinct names: one pass over the candidates in input order copies what
  * later steps read into flat arrays and interns the names (NameSet: a hash
@@ -25,11 +26,12 @@
  * repository name ascending, architecture ascending. The same candidates in any
  * input order give the same ids.
  */
-import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, parseProvide, scanSimple, SIMPLE } from '../depend.js';
+import { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT, OP_NONE, parseDependency, scanSimple, SIMPLE } from '../depend.js';
 import type { Arch, Constraint, Dependency, Descriptor, Op } from '../depend.js';
-import { collect, debianPreference, F_CONFLICTS, F_DEPENDS, F_OPTIONAL, FIELDS, placeByName, where, type Candidate, type Field, type Locator } from './candidates.js';
+import { F_CONFLICTS, F_DEPENDS, F_OPTIONAL, FIELDS, where, type Candidate, type Field } from './candidates.js';
+import { Catalog, NO_PROVIDES } from './catalog.js';
 import { grown } from './grow.js';
-import { hashRange, NameSet } from './nameset.js';
+import { hashRange } from './nameset.js';
 import { compareVersionRanges } from '../version.js';
 
 /**
@@ -42,58 +44,7 @@ export interface Dep {
   readonly index: number;
 }
 
-export interface Provide {
-  pkg: number;
-  /** The provided version (`sh = 1`), undefined for an unversioned provide. */
-  version: string | undefined;
-}
-
-const NO_PROVIDES: readonly Provide[] = [];
-
-export class Universe {
-  readonly arch: Arch;
-  /** Visible candidates by id. */
-  readonly pkgs: readonly Candidate[];
-  /** Every candidate given, including other architectures (for messages and rebuilds). */
-  readonly source: readonly Candidate[];
-  /** Per id: a small integer standing for its name (equal names, equal numbers). */
-  readonly nameIndex: Int32Array;
-  /** Per name number k: first id; nameStart[k+1] is the end. Name numbers follow the names' order. */
-  private readonly nameStart: Int32Array;
-  /**
-   * Every package or provided name, as entries of a NameSet: package names
-   * first (entries [0, nNames), first-seen order), provided-only names
-   * after. No Map over every name, and descriptor names are looked up
-   * without taking substrings.
-   */
-  private readonly names: NameSet;
-  private readonly nNames: number;
-  /** Per package-name entry: its name number (see nameIndex); order is the inverse. */
-  private readonly rank: Int32Array;
-  private readonly order: Int32Array;
-  /**
-   * Per entry e, at 4e (what matching a descriptor on that name reads,
-   * together): first id and end of the packages of that name, index in
-   * provLists or -1, offset in matchPool of the ids matching the bare name
-   * or -1 until computed.
-   */
-  private readonly info: Int32Array;
-  /** Providers of each provided name, in id order. */
-  private readonly provLists: Provide[][] = [];
-  private otherArchNames: Map<string, Set<string>> | undefined;
-  /**
-   * Per id, copied from the candidate while building (so the solver's
-   * reads stay in flat arrays instead of visiting each package object):
-   * version, priority, and the dependency lists: at 2 * (3 * id + field)
-   * the list, at the next index its offset in depPool once parsed (see
-   * depsAt; side by side so that one cache line has both).
-   */
-  private readonly vers: string[];
-  private readonly prio: Float64Array;
-  /** Per id: Debian's preference among providers (debianPreference); 0 for minos packages. */
-  private readonly pref: Uint8Array;
-  private readonly lists: (readonly string[] | number | undefined)[];
-
+export class Universe extends Catalog {
   /**
    * Per dependency number: where its text is (item dK[d] of the list at
    * dSrc[d] = 3 * id + field, see depText()), and its parsed form once
@@ -135,169 +86,6 @@ export class Universe {
   /** Scratch for computing one match: scr[0, scrN) (reused, so matching allocates nothing). */
   private scr: Int32Array = new Int32Array(256);
   private scrN = 0;
-
-  /**
-   * Build from candidates; throws MN0107 for an invalid provide (the first
-   * in id order). See collect, NameSet.sorted and placeByName: no
-   * comparison sort runs over all candidates.
-   */
-  constructor(candidates: readonly Candidate[], arch: Arch) {
-    this.arch = arch;
-    this.source = candidates;
-    const v = collect(candidates, arch);
-    const names = v.names;
-    const nNames = names.keys.length;
-    const order = names.sorted();
-    const rank = new Int32Array(nNames);
-    for (let r = 0; r < nNames; r++) rank[order[r]] = r;
-    const { pos, nameIndex, starts, n } = placeByName(v, rank);
-    const vis = v.cands;
-    this.nameStart = starts;
-    this.nameIndex = n === vis.length ? nameIndex : nameIndex.slice(0, n);
-    this.names = names;
-    this.nNames = nNames;
-    this.rank = rank;
-    this.order = order;
-    // Per id: the candidate and the fields collect copied.
-    const pkgs: Candidate[] = new Array(n);
-    this.vers = new Array(n);
-    this.prio = new Float64Array(n);
-    this.pref = new Uint8Array(n);
-    this.lists = new Array(6 * n);
-    const provs: (readonly string[] | undefined)[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const x = pos[i];
-      pkgs[i] = vis[x];
-      this.prio[i] = v.prio[x];
-      this.pref[i] = debianPreference(vis[x].meta);
-      this.vers[i] = v.ver[x];
-      for (let f = 0; f < 3; f++) this.lists[6 * i + 2 * f] = v.lists[3 * x + f];
-      provs[i] = v.prov[x];
-    }
-    this.pkgs = pkgs;
-    const provs2 = this.parseProvides(provs);
-    this.info = new Int32Array(4 * names.keys.length);
-    for (let e = 0; e < names.keys.length; e++) {
-      const r = e < nNames ? rank[e] : -1;
-      this.info[4 * e] = r < 0 ? 0 : starts[r];
-      this.info[4 * e + 1] = r < 0 ? 0 : starts[r + 1];
-      this.info[4 * e + 2] = -1;
-      this.info[4 * e + 3] = -1;
-    }
-    this.indexProvides(provs2);
-  }
-
-  /**
-   * Parse every provide in id order (throws MN0107 naming the first bad
-   * package) and intern the provided names: [entry, id, version] triples.
-   */
-  private parseProvides(provs: readonly (readonly string[] | undefined)[]): (string | number | undefined)[] {
-    const pkgs = this.pkgs;
-    const out: (string | number | undefined)[] = [];
-    for (let i = 0; i < pkgs.length; i++) {
-      const pv = provs[i];
-      if (pv === undefined) continue;
-      for (const s of pv) {
-        let d: Descriptor;
-        try {
-          d = parseProvide(s);
-        } catch (e) {
-          throw where(e, pkgs[i], 'provides');
-        }
-        out.push(this.names.intern(d.name), i, d.constraint?.version);
-      }
-    }
-    return out;
-  }
-
-  /** Group the triples of parseProvides by name: provLists, in id order. */
-  private indexProvides(t: readonly (string | number | undefined)[]): void {
-    const info = this.info;
-    for (let j = 0; j < t.length; j += 3) {
-      const e = t[j] as number;
-      let l = info[4 * e + 2];
-      if (l < 0) {
-        l = info[4 * e + 2] = this.provLists.length;
-        this.provLists.push([]);
-      }
-      this.provLists[l].push({ pkg: t[j + 1] as number, version: t[j + 2] as string | undefined });
-    }
-  }
-
-  get size(): number {
-    return this.pkgs.length;
-  }
-
-  name(id: number): string {
-    return this.names.keys[this.order[this.nameIndex[id]]];
-  }
-
-  version(id: number): string {
-    return this.vers[id];
-  }
-
-  locator(id: number): Locator {
-    const c = this.pkgs[id];
-    return { name: c.meta.name, version: c.meta.version, arch: c.meta.arch, repo: c.repo };
-  }
-
-  /** Name number of `name` (see nameIndex), or -1 when no package has that name. */
-  private nameNo(name: string): number {
-    const e = this.names.find(name);
-    return e >= 0 && e < this.nNames ? this.rank[e] : -1;
-  }
-
-  /** Index of `name`'s providers in provLists, or -1. */
-  private provNo(name: string): number {
-    const e = this.names.find(name);
-    return e < 0 ? -1 : this.info[4 * e + 2];
-  }
-
-  /** [first, end) ids of packages named `name` (empty range when none). */
-  named(name: string): [number, number] {
-    const k = this.nameNo(name);
-    return k < 0 ? [0, 0] : [this.nameStart[k], this.nameStart[k + 1]];
-  }
-
-  /** [first, end) ids of the packages with the same name as package `id` (itself included). */
-  nameRange(id: number): [number, number] {
-    const k = this.nameIndex[id];
-    return [this.nameStart[k], this.nameStart[k + 1]];
-  }
-
-  providersOf(name: string): readonly Provide[] {
-    const j = this.provNo(name);
-    return j < 0 ? NO_PROVIDES : this.provLists[j];
-  }
-
-  /** Is `name` a package name or a provided name for this architecture? */
-  knows(name: string): boolean {
-    return this.names.find(name) >= 0;
-  }
-
-  /** All package and provided names visible here, sorted. */
-  allNames(): string[] {
-    return this.names.keys.slice().sort();
-  }
-
-  /** Architectures other than this one where `name` is a package or provide. */
-  otherArches(name: string): string[] {
-    if (!this.otherArchNames) {
-      const m = new Map<string, Set<string>>();
-      const add = (nm: string, a: string): void => {
-        let s = m.get(nm);
-        if (!s) m.set(nm, (s = new Set()));
-        s.add(a);
-      };
-      for (const c of this.source) {
-        if (c.meta.arch === this.arch || c.meta.arch === 'noarch') continue;
-        add(c.meta.name, c.meta.arch);
-        for (const p of c.meta.provides ?? []) add(p.split(/[\s=]/)[0], c.meta.arch);
-      }
-      this.otherArchNames = m;
-    }
-    return [...(this.otherArchNames.get(name) ?? [])].sort();
-  }
 
   /** Parsed `depends` of a package (cached). Throws MN0107 naming the package. */
   depends(id: number): readonly Dep[] {
