@@ -221,12 +221,18 @@ t.test('SIGKILL and ENOSPC during a Debian install: exactly the old or the new r
     copy(root);
     const e = spread(onRoot.filter((f) => ['write', 'openat', 'rename', 'mkdir', 'link', 'fsync'].includes(f.cls)), i);
     const res = injectRun(root, args, e.syscall, e.n, 'error=ENOSPC');
+    const where = `ENOSPC at ${e.syscall} #${e.n} (${res.injected ?? 'not reached'})`;
+    if (!res.injected?.includes('ROOT')) {
+      // strace counts each thread's calls: another thread's Nth call (an eventfd of libuv, which aborts on it) took the fault.
+      judge(root, where);
+      continue;
+    }
     const lines = res.stderr.split('\n').filter((l) => l && !/^minos: (warning|recovered|took over)/.test(l));
     if (res.code !== 0) {
       t.equal(lines.length, 1, `ENOSPC at ${e.syscall} #${e.n}: one line of error`);
       t.notMatch(res.stderr, /internal error/);
     }
-    judge(root, `ENOSPC at ${e.syscall} #${e.n} (${res.injected ?? 'not reached'})`, res.code === 0 || /committed/.test(res.stderr) ? ['new'] : ['old']);
+    judge(root, where, res.code === 0 || /committed/.test(res.stderr) ? ['new'] : ['old']);
   }
 });
 
