@@ -40,3 +40,15 @@ export function privsepUser(env: NodeJS.ProcessEnv = process.env, passwd = '/etc
   if (u.uid === 0 || u.gid === 0) throw new MinosError('MN0013', `privilege separation: user ${quote(u.name)} has uid or gid 0`, { hint, data: { user: u.name } });
   return u;
 }
+
+/** Who this process runs as: what a helper says first, for its parent to check (runsAlone). */
+export function identity(): { uid: number; gid: number; euid: number; egid: number; groups: number[] } {
+  return { uid: process.getuid!(), gid: process.getgid!(), euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!() };
+}
+
+/** Does `said` (a helper's identity, untrusted JSON) name `user` alone: its uid and gid, real and effective, and no other group? */
+export function runsAlone(said: unknown, user: PrivsepUser): boolean {
+  const h = said as { uid?: unknown; gid?: unknown; euid?: unknown; egid?: unknown; groups?: unknown } | null;
+  return !!h && typeof h === 'object' && h.uid === user.uid && h.euid === user.uid && h.gid === user.gid && h.egid === user.gid
+    && Array.isArray(h.groups) && h.groups.every((g) => g === user.gid);
+}

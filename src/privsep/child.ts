@@ -11,6 +11,7 @@
 import { createPublicKey } from 'node:crypto';
 import { MinosError } from '../errors.js';
 import { readPackage, type PackageSink } from '../pkg/read.js';
+import { identity } from '../privuser.js';
 import { keyId, type Keyring, type PublicKey } from '../repo/keys.js';
 import { CHILD_IN, CHILD_OUT, F, frameReader, frameWriter, READ_CHUNK, u32, type ChildJob, type FrameReader, type FrameWriter } from './frames.js';
 
@@ -101,9 +102,7 @@ function runMpk(job: ChildJob, out: FrameWriter, src: Source): void {
 function main(): void {
   const inp = frameReader(CHILD_IN);
   const out = frameWriter(CHILD_OUT);
-  out.frame(F.hello, Buffer.from(JSON.stringify({
-    uid: process.getuid!(), gid: process.getgid!(), euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!(),
-  })));
+  out.frame(F.hello, Buffer.from(JSON.stringify(identity())));
   out.flush();
   for (;;) {
     const f = inp.next();

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { helperError, MinosError } from '../errors.js';
 import { readInputText } from '../input.js';
-import { privsepUser, type PrivsepUser } from '../privuser.js';
+import { privsepUser, runsAlone, type PrivsepUser } from '../privuser.js';
 import { httpGet, httpTimeout } from './http.js';
 
 export const FETCH_FRAME = { hello: 0x48, data: 0x44, end: 0x45, error: 0x58 } as const;
@@ -117,19 +117,14 @@ function viaHelper(user: PrivsepUser, script: string, url: string, max: number, 
         }
       } else if (type === FETCH_FRAME.end) done();
       else if (type === FETCH_FRAME.error) {
-        let v: unknown;
-        try {
-          v = JSON.parse(body.toString('utf8'));
-        } catch {
-          v = undefined;
-        }
-        const e = helperError(v, { url });
+        const e = helperError(jsonOf(body), { url });
         done(e ?? broken('sent a malformed error', url), !e);
       } else done(broken(`sent a frame of type ${type}`, url), true);
     };
     h.onFail = (why) => done(typeof why === 'string' ? broken(why, url) : why, true);
     arm();
-    const req: FetchRequest = { url, max, ...(extraCa(env) ? { extraCa: extraCa(env) } : {}) };
+    const pem = extraCa(env);
+    const req: FetchRequest = { url, max, ...(pem ? { extraCa: pem } : {}) };
     h.child.stdin!.write(`${JSON.stringify(req)}\n`);
   });
 }
@@ -162,7 +157,7 @@ function startHelper(user: PrivsepUser, script: string, env: NodeJS.ProcessEnv):
       const body = h.pending.subarray(5, 5 + len);
       h.pending = h.pending.subarray(5 + len);
       if (!h.hello) {
-        if (type !== FETCH_FRAME.hello || !runsAs(body, user)) {
+        if (type !== FETCH_FRAME.hello || !runsAlone(jsonOf(body), user)) {
           return fail(new MinosError('MN0013', `privilege separation: the downloader does not run as ${user.name} (${user.uid}:${user.gid}) alone`));
         }
         h.hello = true;
@@ -176,12 +171,12 @@ function startHelper(user: PrivsepUser, script: string, env: NodeJS.ProcessEnv):
   return h;
 }
 
-function runsAs(body: Buffer, user: PrivsepUser): boolean {
+/** A frame body as JSON, undefined when it is not. */
+function jsonOf(body: Buffer): unknown {
   try {
-    const v = JSON.parse(body.toString('utf8')) as { uid?: number; gid?: number; euid?: number; egid?: number; groups?: unknown };
-    return v.uid === user.uid && v.euid === user.uid && v.gid === user.gid && v.egid === user.gid && Array.isArray(v.groups) && v.groups.every((g) => g === user.gid);
+    return JSON.parse(body.toString('utf8'));
   } catch {
-    return false;
+    return undefined;
   }
 }
 

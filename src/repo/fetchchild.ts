@@ -9,6 +9,7 @@
  * length, the body.
  */
 import { MinosError } from '../errors.js';
+import { identity } from '../privuser.js';
 import { FETCH_FRAME, type FetchRequest } from './fetch.js';
 import { httpGet } from './http.js';
 
@@ -36,9 +37,7 @@ async function main(): Promise<void> {
   // minos gone (its end of either pipe closed): stop at once, even mid-transfer.
   process.stdin.on('end', () => process.exit(0));
   process.stdout.on('error', () => process.exit(0));
-  frame(FETCH_FRAME.hello, Buffer.from(JSON.stringify({
-    uid: process.getuid!(), gid: process.getgid!(), euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!(),
-  })));
+  frame(FETCH_FRAME.hello, Buffer.from(JSON.stringify(identity())));
   let pending = '';
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     pending += chunk.toString('utf8');
