@@ -392,10 +392,11 @@ t.test('one writer at a time: exit 5 naming the holder, --wait, queries meanwhil
   t.match(r.stderr, /took over the lock of pid \d+/);
   t.notOk(existsSync(lock));
 
-  // A lock of a zombie (killed, not yet reaped by its parent) is taken over too: `sleep` never reaps the `true` before it.
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // A lock of a zombie (killed, not yet reaped by its parent) is taken over too: the child ends after the shell became
+  // `sleep`, which never reaps it (a child ending before that exec may be reaped by the shell itself).
+  const parent = spawn('sh', ['-c', '(sleep 0.3) & echo $!; exec sleep 10'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
-  for (let i = 0; i < 50 && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((ok) => setTimeout(ok, 20));
+  for (let i = 0; i < 150 && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((ok) => setTimeout(ok, 20));
   const start = Number(readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
   writeFileSync(lock, JSON.stringify({ pid: zombie, start, command: 'install x', since: '2020-01-01T00:00:00.000Z' }));
   r = f.run(['remove', 'c']);
