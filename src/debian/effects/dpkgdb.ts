@@ -72,7 +72,8 @@ export function dpkgDbOps(ix: FsIndex, diversions: readonly Diversion[]): Effect
     const list = p.files.map((e) => (e.path === '/' ? '/.' : e.path.replace(/\/+$/, '')));
     file(`${base}.list`, list.map((l) => `${l}\n`).join(''));
     const conf = new Set(p.conffiles);
-    const sums = p.files
+    // dpkg installs a package's own md5sums member as it is (written with the members below); only a package without one gets sums computed from the root.
+    const sums = p.scripts.md5sums !== undefined ? [] : p.files
       .filter((e) => (e.type === 'file' || e.type === 'hardlink') && !conf.has(e.path))
       .map((e) => ({ rel: e.path.replace(/^\/+/, ''), b: fileBytes(ix, e.type === 'hardlink' && e.target ? e.target : e.path) }))
       .sort((a, b) => cmp(a.rel, b.rel));

@@ -8,7 +8,7 @@
  */
 
 /** The maintainer scripts and control members dpkg keeps in its info folder. */
-export const SCRIPT_NAMES = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers', 'templates', 'shlibs', 'symbols'] as const;
+export const SCRIPT_NAMES = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers', 'templates', 'shlibs', 'symbols', 'md5sums'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 export type DebEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
