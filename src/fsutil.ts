@@ -123,8 +123,30 @@ export function readTextIfAny(file: string): string | undefined {
  * owner, then mode, by path: a node is never opened, as opening a device
  * can have effects). Node has no mknod(2), so mknod(1) does it.
  */
-export function makeNode(path: string, e: { type: string; devmajor?: number; devminor?: number }): void {
-  const args = e.type === 'fifo' ? ['-m', '0600', path, 'p'] : ['-m', '0600', path, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
-  const r = spawnSync('mknod', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new MinosError('MN0003', `${path}: cannot create ${e.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
+export function makeNode(path: string, e: NodeSpec): void {
+  makeNodes([{ path, e }]);
+}
+
+export interface NodeSpec {
+  type: string;
+  devmajor?: number;
+  devminor?: number;
+}
+
+/** The script makeNodes runs: four arguments per node; on failure it prints the node's path and stops. */
+const MKNODS = 'while [ $# -gt 0 ]; do if [ "$2" = p ]; then mknod -m 0600 "$1" p; else mknod -m 0600 "$1" "$2" "$3" "$4"; fi || { printf %s "$1"; exit 1; }; shift 4; done';
+
+/** makeNode for many nodes, with one process started for all of them (a /dev of a dozen nodes costs one start, not twelve). */
+export function makeNodes(nodes: readonly { path: string; e: NodeSpec }[]): void {
+  if (nodes.length === 0) return;
+  const args: string[] = [];
+  for (const { path, e } of nodes) {
+    if (e.type === 'fifo') args.push(path, 'p', '-', '-');
+    else args.push(path, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor));
+  }
+  const r = spawnSync('/bin/sh', ['-c', MKNODS, 'sh', ...args], { encoding: 'utf8' });
+  if (r.status === 0) return;
+  const path = r.stdout || nodes[0].path;
+  const e = nodes.find((n) => n.path === path)?.e ?? nodes[0].e;
+  throw new MinosError('MN0003', `${path}: cannot create ${e.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
 }

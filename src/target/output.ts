@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { ioError, MinosError } from '../errors.js';
-import { makeNode, under, writeAll } from '../fsutil.js';
+import { makeNodes, under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { sortedPaths, type Node, type Stage } from '../engine/stage.js';
@@ -64,13 +64,14 @@ export function deferredFor(nodes: readonly Resolved[], asRoot: boolean): Deferr
  * folder times stay put.
  */
 export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }): void {
+  // Nodes first, in one go: their folders' times are set below, after them.
+  makeNodes(nodes.filter(({ node: n }) => n.type === 'fifo' || ((n.type === 'char' || n.type === 'block') && opts.asRoot)).map(({ node: n }) => ({ path: under(stage.root, n.path), e: n })));
   for (let i = nodes.length - 1; i >= 0; i--) {
     const { node, uid, gid } = nodes[i];
     const p = under(stage.root, node.path);
     try {
       if (node.type === 'hardlink') continue; // its file's inode is finished through the file
-      if (node.type === 'fifo' || ((node.type === 'char' || node.type === 'block') && opts.asRoot)) makeNode(p, node);
-      else if (node.type === 'char' || node.type === 'block') continue;
+      if ((node.type === 'char' || node.type === 'block') && !opts.asRoot) continue;
       // What this process creates is already ours: only foreign owners need a chown.
       const chown = opts.asRoot && (uid !== EUID || gid !== EGID);
       if (chown) lchownSync(p, uid, gid);
