@@ -163,6 +163,19 @@ t.test('Packages stanzas: relations in minos syntax, and malformed ones refused'
   t.throws(() => parsePackages(base.replace('Size: 10', 'Size: ten'), { label: 'P', arch: 'x86_64' }), { code: 'MN0216', message: /Size: "ten" is not a size/ });
 });
 
+t.test('bookworm main read lazily gives the entries read eagerly, relation for relation', async (t) => {
+  for (const arch of ['x86_64', 'aarch64'] as const) {
+    const eager = parsePackages(packages, { label: 'P', arch });
+    const lazy = parsePackages(packages, { label: 'P', arch, lazy: true });
+    t.equal(lazy.length, eager.length, `${arch}: ${eager.length} entries`);
+    const KEYS = Object.keys(eager[0]) as (keyof (typeof eager)[0])[];
+    const DKEYS = Object.keys(eager[0].debian) as (keyof (typeof eager)[0]['debian'])[];
+    const canon = (p: (typeof eager)[0]) => JSON.stringify([KEYS.map((k) => (k === 'debian' ? DKEYS.map((d) => p.debian[d]) : p[k])), Object.keys({ ...p }).sort()]);
+    t.equal(lazy.filter((p, i) => canon(p) !== canon(eager[i])).length, 0, `${arch}: the same fields and values`);
+    t.equal(JSON.stringify(lazy.slice(0, 100)), JSON.stringify(eager.slice(0, 100)), `${arch}: JSON in the same key order`);
+  }
+});
+
 t.test('a .deb whose ar members are out of order or of unknown compression is refused', async (t) => {
   const dir = tempDir(t, 'minos-debar-');
   const src = join(mirror, bb.Filename);

@@ -33,3 +33,26 @@ t.test('strict as the control parser', async (t) => {
   t.throws(() => parsePackages(stanza('a').replace(SHA, SHA.toUpperCase()), opts), { code: 'MN0216', message: /SHA256: ".*" is not a sha256/ });
   t.throws(() => parsePackages(stanza('a').replace('1.0-1', '1.0-1-'), opts), { code: 'MN0216', message: /Version: bad revision/ });
 });
+
+t.test('lazy: relations converted on first read, the same entries, safe to spread, clone and serialize', async (t) => {
+  const text = [
+    stanza('a', 'Pre-Depends: p\nDepends: x,\n y (>= 2)\n  | z\nBreaks: old (<< 1)\nConflicts: c\nReplaces: old\nRecommends: r\nProvides: v (= 1)\nPriority: required\n'),
+    stanza('b', 'Depends: x (>= 1), \n'),
+    stanza('c'),
+  ].join('\n');
+  const lazy = parsePackages(text, { ...opts, lazy: true });
+  const eager = parsePackages(text.replace(', \n', '\n'), opts);
+  t.equal(lazy.length, 3, 'a malformed relation does not fail the parse');
+  const [a, b, c] = lazy;
+  t.same(Object.keys(a).includes('depends'), false, 'not converted before it is read');
+  t.same(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(eager[0])), 'JSON sees every field (toJSON converts)');
+  t.same({ ...a }, eager[0], 'converted: spread sees every field');
+  t.same(structuredClone({ ...a, debian: { ...a.debian } }), eager[0]);
+  t.same(a.debian.preDepends, ['p']);
+  t.same(a.debian.breaks, ['old < 1']);
+  t.same(a.conflicts, ['c', 'old < 1']);
+  t.same(c.debian.recommends, [], 'read through debian first');
+  t.same(structuredClone(c), eager[2], 'a converted entry survives structured cloning');
+  t.throws(() => b.depends, { code: 'MN0216', message: /P:18: package b: Depends: empty relation/ }, 'the error names the stanza line, the package and the field');
+  t.throws(() => b.debian.recommends, { code: 'MN0216' }, 'and again on the next read');
+});

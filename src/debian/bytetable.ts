@@ -1,7 +1,8 @@
 /**
  * Byte-range helpers for parsing large Debian index files without decoding
- * them: a hash of a range, JavaScript's whitespace among latin1 bytes, and
- * ByteTable, strings keyed by byte content.
+ * them: a hash of a range, JavaScript's whitespace among latin1 bytes,
+ * ByteTable (strings keyed by byte content), FieldNames (field names to
+ * numbers), and the byte classes of paths and package names.
  */
 
 /** FNV-1a of b[s, e). */
@@ -101,4 +102,75 @@ export class ByteTable {
     this.count = 0;
     for (let i = 0; i < at.length; i++) if (at[i] >= 0) this.place(hash[i], at[i], len[i], vals[i]);
   }
+}
+
+/**
+ * Field names to numbers: each distinct name (compared in lower case, as
+ * dpkg and apt compare them) gets a number on first sight; known[n] is its
+ * index in the parser's field list or -1.
+ */
+export class FieldNames {
+  readonly known: number[] = [];
+
+  /** `fields`: the field names a parser reads, in lower case; known[n] is an index in it. */
+  constructor(private readonly fields: readonly string[]) {}
+
+  private readonly names: string[] = [];
+  private readonly byHash = new Map<number, number>();
+
+  /** The number of the name b[s, e) whose lower-case hash is h. */
+  id(b: Uint8Array, s: number, e: number, h: number): number {
+    const hit = this.byHash.get(h);
+    if (hit !== undefined && sameLower(b, s, e, this.names[hit])) return hit;
+    if (hit !== undefined) for (let k = 0; k < this.names.length; k++) if (sameLower(b, s, e, this.names[k])) return k;
+    const name = Buffer.from(b.subarray(s, e)).toString('latin1').toLowerCase();
+    this.names.push(name);
+    this.known.push(this.fields.indexOf(name));
+    if (hit === undefined) this.byHash.set(h, this.names.length - 1);
+    return this.names.length - 1;
+  }
+}
+
+export function lower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+function sameLower(b: Uint8Array, s: number, e: number, name: string): boolean {
+  if (e - s !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (lower(b[s + k]) !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * Is b[s, e) a path inside the mirror: not empty, relative, no empty, `.`
+ * or `..` component, no control character or backslash.
+ */
+export function safePath(b: Uint8Array, s: number, e: number): boolean {
+  if (s === e || b[s] === 47) return false;
+  let from = s;
+  for (let k = s; k <= e; k++) {
+    const c = k < e ? b[k] : 47;
+    if (c < 32 || c === 92) return false;
+    if (c !== 47) continue;
+    const n = k - from;
+    if (n === 0 || (n === 1 && b[from] === 46) || (n === 2 && b[from] === 46 && b[from + 1] === 46)) return false;
+    from = k + 1;
+  }
+  return true;
+}
+
+/** [a-z0-9], the first byte of a relation's package name. */
+export function nameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** [a-z0-9+.-], the bytes of a relation's package name. */
+export function nameByte(c: number): boolean {
+  return nameStart(c) || c === 43 || c === 45 || c === 46;
+}
+
+export function grownTo(a: Int32Array, size: number): Int32Array {
+  const g = new Int32Array(size);
+  g.set(a);
+  return g;
 }

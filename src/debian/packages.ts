@@ -11,15 +11,17 @@
  * (`:any`, `:native`) are dropped: an image has one architecture, on which
  * every package is native. Pre-Depends join Depends; Breaks join Conflicts;
  * Recommends are optional. A malformed stanza is MinosError MN0216 naming the
- * file, line and package.
+ * file, line and package. With `lazy`, relation fields are converted (and
+ * checked) when a package's relations are first read (lazyentry.ts).
  */
 import { MinosError } from '../errors.js';
 import { nameError, type Arch } from '../depend.js';
 import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage } from '../types.js';
 import { bad } from './control.js';
-import { ByteTable, hashBytes, isSpace } from './bytetable.js';
+import { ByteTable, FieldNames, grownTo, hashBytes, isSpace, lower, nameByte, nameStart, safePath } from './bytetable.js';
 import { convertClause, DEB_ARCH, OPS, relationError } from './relations.js';
+import { DebEntry, type RelationReader, type Relations } from './lazyentry.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -30,7 +32,15 @@ export interface ParseOptions {
   arch: Arch;
   /** The Release's Date (seconds): each package's build date, so an image's mtimes follow the snapshot. */
   date?: number;
+  /**
+   * Keep the relation fields as bytes and convert each package's on first
+   * read (lazyentry.ts): a malformed relation is then reported when its
+   * package is first considered. Default: every stanza converted and
+   * checked while parsing.
+   */
+  lazy?: boolean;
 }
+
 
 /** The fields of a Packages stanza parsePackages reads, by number. */
 const FIELDS = ['package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides',
@@ -39,44 +49,15 @@ const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BRE
   CONFLICTS, REPLACES, SOURCE, DESCRIPTION, ESSENTIAL, PRIORITY, MULTI_ARCH, SECTION, FILENAME, SIZE, SHA256] = FIELDS.map((_, k) => k);
 /** Relation fields: their continuation lines are part of the value (deb822 folding); other fields keep their first line only. */
 const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
+/** The relation fields a lazy parser keeps as bytes, in the order of their [start, end) pairs in a slot. */
+const KEPT = [PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, CONFLICTS, REPLACES];
+/** Int32s per kept slot: a [start, end) pair per KEPT field, then the stanza's first line. */
+const SLOT = 2 * KEPT.length + 1;
 /** Fields a stanza must have beyond Package and Version (FIELDS indexes, and their names for messages). */
 const REQUIRED = [FILENAME, SIZE, SHA256];
 const REQUIRED_NAMES = ['Filename', 'Size', 'SHA256'];
 /** Shared by every empty relation list (frozen: nobody adds to an index entry's lists). */
 const NONE = Object.freeze([]) as unknown as string[];
-
-/**
- * Field names to numbers: each distinct name (compared in lower case, as
- * dpkg and apt compare them) gets a number on first sight; known[n] is its
- * index in FIELDS or -1.
- */
-class FieldNames {
-  readonly known: number[] = [];
-  private readonly names: string[] = [];
-  private readonly byHash = new Map<number, number>();
-
-  /** The number of the name b[s, e) whose lower-case hash is h. */
-  id(b: Uint8Array, s: number, e: number, h: number): number {
-    const hit = this.byHash.get(h);
-    if (hit !== undefined && sameLower(b, s, e, this.names[hit])) return hit;
-    if (hit !== undefined) for (let k = 0; k < this.names.length; k++) if (sameLower(b, s, e, this.names[k])) return k;
-    const name = Buffer.from(b.subarray(s, e)).toString('latin1').toLowerCase();
-    this.names.push(name);
-    this.known.push((FIELDS as readonly string[]).indexOf(name));
-    if (hit === undefined) this.byHash.set(h, this.names.length - 1);
-    return this.names.length - 1;
-  }
-}
-
-function lower(c: number): number {
-  return c >= 65 && c <= 90 ? c + 32 : c;
-}
-
-function sameLower(b: Uint8Array, s: number, e: number, name: string): boolean {
-  if (e - s !== name.length) return false;
-  for (let k = 0; k < name.length; k++) if (lower(b[s + k]) !== name.charCodeAt(k)) return false;
-  return true;
-}
 
 /** A Packages file read piece by piece (see parsePackages): push the bytes in order, then end. */
 export interface PackagesParser {
@@ -102,7 +83,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   const text = (s: number, e: number): string => (cur as unknown as Latin1).latin1Slice(s, e);
   const want = DEB_ARCH[opts.arch];
   const out: DebianPackage[] = [];
-  const names = new FieldNames();
+  const names = new FieldNames(FIELDS);
   // Sized for Debian's main: 111,000 distinct clauses of 25 bytes on average.
   const clauses = new ByteTable(1 << 17, 1 << 22);
   const versions = new ByteTable(1 << 15);
@@ -121,6 +102,10 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   /** The clauses of the relation field being read. */
   const scratch: string[] = [];
   let work = Buffer.allocUnsafe(1 << 16);
+  /** Lazy parsing: the kept relation bytes and, per package, SLOT int32s locating them. */
+  let kept = Buffer.allocUnsafe(opts.lazy ? 1 << 20 : 0);
+  let keptLen = 0;
+  let slots: Int32Array = new Int32Array(opts.lazy ? SLOT << 12 : 0);
 
   /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
   const word = (s: number, e: number): string => {
@@ -176,14 +161,9 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const ver = version(vs[VERSION], ve[VERSION], (why) => fail('Version', why));
     const isz = vs[INSTALLED_SIZE] < 0 ? 0 : decimal(INSTALLED_SIZE, 12);
     if (isz < 0) throw fail('Installed-Size', `"${text(vs[INSTALLED_SIZE], ve[INSTALLED_SIZE])}" is not a number`);
-    const pre = relations(PRE_DEPENDS, name, 'Pre-Depends');
-    const breaks = relations(BREAKS, name, 'Breaks');
-    const recommends = relations(RECOMMENDS, name, 'Recommends');
     const provides = relations(PROVIDES, name, 'Provides');
     for (const p of provides) if (/[|<>]/.test(p)) throw fail('Provides', `"${p}" is not a name or name (= version)`);
-    const depends = relations(DEPENDS, name, 'Depends');
-    const conflicts = relations(CONFLICTS, name, 'Conflicts');
-    const replaces = relations(REPLACES, name, 'Replaces');
+    const r = opts.lazy ? undefined : convert(name);
     let source = name;
     if (vs[SOURCE] >= 0) {
       let k = vs[SOURCE];
@@ -198,18 +178,86 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     let hex = ve[SHA256] - vs[SHA256] === 64;
     for (let k = vs[SHA256]; hex && k < ve[SHA256]; k++) hex = (b[k] >= 48 && b[k] <= 57) || (b[k] >= 97 && b[k] <= 102);
     if (!hex) throw fail('SHA256', `"${text(vs[SHA256], ve[SHA256])}" is not a sha256`);
+    const essential = is(ESSENTIAL, 'yes');
+    const priority = vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]);
+    const multiArch = vs[MULTI_ARCH] < 0 ? '' : word(vs[MULTI_ARCH], ve[MULTI_ARCH]);
+    const debArch = arch === 'noarch' ? 'all' : want;
+    const section = vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]);
+    if (r === undefined) {
+      const eager = { name, version: ver, arch, summary: summary(), provides, builddate: opts.date ?? 0, installedSize: isz * 1024, file, size, sha256: text(vs[SHA256], ve[SHA256]) };
+      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, keep(b)) as unknown as DebianPackage);
+      return;
+    }
     out.push({
       name, version: ver, arch, summary: summary(), license: '',
-      depends: pre.length === 0 ? depends : depends.length === 0 ? pre : pre.concat(depends), provides,
-      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : conflicts.concat(breaks), replaces, optional: recommends,
+      depends: r.depends, provides, conflicts: r.conflicts, replaces: r.replaces, optional: r.optional,
       builddate: opts.date ?? 0, installedSize: isz * 1024,
-      debian: {
-        preDepends: pre, breaks, recommends, essential: is(ESSENTIAL, 'yes'), priority: vs[PRIORITY] < 0 ? 'optional' : word(vs[PRIORITY], ve[PRIORITY]),
-        multiArch: vs[MULTI_ARCH] < 0 ? '' : word(vs[MULTI_ARCH], ve[MULTI_ARCH]), debArch: arch === 'noarch' ? 'all' : want,
-        section: vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]), source,
-      },
+      debian: { preDepends: r.preDepends, breaks: r.breaks, recommends: r.recommends, essential, priority, multiArch, debArch, section, source },
       file, size, sha256: text(vs[SHA256], ve[SHA256]),
     });
+  };
+
+  /** The relation fields of the stanza in vs/ve (of cur), converted; errors name `name` and the line `first`. */
+  const convert = (name: string): Relations => {
+    const preDepends = relations(PRE_DEPENDS, name, 'Pre-Depends');
+    const breaks = relations(BREAKS, name, 'Breaks');
+    const recommends = relations(RECOMMENDS, name, 'Recommends');
+    const depends = relations(DEPENDS, name, 'Depends');
+    const conflicts = relations(CONFLICTS, name, 'Conflicts');
+    const replaces = relations(REPLACES, name, 'Replaces');
+    return {
+      depends: preDepends.length === 0 ? depends : depends.length === 0 ? preDepends : preDepends.concat(depends),
+      conflicts: breaks.length === 0 ? conflicts : conflicts.length === 0 ? breaks : conflicts.concat(breaks),
+      replaces, optional: recommends, preDepends, breaks, recommends,
+    };
+  };
+
+  /** Copy the KEPT fields of the stanza in vs/ve (of b) to kept; returns the package's slot. */
+  const keep = (b: Buffer): number => {
+    const slot = out.length;
+    if (SLOT * (slot + 1) > slots.length) slots = grownTo(slots, Math.max(2 * slots.length, SLOT << 12));
+    let need = keptLen;
+    for (const f of KEPT) if (vs[f] >= 0) need += ve[f] - vs[f];
+    if (need > kept.length) {
+      const k = Buffer.allocUnsafe(Math.max(2 * kept.length, need));
+      kept.copy(k, 0, 0, keptLen);
+      kept = k;
+    }
+    const at = SLOT * slot;
+    for (let j = 0; j < KEPT.length; j++) {
+      const f = KEPT[j];
+      if (vs[f] < 0) {
+        slots[at + 2 * j] = slots[at + 2 * j + 1] = -1;
+        continue;
+      }
+      slots[at + 2 * j] = keptLen;
+      keptLen += b.copy(kept, keptLen, vs[f], ve[f]);
+      slots[at + 2 * j + 1] = keptLen;
+    }
+    slots[at + 2 * KEPT.length] = first;
+    return slot;
+  };
+
+  /** convert, for a package parsed lazily: its kept bytes become the stanza being read, for the time of the call. */
+  const convertKept: RelationReader = (slot, name) => {
+    const saved = { cur, first, vs: vs.slice(), ve: ve.slice() };
+    const at = SLOT * slot;
+    cur = kept;
+    vs.fill(-1);
+    ve.fill(-1);
+    for (let j = 0; j < KEPT.length; j++) {
+      vs[KEPT[j]] = slots[at + 2 * j];
+      ve[KEPT[j]] = slots[at + 2 * j + 1];
+    }
+    first = slots[at + 2 * KEPT.length];
+    try {
+      return convert(name);
+    } finally {
+      cur = saved.cur;
+      first = saved.first;
+      vs.set(saved.vs);
+      ve.set(saved.ve);
+    }
   };
 
   /** The first line of Description, at most 200 characters, decoded as UTF-8. */
@@ -399,38 +447,4 @@ export function parsePackages(input: string | Buffer, opts: ParseOptions): Debia
 /** Buffer's latin1 decoder of a range, without toString's argument handling (one call per kept value). */
 interface Latin1 {
   latin1Slice(start: number, end: number): string;
-}
-
-/**
- * Is b[s, e) a path inside the mirror: not empty, relative, no empty, `.`
- * or `..` component, no control character or backslash.
- */
-function safePath(b: Uint8Array, s: number, e: number): boolean {
-  if (s === e || b[s] === 47) return false;
-  let from = s;
-  for (let k = s; k <= e; k++) {
-    const c = k < e ? b[k] : 47;
-    if (c < 32 || c === 92) return false;
-    if (c !== 47) continue;
-    const n = k - from;
-    if (n === 0 || (n === 1 && b[from] === 46) || (n === 2 && b[from] === 46 && b[from + 1] === 46)) return false;
-    from = k + 1;
-  }
-  return true;
-}
-
-/** [a-z0-9], the first byte of a relation's package name. */
-function nameStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
-}
-
-/** [a-z0-9+.-], the bytes of a relation's package name. */
-function nameByte(c: number): boolean {
-  return nameStart(c) || c === 43 || c === 45 || c === 46;
-}
-
-function grownTo(a: Int32Array, size: number): Int32Array {
-  const g = new Int32Array(size);
-  g.set(a);
-  return g;
 }

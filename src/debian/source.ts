@@ -172,7 +172,7 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
       const rel = `${dist}/${base}${x}`;
       const want = release.files.get(base + x)!;
       const label = where(spec, rel);
-      const opts2 = { label, arch: opts.arch, date: release.date };
+      const opts2 = { label, arch: opts.arch, date: release.date, lazy: true };
       const got = x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
       if (!got) continue;
       for (const p of got) packages.push(p);

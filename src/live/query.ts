@@ -14,7 +14,7 @@ import { nearNames } from '../solve/explain.js';
 import { compareVersions } from '../version.js';
 import type { Arch } from '../depend.js';
 import type { FileEntry, IndexPackage, Manifest } from '../types.js';
-import { packageFile, type Repository } from '../repo/source.js';
+import { packageFile, whole, type Repository } from '../repo/source.js';
 import { readPackage } from '../pkg/read.js';
 import { readDeb } from '../debian/deb.js';
 import { expectOf, keyringFor } from './resolve.js';
@@ -52,6 +52,7 @@ export function bestCandidate(repos: readonly Repository[], name: string, arch: 
       if (better) best = { repo, entry };
     }
   }
+  if (best) whole(best.entry);
   return best;
 }
 

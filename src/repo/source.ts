@@ -109,6 +109,16 @@ export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: s
   return dest;
 }
 
+/**
+ * `p` with every field an own data property, safe to spread, clone or send
+ * to a worker: an entry whose relation fields are read on first use
+ * (debian/lazyentry.ts, which defines materialize) converts them now.
+ */
+export function whole<T extends IndexPackage | undefined>(p: T): T {
+  (p as { materialize?: () => void } | undefined)?.materialize?.();
+  return p;
+}
+
 /** Per repository, its index entries by "name version arch" (a Debian index has 60,000: a scan per package cost ~0.7 s a build). */
 const byLocator = new WeakMap<Repository, Map<string, IndexPackage>>();
 
@@ -122,5 +132,5 @@ export function findEntry(repo: Repository, l: { name: string; version: string; 
     }
     byLocator.set(repo, m);
   }
-  return m.get(`${l.name} ${l.version} ${l.arch}`);
+  return whole(m.get(`${l.name} ${l.version} ${l.arch}`));
 }

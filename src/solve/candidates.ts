@@ -54,8 +54,6 @@ export interface Visible {
   name: Int32Array;
   ver: string[];
   prio: Float64Array;
-  /** Per position p and field f (F_DEPENDS…): the list, at 3 * p + f. */
-  lists: (readonly string[] | undefined)[];
   /** Per position: provides, undefined when empty. */
   prov: (readonly string[] | undefined)[];
   names: NameSet;
@@ -70,7 +68,7 @@ export function collect(candidates: readonly Candidate[], arch: Arch): Visible {
   const max = candidates.length;
   const v: Visible = {
     cands: new Array(max), name: new Int32Array(max), ver: new Array(max), prio: new Float64Array(max),
-    lists: new Array(3 * max), prov: new Array(max), names: new NameSet(max),
+    prov: new Array(max), names: new NameSet(max),
   };
   let k = 0;
   for (let i = 0; i < max; i++) {
@@ -82,9 +80,6 @@ export function collect(candidates: readonly Candidate[], arch: Arch): Visible {
     v.name[k] = v.names.intern(m.name);
     v.ver[k] = m.version;
     v.prio[k] = c.priority;
-    v.lists[3 * k + F_DEPENDS] = m.depends;
-    v.lists[3 * k + F_OPTIONAL] = m.optional;
-    v.lists[3 * k + F_CONFLICTS] = nonEmpty(m.conflicts); // mostly empty: read here, in allocation order, not per reachable package
     v.prov[k] = nonEmpty(m.provides);
     k++;
   }

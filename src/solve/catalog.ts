@@ -7,7 +7,7 @@
  * of the distinct names, provides indexed eagerly.
  */
 import { parseProvide, type Arch, type Descriptor } from '../depend.js';
-import { collect, debianPreference, placeByName, where, type Candidate, type Locator } from './candidates.js';
+import { collect, debianPreference, F_DEPENDS, F_OPTIONAL, placeByName, where, type Candidate, type Field, type Locator } from './candidates.js';
 import type { NameSet } from './nameset.js';
 
 export interface Provide {
@@ -17,6 +17,7 @@ export interface Provide {
 }
 
 export const NO_PROVIDES: readonly Provide[] = [];
+const NO_LIST: readonly string[] = [];
 
 export class Catalog {
   readonly arch: Arch;
@@ -52,9 +53,11 @@ export class Catalog {
   /**
    * Per id, copied from the candidate while building (so the solver's
    * reads stay in flat arrays instead of visiting each package object):
-   * version, priority, and the dependency lists: at 2 * (3 * id + field)
-   * the list, at the next index its offset in depPool once parsed (see
-   * depsAt; side by side so that one cache line has both).
+   * version and priority. And the dependency lists, read from the entry
+   * on first use (see list: a Debian entry converts its relations only
+   * then): at 2 * (3 * id + field) the list, at the next index its offset
+   * in depPool once parsed (see depsAt; side by side so that one cache
+   * line has both).
    */
   protected readonly vers: string[];
   protected readonly prio: Float64Array;
@@ -97,7 +100,6 @@ export class Catalog {
       this.prio[i] = v.prio[x];
       this.pref[i] = debianPreference(vis[x].meta);
       this.vers[i] = v.ver[x];
-      for (let f = 0; f < 3; f++) this.lists[6 * i + 2 * f] = v.lists[3 * x + f];
       provs[i] = v.prov[x];
     }
     this.pkgs = pkgs;
@@ -148,6 +150,15 @@ export class Catalog {
       }
       this.provLists[l].push({ pkg: t[j + 1] as number, version: t[j + 2] as string | undefined });
     }
+  }
+
+  /** Package `id`'s list for field f (F_DEPENDS…), read from its entry on first use. */
+  protected list(id: number, f: Field): readonly string[] {
+    const at = 6 * id + 2 * f;
+    const l = this.lists[at] as readonly string[] | undefined;
+    if (l !== undefined) return l;
+    const m = this.pkgs[id].meta;
+    return (this.lists[at] = (f === F_DEPENDS ? m.depends : f === F_OPTIONAL ? m.optional : m.conflicts) ?? NO_LIST);
   }
 
   get size(): number {

@@ -142,8 +142,7 @@ export class Universe extends Catalog {
 
   /** Does package `id` have a non-empty list for field f (F_DEPENDS…)? Reads without parsing. */
   has(id: number, f: Field): boolean {
-    const list = this.lists[6 * id + 2 * f] as readonly string[] | undefined;
-    return list !== undefined && list.length > 0;
+    return this.list(id, f).length > 0;
   }
 
   /**
@@ -156,15 +155,15 @@ export class Universe extends Catalog {
     const at = 6 * id + 2 * f;
     const o = lists[at + 1];
     if (o !== undefined) return o as number;
-    const list = lists[at] as readonly string[] | undefined;
-    const len = list ? list.length : 0;
+    const list = this.list(id, f);
+    const len = list.length;
     if (len === 0) return (lists[at + 1] = 0); // the shared empty run
     if (this.depLen + len + 1 > this.depPool.length) this.depPool = grown(this.depPool, this.depLen + len + 1);
     const start = this.depLen;
     const pool = this.depPool;
     pool[start] = len;
     for (let i = 0; i < len; i++) {
-      pool[start + 1 + i] = this.addDep(list![i], id, f, i);
+      pool[start + 1 + i] = this.addDep(list[i], id, f, i);
     }
     this.depLen = start + 1 + len;
     return (lists[at + 1] = start);
