@@ -7,7 +7,7 @@
  * sources) or with size <= 1, every job runs in this thread, with the same
  * results.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parentPort, Worker } from 'node:worker_threads';
@@ -223,10 +223,26 @@ export function serveJobs<J, R>(handle: (job: J) => R, other?: (msg: object) => 
 }
 
 /**
- * Less than one core idle (the 1-minute load average): a worker thread
- * would only compete for the core this thread runs on, after paying its
- * start-up.
+ * Cores no other task wants now: the cores less the tasks runnable at this
+ * instant besides this one (Linux: /proc/loadavg's fourth field), else less
+ * the 1-minute load average. Not the load average where the instant count
+ * exists: it still counts a build that just ended (each run of a loop of
+ * builds saw its predecessor's threads and ran alone) and tasks blocked on
+ * disk, and a machine whose load sat at 1.1 with both cores idle built on
+ * one thread.
  */
+export function idleCores(): number {
+  const cores = availableParallelism();
+  try {
+    const running = Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[3]?.split('/')[0]);
+    if (Number.isInteger(running) && running >= 1) return Math.max(0, cores - (running - 1));
+  } catch {
+    // not Linux: the load average below
+  }
+  return Math.max(0, cores - loadavg()[0]);
+}
+
+/** Less than one core idle (idleCores): a worker thread would only compete for the core this thread runs on, after paying its start-up. */
 export function machineBusy(): boolean {
-  return availableParallelism() - loadavg()[0] < 1;
+  return idleCores() < 1;
 }

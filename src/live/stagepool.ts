@@ -6,9 +6,8 @@
  * sources), with one core, or MINOS_LIVE_WORKERS <= 1, the work runs in this
  * thread instead, with the same results.
  */
-import { availableParallelism, loadavg } from 'node:os';
 import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
-import { createWorkerPool } from '../workers.js';
+import { createWorkerPool, idleCores } from '../workers.js';
 import { stageOne, type OldEntries, type StageJob, type StageResult } from './stage.js';
 
 export interface StagePool {
@@ -32,8 +31,7 @@ export interface StagePool {
 function defaultSize(): number {
   const env = Number(process.env.MINOS_LIVE_WORKERS);
   if (process.env.MINOS_LIVE_WORKERS !== undefined && Number.isInteger(env) && env >= 0) return env;
-  const cores = availableParallelism();
-  return Math.max(0, Math.min(4, Math.floor(cores - loadavg()[0])));
+  return Math.min(4, Math.floor(idleCores()));
 }
 
 /**
