@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
-import { lockedFor, lockText, readLock, type Lockfile } from './lock.js';
+import { lockedFor, lockText, readLock, resolutionDigest, type Lockfile, type ResolutionInputs } from './lock.js';
 import { addOciImage, type OciLayout } from './target/oci.js';
 import { candidatesOf, checkAgainstLock, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
@@ -40,7 +40,7 @@ import { directWriter, queuedWriter } from './unpack/fswriter.js';
 import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './engine/stage.js';
 
 export type BuildEvent =
-  | { type: 'resolved'; packages: number; frozen: boolean }
+  | { type: 'resolved'; packages: number; frozen: boolean; fromLock: boolean }
   | PackageEvent
   | { type: 'writing'; format: OutputFormat }
   | WarningEvent;
@@ -94,6 +94,8 @@ export interface BuildResult {
   lockFile: string;
   sbomFile: string;
   deferred: number;
+  /** How the packages were chosen: resolved, taken as locked (the lockfile's resolution digest matched), or --frozen. */
+  resolution: 'resolved' | 'locked' | 'frozen';
   /** With `layout`: the lockfile and SBOM's contents, for buildoci.ts to merge. */
   locked?: { lock: Lockfile; sbom: SbomPackage[] };
 }
@@ -107,6 +109,47 @@ interface Chosen {
   locator: Locator;
   repo: Repository;
   entry: IndexPackage;
+}
+
+/** What the resolution of `spec` for `arch` from `repos` reads besides the packages, and its answer `chosen` (lock.ts resolutionDigest). */
+function resolutionOf(spec: ImageSpec, arch: Arch, repos: readonly Repository[], chosen: ResolutionInputs['chosen']): string {
+  return resolutionDigest({
+    arch, packages: spec.packages, sets: spec.sets, optional: spec.optional, chosen,
+    repositories: repos.map((r) => ({ name: r.name, priority: r.priority, digest: r.loaded.digest, suite: r.spec.debian?.suite, components: r.spec.debian?.components })),
+  });
+}
+
+/**
+ * Per repository, the names the lockfile locks for `arch`, when only those
+ * entries are needed: for --frozen, or a lockfile of `arch` alone with a
+ * resolution digest (fromLock); otherwise undefined.
+ */
+function lockedNames(lock: Lockfile | undefined, arch: Arch, frozen: boolean): Map<string, Set<string>> | undefined {
+  if (!lock || (!frozen && (lock.resolved === undefined || lock.arch !== arch))) return undefined;
+  const m = new Map<string, Set<string>>();
+  for (const p of lockedFor(lock, arch)) {
+    let s = m.get(p.repo);
+    if (!s) m.set(p.repo, (s = new Set()));
+    s.add(p.name);
+  }
+  return m;
+}
+
+/**
+ * The lockfile's packages when its resolution digest is what resolving
+ * `spec` from `repos` now reads (same requests, sets, architecture,
+ * repositories and index digests): resolving again would keep every locked
+ * version, so the build takes them as --frozen does, each checked against
+ * its repository's signed index. Undefined when anything differs.
+ */
+function fromLock(spec: ImageSpec, arch: Arch, lock: Lockfile, lockFile: string, repos: Repository[]): Chosen[] | undefined {
+  if (resolutionOf(spec, arch, repos, lock.packages) !== lock.resolved) return undefined;
+  try {
+    return chooseFrozen(lock, lockFile, repos);
+  } catch (e) {
+    if (e instanceof MinosError && e.code === 'MN0214') return undefined;
+    throw e;
+  }
 }
 
 /** With --frozen: the locked packages, each checked against its repository's signed index. */
@@ -186,6 +229,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
+  lockData.resolved = resolutionOf(spec, lockData.arch as Arch, repos, lockData.packages);
   const parts = found && chosen.map((c) => ({
     meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
   }));
@@ -203,14 +247,24 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
   if (opts.frozen && ![lock!.arch].flat().includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${[lock!.arch].flat().join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
 
-  const repos = await openRepositories(spec, { allowExpired: true, arch });
+  // A lockfile whose resolution digest still matches is taken as it is (fromLock), reading only its packages' entries.
+  const wanted = opts.update ? undefined : lockedNames(lock, arch, !!opts.frozen);
+  let repos = await openRepositories(spec, { allowExpired: true, arch, only: wanted });
   checkAgainstLock(repos, lock, !!opts.allowExpired, now);
-
+  let chosen: Chosen[] | undefined;
+  let fromLockfile = false;
+  if (opts.frozen) chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
+  else if (wanted && lock!.resolved !== undefined) {
+    chosen = fromLock(spec, arch, lock!, opts.lockFile, repos);
+    fromLockfile = chosen !== undefined;
+    if (!chosen) {
+      repos = await openRepositories(spec, { allowExpired: true, arch });
+      checkAgainstLock(repos, lock, !!opts.allowExpired, now);
+    }
+  }
+  // With a lockfile taken as it is, the sets' members among its packages are all of them: resolving installed every one.
   const requests = requestsOf(spec, repos);
-  let chosen: Chosen[];
-  if (opts.frozen) {
-    chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
-  } else {
+  if (!chosen) {
     const candidates = candidatesOf(repos);
     // The lockfile locks by default: its versions are kept while they still fit the spec.
     const preferred = opts.update ? [] : lockedPreferences(repos, lock, arch);
@@ -221,7 +275,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     });
   }
   chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
-  emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen });
+  emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen, fromLock: fromLockfile });
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
   const mtime = opts.sourceDateEpoch ?? Math.max(0, ...chosen.map((c) => c.entry.builddate));
@@ -401,7 +455,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
     return {
       out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
-      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, locked: opts.layout && { lock: made.lockData, sbom: made.parts! },
+      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, resolution: opts.frozen ? 'frozen' : fromLockfile ? 'locked' : 'resolved',
+      locked: opts.layout && { lock: made.lockData, sbom: made.parts! },
     };
   } catch (e) {
     discardStage(stage);

@@ -33,7 +33,9 @@ function mergeLocks(arches: readonly Arch[], locks: readonly Lockfile[]): Lockfi
       else byKey.set(keyOf(p, p.repo), { ...p, images: [arches[k]] });
     }
   });
-  return { ...locks[0], arch: [...arches], packages: [...byKey.values()] };
+  // No resolution digest: a lockfile of several architectures is always resolved again (build.ts fromLock).
+  const { resolved: _resolved, ...first } = locks[0];
+  return { ...first, arch: [...arches], packages: [...byKey.values()] };
 }
 
 function mergeSbomParts(arches: readonly Arch[], parts: readonly SbomPackage[][]): SbomPackage[] {
@@ -85,6 +87,7 @@ export async function buildOciImage(opts: BuildOptions): Promise<BuildResult> {
       out: opts.out, format: opts.format, arch: arches[0], arches, packages: [...packages.values()],
       entries: results.reduce((n, r) => n + r.entries, 0), bytes: results.reduce((n, r) => n + r.bytes, 0), mtime,
       lockFile: opts.lockFile, sbomFile, deferred: 0,
+      resolution: results.every((r) => r.resolution === results[0].resolution) ? results[0].resolution : 'resolved',
     };
   } catch (e) {
     rmSync(layout.dir, { recursive: true, force: true });

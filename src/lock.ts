@@ -3,6 +3,7 @@
  * arch, repository and sha256, and each repository index's digest and serial.
  * Written as sorted, indented JSON so it diffs well in version control.
  */
+import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import { MinosError } from './errors.js';
 import { CAP, readInputText } from './input.js';
@@ -34,6 +35,34 @@ export interface Lockfile {
   arch: string | string[];
   repositories: LockedRepo[];
   packages: LockedPackage[];
+  /** The sha256 of what the resolution read and gave (resolutionDigest); absent in lockfiles of several architectures. */
+  resolved?: string;
+}
+
+/** What a build's resolution depends on besides the repositories' packages, and what it gave. */
+export interface ResolutionInputs {
+  arch: string;
+  /** The spec's requests, sets and optional flag, as written. */
+  packages: readonly string[];
+  sets: readonly string[];
+  optional: boolean;
+  /** Each repository as the spec names it, with the digest of the index it read (which pins every package list it holds). */
+  repositories: readonly { name: string; priority: number; digest: string; suite?: string; components?: readonly string[] }[];
+  /** The answer. */
+  chosen: readonly { name: string; version: string; arch: string; repo: string; sha256: string }[];
+}
+
+/**
+ * A digest of a resolution's inputs and answer. A later build whose inputs
+ * give the same digest with a lockfile's packages would resolve to what it
+ * locks (the resolver is deterministic and keeps locked versions), so it
+ * takes them as they are; a lockfile whose packages were edited by hand no
+ * longer matches and is resolved again.
+ */
+export function resolutionDigest(r: ResolutionInputs): string {
+  const chosen = r.chosen.map((c) => `${c.name} ${c.version} ${c.arch} ${c.repo} ${c.sha256}`).sort();
+  const repositories = r.repositories.map((x) => ({ name: x.name, priority: x.priority, digest: x.digest, suite: x.suite ?? null, components: x.components ?? null }));
+  return createHash('sha256').update(canonicalJson({ v: 1, arch: r.arch, packages: r.packages, sets: r.sets, optional: r.optional, repositories, chosen })).digest('hex');
 }
 
 /** Sorted, indented JSON: stable across runs. */
@@ -76,6 +105,7 @@ export function readLock(file: string): Lockfile {
     if (typeof p.size !== 'number') throw bad(file, `field "packages[${i}].size": expected a number`);
     if (p.images !== undefined && !(Array.isArray(p.images) && p.images.every((a) => typeof a === 'string'))) throw bad(file, `field "packages[${i}].images": expected a list of architectures`);
   });
+  if (v.resolved !== undefined && !(typeof v.resolved === 'string' && isSha256Hex(v.resolved))) throw bad(file, 'field "resolved": expected 64 hex digits');
   v.repositories.forEach((r, i) => {
     if (typeof r.name !== 'string' || typeof r.digest !== 'string' || typeof r.serial !== 'number') throw bad(file, `field "repositories[${i}]": expected name, digest and serial`);
   });

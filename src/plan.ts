@@ -59,10 +59,15 @@ export function lockedPreferences(repos: readonly Repository[], lock: Lockfile |
 }
 
 /** Open every repository of the spec; two with the same name are an error. */
-export async function openRepositories(spec: ImageSpec, opts: OpenOptions & { arch?: Arch }): Promise<Repository[]> {
+/**
+ * Open and verify every repository of the spec. `only`: per Debian
+ * repository name, the only package names wanted (see DebianOpenOptions);
+ * such a repository's index then lists only those.
+ */
+export async function openRepositories(spec: ImageSpec, opts: OpenOptions & { arch?: Arch; only?: ReadonlyMap<string, ReadonlySet<string>> }): Promise<Repository[]> {
   const repos: Repository[] = [];
   for (const r of spec.repositories) {
-    const repo = r.debian ? await openDebianRepository(r, { arch: opts.arch ?? spec.arch }) : await openRepository(r, opts);
+    const repo = r.debian ? await openDebianRepository(r, { arch: opts.arch ?? spec.arch, only: opts.only?.get(r.name!) ?? (opts.only ? new Set() : undefined) }) : await openRepository(r, opts);
     const twin = repos.find((x) => x.name === repo.name);
     if (twin) {
       throw new MinosError('MN0104', `${spec.file}: repositories ${twin.location} and ${repo.location} are both named "${repo.name}"`, { data: { file: spec.file } });

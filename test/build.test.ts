@@ -138,6 +138,34 @@ t.test('lockfile, SBOM, --frozen, and a frozen build of an expired snapshot', as
   t.ok(sbom.relationships.some((r: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }) =>
     r.spdxElementId === h.SPDXID && r.relationshipType === 'DEPENDS_ON' && r.relatedSpdxElement === 'SPDXRef-Package-base'));
 
+  // the same spec and index again: the lockfile is taken as it is, with the same result
+  t.match(lock.resolved, /^[0-9a-f]{64}$/, 'the lockfile records its resolution digest');
+  const again = minos(['build', spec, '-o', join(out, 'again.tar'), '--lock', `${img}.lock.json`, '--json']);
+  t.equal(again.code, 0, again.stderr);
+  t.equal(JSON.parse(again.stdout).resolution, 'locked', 'a matching lockfile is taken as locked');
+  t.equal(readFileSync(join(out, 'again.tar'), 'utf8'), readFileSync(img, 'utf8'), 'the same image');
+  t.same(JSON.parse(readFileSync(`${img}.lock.json`, 'utf8')), lock, 'and the same lockfile');
+  // hand-edited: a package dropped from the lockfile no longer matches its digest, and is resolved back
+  const edited = join(dir, 'edited.lock.json');
+  writeFileSync(edited, JSON.stringify({ ...lock, packages: lock.packages.filter((p: { name: string }) => p.name !== 'hello-doc') }));
+  const re = minos(['build', spec, '-o', join(out, 'again.tar'), '--lock', edited, '--json']);
+  t.equal(re.code, 0, re.stderr);
+  t.equal(JSON.parse(re.stdout).resolution, 'resolved');
+  t.match(JSON.parse(re.stdout).packages.map((p: { name: string }) => p.name), ['base', 'hello', 'hello-doc']);
+  writeFileSync(edited, JSON.stringify({ ...lock, resolved: 'not a digest' }));
+  const badDigest = minos(['build', spec, '-o', join(out, 'again.tar'), '--lock', edited]);
+  t.equal(badDigest.code, 2, badDigest.stderr);
+  t.match(badDigest.stderr, /edited\.lock\.json: field "resolved": expected 64 hex digits/);
+  // another spec (no optional dependencies) with the same lockfile resolves
+  const spec2 = writeSpec(join(dir, 'image2.yaml'), { name: 'test', arch: 'x86_64', repositories: [{ path: 'repo', keys: ['keys/test.pub'] }], packages: ['hello'], optional: false });
+  const otherLock = join(dir, 'other.lock.json');
+  writeFileSync(otherLock, JSON.stringify(lock));
+  const other = minos(['build', spec2, '-o', join(out, 'other.tar'), '--lock', otherLock, '--json']);
+  t.equal(other.code, 0, other.stderr);
+  t.equal(JSON.parse(other.stdout).resolution, 'resolved', 'another spec resolves');
+  t.notOk(JSON.parse(other.stdout).packages.some((p: { name: string }) => p.name === 'hello-doc'));
+  t.equal(JSON.parse(minos(['build', spec, '-o', join(out, 'again.tar'), '--lock', `${img}.lock.json`, '--update', '--json']).stdout).resolution, 'resolved', '--update resolves');
+
   // a newer hello appears: the lock keeps 2.0-1, --update takes 3.0
   makeRepo(join(dir, 'repo'), key, [base, hello, helloDoc, { ...hello, version: '3.0-1' }]);
   t.equal(minos(['build', spec, '-o', img, '--json']).code, 0);

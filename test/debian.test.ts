@@ -55,6 +55,10 @@ t.test('build a cpio from a Debian mirror: the files are the .deb\'s, the build 
   r = minos(['build', s, '-o', out, '--frozen']);
   t.equal(r.code, 0, r.stderr);
   t.equal(sha(readFileSync(out)), first, 'a --frozen rebuild gives the same bytes');
+  r = minos(['build', s, '-o', out, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).resolution, 'locked', 'a rebuild takes the matching lockfile as locked');
+  t.equal(sha(readFileSync(out)), first, 'and gives the same bytes');
   r = minos(['plan', s]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /busybox-static\s+1:1\.35/);

@@ -39,6 +39,11 @@ export interface ParseOptions {
    * checked while parsing.
    */
   lazy?: boolean;
+  /**
+   * Only packages of these names are wanted: other stanzas that start with
+   * a `Package:` line are skipped unread (not checked); see packagesParser.
+   */
+  only?: ReadonlySet<string>;
 }
 
 
@@ -53,6 +58,8 @@ const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONF
 const KEPT = [PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, CONFLICTS, REPLACES];
 /** Int32s per kept slot: a [start, end) pair per KEPT field, then the stanza's first line. */
 const SLOT = 2 * KEPT.length + 1;
+const PACKAGE_LINE = Buffer.from('\nPackage:', 'latin1');
+const STANZA_END = Buffer.from('\n\n', 'latin1');
 /** Fields a stanza must have beyond Package and Version (FIELDS indexes, and their names for messages). */
 const REQUIRED = [FILENAME, SIZE, SHA256];
 const REQUIRED_NAMES = ['Filename', 'Size', 'SHA256'];
@@ -77,7 +84,7 @@ export interface PackagesParser {
  * whole.
  */
 export function packagesParser(opts: ParseOptions): PackagesParser {
-  const { label } = opts;
+  const { label, only } = opts;
   /** The bytes being parsed; each function below reads it into a local first (a const local lets the compiler keep its checks out of loops). */
   let cur: Buffer = Buffer.alloc(0);
   const text = (s: number, e: number): string => (cur as unknown as Latin1).latin1Slice(s, e);
@@ -154,6 +161,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const arch: Arch = found ?? opts.arch;
     if (vs[PACKAGE] < 0) throw new MinosError('MN0216', `${label}:${first}: stanza without a Package field`, { data: { file: label, line: first } });
     const name = text(vs[PACKAGE], ve[PACKAGE]);
+    if (only !== undefined && !only.has(name)) return;
     const fail = (field: string, why: string) => relationError(label, first, name, field, why);
     const nerr = nameError(name);
     if (nerr) throw fail('Package', nerr);
@@ -333,13 +341,49 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     return `${text(p, nameEnd)} ${op} ${version(v, w, () => bad(`invalid version "${text(v, w)}"`))}`;
   };
 
+  /**
+   * With `only`: the end of the unwanted stanza starting at i with a
+   * `Package:` line (after its blank line), or -1 to read it line by line:
+   * a wanted name, or another `Package:` line before the blank line (a
+   * separator of spaces). lineNo counts the lines skipped.
+   */
+  const skipUnwanted = (b: Buffer, i: number, n: number): number => {
+    let eol = b.indexOf(10, i);
+    if (eol < 0) eol = n;
+    let p = i + 8;
+    let q = eol;
+    while (p < q && (b[p] === 32 || b[p] === 9)) p++;
+    while (q > p && (b[q - 1] === 32 || b[q - 1] === 9)) q--;
+    if (only!.has(text(p, q))) return -1;
+    const sep = b.indexOf(STANZA_END, eol);
+    const end = sep < 0 ? n : sep + 2;
+    if (nextPackage < i + 1) nextPackage = b.indexOf(PACKAGE_LINE, i + 1);
+    if (nextPackage >= 0 && nextPackage < end - 1) return -1;
+    let lines = 0;
+    for (let k = i; k < end; k++) if (b[k] === 10) lines++;
+    if (b[end - 1] !== 10) lines++;
+    lineNo += lines;
+    return end;
+  };
+  /** Where the next "\nPackage:" of cur is (see skipUnwanted); reset for each piece. */
+  let nextPackage = -1;
+
   /** Parse the complete lines of b (the whole of b when it ends a stanza or the file). */
   const scan = (): void => {
     const b = cur;
     const n = b.length;
     const hasCR = b.indexOf(13) >= 0;
+    const skipping = only !== undefined && !hasCR;
+    nextPackage = -1;
     let i = 0;
     while (i < n) {
+      if (skipping && !inStanza && b[i] === 80 && i + 8 <= n && b.compare(PACKAGE_LINE, 1, 9, i, i + 8) === 0) {
+        const end = skipUnwanted(b, i, n);
+        if (end >= 0) {
+          i = end;
+          continue;
+        }
+      }
       let j = b.indexOf(10, i);
       if (j < 0) j = n;
       lineNo++;

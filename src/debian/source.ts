@@ -38,6 +38,8 @@ export interface DebianRepoInfo {
 
 export interface DebianOpenOptions {
   arch: Arch;
+  /** Only packages of these names are wanted (a build taking a lockfile's packages): the rest of each Packages file is hashed but not read. */
+  only?: ReadonlySet<string>;
 }
 
 const MAX_RELEASE = 16 << 20;
@@ -172,7 +174,7 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
       const rel = `${dist}/${base}${x}`;
       const want = release.files.get(base + x)!;
       const label = where(spec, rel);
-      const opts2 = { label, arch: opts.arch, date: release.date, lazy: true };
+      const opts2 = { label, arch: opts.arch, date: release.date, lazy: true, only: opts.only };
       const got = x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
       if (!got) continue;
       for (const p of got) packages.push(p);
