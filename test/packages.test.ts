@@ -56,3 +56,17 @@ t.test('lazy: relations converted on first read, the same entries, safe to sprea
   t.throws(() => b.depends, { code: 'MN0216', message: /P:18: package b: Depends: empty relation/ }, 'the error names the stanza line, the package and the field');
   t.throws(() => b.debian.recommends, { code: 'MN0216' }, 'and again on the next read');
 });
+
+t.test('only: the wanted stanzas, the same entries and line numbers, whatever parts the stanzas', async (t) => {
+  const text = [stanza('a'), stanza('b', 'Depends: x\n'), stanza('c'), `Version: 1.0-1\nPackage: d\nArchitecture: amd64\nFilename: pool/d.deb\nSize: 10\nSHA256: ${SHA}\n`, stanza('e')].join('\n');
+  const all = parsePackages(text, opts);
+  const only = new Set(['b', 'd', 'e']);
+  const want = all.filter((p) => only.has(p.name));
+  t.same(parsePackages(text, { ...opts, lazy: true, only }), want, 'skipped stanzas, a stanza that does not start with Package');
+  t.same(parsePackages(text.replace(/\n\n/g, '\n \n'), { ...opts, only }), want, 'stanzas parted by lines of spaces');
+  t.same(parsePackages(Buffer.from(text.replace(/\n/g, '\r\n')), { ...opts, only }), want, 'CR LF line ends');
+  const bad = text.replace('Package: e\nVersion: 1.0-1', 'Package: e\nVersion: 1.0-1-');
+  t.throws(() => parsePackages(bad, opts), { message: /P:30: package e: Version/ });
+  t.throws(() => parsePackages(bad, { ...opts, only }), { message: /P:30: package e: Version/ }, 'lines counted across skipped stanzas');
+  t.same(parsePackages(bad, { ...opts, only: new Set(['a']) }), all.slice(0, 1), 'an unwanted stanza is not checked');
+});

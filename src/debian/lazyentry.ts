@@ -177,3 +177,60 @@ export class DebEntry implements EagerFields {
   }
 }
 
+/**
+ * The bytes of some fields of every stanza a lazy parser read: per package
+ * (its slot, in parse order), a [start, end) in `bytes` per field
+ * (-1 when absent) and the stanza's first line.
+ */
+export class KeptBytes {
+  bytes: Buffer = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private slots: Int32Array;
+  private readonly width: number;
+
+  /** `fields`: numbers of the fields kept (indexes into a parser's vs/ve). */
+  constructor(private readonly fields: readonly number[]) {
+    this.width = 2 * fields.length + 1;
+    this.slots = new Int32Array(this.width << 12);
+  }
+
+  /** Copy the fields [vs[f], ve[f]) of b for package `slot`; returns slot. */
+  keep(slot: number, b: Buffer, vs: Int32Array, ve: Int32Array, line: number): number {
+    const at = this.width * slot;
+    if (at + this.width > this.slots.length) {
+      const g = new Int32Array(Math.max(2 * this.slots.length, at + this.width));
+      g.set(this.slots);
+      this.slots = g;
+    }
+    let need = this.used;
+    for (const f of this.fields) if (vs[f] >= 0) need += ve[f] - vs[f];
+    if (need > this.bytes.length) {
+      const k = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, need));
+      this.bytes.copy(k, 0, 0, this.used);
+      this.bytes = k;
+    }
+    const slots = this.slots;
+    for (let j = 0; j < this.fields.length; j++) {
+      const f = this.fields[j];
+      if (vs[f] < 0) {
+        slots[at + 2 * j] = slots[at + 2 * j + 1] = -1;
+        continue;
+      }
+      slots[at + 2 * j] = this.used;
+      this.used += b.copy(this.bytes, this.used, vs[f], ve[f]);
+      slots[at + 2 * j + 1] = this.used;
+    }
+    slots[at + 2 * this.fields.length] = line;
+    return slot;
+  }
+
+  /** Set vs/ve of the kept fields to package `slot`'s ranges of `bytes`; returns its first line. */
+  load(slot: number, vs: Int32Array, ve: Int32Array): number {
+    const at = this.width * slot;
+    for (let j = 0; j < this.fields.length; j++) {
+      vs[this.fields[j]] = this.slots[at + 2 * j];
+      ve[this.fields[j]] = this.slots[at + 2 * j + 1];
+    }
+    return this.slots[at + 2 * this.fields.length];
+  }
+}

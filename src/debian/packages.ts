@@ -19,9 +19,9 @@ import { nameError, type Arch } from '../depend.js';
 import { versionError } from '../version.js';
 import type { DebianMeta, IndexPackage } from '../types.js';
 import { bad } from './control.js';
-import { ByteTable, FieldNames, grownTo, hashBytes, isSpace, lower, nameByte, nameStart, safePath } from './bytetable.js';
+import { ByteTable, FieldNames, grownTo, hashBytes, isSpace, lower, nameByte, nameStart, safePath, StanzaSkipper } from './bytetable.js';
 import { convertClause, DEB_ARCH, OPS, relationError } from './relations.js';
-import { DebEntry, type RelationReader, type Relations } from './lazyentry.js';
+import { DebEntry, KeptBytes, type RelationReader, type Relations } from './lazyentry.js';
 
 export type DebianPackage = IndexPackage & { debian: DebianMeta };
 
@@ -54,12 +54,8 @@ const [PACKAGE, VERSION, ARCHITECTURE, INSTALLED_SIZE, PRE_DEPENDS, DEPENDS, BRE
   CONFLICTS, REPLACES, SOURCE, DESCRIPTION, ESSENTIAL, PRIORITY, MULTI_ARCH, SECTION, FILENAME, SIZE, SHA256] = FIELDS.map((_, k) => k);
 /** Relation fields: their continuation lines are part of the value (deb822 folding); other fields keep their first line only. */
 const FOLDED = new Set([PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, PROVIDES, CONFLICTS, REPLACES]);
-/** The relation fields a lazy parser keeps as bytes, in the order of their [start, end) pairs in a slot. */
+/** The relation fields a lazy parser keeps as bytes. */
 const KEPT = [PRE_DEPENDS, DEPENDS, BREAKS, RECOMMENDS, CONFLICTS, REPLACES];
-/** Int32s per kept slot: a [start, end) pair per KEPT field, then the stanza's first line. */
-const SLOT = 2 * KEPT.length + 1;
-const PACKAGE_LINE = Buffer.from('\nPackage:', 'latin1');
-const STANZA_END = Buffer.from('\n\n', 'latin1');
 /** Fields a stanza must have beyond Package and Version (FIELDS indexes, and their names for messages). */
 const REQUIRED = [FILENAME, SIZE, SHA256];
 const REQUIRED_NAMES = ['Filename', 'Size', 'SHA256'];
@@ -109,10 +105,9 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
   /** The clauses of the relation field being read. */
   const scratch: string[] = [];
   let work = Buffer.allocUnsafe(1 << 16);
-  /** Lazy parsing: the kept relation bytes and, per package, SLOT int32s locating them. */
-  let kept = Buffer.allocUnsafe(opts.lazy ? 1 << 20 : 0);
-  let keptLen = 0;
-  let slots: Int32Array = new Int32Array(opts.lazy ? SLOT << 12 : 0);
+  /** Lazy parsing: the relation bytes kept (see KeptBytes). */
+  const kept = opts.lazy ? new KeptBytes(KEPT) : undefined;
+  const skipper = only === undefined ? undefined : new StanzaSkipper(only);
 
   /** An interned short value (Section, Priority, Multi-Arch, Source's name). */
   const word = (s: number, e: number): string => {
@@ -193,7 +188,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const section = vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]);
     if (r === undefined) {
       const eager = { name, version: ver, arch, summary: summary(), provides, builddate: opts.date ?? 0, installedSize: isz * 1024, file, size, sha256: text(vs[SHA256], ve[SHA256]) };
-      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, keep(b)) as unknown as DebianPackage);
+      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, kept!.keep(out.length, b, vs, ve, first)) as unknown as DebianPackage);
       return;
     }
     out.push({
@@ -220,44 +215,13 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     };
   };
 
-  /** Copy the KEPT fields of the stanza in vs/ve (of b) to kept; returns the package's slot. */
-  const keep = (b: Buffer): number => {
-    const slot = out.length;
-    if (SLOT * (slot + 1) > slots.length) slots = grownTo(slots, Math.max(2 * slots.length, SLOT << 12));
-    let need = keptLen;
-    for (const f of KEPT) if (vs[f] >= 0) need += ve[f] - vs[f];
-    if (need > kept.length) {
-      const k = Buffer.allocUnsafe(Math.max(2 * kept.length, need));
-      kept.copy(k, 0, 0, keptLen);
-      kept = k;
-    }
-    const at = SLOT * slot;
-    for (let j = 0; j < KEPT.length; j++) {
-      const f = KEPT[j];
-      if (vs[f] < 0) {
-        slots[at + 2 * j] = slots[at + 2 * j + 1] = -1;
-        continue;
-      }
-      slots[at + 2 * j] = keptLen;
-      keptLen += b.copy(kept, keptLen, vs[f], ve[f]);
-      slots[at + 2 * j + 1] = keptLen;
-    }
-    slots[at + 2 * KEPT.length] = first;
-    return slot;
-  };
-
   /** convert, for a package parsed lazily: its kept bytes become the stanza being read, for the time of the call. */
   const convertKept: RelationReader = (slot, name) => {
     const saved = { cur, first, vs: vs.slice(), ve: ve.slice() };
-    const at = SLOT * slot;
-    cur = kept;
     vs.fill(-1);
     ve.fill(-1);
-    for (let j = 0; j < KEPT.length; j++) {
-      vs[KEPT[j]] = slots[at + 2 * j];
-      ve[KEPT[j]] = slots[at + 2 * j + 1];
-    }
-    first = slots[at + 2 * KEPT.length];
+    first = kept!.load(slot, vs, ve);
+    cur = kept!.bytes;
     try {
       return convert(name);
     } finally {
@@ -341,45 +305,19 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     return `${text(p, nameEnd)} ${op} ${version(v, w, () => bad(`invalid version "${text(v, w)}"`))}`;
   };
 
-  /**
-   * With `only`: the end of the unwanted stanza starting at i with a
-   * `Package:` line (after its blank line), or -1 to read it line by line:
-   * a wanted name, or another `Package:` line before the blank line (a
-   * separator of spaces). lineNo counts the lines skipped.
-   */
-  const skipUnwanted = (b: Buffer, i: number, n: number): number => {
-    let eol = b.indexOf(10, i);
-    if (eol < 0) eol = n;
-    let p = i + 8;
-    let q = eol;
-    while (p < q && (b[p] === 32 || b[p] === 9)) p++;
-    while (q > p && (b[q - 1] === 32 || b[q - 1] === 9)) q--;
-    if (only!.has(text(p, q))) return -1;
-    const sep = b.indexOf(STANZA_END, eol);
-    const end = sep < 0 ? n : sep + 2;
-    if (nextPackage < i + 1) nextPackage = b.indexOf(PACKAGE_LINE, i + 1);
-    if (nextPackage >= 0 && nextPackage < end - 1) return -1;
-    let lines = 0;
-    for (let k = i; k < end; k++) if (b[k] === 10) lines++;
-    if (b[end - 1] !== 10) lines++;
-    lineNo += lines;
-    return end;
-  };
-  /** Where the next "\nPackage:" of cur is (see skipUnwanted); reset for each piece. */
-  let nextPackage = -1;
-
   /** Parse the complete lines of b (the whole of b when it ends a stanza or the file). */
   const scan = (): void => {
     const b = cur;
     const n = b.length;
     const hasCR = b.indexOf(13) >= 0;
-    const skipping = only !== undefined && !hasCR;
-    nextPackage = -1;
+    const skip = hasCR ? undefined : skipper;
+    skip?.reset();
     let i = 0;
     while (i < n) {
-      if (skipping && !inStanza && b[i] === 80 && i + 8 <= n && b.compare(PACKAGE_LINE, 1, 9, i, i + 8) === 0) {
-        const end = skipUnwanted(b, i, n);
+      if (skip !== undefined && !inStanza) {
+        const end = skip.skip(b, i, n);
         if (end >= 0) {
+          lineNo += skip.lines;
           i = end;
           continue;
         }
