@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * Interleaved A/B of two minos builds of one image spec, for a machine whose
- * speed drifts between runs: old, new, old, new… into BENCH_TMP or the temp
- * folder (not /dev/shm: minos refuses outputs under /dev, MN0116), outputs
- * removed before each run; prints min and median of each, wall time and
+ * speed drifts between runs: old, new, old, new… into BENCH_TMP, else
+ * /dev/shm, else the temp folder (see bench/build.mjs), outputs removed
+ * before each run; prints min and median of each, wall time and
  * CPU (user + system, when /usr/bin/time is there). Like bench/build.mjs,
  * it runs minos without NODE_EXTRA_CA_CERTS (see there).
  *
@@ -20,7 +20,7 @@ if (!runsArg || !spec || !oldBin) {
   console.error('usage: node bench/ab.mjs RUNS SPEC OLD_BIN [NEW_BIN]');
   process.exit(2);
 }
-const base = process.env.BENCH_TMP ?? tmpdir();
+const base = process.env.BENCH_TMP ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const out = join(base, `minos-ab-${process.pid}`);
 const cpuFile = join(base, `minos-ab-${process.pid}.time`);
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
