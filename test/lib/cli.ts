@@ -1,6 +1,6 @@
 /** Test helpers: run the built CLI as a subprocess, make temp folders and fixtures. */
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -51,8 +51,27 @@ export function minosAsync(args: string[], opts: { env?: Record<string, string>;
 /** A fresh temp folder removed when the test ends. */
 export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'minos-test-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  t.teardown(() => {
+    unmountUnder(d);
+    rmSync(d, { recursive: true, force: true });
+  });
   return d;
+}
+
+/**
+ * Unmount whatever is mounted below `dir`, deepest first: a peer killed
+ * mid-run (mmdebstrap mounts proc, sys and dev below its root) would
+ * otherwise leave mounts that the removal walks into and cannot remove.
+ */
+export function unmountUnder(dir: string): void {
+  let mounts: string;
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return;
+  }
+  const below = mounts.split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(`${dir}/`));
+  for (const m of below.sort().reverse()) spawnSync('umount', ['-l', m]);
 }
 
 /** Write files: keys are relative paths, values contents (string or Buffer). */
