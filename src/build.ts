@@ -217,10 +217,12 @@ function applyOverlay(stage: Stage, overlay: { path: string; owner: string; grou
 
 /**
  * The lockfile's and the SBOM's text for `chosen`, and the SBOM's path.
+ * `resolved`: chosen is what resolving gives (the lockfile then carries its
+ * resolution digest), not only what a lockfile said.
  * `found` holds the licenses found in the files of Debian packages, whose
  * metadata has none (see debian/copyright.ts); without it, no SBOM is made.
  */
-function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
+function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], resolved: boolean, mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
   const { spec } = opts;
   const lockData: Lockfile = {
     format: 1,
@@ -229,7 +231,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
-  lockData.resolved = resolutionOf(spec, lockData.arch as Arch, repos, lockData.packages);
+  if (resolved) lockData.resolved = resolutionOf(spec, lockData.arch as Arch, repos, lockData.packages);
   const parts = found && chosen.map((c) => ({
     meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
   }));
@@ -275,6 +277,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     });
   }
   chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
+  // A --frozen build vouches for a resolution only when its lockfile did: packages edited by hand get no digest.
+  const resolved = !opts.frozen || (lock!.resolved !== undefined && resolutionOf(spec, arch, repos, lockedFor(lock!, arch)) === lock!.resolved);
   emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen, fromLock: fromLockfile });
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
@@ -314,7 +318,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Licenses of Debian packages are found while unpacking: with any, the SBOM waits for them.
     const found = new Map<Chosen, string>();
     const early = chosen.some((c) => c.repo.debian) ? undefined : found;
-    let made = lending && lockAndSbom(opts, repos, chosen, mtime, early);
+    let made = lending && lockAndSbom(opts, repos, chosen, resolved, mtime, early);
     const lent = await lending;
     const writer = lent ? queuedWriter(lent) : directWriter();
     const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1, writer);
@@ -335,7 +339,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Settle every job before leaving, so no worker writes into a folder being removed.
     jobs.forEach((j) => j.catch(() => {}));
     try {
-      made ||= lockAndSbom(opts, repos, chosen, mtime, early);
+      made ||= lockAndSbom(opts, repos, chosen, resolved, mtime, early);
       if (debArch) prepareMergedUsr(stage);
       for (const [i, c] of chosen.entries()) {
         const r = await jobs[i];
@@ -357,7 +361,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         emit({ type: 'package', name: m.name, version: m.version, index: i + 1, total: chosen.length, bytes });
       }
       writer.sync();
-      if (made.sbom === undefined) made = lockAndSbom(opts, repos, chosen, mtime, found);
+      if (made.sbom === undefined) made = lockAndSbom(opts, repos, chosen, resolved, mtime, found);
     } finally {
       await Promise.allSettled(jobs);
       await pool.close();
