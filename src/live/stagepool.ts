@@ -12,7 +12,13 @@ import { stageOne, type OldEntries, type StageJob, type StageResult } from './st
 
 export interface StagePool {
   /** Jobs run on worker threads (submit them all at once); else each runs when submitted. */
-  parallel: boolean;
+  readonly parallel: boolean;
+  /**
+   * Stage every job on this thread from now on and stop the workers: for a
+   * transaction whose packages are too small to repay a worker's start-up
+   * (see smallWork). Before any run.
+   */
+  runHere(): void;
   /** The installed entries: a staged entry equal to one of them is not staged. Before any run. */
   setOld(old: OldEntries): void;
   run(job: StageJob): Promise<StageResult>;
@@ -48,17 +54,40 @@ export function createStagePool(asked?: number): StagePool {
   const pool = createWorkerPool<StageJob, StageResult>({
     script: new URL('./stageworker.js', import.meta.url), size, name: 'stage', inline: (job) => stageOne(job, old),
   });
+  let here = false;
+  let stopped: Promise<void> | undefined;
   return {
-    parallel: pool.parallel,
+    get parallel() {
+      return pool.parallel && !here;
+    },
+    runHere() {
+      if (here || !pool.parallel) return;
+      here = true;
+      stopped = pool.close();
+    },
     setOld(o) {
       old = o;
-      if (o.size) pool.broadcast({ init: o });
+      if (o.size && !here) pool.broadcast({ init: o });
     },
-    run: (job) => pool.run(readers ? { ...job, readers } : job),
+    run: (job) => {
+      const j = readers ? { ...job, readers } : job;
+      return here ? Promise.resolve().then(() => stageOne(j, old)) : pool.run(j);
+    },
     async close() {
       killReaders(readers);
-      await pool.close();
+      await (stopped ?? pool.close());
       closeReaders(readers);
     },
   };
+}
+
+/**
+ * Packages too small to repay a stage worker: under 16 MiB in all or
+ * 256 KiB each on average (build.ts chooses its unpack threads by the same
+ * measure). MINOS_LIVE_WORKERS, when set, decides instead.
+ */
+export function smallWork(sizes: readonly number[]): boolean {
+  if (process.env.MINOS_LIVE_WORKERS !== undefined || sizes.length === 0) return false;
+  const total = sizes.reduce((n, x) => n + x, 0);
+  return total < 16 << 20 || total / sizes.length < 256 << 10;
 }

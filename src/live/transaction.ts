@@ -8,7 +8,7 @@
  * Nothing on the root changes until every package is fetched, verified and
  * staged and the whole plan is known.
  */
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lchownSync, openSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, fsyncSync, lchownSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { dbBytes, INSTALLED, type InstalledDb, type InstalledRecord } from '../db/installed.js';
 import { confine } from '../confine.js';
@@ -28,7 +28,7 @@ import type { StageResult } from './stage.js';
 import { planChanges, type Plan, type PlanInput } from '../engine/plan.js';
 import { debianRoot, debianStep } from './debian.js';
 import { rootView } from './rootview.js';
-import { createStagePool, type StagePool } from './stagepool.js';
+import { createStagePool, smallWork, type StagePool } from './stagepool.js';
 
 export interface LiveOptions {
   /** The root folder (default '/'). */
@@ -231,6 +231,8 @@ async function runLiveLocked(action: Action, opts: LiveOptions, emit: Emit, pool
     // Fetch everything first.
     const files: string[] = [];
     for (const t of res.targets) files.push(await fetchToCache(root, t.source));
+    // Packages too small to repay the stage workers are staged on this thread (smallWork).
+    if (smallWork(files.map((f) => statSync(f, { throwIfNoEntry: false })?.size ?? 0))) pool.runHere();
 
     const chown = process.getuid?.() === 0;
     const ids = new Ids(root);
