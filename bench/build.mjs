@@ -14,9 +14,9 @@
 // before running any script, ~60-90 ms a process on this 2-core VM, whose
 // environment sets it. The minos directory build is also timed as invoked,
 // with it, and both are printed.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureMixed, fixtureSynth, MINOS, PEERS } from './build-fixtures.mjs';
 
@@ -96,6 +96,39 @@ function requiredConf(work, pkgs) {
   const conf = join(work, 'pacman-required.conf');
   writeFileSync(conf, `[options]\nArchitecture = x86_64\nSigLevel = Required\nLocalFileSigLevel = Required\nGPGDir = ${home}\n`);
   return conf;
+}
+
+/**
+ * Issue 20 goal 2, threads that never hurt: the directory build with the
+ * threads minos chooses against MINOS_UNPACK_WORKERS=1, interleaved, on the
+ * idle machine and with a busy loop on every core. Medians of RUNS.
+ */
+function threadCase(fx, work) {
+  const out = join(work, 'threads');
+  const once = (env) => {
+    rmSync(out, { recursive: true, force: true });
+    const s = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', out, '--format', 'dir', '--lock', join(work, 'threads.lock.json')], { env }).s;
+    rmSync(out, { recursive: true, force: true });
+    return s;
+  };
+  const pair = () => {
+    const d = [];
+    const one = [];
+    for (let i = 0; i < RUNS; i++) {
+      d.push(once(CLEAN_ENV));
+      one.push(once({ ...CLEAN_ENV, MINOS_UNPACK_WORKERS: '1' }));
+    }
+    return [median(d), median(one)];
+  };
+  const idle = pair();
+  const hogs = availableParallelism();
+  const busy = [];
+  for (let k = 0; k < hogs; k++) busy.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  try {
+    return { idle, loaded: pair(), hogs };
+  } finally {
+    for (const b of busy) b.kill('SIGKILL');
+  }
 }
 
 function benchCase(label, fx, work, problems) {
@@ -213,7 +246,7 @@ export async function runBuildBench() {
   try {
     for (const [label, fx] of cases) {
       try {
-        results.push({ label, ...benchCase(label, fx, work, problems) });
+        results.push({ label, ...benchCase(label, fx, work, problems), threads: threadCase(fx, work) });
       } catch (e) {
         problems.push(`${label}: ${String(e.message ?? e).trim()}`);
         results.push({ label, row: [label, 'FAILED', '', '', '', '', '', '', '', '', '', ''], failed: true });
@@ -228,7 +261,9 @@ export async function runBuildBench() {
     const req = r.req === undefined ? 'pacman Required n/a' : `dir ${(r.dir / r.req).toFixed(2)}x pacman Required wall ${r.dir <= 0.5 * r.req ? 'MET' : 'MISSED'} (goal <= 0.5x), CPU ${r.cpuReq && r.cpuDir !== undefined ? `${(r.cpuDir / r.cpuReq).toFixed(2)}x ${r.cpuDir <= 0.9 * r.cpuReq ? 'MET' : 'MISSED'}` : 'n/a'} (goal <= 0.9x); native floor wall ${(r.dir / r.native).toFixed(2)}x ${r.dir <= 1.2 * r.native ? 'MET' : 'MISSED'} (goal <= 1.2x)`;
     const peak = (what, v) => `${what} peak ${v.toFixed(0)} MiB ${v <= 200 ? 'MET' : 'MISSED'}`;
     const mem = r.rssDir === undefined ? 'peak n/a' : `${peak('dir', r.rssDir)}, ${peak('tar.zst', r.rssTzst)} (goal <= 200 MiB)`;
-    return `${r.label}: ${speed}; ${req}; ${mem}`;
+    const th = ([d, one], what) => `${what} ${d.toFixed(2)} s by default, ${one.toFixed(2)} s with one thread ${d <= 1.03 * one ? 'MET' : 'MISSED'}`;
+    const threads = `threads (goal: the default at least as fast as MINOS_UNPACK_WORKERS=1, 3% for noise): ${th(r.threads.idle, 'idle')}; ${th(r.threads.loaded, `${r.threads.hogs} busy loops`)}`;
+    return `${r.label}: ${speed}; ${req}; ${mem}; ${threads}`;
   });
   return {
     title: `minos build vs native tar and pacman -U, into ${TMPFS} (median of ${RUNS})`,
