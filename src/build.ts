@@ -35,6 +35,7 @@ import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';
 import type { EntryType, FileEntry, IndexPackage } from './types.js';
 import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
+import { workersPay } from './workers.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
 import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './engine/stage.js';
@@ -256,7 +257,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   let chosen: Chosen[] | undefined;
   let fromLockfile = false;
   if (opts.frozen) chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
-  else if (wanted && lock!.resolved !== undefined) {
+  else if (wanted) {
     chosen = fromLock(spec, arch, lock!, opts.lockFile, repos);
     fromLockfile = chosen !== undefined;
     if (!chosen) {
@@ -308,7 +309,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // with one worker against 1.26 s on this thread alone; 100 of ~120 KiB 0.76 s against 0.74 s, even
     // with the worker started early (see cli/build.ts). MINOS_UNPACK_WORKERS forces the number of threads.
     const total = chosen.reduce((n, c) => n + c.entry.size, 0);
-    const big = process.env.MINOS_UNPACK_WORKERS !== undefined || (total >= 16 << 20 && total / chosen.length >= 256 << 10);
+    const big = process.env.MINOS_UNPACK_WORKERS !== undefined || workersPay(total, chosen.length);
     // Otherwise this thread unpacks everything and the early worker, if there is one, makes the
     // writes and hashes the files (see fswriter.ts): on build (a), interleaved (bench/ab.mjs, 12
     // runs), min/median 753/856 ms with the writes made here against 650/756 ms.

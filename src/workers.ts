@@ -242,6 +242,16 @@ export function idleCores(): number {
   return Math.max(0, cores - loadavg()[0]);
 }
 
+/**
+ * Do `count` packages of `total` bytes repay worker threads' start-up
+ * (module loading, JIT and wasm warm-up): at least 16 MiB in all and
+ * 256 KiB each on average. The build's unpack threads and the live stage
+ * workers both go by it (build.ts has the measurements).
+ */
+export function workersPay(total: number, count: number): boolean {
+  return count > 0 && total >= 16 << 20 && total / count >= 256 << 10;
+}
+
 /** Less than one core idle (idleCores): a worker thread would only compete for the core this thread runs on, after paying its start-up. */
 export function machineBusy(): boolean {
   return idleCores() < 1;

@@ -7,7 +7,7 @@
  * thread instead, with the same results.
  */
 import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
-import { createWorkerPool, idleCores } from '../workers.js';
+import { createWorkerPool, idleCores, workersPay } from '../workers.js';
 import { stageOne, type OldEntries, type StageJob, type StageResult } from './stage.js';
 
 export interface StagePool {
@@ -82,12 +82,10 @@ export function createStagePool(asked?: number): StagePool {
 }
 
 /**
- * Packages too small to repay a stage worker: under 16 MiB in all or
- * 256 KiB each on average (build.ts chooses its unpack threads by the same
+ * Packages too small to repay a stage worker (workersPay, the build's
  * measure). MINOS_LIVE_WORKERS, when set, decides instead.
  */
 export function smallWork(sizes: readonly number[]): boolean {
   if (process.env.MINOS_LIVE_WORKERS !== undefined || sizes.length === 0) return false;
-  const total = sizes.reduce((n, x) => n + x, 0);
-  return total < 16 << 20 || total / sizes.length < 256 << 10;
+  return !workersPay(sizes.reduce((n, x) => n + x, 0), sizes.length);
 }
