@@ -58,11 +58,11 @@ export function lockedPreferences(repos: readonly Repository[], lock: Lockfile |
   });
 }
 
-/** Open every repository of the spec; two with the same name are an error. */
 /**
- * Open and verify every repository of the spec. `only`: per Debian
- * repository name, the only package names wanted (see DebianOpenOptions);
- * such a repository's index then lists only those.
+ * Open and verify every repository of the spec; two with the same name are
+ * an error. `only`: per Debian repository name, the only package names
+ * wanted (see DebianOpenOptions); such a repository's index then lists only
+ * those.
  */
 export async function openRepositories(spec: ImageSpec, opts: OpenOptions & { arch?: Arch; only?: ReadonlyMap<string, ReadonlySet<string>> }): Promise<Repository[]> {
   const repos: Repository[] = [];

@@ -17,6 +17,7 @@
  */
 import type { Arch } from '../depend.js';
 import type { DebianMeta, IndexPackage } from '../types.js';
+import { grownTo } from './bytetable.js';
 
 type DebianPackageFields = IndexPackage & { debian: DebianMeta };
 
@@ -185,6 +186,8 @@ export class DebEntry implements EagerFields {
 export class KeptBytes {
   bytes: Buffer = Buffer.allocUnsafe(1 << 20);
   private used = 0;
+  /** Packages kept so far: the next one's slot. */
+  private count = 0;
   private slots: Int32Array;
   private readonly width: number;
 
@@ -194,14 +197,11 @@ export class KeptBytes {
     this.slots = new Int32Array(this.width << 12);
   }
 
-  /** Copy the fields [vs[f], ve[f]) of b for package `slot`; returns slot. */
-  keep(slot: number, b: Buffer, vs: Int32Array, ve: Int32Array, line: number): number {
+  /** Copy the fields [vs[f], ve[f]) of b for the next package; returns its slot. */
+  keep(b: Buffer, vs: Int32Array, ve: Int32Array, line: number): number {
+    const slot = this.count++;
     const at = this.width * slot;
-    if (at + this.width > this.slots.length) {
-      const g = new Int32Array(Math.max(2 * this.slots.length, at + this.width));
-      g.set(this.slots);
-      this.slots = g;
-    }
+    if (at + this.width > this.slots.length) this.slots = grownTo(this.slots, Math.max(2 * this.slots.length, at + this.width));
     let need = this.used;
     for (const f of this.fields) if (vs[f] >= 0) need += ve[f] - vs[f];
     if (need > this.bytes.length) {

@@ -188,7 +188,7 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const section = vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]);
     if (r === undefined) {
       const eager = { name, version: ver, arch, summary: summary(), provides, builddate: opts.date ?? 0, installedSize: isz * 1024, file, size, sha256: text(vs[SHA256], ve[SHA256]) };
-      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, kept!.keep(out.length, b, vs, ve, first)) as unknown as DebianPackage);
+      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, kept!.keep(b, vs, ve, first)) as unknown as DebianPackage);
       return;
     }
     out.push({
