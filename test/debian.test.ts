@@ -115,16 +115,28 @@ t.test('every verification failure exits 4 naming the file, and writes nothing',
     }, /busybox-static_.*\.deb: file sha256 is/],
     ['the .deb missing', (m) => rmSync(join(m, bb.Filename)), /busybox-static 1:1\.35.* is listed in the signed Packages but missing from the mirror/],
   ];
+  // A lockfile of the intact mirror, whose resolution digest matches every copy: the locked path (only the
+  // locked stanzas of Packages read) must refuse the same files the same way.
+  const lockDir = tempDir(t, 'minos-deblock-');
+  const lockFile = join(lockDir, 'bb.lock.json');
+  const made = minos(['build', spec(lockDir, mirror), '-o', join(lockDir, 'bb.cpio'), '--lock', lockFile, '--json']);
+  t.equal(made.code, 0, made.stderr);
+  const lockText = readFileSync(lockFile, 'utf8');
+  t.match(JSON.parse(lockText).resolved, /^[0-9a-f]{64}$/);
   for (const [what, spoil, msg] of cases) {
     const dir = tempDir(t, 'minos-debbad-');
     const m = copyMirror(dir);
     spoil(m);
     const out = join(dir, 'bb.cpio');
-    const r = minos(['build', spec(dir, m), '-o', out]);
-    t.equal(r.code, 4, `${what}: exit 4 (${r.stderr.trim()})`);
-    t.match(r.stderr, msg, what);
-    t.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
-    t.equal(sh(`ls -A '${dir}'`).trim().split('\n').sort().join(' '), 'image.yaml mirror', `${what}: nothing written`);
+    for (const locked of [false, true]) {
+      const how = `${what}${locked ? ', with a matching lockfile' : ''}`;
+      const r = minos(['build', spec(dir, m), '-o', out, ...(locked ? ['--lock', lockFile] : [])]);
+      t.equal(r.code, 4, `${how}: exit 4 (${r.stderr.trim()})`);
+      t.match(r.stderr, msg, how);
+      t.equal(r.stderr.trim().split('\n').length, 1, `${how}: one line`);
+      t.equal(sh(`ls -A '${dir}'`).trim().split('\n').sort().join(' '), 'image.yaml mirror', `${how}: nothing written`);
+    }
+    t.equal(readFileSync(lockFile, 'utf8'), lockText, `${what}: the lockfile untouched`);
   }
   // A keyring that did not sign this release.
   const dir = tempDir(t, 'minos-debkey-');
