@@ -133,7 +133,6 @@ const XZ_SOURCES = [
   'liblzma/common/vli_size.c',
   'liblzma/lz/lz_decoder.c',
   'liblzma/lzma/lzma2_decoder.c',
-  'liblzma/lzma/lzma_decoder.c',
 ];
 
 /**
@@ -242,7 +241,8 @@ const TARGETS = [
   },
   {
     name: 'xz-decoder', wit: 'xz.wit', world: 'decoder', glue: 'xz-glue.c', cwd: 'work',
-    sources: async () => XZ_SOURCES.map((f) => `${XZ_DIR}/${f}`),
+    // xz-lzma-fast.c compiles liblzma's lzma/lzma_decoder.c (it includes it) with a fast path in front.
+    sources: async (work) => [...XZ_SOURCES.map((f) => `${XZ_DIR}/${f}`), relative(work, join(here, 'xz-lzma-fast.c'))],
     shared: () => false,
     common: XZ_FLAGS,
     flags: ['-DMINOS_XZ_DECODER', '-DHAVE_DECODER_LZMA2'],
@@ -276,7 +276,7 @@ async function buildCores(work) {
   for (const t of TARGETS) {
     // The glue is compiled from the target's cwd too, so the include paths of `common` resolve.
     const objs = [compile(dirs[t.cwd], relative(dirs[t.cwd], join(here, t.glue)), [...t.common, ...t.flags], join(work, `glue-${t.name}.o`))];
-    for (const src of await t.sources()) {
+    for (const src of await t.sources(work)) {
       const shared = t.shared(src);
       const key = shared ? `${t.cwd}:${src}` : `${t.name}:${src}`;
       if (!objOf.has(key)) {
