@@ -1,7 +1,8 @@
 // minos build against peers on identical payloads (fixtures: build-fixtures.mjs):
 //   minos build --format dir into tmpfs, minos build -o X.tar.zst,
 //   the native floor (zstd -dc | tar -x of every pacman package into one dir),
-//   and pacman -U of the same packages into an empty root on tmpfs, with
+//   the native tar.zst (that loop, then tar -c | zstd -3), `minos --version`
+//   against `node -e 0`, and pacman -U of the same packages into an empty root on tmpfs, with
 //   SigLevel = Never (it checks nothing) and with SigLevel = Required (each
 //   package signed by a throwaway gpg key, as issue 20's goals compare).
 // Median of BENCH_BUILD_RUNS (5) runs each, interleaved, outputs removed
@@ -71,6 +72,17 @@ function nodeStart(env) {
   return median(xs).toFixed(0);
 }
 
+/** Issue 20 goal 5: medians of 9 interleaved runs of `minos --version` and `node -e 0`, in ms. */
+function startupCase() {
+  const minos = [];
+  const node = [];
+  for (let i = 0; i < 9; i++) {
+    node.push(timed(process.execPath, ['-e', '0']).s * 1000);
+    minos.push(timed(process.execPath, [MINOS, '--version']).s * 1000);
+  }
+  return { minos: median(minos), node: median(node) };
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -133,14 +145,15 @@ function threadCase(fx, work) {
 
 function benchCase(label, fx, work, problems) {
   const pacmanOk = process.getuid?.() === 0 && existsSync('/usr/bin/pacman');
-  const t = { dir: [], dirCa: [], tzst: [], native: [], pacman: [], rssDir: [], rssTzst: [], cpuDir: [], cpuPacman: [], required: [], cpuRequired: [] };
+  const t = { dir: [], dirCa: [], tzst: [], native: [], pacman: [], rssDir: [], rssTzst: [], cpuDir: [], cpuPacman: [], required: [], cpuRequired: [], cpuTzst: [], cpuNative: [], nativeTzst: [], cpuNativeTzst: [] };
   const required = pacmanOk ? requiredConf(work, fx.pkgs) : undefined;
   const dirOut = join(work, 'img');
   const tzOut = join(work, 'img.tar.zst');
   const nat = join(work, 'native');
+  const natTz = join(work, 'native.tar.zst');
   const root = join(work, 'pacroot');
   const clean = () => {
-    for (const p of [dirOut, tzOut, nat, root]) rmSync(p, { recursive: true, force: true });
+    for (const p of [dirOut, tzOut, nat, natTz, root]) rmSync(p, { recursive: true, force: true });
     for (const p of ['img.lock.json', 'img.spdx.json', 'img.tar.zst.lock.json', 'img.tar.zst.spdx.json']) rmSync(join(work, p), { force: true });
   };
   const pkgs = fx.pkgs;
@@ -166,18 +179,26 @@ function benchCase(label, fx, work, problems) {
       const z = timed(process.execPath, [MINOS, 'build', fx.spec, '-o', tzOut], { measure: true });
       t.tzst.push(z.s);
       if (z.kib !== undefined) t.rssTzst.push(z.kib);
+      if (z.cpu !== undefined) t.cpuTzst.push(z.cpu);
       if (i === 0) t.tzstSize = statSync(tzOut).size;
       rmSync(tzOut, { force: true });
     }
     // (3) native floor: every pacman package, sequentially, into one tmpfs dir
     mkdirSync(nat, { recursive: true });
     const quoted = pkgs.map((p) => `'${p}'`).join(' ');
-    t.native.push(timed('sh', ['-c', `for p in ${quoted}; do zstd -dcq "$p" | tar -x -C '${nat}' || exit 1; done`]).s);
+    const n0 = timed('sh', ['-c', `for p in ${quoted}; do zstd -dcq "$p" | tar -x -C '${nat}' || exit 1; done`], { measure: true });
+    t.native.push(n0.s);
+    if (n0.cpu !== undefined) t.cpuNative.push(n0.cpu);
     if (i === 0) {
       const n = countFiles(join(nat, 'usr'));
       if (n !== fx.files) problems.push(`${label}: native extraction holds ${n} files under /usr, the payload has ${fx.files}`);
     }
+    // (3') issue 20 goal 3's native tar.zst: that extraction, then one sorted tar through zstd -3
+    const n1 = timed('sh', ['-c', `tar --sort=name --numeric-owner -cf - -C '${nat}' . | zstd -3 -q -o '${natTz}'`], { measure: true });
+    t.nativeTzst.push(n0.s + n1.s);
+    if (n0.cpu !== undefined && n1.cpu !== undefined) t.cpuNativeTzst.push(n0.cpu + n1.cpu);
     rmSync(nat, { recursive: true, force: true });
+    rmSync(natTz, { force: true });
     // (4) pacman -U into an empty root on tmpfs
     if (pacmanOk) {
       mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
@@ -210,6 +231,7 @@ function benchCase(label, fx, work, problems) {
   const cpuDir = t.cpuDir.length ? median(t.cpuDir) : undefined;
   const cpuReq = t.cpuRequired.length ? median(t.cpuRequired) : undefined;
   const dirCa = t.dirCa.length ? median(t.dirCa) : undefined;
+  const med = (xs) => (xs.length ? median(xs) : undefined);
   const mib = (k) => (k / 1024).toFixed(0);
   return {
     row: [
@@ -227,6 +249,7 @@ function benchCase(label, fx, work, problems) {
       cpuReq === undefined || cpuDir === undefined ? 'n/a' : `${cpuReq.toFixed(2)} (${(cpuDir / cpuReq).toFixed(2)}x)`,
     ],
     dir, dirCa, pacman, req, cpuDir, cpuReq, native,
+    cpuNative: med(t.cpuNative), tzst: median(t.tzst), cpuTzst: med(t.cpuTzst), nativeTzst: median(t.nativeTzst), cpuNativeTzst: med(t.cpuNativeTzst),
     rssDir: t.rssDir.length ? Math.max(...t.rssDir) / 1024 : undefined,
     rssTzst: t.rssTzst.length ? Math.max(...t.rssTzst) / 1024 : undefined,
     tzstSize: t.tzstSize, pkgBytes: pkgs.reduce((s, p) => s + statSync(p).size, 0),
@@ -243,6 +266,7 @@ export async function runBuildBench() {
   mkdirSync(work, { recursive: true });
   const problems = [];
   const results = [];
+  const startup = startupCase();
   try {
     for (const [label, fx] of cases) {
       try {
@@ -259,11 +283,13 @@ export async function runBuildBench() {
     const ca = r.dirCa === undefined ? '' : ` (${(r.dirCa / r.pacman).toFixed(2)}x with NODE_EXTRA_CA_CERTS)`;
     const speed = r.pacman === undefined ? 'pacman n/a' : `dir ${(r.dir / r.pacman).toFixed(2)}x pacman Never ${r.dir <= r.pacman ? 'MET' : 'MISSED'} (goal <= 1.0x)${ca}`;
     const req = r.req === undefined ? 'pacman Required n/a' : `dir ${(r.dir / r.req).toFixed(2)}x pacman Required wall ${r.dir <= 0.5 * r.req ? 'MET' : 'MISSED'} (goal <= 0.5x), CPU ${r.cpuReq && r.cpuDir !== undefined ? `${(r.cpuDir / r.cpuReq).toFixed(2)}x ${r.cpuDir <= 0.9 * r.cpuReq ? 'MET' : 'MISSED'}` : 'n/a'} (goal <= 0.9x); native floor wall ${(r.dir / r.native).toFixed(2)}x ${r.dir <= 1.2 * r.native ? 'MET' : 'MISSED'} (goal <= 1.2x)`;
-    const peak = (what, v) => `${what} peak ${v.toFixed(0)} MiB ${v <= 200 ? 'MET' : 'MISSED'}`;
-    const mem = r.rssDir === undefined ? 'peak n/a' : `${peak('dir', r.rssDir)}, ${peak('tar.zst', r.rssTzst)} (goal <= 200 MiB)`;
+    const peak = (what, v) => `${what} peak ${v.toFixed(0)} MiB ${v <= 200 ? 'MET' : 'MISSED'} / ${v <= 64 ? 'MET' : 'MISSED'}`;
+    const mem = r.rssDir === undefined ? 'peak n/a' : `${peak('dir', r.rssDir)}, ${peak('tar.zst', r.rssTzst)} (goals <= 200 MiB, issue 20 <= 64 MiB)`;
+    const ratio = (a, b, goal) => (a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(2)}x ${a <= goal * b ? 'MET' : 'MISSED'}`);
+    const floor = `issue 20 native floors (goal <= 1.2x): dir CPU ${ratio(r.cpuDir, r.cpuNative, 1.2)}; tar.zst wall ${ratio(r.tzst, r.nativeTzst, 1.2)}, CPU ${ratio(r.cpuTzst, r.cpuNativeTzst, 1.2)} (native: the loop, then \`tar -c | zstd -3\`, ${r.nativeTzst.toFixed(2)} s)`;
     const th = ([d, one], what) => `${what} ${d.toFixed(2)} s by default, ${one.toFixed(2)} s with one thread ${d <= 1.03 * one ? 'MET' : 'MISSED'}`;
     const threads = `threads (goal: the default at least as fast as MINOS_UNPACK_WORKERS=1, 3% for noise): ${th(r.threads.idle, 'idle')}; ${th(r.threads.loaded, `${r.threads.hogs} busy loops`)}`;
-    return `${r.label}: ${speed}; ${req}; ${mem}; ${threads}`;
+    return `${r.label}: ${speed}; ${req}; ${floor}; ${mem}; ${threads}`;
   });
   return {
     title: `minos build vs native tar and pacman -U, into ${TMPFS} (median of ${RUNS})`,
@@ -277,6 +303,7 @@ export async function runBuildBench() {
       EXTRA_CA === undefined
         ? 'NODE_EXTRA_CA_CERTS is not set here'
         : `every command runs without NODE_EXTRA_CA_CERTS (set here to ${EXTRA_CA}; no command needs TLS); with it, Node builds its root certificate store before any script runs: \`node -e 0\` ${nodeStart(process.env)} ms with it, ${nodeStart(CLEAN_ENV)} ms without (median of 9)`,
+      `issue 20 goal 5, start-up: \`minos --version\` ${startup.minos.toFixed(0)} ms, \`node -e 0\` ${startup.node.toFixed(0)} ms (medians of 9, interleaved): ${(startup.minos / startup.node).toFixed(2)}x ${startup.minos <= 1.5 * startup.node ? 'MET' : 'MISSED'} (goal <= 1.5x)`,
       ...goals,
       ...(TIME ? [] : ['peak RSS needs /usr/bin/time (apt-get install time)']),
       ...(process.getuid?.() === 0 && existsSync('/usr/bin/pacman') ? [] : ['pacman -U skipped: needs root and pacman (apt-get install pacman-package-manager)']),
