@@ -242,7 +242,10 @@ t.test('build outputs: refusals, atomic replacement under SIGKILL, signals', asy
   t.equal(build(join(f.repo, 'sub')).code, 0, 'a new folder is fine');
   if (existsSync('/dev/shm')) {
     const shm = join('/dev/shm', `minos-test-${process.pid}`);
-    t.teardown(() => rmSync(shm, { recursive: true, force: true }));
+    // The lockfile and SBOM land beside the output: OUT.lock.json, OUT.spdx.json.
+    t.teardown(() => {
+      for (const p of [shm, `${shm}.lock.json`, `${shm}.spdx.json`]) rmSync(p, { recursive: true, force: true });
+    });
     const r = build(shm);
     t.equal(r.code, 0, `/dev/shm is a tmpfs for files like any other: ${r.stderr}`);
     t.equal(build('/dev/x').code, 2, 'the rest of /dev is refused');
