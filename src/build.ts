@@ -218,12 +218,12 @@ function applyOverlay(stage: Stage, overlay: { path: string; owner: string; grou
 
 /**
  * The lockfile's and the SBOM's text for `chosen`, and the SBOM's path.
- * `resolved`: chosen is what resolving gives (the lockfile then carries its
- * resolution digest), not only what a lockfile said.
+ * `resolved`: the resolution digest the lockfile carries, when chosen is
+ * what resolving gives, not only what a lockfile said.
  * `found` holds the licenses found in the files of Debian packages, whose
  * metadata has none (see debian/copyright.ts); without it, no SBOM is made.
  */
-function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], resolved: boolean, mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
+function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], resolved: string | undefined, mtime: number, found?: Map<Chosen, string>): { lock: string; sbom?: string; sbomFile: string; lockData: Lockfile; parts?: SbomPackage[] } {
   const { spec } = opts;
   const lockData: Lockfile = {
     format: 1,
@@ -232,7 +232,7 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
     repositories: repos.map((r) => ({ name: r.name, location: r.spec.url ?? basename(r.location), digest: r.loaded.digest, serial: r.loaded.index.serial })),
     packages: chosen.map((c) => ({ ...c.locator, file: c.entry.file, size: c.entry.size, sha256: c.entry.sha256 })),
   };
-  if (resolved) lockData.resolved = resolutionOf(spec, lockData.arch as Arch, repos, lockData.packages);
+  if (resolved !== undefined) lockData.resolved = resolved;
   const parts = found && chosen.map((c) => ({
     meta: c.entry, repo: c.repo.name, sha256: c.entry.sha256, location: c.repo.spec.url ? `${c.repo.spec.url}/${c.entry.file}` : c.entry.file, license: found.get(c),
   }));
@@ -278,8 +278,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     });
   }
   chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
-  // A --frozen build vouches for a resolution only when its lockfile did: packages edited by hand get no digest.
-  const resolved = !opts.frozen || (lock!.resolved !== undefined && resolutionOf(spec, arch, repos, lockedFor(lock!, arch)) === lock!.resolved);
+  // The answer's resolution digest, once. A --frozen build vouches for it only when its lockfile did (chooseFrozen
+  // checked every locked sha256): packages edited by hand get no digest.
+  const digest = resolutionOf(spec, arch, repos, chosen.map((c) => ({ ...c.locator, sha256: c.entry.sha256 })));
+  const resolved = opts.frozen && lock!.resolved !== digest ? undefined : digest;
   emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen, fromLock: fromLockfile });
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).

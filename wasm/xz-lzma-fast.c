@@ -11,7 +11,7 @@
  *
  * The fast path decodes whole symbols with plain loops, and only while no
  * symbol can run out of input or output: at least FAST_IN_MARGIN input
- * bytes left (one symbol reads at most 49: one per bit, normalizing before
+ * bytes left (one symbol reads at most 48: one per bit, normalizing before
  * each) and more than MATCH_LEN_MAX bytes of room below the write limit
  * (and below the chunk's end, so it never finishes an LZMA2 chunk). It
  * starts and stops only between symbols (coder->sequence == SEQ_IS_MATCH),

@@ -46,7 +46,6 @@ export interface ParseOptions {
   only?: ReadonlySet<string>;
 }
 
-
 /** The fields of a Packages stanza parsePackages reads, by number. */
 const FIELDS = ['package', 'version', 'architecture', 'installed-size', 'pre-depends', 'depends', 'breaks', 'recommends', 'provides',
   'conflicts', 'replaces', 'source', 'description', 'essential', 'priority', 'multi-arch', 'section', 'filename', 'size', 'sha256'] as const;
