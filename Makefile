@@ -20,7 +20,7 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 # tsc output, then the bundle bin/minos.js runs (tools/bundle.mjs says why).
-dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/minos.js
+dist/.stamp: $(NPM_STAMP) $(SOURCES) tools/bundle.mjs tools/codecache.mjs bin/minos.js bin/load.cjs
 	rm -rf dist
 	npx tsc -p tsconfig.json
 	node tools/bundle.mjs

@@ -6,7 +6,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, tempDir } from './lib/cli.js';
 
@@ -35,13 +34,29 @@ function copy(t: Parameters<typeof tempDir>[0]): string {
 }
 
 t.test('make build leaves a cache for each CommonJS file of the bundle, and V8 takes it', async (t) => {
-  for (const f of ['minos.cjs', 'yaml.cjs']) {
+  const files = ['minos.cjs', 'errors.cjs', 'engine.cjs', 'yaml.cjs'];
+  for (const f of files) {
     const cache = readFileSync(join(BUNDLE, `${f}.cache`));
-    t.same(cache.subarray(0, 32), createHash('sha256').update(readFileSync(join(BUNDLE, f))).digest(), `${f}.cache starts with the sha256 of ${f}`);
+    const src = readFileSync(join(BUNDLE, f));
+    t.equal(cache.readUInt32LE(0), src.length, `${f}.cache starts with the length of ${f}`);
+    t.ok(cache.subarray(4, 4 + src.length).equals(src), `and a copy of ${f}`);
   }
-  const p = probe(ROOT, ['minos.cjs', 'yaml.cjs']);
-  t.same(p.status, { 'minos.cjs': 'used', 'yaml.cjs': 'used' });
+  const p = probe(ROOT, files);
+  t.same(p.status, { 'minos.cjs': 'used', 'errors.cjs': 'used', 'engine.cjs': 'used', 'yaml.cjs': 'used' });
   t.match(p.help, /offline root-image builder/);
+});
+
+t.test('--help loads the CLI without the library (engine.cjs); a command loads it', async (t) => {
+  t.same(Object.keys(probe(ROOT, []).status).sort(), ['errors.cjs', 'minos.cjs']);
+  const script = `
+    const l = require(${JSON.stringify(join(ROOT, 'bin/load.cjs'))});
+    const io = { out: () => {}, err: () => {}, isTTY: false, version: 'x' };
+    l.load('minos.cjs').main(['search', 'x', '--root', '/nonexistent'], io).then((code) => console.log(JSON.stringify({ code, status: l.cacheStatus() })));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.not(out.code, 0, 'no root there');
+  t.equal(out.status['engine.cjs'], 'used');
 });
 
 t.test('a cache of another bundle of the same length is not used', async (t) => {
@@ -53,7 +68,7 @@ t.test('a cache of another bundle of the same length is not used', async (t) => 
   t.equal(Buffer.byteLength(changed), Buffer.byteLength(src), 'same length, so V8 alone would take the old cache');
   writeFileSync(file, changed);
   const p = probe(d, []);
-  t.same(p.status, { 'minos.cjs': 'stale' });
+  t.same(p.status, { 'minos.cjs': 'stale', 'errors.cjs': 'used' });
   t.match(p.help, /OFFLINE ROOT-IMAGE BUILDER/, 'the new bundle runs, not the cached code of the old one');
 });
 
@@ -61,14 +76,15 @@ t.test('a cache V8 refuses, or none, leaves the CLI working', async (t) => {
   const d = copy(t);
   const cache = join(d, 'dist/bundle/minos.cjs.cache');
   const bytes = readFileSync(cache);
-  bytes.fill(0x5a, 32 + 64);
-  writeFileSync(cache, bytes.subarray(0, 32 + 4096));
+  const v8 = 4 + bytes.readUInt32LE(0);
+  bytes.fill(0x5a, v8 + 64);
+  writeFileSync(cache, bytes.subarray(0, v8 + 4096));
   let p = probe(d, []);
-  t.same(p.status, { 'minos.cjs': 'rejected' });
+  t.same(p.status, { 'minos.cjs': 'rejected', 'errors.cjs': 'used' });
   t.match(p.help, /offline root-image builder/);
   cpSync(join(d, 'package.json'), cache); // any file: now not a cache at all
   p = probe(d, []);
-  t.same(p.status, { 'minos.cjs': 'stale' });
+  t.same(p.status, { 'minos.cjs': 'stale', 'errors.cjs': 'used' });
   t.ok(existsSync(join(d, 'bin/minos.js')));
   const r = spawnSync(process.execPath, [join(d, 'bin/minos.js'), '--version'], { encoding: 'utf8' });
   t.equal(r.status, 0);

@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 /**
- * Bundle the compiled CLI (dist/) into dist/bundle/ with esbuild: one file
- * per entry point (the CLI, minos.cjs, the two worker scripts, and the
- * unprivileged reader's child.js).
+ * Bundle the compiled CLI (dist/) into dist/bundle/ with esbuild: the CLI in
+ * three files (minos.cjs, engine.cjs, errors.cjs: see below), the two worker
+ * scripts, and the unprivileged reader's child.js.
  *
  * Why: Node 20's ESM loader pays for resolving, reading and linking each
  * module; a CLI run loaded 53 of them. Measured on this 2-core machine
  * (`hyperfine 'node bin/minos.js --version'`): 229 ms unbundled, 173 ms
- * bundled, 110 ms for `node -e 0`. Splitting the bundle into chunks loaded
- * on demand measured no faster (163 ms against 167 ms for --version, and
- * 260 ms against 299 ms for `remove` of 100 packages): a chunk is a module to
- * resolve and read again. Nor did importing command implementations lazily
- * inside the one bundle (147 against 157 ms for --version, 302/289 against
- * 316/281 ms for `remove` in two rounds), so commands import statically.
+ * bundled, 110 ms for `node -e 0`. Chunks of an ES module bundle measured no
+ * faster (a chunk is a module to resolve and read again), nor did importing
+ * command implementations lazily inside one file. What does pay is a file
+ * that is never read: with code caches (bin/load.cjs), the cost of a file is
+ * mostly deserializing its cache, in proportion to its size, so the library
+ * is a file of its own that `--version`, `--help` and usage errors never load
+ * (`minos --version`, median of 61: 51 ms against 26 ms for `node -e 0` as one
+ * file, 38 ms against 26 ms split, with bin/load.cjs's other changes).
  * The bundle is built from the tsc output, so type checking and the tests of
  * dist/ modules see the same code.
  *
@@ -24,8 +26,8 @@
  * `./fetchchild.js` the bundled downloader.
  */
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,16 +79,72 @@ const commonjs = {
   define: { 'import.meta.url': '__minosUrl' },
   banner: { js: "const __minosUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
+const CLI = join(ROOT, 'dist/cli');
+const ERRORS = join(ROOT, 'dist/errors.js');
+/** Library modules that import nothing and that the CLI reads while it sets up: bundled into minos.cjs too. */
+const LEAVES = [join(ROOT, 'dist/formats.js')];
+/** The library's named exports the CLI imports, by module: `import { a, b as c } from '../x.js'` in dist/cli/. */
+function cliImports() {
+  const byModule = new Map();
+  for (const f of readdirSync(CLI).filter((n) => n.endsWith('.js'))) {
+    const src = readFileSync(join(CLI, f), 'utf8');
+    for (const m of src.matchAll(/^import\s*(?:(\*)|\{([^}]*)\}|(\w+))\s*from\s*'(\.\.\/[^']+)';/gm)) {
+      const file = join(CLI, m[4]);
+      if (file === ERRORS || LEAVES.includes(file)) continue;
+      if (!m[2]) throw new Error(`tools/bundle.mjs: dist/cli/${f}: only named imports of the library can be loaded on first use: ${m[0]}`);
+      const names = byModule.get(file) ?? new Set();
+      for (const n of m[2].split(',').map((x) => x.trim().split(/\s+as\s+/)[0]).filter(Boolean)) names.add(n);
+      byModule.set(file, names);
+    }
+  }
+  return byModule;
+}
+/*
+ * The CLI is three files: minos.cjs (dist/cli/ and commander: parsing
+ * arguments, help, usage errors), engine.cjs (the library the commands call,
+ * loaded on first use by bin/load.cjs: `--version`, `--help` and usage
+ * errors never load it) and errors.cjs (MinosError, shared by the two so
+ * that `instanceof` holds across them). Each has its own code cache.
+ * Measured (`minos --version`, median of 15): see the commit message.
+ */
+const exported = new Map();
+const entry = [...cliImports()].map(([file, names]) => {
+  for (const n of names) {
+    if (exported.has(n) && exported.get(n) !== file) throw new Error(`tools/bundle.mjs: ${n} is exported by both ${exported.get(n)} and ${file}`);
+    exported.set(n, file);
+  }
+  return `export { ${[...names].join(', ')} } from ${JSON.stringify(file)};`;
+}).join('\n');
+/** Imports of dist/errors.js become errors.cjs; with `engine`, every other import of the library from dist/cli/ becomes engine.cjs. */
+const split = (engine) => ({
+  name: 'split',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (a) => {
+      if (!a.importer) return undefined;
+      const file = join(dirname(a.importer), a.path);
+      if (file === ERRORS && a.importer !== ERRORS) return { path: './errors.cjs', external: true };
+      if (engine && dirname(a.importer) === CLI && !file.startsWith(CLI + sep) && !LEAVES.includes(file)) return { path: './engine.cjs', external: true };
+      return undefined;
+    });
+  },
+});
 await build({
   ...common,
-  entryPoints: { minos: 'dist/cli/main.js' },
+  entryPoints: { minos: 'dist/cli/main.js', errors: 'dist/errors.js' },
   outdir: OUT,
   outExtension: { '.js': '.cjs' },
+  ...commonjs,
+  plugins: [split(true)],
+});
+await build({
+  ...common,
+  stdin: { contents: entry, resolveDir: ROOT, sourcefile: 'engine-entry.js' },
+  outfile: join(OUT, 'engine.cjs'),
   ...commonjs,
   // The jco component bindings run only with MINOS_ZSTD_BINDING=component:
   // left outside, they are read from wasm/gen/ when that binding is chosen.
   external: ['../../wasm/gen/*', './yaml.cjs', './openpgp.cjs'],
-  plugins: [yamlBeside, pgpBeside],
+  plugins: [split(false), yamlBeside, pgpBeside],
 });
 await build({
   ...common,

@@ -56,7 +56,7 @@ try {
   minos('--root', img, 'list');
   // The build last: its functions are the ones `make bench` times.
   minos('build', spec, '-o', join(work, 'img2'));
-  for (const f of ['minos.cjs.cache', 'yaml.cjs.cache']) statSync(join(ROOT, 'dist/bundle', f));
+  for (const f of ['minos.cjs.cache', 'engine.cjs.cache', 'errors.cjs.cache', 'yaml.cjs.cache']) statSync(join(ROOT, 'dist/bundle', f));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

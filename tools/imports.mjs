@@ -33,6 +33,7 @@ const ROOT_FILES = {
   'version.ts': 'base',
   'depend.ts': 'base',
   'names.ts': 'base',
+  'formats.ts': 'base',
   'jsonfields.ts': 'base',
   'meta.ts': 'base',
   'plan.ts': 'image',

@@ -6,12 +6,12 @@ import { dirname, resolve } from 'node:path';
 import { MinosError } from '../errors.js';
 import { ARCHES, isArch, parseRequest, type Arch } from '../depend.js';
 import type { GroupDecl, UserDecl } from '../types.js';
+import { FORMATS, type OutputFormat } from '../formats.js';
 import { ACCOUNT_NAME, repoNameError } from '../names.js';
 import { loadGroups, loadUsers } from './recipe.js';
 import { bool, field, int, list, mapping, readYamlFile, scalarString, str, strList, yamlError, type YamlSource } from './yaml.js';
 
-export const FORMATS = ['dir', 'tar', 'tar.zst', 'tar.gz', 'tar.xz', 'cpio', 'squashfs', 'erofs', 'oci', 'oci.tar'] as const;
-export type OutputFormat = (typeof FORMATS)[number];
+export { FORMATS, type OutputFormat } from '../formats.js';
 
 /** OCI image layouts: a folder, or the same folder as one tar (an oci-archive). */
 export function isOci(f: OutputFormat): f is 'oci' | 'oci.tar' {

@@ -20,9 +20,9 @@ import { xzCompress } from '../unpack/xz.js';
 import { zstdCompress } from '../unpack/zstd.js';
 import { buildTree, openImage, readPieces, u64, type ImageFile, type Inode } from './fstree.js';
 import type { Resolved } from './output.js';
+import type { SquashfsCompression } from '../formats.js';
 
-export const SQUASHFS_COMPRESSIONS = ['zstd', 'gzip', 'xz'] as const;
-export type SquashfsCompression = (typeof SQUASHFS_COMPRESSIONS)[number];
+export { SQUASHFS_COMPRESSIONS, type SquashfsCompression } from '../formats.js';
 
 export interface SquashfsOptions {
   /** Seconds since the epoch for every inode and the superblock. */
