@@ -5,7 +5,7 @@ import t from 'tap';
 import { canonicalBytes } from '../src/canonical.js';
 import { loadSecretKey, signBytes } from '../src/repo/keys.js';
 import { writeIndex } from '../src/repo/index.js';
-import { minos, sh, tempDir, writeTree } from './lib/cli.js';
+import { minos, ROOT, sh, tempDir, writeTree } from './lib/cli.js';
 
 const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
 
@@ -351,4 +351,30 @@ t.test('repo index under an old SOURCE_DATE_EPOCH signs an index valid from now'
   t.ok(Date.parse(index.expires) > Date.now() + 6 * 86400_000, `expires ${index.expires}: seven days from the real clock`);
   const v = minos(['repo', 'verify', repo, '--key', join(dir, 'k.pub')]);
   t.equal(v.code, 0, v.stderr);
+});
+
+t.test('a run registers only the commands its arguments reach; the table of groups matches the register functions', async (t) => {
+  const { buildProgram, GROUPS, groupsFor } = (await import(join(ROOT, 'dist/cli/main.js'))) as typeof import('../src/cli/main.js');
+  const { Command } = await import('commander');
+  const io = { out() {}, err() {}, isTTY: false, version: 'x' };
+  const all = buildProgram(io).commands.map((c) => c.name());
+  const listed: string[] = [];
+  for (const [names, register] of GROUPS) {
+    const p = new Command('minos');
+    register(p, io);
+    t.same(p.commands.map((c) => c.name()), names, `${names[0]}'s group registers exactly ${names.join(', ')}`);
+    listed.push(...names);
+  }
+  t.same([...listed, 'completion'].sort(), [...all].sort(), 'every command is in one group (completion is always there)');
+  const names = (argv: string[]) => groupsFor(argv).flatMap(([n]) => n);
+  t.same(names(['--root', '/r', 'install', 'x']), ['init', 'install', 'remove', 'upgrade', 'rollback', 'cache']);
+  t.same(names(['--root=/r', 'list']), ['why', 'list', 'info', 'search', 'files', 'owner', 'history']);
+  t.same(names(['--version']), []);
+  for (const argv of [[], ['--help'], ['help', 'build'], ['completion', 'bash'], ['frobnicate'], ['--bogus', 'build'], ['--version', '--help']]) {
+    t.same(names(argv), listed, `${JSON.stringify(argv)}: every command`);
+  }
+  // The same answers from the built CLI as from the program with every command.
+  t.match(minos(['build', '--help']).stdout, /build a root filesystem image/);
+  t.match(minos(['frobnicate']).stderr, /unknown command 'frobnicate'/);
+  t.match(minos(['instal']).stderr, /Did you mean install\?/);
 });

@@ -29,8 +29,56 @@ Exit status:
   5  another minos holds the lock
   6  file conflict between packages or with unowned files`;
 
-/** `usageError`: where commander's own messages (unknown option, missing argument) go; default raw.err. */
-export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err): Command {
+/**
+ * The top-level commands each register function adds. A run registers only
+ * the group its command word names (commander builds every option of every
+ * command it is given, ~2 ms of each start-up); test/cli.test.ts checks the
+ * table against the functions.
+ */
+export const GROUPS: readonly (readonly [readonly string[], (program: Command, io: Io) => void])[] = [
+  [['key'], registerKey],
+  [['pack', 'inspect', 'verify'], registerPack],
+  [['import'], registerImport],
+  [['repo'], registerRepo],
+  [['plan'], registerPlan],
+  [['build'], registerBuild],
+  [['boot'], registerBoot],
+  [['init', 'install', 'remove', 'upgrade', 'rollback', 'cache'], registerLive],
+  [['why', 'list', 'info', 'search', 'files', 'owner', 'history'], registerQueries],
+  [['diff'], registerDiff],
+  [['recover'], (program, io) => registerRecover(program, io, onEvent)],
+];
+
+/**
+ * The groups `argv` can reach: the group of its command word; none when it
+ * has no command word but asks for the version (commander answers that
+ * before any command); every group otherwise (help, completion, an unknown
+ * word or option: messages list or suggest every command).
+ */
+export function groupsFor(argv: readonly string[] | undefined): (typeof GROUPS)[number][] {
+  if (argv === undefined) return [...GROUPS];
+  let version = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--root') i++;
+    else if (a.startsWith('--root=')) continue;
+    else if (a === '-V' || a === '--version') version = true;
+    else if (a.startsWith('-')) return [...GROUPS];
+    else {
+      const group = GROUPS.find(([names]) => names.includes(a));
+      return group ? [group] : [...GROUPS];
+    }
+  }
+  return version ? [] : [...GROUPS];
+}
+
+/**
+ * `usageError`: where commander's own messages (unknown option, missing
+ * argument) go; default raw.err. `argv`: the arguments the program will
+ * parse, to register only the commands they can reach (see groupsFor);
+ * default every command.
+ */
+export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err, argv?: readonly string[]): Command {
   // Commands print package data: every line they print is escaped. Help and
   // usage text is ours and goes out as it is.
   const io = escapedIo(raw);
@@ -45,17 +93,7 @@ export function buildProgram(raw: Io, usageError: (s: string) => void = raw.err)
     .option('--root <dir>', 'the root the live commands act on', '/')
     .addHelpText('after', EXIT_HELP)
     .exitOverride();
-  registerKey(program, io);
-  registerPack(program, io);
-  registerImport(program, io);
-  registerRepo(program, io);
-  registerPlan(program, io);
-  registerBuild(program, io);
-  registerBoot(program, io);
-  registerLive(program, io);
-  registerQueries(program, io);
-  registerDiff(program, io);
-  registerRecover(program, io, onEvent);
+  for (const [, register] of groupsFor(argv)) register(program, io);
   program
     .command('completion')
     .description('print a shell completion script (bash: eval "$(minos completion bash)")')
@@ -90,7 +128,7 @@ export async function main(argv: string[], io?: Io): Promise<number> {
   // Under --json, errors are a JSON object on stderr (docs/JSON.md), usage errors included.
   const json = argv.includes('--json');
   const usage: string[] = [];
-  const program = buildProgram(sink, json ? (s) => usage.push(s) : sink.err);
+  const program = buildProgram(sink, json ? (s) => usage.push(s) : sink.err, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
