@@ -34,7 +34,7 @@ import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from 
 import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';
 import type { EntryType, FileEntry, IndexPackage } from './types.js';
-import { createUnpackPool, type UnpackPool } from './unpack/pool.js';
+import { buildUnpackPool, createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import { workersPay } from './workers.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
@@ -324,7 +324,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     let made = lending && lockAndSbom(opts, repos, chosen, resolved, mtime, early);
     const lent = await lending;
     const writer = lent ? queuedWriter(lent) : directWriter();
-    const pool = big ? (opts.unpackPool ?? createUnpackPool()) : createUnpackPool(1, writer);
+    const pool = big ? (opts.unpackPool ?? buildUnpackPool()) : createUnpackPool(1, writer);
     if (!big) void opts.unpackPool?.close();
     const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
     // Largest packages first, so no core is left with a big one at the end; merged in name order below.

@@ -85,6 +85,18 @@ export function lockedFor(lock: Lockfile, arch: string): LockedPackage[] {
   return lock.packages.filter((p) => (p.images ? p.images.includes(arch) : own));
 }
 
+/** Bytes and number of the packages `file` locks for `arch`; undefined when there is no readable lockfile. */
+export function lockedWork(file: string, arch: string): { bytes: number; count: number } | undefined {
+  let lock: Lockfile;
+  try {
+    lock = readLock(file);
+  } catch {
+    return undefined;
+  }
+  const pkgs = lockedFor(lock, arch);
+  return { bytes: pkgs.reduce((n, p) => n + p.size, 0), count: pkgs.length };
+}
+
 function bad(file: string, msg: string): MinosError {
   return new MinosError('MN0112', `${file}: ${msg}`, { data: { file } });
 }

@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
-import { createWorkerPool, type WorkerPool } from '../workers.js';
+import { createWorkerPool, machineBusy, type WorkerPool } from '../workers.js';
 import { unpackPackage, type UnpackJob, type UnpackResult } from './extract.js';
 import type { FsWriter } from './fswriter.js';
 
@@ -16,6 +16,11 @@ export type UnpackPool = WorkerPool<UnpackJob, UnpackResult>;
 function defaultSize(): number {
   const env = Number(process.env.MINOS_UNPACK_WORKERS);
   return Number.isInteger(env) && env >= 0 ? env : Math.min(4, availableParallelism());
+}
+
+/** A build's pool: this thread alone on a busy machine (machineBusy), unless MINOS_UNPACK_WORKERS says otherwise. */
+export function buildUnpackPool(): UnpackPool {
+  return createUnpackPool(machineBusy() && process.env.MINOS_UNPACK_WORKERS === undefined ? 1 : undefined);
 }
 
 /**
