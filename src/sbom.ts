@@ -31,17 +31,39 @@ function spdxId(name: string, used: Set<string>): string {
   return id;
 }
 
+/** What a name stands for: a package of that name (`version` its own), or one providing it (`version` the provided one, if any). */
+interface Holder {
+  p: SbomPackage;
+  version: string | undefined;
+  provided: boolean;
+}
+
+/** The holders of every name, each package's provides parsed once (a scan per dependency made the SBOM of n packages take n² steps). */
+function holdersOf(pkgs: readonly SbomPackage[]): Map<string, Holder[]> {
+  const m = new Map<string, Holder[]>();
+  const add = (name: string, h: Holder) => {
+    const l = m.get(name);
+    if (l) l.push(h);
+    else m.set(name, [h]);
+  };
+  for (const p of pkgs) {
+    add(p.meta.name, { p, version: p.meta.version, provided: false });
+    for (const prov of p.meta.provides) {
+      const d = parseProvide(prov);
+      add(d.name, { p, version: d.constraint?.version, provided: true });
+    }
+  }
+  return m;
+}
+
 /** Installed packages that satisfy `dep` (any alternative). */
-function satisfiers(dep: string, pkgs: readonly SbomPackage[]): SbomPackage[] {
+function satisfiers(dep: string, holders: Map<string, Holder[]>): SbomPackage[] {
   const out = new Set<SbomPackage>();
   for (const alt of parseDependency(dep)) {
-    for (const p of pkgs) {
-      if (p.meta.name === alt.name && satisfies(p.meta.version, alt.constraint)) out.add(p);
-      for (const prov of p.meta.provides) {
-        const d = parseProvide(prov);
-        if (d.name !== alt.name) continue;
-        if (!alt.constraint || (d.constraint && satisfies(d.constraint.version, alt.constraint))) out.add(p);
-      }
+    for (const h of holders.get(alt.name) ?? []) {
+      // A versioned dependency takes only a versioned provide.
+      const ok = !h.provided ? satisfies(h.version!, alt.constraint) : !alt.constraint || (h.version !== undefined && satisfies(h.version, alt.constraint));
+      if (ok) out.add(h.p);
     }
   }
   return [...out];
@@ -54,9 +76,10 @@ export function makeSbom(opts: { image: string; created: number; tool: string; p
   const ids = new Map(pkgs.map((p) => [p, spdxId(p.meta.name, used)]));
   const digest = createHash('sha256').update(pkgs.map((p) => `${p.meta.name} ${p.meta.version} ${p.sha256}`).join('\n')).digest('hex');
   const relationships: object[] = pkgs.map((p) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: ids.get(p) }));
+  const holders = holdersOf(pkgs);
   for (const p of pkgs) {
     const deps = new Set<SbomPackage>();
-    for (const d of p.meta.depends) for (const s of satisfiers(d, pkgs)) if (s !== p && together(p, s)) deps.add(s);
+    for (const d of p.meta.depends) for (const s of satisfiers(d, holders)) if (s !== p && together(p, s)) deps.add(s);
     for (const s of [...deps].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1))) {
       relationships.push({ spdxElementId: ids.get(p), relationshipType: 'DEPENDS_ON', relatedSpdxElement: ids.get(s) });
     }
