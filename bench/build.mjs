@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureMixed, fixtureSynth, MINOS, PEERS } from './build-fixtures.mjs';
+import { requiredConf } from './pacman.mjs';
 
 // Five, not three: on this 2-core VM a median of three moved the (a) ratio between 0.98x and 1.27x.
 const RUNS = Number(process.env.BENCH_BUILD_RUNS ?? 5);
@@ -87,28 +88,6 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-/**
- * pacman with `SigLevel = Required` for `pkgs`: a throwaway gpg key (its own
- * homedir, where it is ultimately trusted) signs each package (P.sig beside
- * it, as pacman looks for it); returns the config, or undefined without gpg.
- */
-function requiredConf(work, pkgs) {
-  if (spawnSync('gpg', ['--version']).error) return undefined;
-  const home = join(work, 'gnupg');
-  rmSync(home, { recursive: true, force: true });
-  mkdirSync(home, { mode: 0o700 });
-  const gpg = (...args) => sh('gpg', ['--batch', '--quiet', '--homedir', home, '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
-  gpg('--quick-gen-key', 'minos bench <bench@invalid>', 'ed25519', 'sign', 'never');
-  for (const p of pkgs) {
-    rmSync(`${p}.sig`, { force: true });
-    gpg('--detach-sign', '--no-armor', '-o', `${p}.sig`, p);
-  }
-  spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
-  const conf = join(work, 'pacman-required.conf');
-  writeFileSync(conf, `[options]\nArchitecture = x86_64\nSigLevel = Required\nLocalFileSigLevel = Required\nGPGDir = ${home}\n`);
-  return conf;
-}
 
 /**
  * Issue 20 goal 2, threads that never hurt: the directory build with the

@@ -9,6 +9,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WORK } from './payload.mjs';
+import { requiredConf } from './pacman.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MINOS = join(HERE, '../bin/minos.js');
@@ -79,28 +80,6 @@ async function prepare() {
   writeIndex({ dir: repo2, key, name: 'bench2', expires: null, created: 1700000000 });
   writeFileSync(join(dir, '.done'), '');
   return dir;
-}
-
-/**
- * pacman's configuration with SigLevel = Required: a throwaway gpg key (its
- * own homedir, ultimately trusted) signs each of `pkgs` (P.sig beside it, as
- * pacman looks for it). Undefined without gpg.
- */
-function requiredConf(work, pkgs) {
-  if (spawnSync('gpg', ['--version']).error) return undefined;
-  const home = join(work, 'gnupg');
-  rmSync(home, { recursive: true, force: true });
-  mkdirSync(home, { mode: 0o700 });
-  const gpg = (...args) => run('gpg', ['--batch', '--quiet', '--homedir', home, '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
-  gpg('--quick-gen-key', 'minos bench <bench@invalid>', 'ed25519', 'sign', 'never');
-  for (const p of pkgs) {
-    rmSync(`${p}.sig`, { force: true });
-    gpg('--detach-sign', '--no-armor', '-o', `${p}.sig`, p);
-  }
-  spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
-  const conf = join(work, 'pacman-required.conf');
-  writeFileSync(conf, `[options]\nArchitecture = x86_64\nSigLevel = Required\nLocalFileSigLevel = Required\nGPGDir = ${home}\n`);
-  return conf;
 }
 
 export async function runLiveBench() {
