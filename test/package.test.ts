@@ -49,7 +49,7 @@ t.test('npm pack: installs offline with no build step and runs', async (t) => {
   t.equal(p.status, 0, p.stderr);
   const tgz = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
   const listing = sh(`tar tzf '${tgz}'`);
-  for (const f of ['package/LICENSE', 'package/man/minos.1', 'package/bin/minos.js', 'package/dist/bundle/minos.cjs', 'package/wasm/gen/zstd-decoder.core.wasm']) {
+  for (const f of ['package/LICENSE', 'package/man/minos.1', 'package/bin/minos.js', 'package/dist/bundle/minos.cjs', 'package/dist/bundle/engine.cjs', 'package/dist/bundle/errors.cjs', 'package/dist/bundle/engine.cjs.cache', 'package/wasm/gen/zstd-decoder.core.wasm']) {
     t.ok(listing.split('\n').includes(f) || (f.endsWith('.wasm') && /package\/wasm\/gen\/.*\.wasm/.test(listing)), `the package holds ${f}`);
   }
   t.notMatch(listing, /package\/src\/|package\/test\/|package\/node_modules\//, 'no sources, tests or node_modules');
