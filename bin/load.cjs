@@ -68,12 +68,15 @@ function load(name) {
  * (tools/bundle.mjs).
  */
 function onFirstUse(get) {
+  let value;
+  // Called on every read (the library reads errors.cjs through one): the lookup happens once.
+  const real = () => (value ??= get());
   return new Proxy({}, {
-    get: (_, k) => get()[k],
-    has: (_, k) => k in get(),
-    ownKeys: () => Reflect.ownKeys(get()),
+    get: (_, k) => real()[k],
+    has: (_, k) => k in real(),
+    ownKeys: () => Reflect.ownKeys(real()),
     getOwnPropertyDescriptor: (_, k) => {
-      const d = Reflect.getOwnPropertyDescriptor(get(), k);
+      const d = Reflect.getOwnPropertyDescriptor(real(), k);
       return d && { ...d, configurable: true };
     },
   });
