@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureMixed, fixtureSynth, MINOS, PEERS } from './build-fixtures.mjs';
-import { requiredConf } from './pacman.mjs';
+import { pacmanArgs, requiredConf } from './pacman.mjs';
 
 // Five, not three: on this 2-core VM a median of three moved the (a) ratio between 0.98x and 1.27x.
 const RUNS = Number(process.env.BENCH_BUILD_RUNS ?? 5);
@@ -180,9 +180,7 @@ function benchCase(label, fx, work, problems) {
     rmSync(natTz, { force: true });
     // (4) pacman -U into an empty root on tmpfs
     if (pacmanOk) {
-      mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
-      const p = timed('pacman', ['--config', join(PEERS, 'pacman.conf'), '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
-        '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks'), '-U', ...pkgs], { measure: true });
+      const p = timed('pacman', [...pacmanArgs(join(PEERS, 'pacman.conf'), root), '-U', ...pkgs], { measure: true });
       t.pacman.push(p.s);
       if (p.cpu !== undefined) t.cpuPacman.push(p.cpu);
       if (i === 0) {
@@ -193,9 +191,7 @@ function benchCase(label, fx, work, problems) {
     }
     // (5) the same with SigLevel = Required: pacman checks each package's signature, as minos does
     if (required) {
-      mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
-      const p = timed('pacman', ['--config', required, '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
-        '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks'), '-U', ...pkgs], { measure: true });
+      const p = timed('pacman', [...pacmanArgs(required, root), '-U', ...pkgs], { measure: true });
       t.required.push(p.s);
       if (p.cpu !== undefined) t.cpuRequired.push(p.cpu);
       if (i === 0 && countFiles(join(root, 'usr')) !== fx.files) problems.push(`${label}: pacman (Required) installed the wrong number of files`);

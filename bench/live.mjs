@@ -9,7 +9,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WORK } from './payload.mjs';
-import { requiredConf } from './pacman.mjs';
+import { pacmanArgs, requiredConf } from './pacman.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MINOS = join(HERE, '../bin/minos.js');
@@ -116,9 +116,7 @@ export async function runLiveBench() {
         if (!havePacman || !conf) continue;
         const proot = join(base, `pacman-${slot}`);
         rmSync(proot, { recursive: true, force: true });
-        mkdirSync(join(proot, 'var/lib/pacman'), { recursive: true });
-        const pac = ['--config', conf, '--noconfirm', '--noprogressbar', '-r', proot, '--dbpath', join(proot, 'var/lib/pacman'),
-          '--cachedir', join(proot, 'var/cache/pacman/pkg'), '--logfile', join(proot, 'pacman.log'), '--hookdir', join(proot, 'hooks')];
+        const pac = pacmanArgs(conf, proot);
         add(m.install[slot], timed('pacman', [...pac, '-U', ...pkgs]));
         add(m.upgrade[slot], timed('pacman', [...pac, '-U', ...pkgs2]));
         add(m.remove[slot], timed('pacman', [...pac, '-R', ...names]));

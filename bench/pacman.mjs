@@ -29,3 +29,13 @@ export function requiredConf(work, pkgs) {
   writeFileSync(conf, `[options]\nArchitecture = x86_64\nSigLevel = Required\nLocalFileSigLevel = Required\nGPGDir = ${home}\n`);
   return conf;
 }
+
+/**
+ * pacman's options for `conf` acting on `root` alone (its database, cache,
+ * log and hooks inside it); makes the database folder pacman needs.
+ */
+export function pacmanArgs(conf, root) {
+  mkdirSync(join(root, 'var/lib/pacman'), { recursive: true });
+  return ['--config', conf, '--noconfirm', '--noprogressbar', '-r', root, '--dbpath', join(root, 'var/lib/pacman'),
+    '--cachedir', join(root, 'var/cache/pacman/pkg'), '--logfile', join(root, 'pacman.log'), '--hookdir', join(root, 'hooks')];
+}
