@@ -105,8 +105,8 @@ function cliImports() {
  * arguments, help, usage errors), engine.cjs (the library the commands call,
  * loaded on first use by bin/load.cjs: `--version`, `--help` and usage
  * errors never load it) and errors.cjs (MinosError, shared by the two so
- * that `instanceof` holds across them). Each has its own code cache.
- * Measured (`minos --version`, median of 15): see the commit message.
+ * that `instanceof` holds across them). Each has its own code cache; the
+ * header above has the measurements.
  */
 const exported = new Map();
 const entry = [...cliImports()].map(([file, names]) => {
