@@ -1,7 +1,7 @@
 /**
  * The image pipeline, top to bottom:
- *   open + verify repositories → choose packages (solve, or take the lockfile
- *   with --frozen) → fetch → verify + unpack each package into a stage beside
+ *   open + verify repositories → choose packages (choose.ts: solve, or take
+ *   the lockfile) → fetch → verify + unpack each package into a stage beside
  *   the output → accounts, overlay, device configuration, installed database
  *   → write the target (dir | tar | tar.zst | cpio | squashfs | erofs) → rename into place →
  *   lockfile and SBOM. OCI images run this once per architecture into one
@@ -13,19 +13,19 @@ import { basename, join } from 'node:path';
 import { canonicalBytes } from './canonical.js';
 import { DB_DIR, INSTALLED, dbBytes, type InstalledDb, type InstalledRecord } from './db/installed.js';
 import { ioError, MinosError } from './errors.js';
-import { lockedFor, lockText, readLock, resolutionDigest, type Lockfile, type ResolutionInputs } from './lock.js';
+import { lockText, readLock, type Lockfile } from './lock.js';
+import { choosePackages, type Chosen } from './choose.js';
 import { addOciImage, type OciLayout } from './target/oci.js';
-import { candidatesOf, checkAgainstLock, lockedPreferences, openRepositories, requestsOf } from './plan.js';
 import { manifestFilesJson } from './pkg/manifest.js';
 import { checkIndexEntry } from './repo/index.js';
 import { loadKeyring } from './repo/keys.js';
-import { findEntry, packageFile, type Repository } from './repo/source.js';
+import { packageFile, type Repository } from './repo/source.js';
 import { buildTemps, placeOutput, tempBeside } from './target/place.js';
 import { makeSbom, type SbomPackage } from './sbom.js';
 import type { Arch } from './solve/depend.js';
 import type { PackageEvent, WarningEvent } from './engine/events.js';
 import { recordOf, replaceSets } from './engine/owners.js';
-import { parseRequest, solve, type Locator } from './solve/solver.js';
+import { parseRequest, type Locator } from './solve/solver.js';
 import { isOci, type ImageSpec, type OutputFormat } from './spec/image.js';
 import { accountFiles, collectAccounts, withFileAccounts } from './target/accounts.js';
 import { completeDebianRoot, mergedUsrPath, prepareMergedUsr, type StagedDeb } from './debian/complete.js';
@@ -33,8 +33,9 @@ import { DEB_ARCH } from './debian/relations.js';
 import { deferredFor, finishDirectory, resolveNodes, writeCpio, writeTar } from './target/output.js';
 import { writeFsImage } from './target/fsimage.js';
 import type { SquashfsCompression } from './target/squashfs.js';
-import type { EntryType, FileEntry, IndexPackage } from './types.js';
+import type { EntryType, FileEntry } from './types.js';
 import { buildUnpackPool, createUnpackPool, type UnpackPool } from './unpack/pool.js';
+import { earlyUnpack, presentFile, type EarlyUnpack } from './early.js';
 import { workersPay } from './workers.js';
 import type { UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
@@ -97,6 +98,8 @@ export interface BuildResult {
   deferred: number;
   /** How the packages were chosen: resolved, taken as locked (the lockfile's resolution digest matched), or --frozen. */
   resolution: 'resolved' | 'locked' | 'frozen';
+  /** Packages a worker thread began unpacking while the build read its indexes and resolved (early.ts). */
+  ahead: number;
   /** With `layout`: the lockfile and SBOM's contents, for buildoci.ts to merge. */
   locked?: { lock: Lockfile; sbom: SbomPackage[] };
 }
@@ -104,67 +107,6 @@ export interface BuildResult {
 /** The SBOM sits beside the output whatever --lock says: OUT.spdx.json. */
 export function sbomPathFor(out: string): string {
   return `${out}.spdx.json`;
-}
-
-interface Chosen {
-  locator: Locator;
-  repo: Repository;
-  entry: IndexPackage;
-}
-
-/** What the resolution of `spec` for `arch` from `repos` reads besides the packages, and its answer `chosen` (lock.ts resolutionDigest). */
-function resolutionOf(spec: ImageSpec, arch: Arch, repos: readonly Repository[], chosen: ResolutionInputs['chosen']): string {
-  return resolutionDigest({
-    arch, packages: spec.packages, sets: spec.sets, optional: spec.optional, chosen,
-    repositories: repos.map((r) => ({ name: r.name, priority: r.priority, digest: r.loaded.digest, suite: r.spec.debian?.suite, components: r.spec.debian?.components })),
-  });
-}
-
-/**
- * Per repository, the names the lockfile locks for `arch`, when only those
- * entries are needed: for --frozen, or a lockfile of `arch` alone with a
- * resolution digest (fromLock); otherwise undefined.
- */
-function lockedNames(lock: Lockfile | undefined, arch: Arch, frozen: boolean): Map<string, Set<string>> | undefined {
-  if (!lock || (!frozen && (lock.resolved === undefined || lock.arch !== arch))) return undefined;
-  const m = new Map<string, Set<string>>();
-  for (const p of lockedFor(lock, arch)) {
-    let s = m.get(p.repo);
-    if (!s) m.set(p.repo, (s = new Set()));
-    s.add(p.name);
-  }
-  return m;
-}
-
-/**
- * The lockfile's packages when its resolution digest is what resolving
- * `spec` from `repos` now reads (same requests, sets, architecture,
- * repositories and index digests): resolving again would keep every locked
- * version, so the build takes them as --frozen does, each checked against
- * its repository's signed index. Undefined when anything differs.
- */
-function fromLock(spec: ImageSpec, arch: Arch, lock: Lockfile, lockFile: string, repos: Repository[]): Chosen[] | undefined {
-  if (resolutionOf(spec, arch, repos, lock.packages) !== lock.resolved) return undefined;
-  try {
-    return chooseFrozen(lock, lockFile, repos);
-  } catch (e) {
-    if (e instanceof MinosError && e.code === 'MN0214') return undefined;
-    throw e;
-  }
-}
-
-/** With --frozen: the locked packages, each checked against its repository's signed index. */
-function chooseFrozen(lock: Lockfile, lockFile: string, repos: Repository[]): Chosen[] {
-  return lock.packages.map((lp) => {
-    const repo = repos.find((r) => r.name === lp.repo);
-    if (!repo) throw new MinosError('MN0214', `${lockFile}: locked ${lp.name} ${lp.version} comes from repository "${lp.repo}", which the spec does not name`, { data: { package: lp.name } });
-    const entry = findEntry(repo, lp);
-    if (!entry) throw new MinosError('MN0214', `locked ${lp.name} ${lp.version} (${lp.arch}) is missing from repository "${repo.name}"`, { data: { package: lp.name } });
-    if (entry.sha256 !== lp.sha256 || entry.size !== lp.size) {
-      throw new MinosError('MN0214', `locked ${lp.name} ${lp.version} differs in repository "${repo.name}": sha256 ${entry.sha256}, the lockfile says ${lp.sha256}`, { data: { package: lp.name } });
-    }
-    return { locator: { name: lp.name, version: lp.version, arch: lp.arch, repo: lp.repo }, repo, entry };
-  });
 }
 
 /** Where the image's live commands find a repository: the spec's `device:`, else an http URL; never a build machine's folder. */
@@ -242,51 +184,38 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const { spec } = opts;
-  const emit = opts.onEvent ?? (() => {});
   const arch = opts.arch ?? spec.arch;
-  const now = Math.floor(Date.now() / 1000);
   if (isOci(opts.format) && !opts.layout) throw new MinosError('MN0001', 'OCI images are built by buildOciImage');
   const lock = existsSync(opts.lockFile) ? readLock(opts.lockFile) : undefined;
   if (opts.frozen && !lock) throw new MinosError('MN0101', `${opts.lockFile}: no lockfile to build --frozen from`, { data: { file: opts.lockFile } });
   if (opts.frozen && ![lock!.arch].flat().includes(arch)) throw new MinosError('MN0214', `${opts.lockFile}: locks ${[lock!.arch].flat().join(', ')}, not ${arch}`, { data: { file: opts.lockFile } });
 
-  // A lockfile whose resolution digest still matches is taken as it is (fromLock), reading only its packages' entries.
-  const wanted = opts.update ? undefined : lockedNames(lock, arch, !!opts.frozen);
-  let repos = await openRepositories(spec, { allowExpired: true, arch, only: wanted });
-  checkAgainstLock(repos, lock, !!opts.allowExpired, now);
-  let chosen: Chosen[] | undefined;
-  let fromLockfile = false;
-  if (opts.frozen) chosen = chooseFrozen({ ...lock!, packages: lockedFor(lock!, arch) }, opts.lockFile, repos);
-  else if (wanted) {
-    chosen = fromLock(spec, arch, lock!, opts.lockFile, repos);
-    fromLockfile = chosen !== undefined;
-    if (!chosen) {
-      repos = await openRepositories(spec, { allowExpired: true, arch });
-      checkAgainstLock(repos, lock, !!opts.allowExpired, now);
-    }
+  const temps = buildTemps(opts.out);
+  const unpacked = temps.pkgs;
+  // One fresh parent for every package's folder: a removal per package cost ~0.5 ms in its ENOENT error.
+  rmSync(unpacked, { recursive: true, force: true });
+  mkdirSync(unpacked, { mode: 0o700 });
+  const finishFor = (date: number) => (opts.format === 'dir' ? { mtime: opts.sourceDateEpoch ?? date, umask: process.umask() } : undefined);
+  const early = opts.unpackPool && spec.repositories.some((r) => r.debian)
+    ? earlyUnpack(opts.unpackPool, spec, unpacked, { files: presentFile(spec, opts.cacheDir), finish: finishFor }) : undefined;
+  try {
+    return await buildChosen(opts, lock, temps, early);
+  } catch (e) {
+    await early?.settle();
+    rmSync(unpacked, { recursive: true, force: true });
+    throw e;
   }
-  // With a lockfile taken as it is, the sets' members among its packages are all of them: resolving installed every one.
-  const requests = requestsOf(spec, repos);
-  if (!chosen) {
-    const candidates = candidatesOf(repos);
-    // The lockfile locks by default: its versions are kept while they still fit the spec.
-    const preferred = opts.update ? [] : lockedPreferences(repos, lock, arch);
-    const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
-    chosen = cs.result.map((locator) => {
-      const repo = repos.find((r) => r.name === locator.repo)!;
-      return { locator, repo, entry: findEntry(repo, locator)! };
-    });
-  }
-  chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));
-  // The answer's resolution digest, once. A --frozen build vouches for it only when its lockfile did (chooseFrozen
-  // checked every locked sha256): packages edited by hand get no digest.
-  const digest = resolutionOf(spec, arch, repos, chosen.map((c) => ({ ...c.locator, sha256: c.entry.sha256 })));
-  const resolved = opts.frozen && lock!.resolved !== digest ? undefined : digest;
+}
+
+async function buildChosen(opts: BuildOptions, lock: Lockfile | undefined, temps: ReturnType<typeof buildTemps>, early: EarlyUnpack | undefined): Promise<BuildResult> {
+  const { spec } = opts;
+  const emit = opts.onEvent ?? (() => {});
+  const arch = opts.arch ?? spec.arch;
+  const { repos, chosen, fromLockfile, requests, resolved } = await choosePackages(opts, arch, lock, early);
   emit({ type: 'resolved', packages: chosen.length, frozen: !!opts.frozen, fromLock: fromLockfile });
 
   // Every mtime: SOURCE_DATE_EPOCH, else the newest build date (the index carries the manifests' dates).
   const mtime = opts.sourceDateEpoch ?? Math.max(0, ...chosen.map((c) => c.entry.builddate));
-  const temps = buildTemps(opts.out);
   const stage = createStage(temps.stage);
   const unpacked = temps.pkgs;
   const tmpOut = opts.stdout ? '-' : temps.file;
@@ -302,16 +231,18 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const keyrings = new Map(repos.map((r) => [r.name, r.debian ? new Map() : loadKeyring(r.spec.keys)]));
     let bytes = 0;
     const pkgFiles: string[] = [];
-    // One fresh parent for every package's folder: a removal per package cost ~0.5 ms in its ENOENT error.
-    rmSync(unpacked, { recursive: true, force: true });
-    mkdirSync(unpacked, { mode: 0o700 });
     for (const c of chosen) pkgFiles.push(await packageFile(c.repo, c.entry, opts.cacheDir));
+    const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
+    // Packages a worker began while this thread resolved (early.ts); the others' early jobs are withdrawn or waited out.
+    const ahead = chosen.map((c) => early?.take(c.repo.name, c.entry, finish));
+    const settled = early?.settle();
+    const dests = chosen.map((c, i) => ahead[i]?.dest ?? join(unpacked, `${i}-${c.locator.name}`));
     // A worker thread (this thread unpacks too) pays off once there is real decompression to share out.
     // Measured on bench/build.mjs, 2 cores, runs interleaved (median): 40 packages of ~1 MiB 1.03 s
     // with one worker against 1.26 s on this thread alone; 100 of ~120 KiB 0.76 s against 0.74 s, even
     // with the worker started early (see cli/build.ts). MINOS_UNPACK_WORKERS forces the number of threads.
     const total = chosen.reduce((n, c) => n + c.entry.size, 0);
-    const big = process.env.MINOS_UNPACK_WORKERS !== undefined || workersPay(total, chosen.length);
+    const big = process.env.MINOS_UNPACK_WORKERS !== undefined || workersPay(total, chosen.length) || ahead.some(Boolean);
     // Otherwise this thread unpacks everything and the early worker, if there is one, makes the
     // writes and hashes the files (see fswriter.ts): on build (a), interleaved (bench/ab.mjs, 12
     // runs), min/median 753/856 ms with the writes made here against 650/756 ms.
@@ -320,36 +251,34 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // thread would idle ~20-30 ms), else once the workers have their jobs (they would wait for it).
     // Licenses of Debian packages are found while unpacking: with any, the SBOM waits for them.
     const found = new Map<Chosen, string>();
-    const early = chosen.some((c) => c.repo.debian) ? undefined : found;
-    let made = lending && lockAndSbom(opts, repos, chosen, resolved, mtime, early);
+    const knownLicenses = chosen.some((c) => c.repo.debian) ? undefined : found;
+    let made = lending && lockAndSbom(opts, repos, chosen, resolved, mtime, knownLicenses);
     const lent = await lending;
     const writer = lent ? queuedWriter(lent) : directWriter();
     const pool = big ? (opts.unpackPool ?? buildUnpackPool()) : createUnpackPool(1, writer);
     if (!big) void opts.unpackPool?.close();
-    const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
     // Largest packages first, so no core is left with a big one at the end; merged in name order below.
-    const order = chosen.map((_, k) => k).sort((a, b) => chosen[b].entry.size - chosen[a].entry.size || a - b);
+    const order = chosen.map((_, k) => k).filter((i) => !ahead[i]).sort((a, b) => chosen[b].entry.size - chosen[a].entry.size || a - b);
     const started = pool.runAll(order.map((i) => {
       const c = chosen[i];
       return {
-        file: pkgFiles[i], keyring: keyrings.get(c.repo.name)!, expect: { size: c.entry.size, sha256: c.entry.sha256 },
-        dest: join(unpacked, `${i}-${c.locator.name}`), finish,
+        file: pkgFiles[i], keyring: keyrings.get(c.repo.name)!, expect: { size: c.entry.size, sha256: c.entry.sha256 }, dest: dests[i], finish,
         deb: c.repo.debian ? { entry: c.entry, signer: c.repo.debian.release.signer } : undefined,
       };
     }));
-    const jobs: Promise<UnpackResult>[] = [];
+    const jobs: Promise<UnpackResult>[] = ahead.map((a) => a?.result as Promise<UnpackResult>);
     order.forEach((i, k) => (jobs[i] = started[k]));
     // Settle every job before leaving, so no worker writes into a folder being removed.
     jobs.forEach((j) => j.catch(() => {}));
     try {
-      made ||= lockAndSbom(opts, repos, chosen, resolved, mtime, early);
+      made ||= lockAndSbom(opts, repos, chosen, resolved, mtime, knownLicenses);
       if (debArch) prepareMergedUsr(stage);
       for (const [i, c] of chosen.entries()) {
         const r = await jobs[i];
         const m = r.manifest;
         checkIndexEntry(c.entry, m);
         const mapPath = c.repo.debian ? mergedUsrPath(debArch!) : undefined;
-        mergePackage(stage, join(unpacked, `${i}-${c.locator.name}`), m, { sets, finished: finish !== undefined, mapPath }, writer);
+        mergePackage(stage, dests[i], m, { sets, finished: finish !== undefined, mapPath }, writer);
         bytes += m.installedSize;
         const rec = recordOf(m, c.repo.name, r.sha256, false);
         if (mapPath) {
@@ -367,6 +296,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       if (made.sbom === undefined) made = lockAndSbom(opts, repos, chosen, resolved, mtime, found);
     } finally {
       await Promise.allSettled(jobs);
+      await settled;
       await pool.close();
       await writer.close();
       rmSync(unpacked, { recursive: true, force: true });
@@ -462,12 +392,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
     return {
       out: opts.out, format: opts.format, arch, packages: chosen.map((c) => c.locator), entries: nodes.length, bytes, mtime,
-      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, resolution: opts.frozen ? 'frozen' : fromLockfile ? 'locked' : 'resolved',
+      lockFile: opts.lockFile, sbomFile, deferred: db.deferred.length, resolution: opts.frozen ? 'frozen' : fromLockfile ? 'locked' : 'resolved', ahead: ahead.filter(Boolean).length,
       locked: opts.layout && { lock: made.lockData, sbom: made.parts! },
     };
   } catch (e) {
+    // The packages' folders go once no early job writes there any more (buildImage).
     discardStage(stage);
-    rmSync(unpacked, { recursive: true, force: true });
     if (!opts.stdout) rmSync(tmpOut, { force: true });
     for (const f of [opts.lockFile, opts.sbomFile ?? sbomPathFor(opts.out)]) rmSync(tempBeside(f), { force: true });
     throw e;

@@ -88,6 +88,7 @@ export async function buildOciImage(opts: BuildOptions): Promise<BuildResult> {
       entries: results.reduce((n, r) => n + r.entries, 0), bytes: results.reduce((n, r) => n + r.bytes, 0), mtime,
       lockFile: opts.lockFile, sbomFile, deferred: 0,
       resolution: results.every((r) => r.resolution === results[0].resolution) ? results[0].resolution : 'resolved',
+      ahead: results.reduce((n, r) => n + r.ahead, 0),
     };
   } catch (e) {
     rmSync(layout.dir, { recursive: true, force: true });

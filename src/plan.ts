@@ -10,7 +10,8 @@ import type { Arch } from './depend.js';
 import { solve, type Candidate, type Changeset, type InstalledPackage } from './solve/solver.js';
 import type { ImageSpec } from './spec/image.js';
 import { findEntry, openRepository, type OpenOptions, type Repository } from './repo/source.js';
-import { openDebianRepository, setMembers } from './debian/source.js';
+import { openDebianRepository, setMembers, type DebianOpenOptions } from './debian/source.js';
+import type { DebianPackage } from './debian/packages.js';
 
 export interface PlanOptions extends OpenOptions {
   /** Overrides the spec's architecture. */
@@ -64,10 +65,15 @@ export function lockedPreferences(repos: readonly Repository[], lock: Lockfile |
  * wanted (see DebianOpenOptions); such a repository's index then lists only
  * those.
  */
-export async function openRepositories(spec: ImageSpec, opts: OpenOptions & { arch?: Arch; only?: ReadonlyMap<string, ReadonlySet<string>> }): Promise<Repository[]> {
+/** `onPackage`: each Debian package as it is read (see DebianOpenOptions), with its repository's name. */
+export async function openRepositories(spec: ImageSpec, opts: OpenOptions & {
+  arch?: Arch; only?: ReadonlyMap<string, ReadonlySet<string>>; onPackage?: (repo: string, p: DebianPackage, signer: string) => void;
+  readShared?: DebianOpenOptions['readShared'];
+}): Promise<Repository[]> {
   const repos: Repository[] = [];
   for (const r of spec.repositories) {
-    const repo = r.debian ? await openDebianRepository(r, { arch: opts.arch ?? spec.arch, only: opts.only?.get(r.name!) ?? (opts.only ? new Set() : undefined) }) : await openRepository(r, opts);
+    const onPackage = opts.onPackage && ((p: DebianPackage, signer: string) => opts.onPackage!(r.name!, p, signer));
+    const repo = r.debian ? await openDebianRepository(r, { arch: opts.arch ?? spec.arch, only: opts.only?.get(r.name!) ?? (opts.only ? new Set() : undefined), onPackage, readShared: opts.readShared }) : await openRepository(r, opts);
     const twin = repos.find((x) => x.name === repo.name);
     if (twin) {
       throw new MinosError('MN0104', `${spec.file}: repositories ${twin.location} and ${repo.location} are both named "${repo.name}"`, { data: { file: spec.file } });

@@ -23,6 +23,13 @@ export interface WorkerPool<J, R> {
    * waits for another to hand it work. Promises in the order of `jobs`.
    */
   runAll(jobs: readonly J[]): Promise<R>[];
+  /**
+   * Offer `job` to the worker threads alone (never this thread), ahead of a
+   * runAll: the first worker free runs it, unless `withdraw` takes it back
+   * first (true: it will not run, and `result` never settles). False from a
+   * pool without worker threads: nothing was offered.
+   */
+  offer(job: J): { result: Promise<R>; withdraw(): boolean } | false;
   /** Send a message to every worker (see serveJobs' `other`). */
   broadcast(msg: object): void;
   /** Take one worker thread out of the pool, unused, once it runs, for another purpose (the caller stops it); none if a job went to the pool or it failed to start. */
@@ -45,7 +52,7 @@ const IN_FLIGHT = 2;
 export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline: (job: J) => R; name: string }): WorkerPool<J, R> {
   if (opts.size <= 1 || !existsSync(fileURLToPath(opts.script))) {
     const run = async (job: J) => opts.inline(job);
-    return { parallel: false, run, runAll: (jobs) => jobs.map(run), broadcast: () => {}, lend: async () => undefined, close: async () => {} };
+    return { parallel: false, run, runAll: (jobs) => jobs.map(run), offer: () => false, broadcast: () => {}, lend: async () => undefined, close: async () => {} };
   }
   const workers: { w: Worker; busy: number; started: Promise<boolean> }[] = [];
   let closed = false;
@@ -158,6 +165,21 @@ export function createWorkerPool<J, R>(opts: { script: URL; size: number; inline
       };
       setImmediate(claim);
       return promises;
+    },
+    offer(job) {
+      if (failed || closed) return false;
+      // A batch of one (serveJobs claims it through its counter): taking the counter first withdraws it.
+      const id = next++;
+      const batch = { counter: new Int32Array(new SharedArrayBuffer(4)), n: 1 };
+      batches.push(batch);
+      const result = new Promise<R>((resolve, reject) => pending.set(id, { resolve, reject }));
+      for (const slot of workers) slot.w.postMessage({ batch: { jobs: [job], counter: batch.counter, base: id } });
+      const withdraw = () => {
+        if (Atomics.add(batch.counter, 0, 1) !== 0) return false;
+        pending.delete(id);
+        return true;
+      };
+      return { result, withdraw };
     },
     broadcast(msg) {
       for (const s of workers) s.w.postMessage(msg);

@@ -38,6 +38,8 @@ const ROOT_FILES = {
   'meta.ts': 'base',
   'plan.ts': 'image',
   'build.ts': 'image',
+  'choose.ts': 'image',
+  'early.ts': 'image',
   'buildoci.ts': 'image',
   'boot.ts': 'image',
   'lock.ts': 'image',

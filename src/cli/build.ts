@@ -188,7 +188,7 @@ async function buildToStdout(spec: ImageSpec, opts: BuildFlags, io: Io, held: He
         allowExpired: opts.allowExpired, level, sourceDateEpoch: sourceDateEpoch(),
         cacheDir: cacheDir(), tool: `minos-${io.version}`, onEvent: (e) => e.type === 'warning' && io.err(`minos: warning: ${e.message}`), unpackPool,
       });
-      const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred, resolution: r.resolution };
+      const summary = { out: '-', format: r.format, arch: r.arch, packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: opts.lock ? r.lockFile : null, sbom: opts.lock ? r.sbomFile : null, deferred: r.deferred, resolution: r.resolution, unpackedAhead: r.ahead };
       io.err(opts.json ? JSON.stringify(summary) : `-: ${r.format} image of ${r.packages.length} packages for ${r.arch}, ${r.entries} entries, ${formatBytes(r.bytes)}${opts.lock ? `; lockfile ${r.lockFile}, SBOM ${r.sbomFile}` : ''}`);
     });
   } finally {
@@ -218,7 +218,7 @@ async function buildAndReport(
     progress.clear();
   }
   if (opts.json) {
-    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, ...(r.arches ? { arches: r.arches } : {}), packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred, resolution: r.resolution }));
+    io.out(JSON.stringify({ out: r.out, format: r.format, arch: r.arch, ...(r.arches ? { arches: r.arches } : {}), packages: r.packages, entries: r.entries, bytes: r.bytes, mtime: r.mtime, lock: r.lockFile, sbom: r.sbomFile, deferred: r.deferred, resolution: r.resolution, unpackedAhead: r.ahead }));
   } else {
     io.out(`${r.out}: ${r.format} image of ${r.packages.length} packages for ${(r.arches ?? [r.arch]).join(', ')}, ${r.entries} entries, ${formatBytes(r.bytes)}`);
     io.out(`lockfile ${r.lockFile}, SBOM ${r.sbomFile}`);

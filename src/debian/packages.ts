@@ -44,6 +44,8 @@ export interface ParseOptions {
    * a `Package:` line are skipped unread (not checked); see packagesParser.
    */
   only?: ReadonlySet<string>;
+  /** Called with each package as its stanza is parsed (the caller must know the bytes are the signed ones). */
+  onPackage?: (p: DebianPackage) => void;
 }
 
 /** The fields of a Packages stanza parsePackages reads, by number. */
@@ -187,16 +189,20 @@ export function packagesParser(opts: ParseOptions): PackagesParser {
     const section = vs[SECTION] < 0 ? '' : word(vs[SECTION], ve[SECTION]);
     if (r === undefined) {
       const eager = { name, version: ver, arch, summary: summary(), provides, builddate: opts.date ?? 0, installedSize: isz * 1024, file, size, sha256: text(vs[SHA256], ve[SHA256]) };
-      out.push(new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, kept!.keep(b, vs, ve, first)) as unknown as DebianPackage);
+      const p = new DebEntry(eager, { essential, priority, multiArch, debArch, section, source }, convertKept, kept!.keep(b, vs, ve, first)) as unknown as DebianPackage;
+      out.push(p);
+      opts.onPackage?.(p);
       return;
     }
-    out.push({
+    const p: DebianPackage = {
       name, version: ver, arch, summary: summary(), license: '',
       depends: r.depends, provides, conflicts: r.conflicts, replaces: r.replaces, optional: r.optional,
       builddate: opts.date ?? 0, installedSize: isz * 1024,
       debian: { preDepends: r.preDepends, breaks: r.breaks, recommends: r.recommends, essential, priority, multiArch, debArch, section, source },
       file, size, sha256: text(vs[SHA256], ve[SHA256]),
-    });
+    };
+    out.push(p);
+    opts.onPackage?.(p);
   };
 
   /** The relation fields of the stanza in vs/ve (of cur), converted; errors name `name` and the line `first`. */

@@ -23,8 +23,9 @@ import type { LoadedIndex } from '../repo/index.js';
 import { fetchBytes, type Repository } from '../repo/source.js';
 import type { Arch } from '../depend.js';
 import type { DebianSet, RepoSpec } from '../spec/image.js';
-import type { IndexPackage } from '../types.js';
+import type { DebianMeta, IndexPackage } from '../types.js';
 import { xzDecompress } from '../unpack/xz.js';
+import type { SharedRead } from '../unpack/extract.js';
 import { packagesParser, parsePackages, type DebianPackage, type ParseOptions } from './packages.js';
 import { DEB_ARCH } from './relations.js';
 import { loadPgpKeys, parseRelease, verifyRelease, type Release } from './release.js';
@@ -40,10 +41,25 @@ export interface DebianOpenOptions {
   arch: Arch;
   /** Only packages of these names are wanted (a build taking a lockfile's packages): the rest of each Packages file is hashed but not read. */
   only?: ReadonlySet<string>;
+  /**
+   * Called with each package as its Packages file is parsed, with the
+   * Release's signer; only ever after that file's size and sha256 matched
+   * the signed Release (a plain file is then read whole before parsing).
+   */
+  onPackage?: (p: DebianPackage, signer: string) => void;
+  /**
+   * Reads a file whole into shared memory and hashes it on another thread
+   * (UnpackPool.readShared): a folder mirror's plain Packages files are then
+   * read while this thread verifies the Release, and parsed from those
+   * bytes once their size and sha256 match it.
+   */
+  readShared?: (file: string, max: number) => Promise<SharedRead> | false;
 }
 
 const MAX_RELEASE = 16 << 20;
 const MAX_PACKAGES = 1 << 30;
+/** The largest Packages file read before the Release that lists its size is verified (bookworm main amd64: 50 MB). */
+const MAX_EARLY_READ = 256 << 20;
 /** Bytes read at a time from a plain Packages file. */
 const CHUNK = 1 << 20;
 
@@ -101,9 +117,17 @@ async function fetchPackages(spec: RepoSpec, rel: string, x: string, want: { siz
  * and parsed as they come (a 50 MB file is never held whole). Nothing
  * parsed is used before the size and sha256 match the Release; a parse
  * error in a file whose sha256 does not match is reported as the mismatch.
+ * With `onPackage`, which hands packages out while parsing, the file is
+ * read and checked whole before a byte is parsed.
  */
 function streamPackages(file: string, want: { size: number; sha256: string }, opts: ParseOptions): DebianPackage[] | undefined {
   if (!existsSync(file)) return undefined;
+  if (opts.onPackage) {
+    // Packages leave as they are parsed: the whole file is checked first (the same hashing, one read).
+    const bytes = readInput(file, want.size + 1);
+    checked(bytes, want, opts.label);
+    return parsePackages(bytes, opts);
+  }
   const { fd, size } = openInput(file);
   const label = opts.label;
   try {
@@ -143,11 +167,26 @@ function streamPackages(file: string, want: { size: number; sha256: string }, op
   }
 }
 
+/** A Packages file read by readShared (see DebianOpenOptions), checked against the Release, then parsed from the same bytes. */
+function sharedPackages(read: SharedRead, want: { size: number; sha256: string }, opts: ParseOptions): DebianPackage[] {
+  if (read.size !== want.size) throw new MinosError('MN0206', `${opts.label}: ${read.size} bytes, the Release says ${want.size}`, { data: { file: opts.label } });
+  if (read.sha256 !== want.sha256) throw new MinosError('MN0205', `${opts.label}: sha256 is ${read.sha256}, the Release says ${want.sha256}`, { data: { file: opts.label } });
+  return parsePackages(Buffer.from(read.bytes, 0, read.size), opts);
+}
+
 export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptions): Promise<Repository> {
   const deb = spec.debian!;
   const location = spec.path ?? spec.url!;
-  const keys = await loadPgpKeys(spec.keys);
   const dist = `dists/${deb.suite}`;
+  const debArch = DEB_ARCH[opts.arch];
+  // Each plain Packages file of a folder read on another thread meanwhile; a failure there is the usual path's to report.
+  const early = new Map<string, Promise<SharedRead | undefined>>();
+  for (const comp of spec.path !== undefined && opts.readShared ? deb.components : []) {
+    const f = join(spec.path!, dist, comp, `binary-${debArch}`, 'Packages');
+    const read = existsSync(f) && opts.readShared!(f, MAX_EARLY_READ);
+    if (read) early.set(comp, read.catch(() => undefined));
+  }
+  const keys = await loadPgpKeys(spec.keys);
   let signed = await get(spec, `${dist}/InRelease`, MAX_RELEASE);
   let releaseFile = where(spec, `${dist}/InRelease`);
   let verified: { text: string; signer: string };
@@ -161,7 +200,6 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
     verified = await verifyRelease(signed, releaseFile, keys, sig);
   }
   const release = parseRelease(verified.text, releaseFile, verified.signer);
-  const debArch = DEB_ARCH[opts.arch];
   const packages: DebianPackage[] = [];
   for (const comp of deb.components) {
     const base = `${comp}/binary-${debArch}/Packages`;
@@ -174,8 +212,11 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
       const rel = `${dist}/${base}${x}`;
       const want = release.files.get(base + x)!;
       const label = where(spec, rel);
-      const opts2 = { label, arch: opts.arch, date: release.date, lazy: true, only: opts.only };
-      const got = x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
+      const onPackage = opts.onPackage && ((p: DebianPackage) => opts.onPackage!(p, verified.signer));
+      const opts2 = { label, arch: opts.arch, date: release.date, lazy: true, only: opts.only, onPackage };
+      const read = x === '' ? await early.get(comp) : undefined;
+      const got = read ? sharedPackages(read, want, opts2)
+        : x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
       if (!got) continue;
       for (const p of got) packages.push(p);
       found = true;
@@ -192,13 +233,14 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
   return { spec, location, name: spec.name!, priority: spec.priority, loaded, debian: { release, releaseFile, keys } };
 }
 
+/** Is a package of this Debian metadata a member of `set`? */
+export function inSet(d: DebianMeta, set: DebianSet): boolean {
+  return set === 'essential' ? d.essential : d.priority === set || (set === 'important' && d.priority === 'required') || (set === 'standard' && (d.priority === 'required' || d.priority === 'important'));
+}
+
 /** Names of the packages of a Debian set among `pkgs`. */
 export function setMembers(pkgs: readonly IndexPackage[], set: DebianSet): string[] {
   const names = new Set<string>();
-  for (const p of pkgs) {
-    const d = p.debian;
-    if (!d) continue;
-    if (set === 'essential' ? d.essential : d.priority === set || (set === 'important' && d.priority === 'required') || (set === 'standard' && (d.priority === 'required' || d.priority === 'important'))) names.add(p.name);
-  }
+  for (const p of pkgs) if (p.debian && inSet(p.debian, set)) names.add(p.name);
   return [...names].sort();
 }

@@ -6,6 +6,10 @@
  * Merging into the shared stage (conflicts, replaces) happens afterwards, in
  * package order, on the main thread: see stage.ts mergePackage.
  */
+import { createHash } from 'node:crypto';
+import { closeSync, readSync } from 'node:fs';
+import { ioError, MinosError } from '../errors.js';
+import { openInput } from '../input.js';
 import type { ReadResult } from '../pkg/read.js';
 import { readDeb } from '../debian/deb.js';
 import { readPackageVia, type ReaderSet } from '../privsep/read.js';
@@ -75,5 +79,49 @@ export function unpackPackage(job: UnpackJob, w: FsWriter = directWriter()): Unp
     w.removeTree(dest);
     w.sync();
     throw e;
+  }
+}
+
+/** The other job of an unpack thread: read a whole file into shared memory and hash it (see readShared). */
+export interface SharedReadJob {
+  sharedRead: { file: string; max: number };
+}
+
+export interface SharedRead {
+  /** The file's bytes, in memory this thread and the caller share (nothing writes it once returned). */
+  bytes: SharedArrayBuffer;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Read `file` whole into a new SharedArrayBuffer and hash those bytes, so
+ * that the caller can check the digest and then parse the very bytes it
+ * covers. The size is stat's: bytes appended meanwhile are not read (the
+ * caller compares the size too). Over `max` bytes: MN0101.
+ */
+export function readShared(job: SharedReadJob): SharedRead {
+  const { file, max } = job.sharedRead;
+  const { fd, size } = openInput(file);
+  try {
+    if (size > max) throw new MinosError('MN0101', `${file}: larger than the ${max} bytes accepted`, { data: { file, max } });
+    const bytes = new SharedArrayBuffer(size);
+    const view = new Uint8Array(bytes);
+    const hash = createHash('sha256');
+    let have = 0;
+    while (have < size) {
+      let n: number;
+      try {
+        n = readSync(fd, view, have, Math.min(size - have, 1 << 20), null);
+      } catch (e) {
+        throw ioError(e, file, 'MN0101');
+      }
+      if (n === 0) break;
+      hash.update(view.subarray(have, have + n));
+      have += n;
+    }
+    return { bytes, size: have, sha256: hash.digest('hex') };
+  } finally {
+    closeSync(fd);
   }
 }

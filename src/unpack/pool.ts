@@ -8,10 +8,15 @@
 import { availableParallelism } from 'node:os';
 import { closeReaders, killReaders, startReaders } from '../privsep/spawn.js';
 import { createWorkerPool, machineBusy, type WorkerPool } from '../workers.js';
-import { unpackPackage, type UnpackJob, type UnpackResult } from './extract.js';
+import { readShared, unpackPackage, type SharedRead, type SharedReadJob, type UnpackJob, type UnpackResult } from './extract.js';
 import type { FsWriter } from './fswriter.js';
 
-export type UnpackPool = WorkerPool<UnpackJob, UnpackResult>;
+export interface UnpackPool extends WorkerPool<UnpackJob, UnpackResult> {
+  /** readShared on a worker thread (never this one); false without worker threads. */
+  readShared(file: string, max: number): Promise<SharedRead> | false;
+}
+
+type ThreadJob = UnpackJob | SharedReadJob;
 
 function defaultSize(): number {
   const env = Number(process.env.MINOS_UNPACK_WORKERS);
@@ -31,11 +36,20 @@ export function buildUnpackPool(): UnpackPool {
 export function createUnpackPool(size = defaultSize(), writer?: FsWriter): UnpackPool {
   // One reader per thread, started when a package needs it (privsep/read.ts: most are verified first).
   const readers = startReaders(Math.max(1, size), { eager: 0 });
-  const pool = createWorkerPool<UnpackJob, UnpackResult>({ script: new URL('./worker.js', import.meta.url), size, inline: (job) => unpackPackage(job, writer), name: 'unpack' });
-  if (!readers) return pool;
+  // One pool for both jobs; what each job returns is known from its kind.
+  const threads = createWorkerPool<ThreadJob, UnpackResult | SharedRead>({
+    script: new URL('./worker.js', import.meta.url), size, inline: (job) => ('sharedRead' in job ? readShared(job) : unpackPackage(job, writer)), name: 'unpack',
+  });
+  const pool = threads as WorkerPool<UnpackJob, UnpackResult>;
+  const shared = (file: string, max: number) => {
+    const o = threads.offer({ sharedRead: { file, max } });
+    return o && (o.result as Promise<SharedRead>);
+  };
+  if (!readers) return { ...pool, readShared: shared };
   const withReaders = (job: UnpackJob): UnpackJob => ({ ...job, readers });
   return {
     ...pool,
+    readShared: shared,
     run: (job) => pool.run(withReaders(job)),
     runAll: (jobs) => pool.runAll(jobs.map(withReaders)),
     async close() {
