@@ -371,7 +371,7 @@ async function buildChosen(opts: BuildOptions, lock: Lockfile | undefined, temps
       await addOciImage(opts.layout, stage, nodes, { ...outOpts, arch, scratch: tmpOut });
       discardStage(stage);
     } else if (opts.format === 'dir') {
-      finishDirectory(stage, nodes, { ...outOpts, asRoot });
+      await finishDirectory(stage, nodes, { ...outOpts, asRoot });
       placeOutput(stage.root, opts.out);
     } else {
       if (opts.format === 'cpio') writeCpio(stage, nodes, tmpOut, outOpts);

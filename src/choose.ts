@@ -9,7 +9,7 @@
 import { MinosError } from './errors.js';
 import { lockedFor, resolutionDigest, type Lockfile, type ResolutionInputs } from './lock.js';
 import { candidatesOf, checkAgainstLock, lockedPreferences, openRepositories, requestsOf } from './plan.js';
-import { findEntry, type Repository } from './repo/source.js';
+import { findEntries, findEntry, type Repository } from './repo/source.js';
 import type { Arch } from './solve/depend.js';
 import { solve, type Locator } from './solve/solver.js';
 import type { ImageSpec } from './spec/image.js';
@@ -126,9 +126,10 @@ export async function choosePackages(opts: ChooseOptions, arch: Arch, lock: Lock
     // The lockfile locks by default: its versions are kept while they still fit the spec.
     const preferred = opts.update ? [] : lockedPreferences(repos, lock, arch);
     const cs = solve({ candidates, arch, requests, optional: spec.optional, installed: preferred, autoremove: true });
+    const entries = new Map(repos.map((r) => [r, findEntries(r, cs.result.filter((l) => l.repo === r.name))]));
     chosen = cs.result.map((locator) => {
       const repo = repos.find((r) => r.name === locator.repo)!;
-      return { locator, repo, entry: findEntry(repo, locator)! };
+      return { locator, repo, entry: entries.get(repo)!.shift()! };
     });
   }
   chosen.sort((a, b) => (a.locator.name < b.locator.name ? -1 : a.locator.name > b.locator.name ? 1 : 0));

@@ -1,5 +1,5 @@
 /** Small file-system helpers shared by every stage that writes. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ioError, MinosError } from './errors.js';
@@ -136,17 +136,38 @@ export interface NodeSpec {
 /** The script makeNodes runs: four arguments per node; on failure it prints the node's path and stops. */
 const MKNODS = 'while [ $# -gt 0 ]; do if [ "$2" = p ]; then mknod -m 0600 "$1" p; else mknod -m 0600 "$1" "$2" "$3" "$4"; fi || { printf %s "$1"; exit 1; }; shift 4; done';
 
-/** makeNode for many nodes, with one process started for all of them (a /dev of a dozen nodes costs one start, not twelve). */
-export function makeNodes(nodes: readonly { path: string; e: NodeSpec }[]): void {
-  if (nodes.length === 0) return;
-  const args: string[] = [];
+function mknodArgs(nodes: readonly { path: string; e: NodeSpec }[]): string[] {
+  const args = ['-c', MKNODS, 'sh'];
   for (const { path, e } of nodes) {
     if (e.type === 'fifo') args.push(path, 'p', '-', '-');
     else args.push(path, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor));
   }
-  const r = spawnSync('/bin/sh', ['-c', MKNODS, 'sh', ...args], { encoding: 'utf8' });
-  if (r.status === 0) return;
-  const path = r.stdout || nodes[0].path;
+  return args;
+}
+
+function mknodError(nodes: readonly { path: string; e: NodeSpec }[], stdout: string, why: string): MinosError {
+  const path = stdout || nodes[0].path;
   const e = nodes.find((n) => n.path === path)?.e ?? nodes[0].e;
-  throw new MinosError('MN0003', `${path}: cannot create ${e.type}: ${(r.stderr || String(r.error)).trim()}`, { data: { file: path } });
+  return new MinosError('MN0003', `${path}: cannot create ${e.type}: ${why.trim()}`, { data: { file: path } });
+}
+
+/** makeNode for many nodes, with one process started for all of them (a /dev of a dozen nodes costs one start, not twelve). */
+export function makeNodes(nodes: readonly { path: string; e: NodeSpec }[]): void {
+  if (nodes.length === 0) return;
+  const r = spawnSync('/bin/sh', mknodArgs(nodes), { encoding: 'utf8' });
+  if (r.status !== 0) throw mknodError(nodes, r.stdout, r.stderr || String(r.error));
+}
+
+/** makeNodes without waiting: the processes run while the caller goes on; the promise settles when they end. */
+export function makeNodesSoon(nodes: readonly { path: string; e: NodeSpec }[]): Promise<void> {
+  if (nodes.length === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const c = spawn('/bin/sh', mknodArgs(nodes), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    c.on('error', (e) => reject(mknodError(nodes, '', String(e))));
+    c.on('close', (status) => (status === 0 ? resolve() : reject(mknodError(nodes, out, err))));
+  });
 }

@@ -235,6 +235,19 @@ t.test('a flipped byte in a repository package: exit 4, nothing at the output', 
   }
 });
 
+t.test('a device node mknod cannot make: one line naming it, nothing at the output', { skip: process.getuid?.() !== 0 && 'device nodes are made as root only' }, async (t) => {
+  const { dir, spec, out } = setup(t);
+  // mknod(1) is found through PATH: this one fails as a root without CAP_MKNOD or on a nodev mount would.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'mknod'), '#!/bin/sh\necho "mknod: $1: Operation not permitted" >&2\nexit 1\n', { mode: 0o755 });
+  const r = minos(['build', spec, '-o', join(out, 'img')], { env: { PATH: `${bin}:${process.env.PATH}` } });
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /\/dev\/console: cannot create char: mknod: .*Operation not permitted \[MN0003\]/);
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  t.same(readdirSync(out), [], 'nothing left at or beside the output');
+});
+
 t.test('file conflicts: exit 6 naming both packages, unless one replaces the other', async (t) => {
   const clash: PkgDef = { name: 'clash', files: { 'usr/bin/hello': 'other\n' } };
   const { dir, key, spec, out } = setup(t, [clash]);

@@ -48,3 +48,27 @@ t.test('two alternatives with the same priority', async (t) => {
   const v = view(master, [mk('mawk', '/usr/bin/mawk'), mk('fake-awk', '/usr/bin/fake-awk')]);
   fails(t, () => deriveEffects(v), 'MN0603', 6, /fake-awk|mawk/);
 });
+
+t.test('an ELF library whose headers claim more than the file holds: no soname, read in ranges as from the whole file', async (t) => {
+  const { readElf, readElfAt } = await import('../src/debian/effects/elf.js');
+  // A 64-bit little-endian header: 65535 program headers of 65535 bytes, past the end of a 64-byte file.
+  const h = Buffer.alloc(64);
+  h.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  h.writeUInt16LE(62, 18);
+  h.writeBigUInt64LE(64n, 32);
+  h.writeUInt16LE(65535, 54);
+  h.writeUInt16LE(65535, 56);
+  const at = (o: number, n: number) => h.subarray(o, o + n);
+  t.same(readElfAt(at), { class: 64, littleEndian: true, machine: 62, flags: 0 }, 'the header, no soname');
+  t.same(readElf(h), readElfAt(at), 'the same as from the whole file');
+  // A real library: the soname through ranges equals the whole-file one.
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const dir = '/usr/lib/x86_64-linux-gnu';
+  const lib = readdirSync(dir).find((n) => /^libc\.so\.6$/.test(n));
+  if (lib) {
+    const b = readFileSync(`${dir}/${lib}`);
+    const ranges = readElfAt((o, n) => b.subarray(o, o + n));
+    t.equal(ranges?.soname, 'libc.so.6');
+    t.same(ranges, readElf(b));
+  }
+});

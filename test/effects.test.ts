@@ -12,12 +12,21 @@ import { join } from 'node:path';
 import { deriveEffects } from '../src/debian/effects/index.js';
 import { RULES } from '../src/debian/effects/rules.js';
 import { canonicalPath } from '../src/debian/effects/usrmerge.js';
+import { normalizePath } from '../src/debian/effects/fsindex.js';
 import { libcmp } from '../src/debian/effects/ldcache.js';
 import { nameOf, field } from '../src/debian/effects/types.js';
 import { tempDir } from './lib/cli.js';
 import { applyOps, essentialNames, fetchDebs, unpackMerged, unpackView } from './lib/debroot.js';
 
 const run = (cmd: string, args: string[], input?: string) => spawnSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 28 });
+
+t.test('normalizePath: an absolute path\'s names, "." and ".." applied', async (t) => {
+  const cases: [string, string][] = [
+    ['/', '/'], ['', '/'], ['/a', '/a'], ['/a/', '/a'], ['/a//b', '/a/b'], ['/./a', '/a'], ['/a/.', '/a'], ['/a/..', '/'], ['/..', '/'],
+    ['/a/../b', '/b'], ['/.a', '/.a'], ['/..a/b..', '/..a/b..'], ['/...', '/...'], ['/etc/.pwd.lock', '/etc/.pwd.lock'], ['a/b', '/a/b'], ['/a/b/./c/', '/a/b/c'],
+  ];
+  for (const [path, want] of cases) t.equal(normalizePath(path), want, JSON.stringify(path));
+});
 
 t.test('canonicalPath and libcmp', async (t) => {
   t.equal(canonicalPath('/bin/ls', 'amd64'), '/usr/bin/ls');

@@ -14,7 +14,7 @@
  * operations themselves write (base-passwd's), else the stage's.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MinosError } from '../errors.js';
 import type { FileEntry, GroupDecl, Manifest, UserDecl } from '../types.js';
@@ -149,13 +149,29 @@ export function opOwners(ops: readonly EffectOp[], base: (path: string) => strin
 }
 
 export function completeDebianRoot(stage: Stage, debs: readonly StagedDeb[], opts: CompleteOptions): Completed {
-  const readStage = (p: string): Uint8Array | undefined => {
+  const inStage = (p: string): string | undefined => {
     const rel = canonicalPath(p, opts.debArch).slice(1);
     const n = stage.nodes.get(rel);
-    if (!n || (n.type !== 'file' && n.type !== 'hardlink')) return undefined;
-    return readFileSync(join(stage.root, rel));
+    return n && (n.type === 'file' || n.type === 'hardlink') ? join(stage.root, rel) : undefined;
   };
-  const fx = deriveEffects({ arch: opts.debArch, packages: debs.map(viewPackage), read: readStage, epoch: opts.epoch }, { declared: opts.declared });
+  const readStage = (p: string): Uint8Array | undefined => {
+    const f = inStage(p);
+    return f === undefined ? undefined : readFileSync(f);
+  };
+  // The ld.so cache reads a few ranges of each library, not whole files (~12 MB in the essential set).
+  const readAt = (p: string, offset: number, length: number): Uint8Array | undefined => {
+    const f = inStage(p);
+    if (f === undefined) return undefined;
+    const fd = openSync(f, 'r');
+    try {
+      // A length from the file's own headers is bounded by the file, not trusted.
+      const b = Buffer.allocUnsafe(Math.max(0, Math.min(length, fstatSync(fd).size - offset)));
+      return b.subarray(0, readSync(fd, b, 0, b.length, offset));
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const fx = deriveEffects({ arch: opts.debArch, packages: debs.map(viewPackage), read: readStage, readAt, epoch: opts.epoch }, { declared: opts.declared });
   const owner = opOwners(fx.ops, (path) => {
     const own = readStage(path);
     return own && Buffer.from(own).toString('utf8');

@@ -122,6 +122,26 @@ export function whole<T extends IndexPackage | undefined>(p: T): T {
 /** Per repository, its index entries by "name version arch" (a Debian index has 60,000: a scan per package cost ~0.7 s a build). */
 const byLocator = new WeakMap<Repository, Map<string, IndexPackage>>();
 
+/**
+ * findEntry for several locators at once, in their order: one pass over the
+ * index comparing names, where findEntry's map costs a key per entry (26 ms
+ * for bookworm main's 63,000, to look up 69).
+ */
+export function findEntries(repo: Repository, ls: readonly { name: string; version: string; arch: string }[]): (IndexPackage | undefined)[] {
+  const at = new Map<string, number[]>();
+  ls.forEach((l, i) => {
+    const k = at.get(l.name);
+    if (k) k.push(i);
+    else at.set(l.name, [i]);
+  });
+  const out: (IndexPackage | undefined)[] = ls.map(() => undefined);
+  for (const p of repo.loaded.index.packages) {
+    const k = at.get(p.name);
+    if (k) for (const i of k) if (out[i] === undefined && ls[i].version === p.version && ls[i].arch === p.arch) out[i] = p;
+  }
+  return out.map(whole);
+}
+
 export function findEntry(repo: Repository, l: { name: string; version: string; arch: string }): IndexPackage | undefined {
   let m = byLocator.get(repo);
   if (!m) {

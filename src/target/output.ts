@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, fsyncSync, lchownSync, lutimesSync, openSync, readSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { ioError, MinosError } from '../errors.js';
-import { makeNodes, under, writeAll } from '../fsutil.js';
+import { makeNodesSoon, under, writeAll } from '../fsutil.js';
 import type { Deferred } from '../db/installed.js';
 import { encodeHeader, padLength, TAR_END } from '../unpack/tarwrite.js';
 import { sortedPaths, type Node, type Stage } from '../engine/stage.js';
@@ -63,11 +63,27 @@ export function deferredFor(nodes: readonly Resolved[], asRoot: boolean): Deferr
  * and device nodes left to the `deferred` record. Children before parents so
  * folder times stay put.
  */
-export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }): void {
-  // Nodes first, in one go: their folders' times are set below, after them.
-  makeNodes(nodes.filter(({ node: n }) => n.type === 'fifo' || ((n.type === 'char' || n.type === 'block') && opts.asRoot)).map(({ node: n }) => ({ path: under(stage.root, n.path), e: n })));
+export async function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }): Promise<void> {
+  // Devices and FIFOs are made by other processes (mknod) while this one finishes every entry but them and
+  // their folders, whose times their creation changes (`waits`): those come once the nodes exist.
+  const made = nodes.filter(({ node: n }) => n.type === 'fifo' || ((n.type === 'char' || n.type === 'block') && opts.asRoot));
+  const waits = new Set<string>();
+  for (const { node } of made) for (let p = node.path, k = p.lastIndexOf('/'); k > 0; p = p.slice(0, k), k = p.lastIndexOf('/')) waits.add(p.slice(0, k));
+  const making = makeNodesSoon(made.map(({ node: n }) => ({ path: under(stage.root, n.path), e: n })));
+  making.catch(() => {});
+  for (const { node } of made) waits.add(node.path);
+  finishEntries(stage, nodes, opts, (p) => !waits.has(p));
+  await making;
+  finishEntries(stage, nodes, opts, (p) => waits.has(p));
+  chmodSync(stage.root, 0o755);
+  lutimesSync(stage.root, opts.mtime, opts.mtime);
+}
+
+/** Owners, modes and times of the entries whose path `which` takes, children before parents. */
+function finishEntries(stage: Stage, nodes: readonly Resolved[], opts: OutputOptions & { asRoot: boolean }, which: (path: string) => boolean): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const { node, uid, gid } = nodes[i];
+    if (!which(node.path)) continue;
     const p = under(stage.root, node.path);
     try {
       if (node.type === 'hardlink') continue; // its file's inode is finished through the file
@@ -86,8 +102,6 @@ export function finishDirectory(stage: Stage, nodes: readonly Resolved[], opts: 
       throw e instanceof MinosError ? e : ioError(e, p);
     }
   }
-  chmodSync(stage.root, 0o755);
-  lutimesSync(stage.root, opts.mtime, opts.mtime);
 }
 
 const CHUNK = 1 << 20;

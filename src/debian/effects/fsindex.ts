@@ -24,10 +24,16 @@ export interface FsIndex {
   resolve(path: string): string;
   /** Bytes of a regular file at a canonical, resolved path. */
   read(path: string): Uint8Array | undefined;
+  /** Some of them (RootView.readAt). */
+  readAt(path: string, offset: number, length: number): Uint8Array | undefined;
 }
+
+/** An absolute path of non-empty names, none of them "." or "..": normalizePath leaves it as it is. */
+const NORMAL = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
 
 /** Normalize an absolute path: collapse "//" and ".", apply ".." (never above "/"). */
 export function normalizePath(path: string): string {
+  if (NORMAL.test(path)) return path;
   const out: string[] = [];
   for (const c of path.split('/')) {
     if (c === '' || c === '.') continue;
@@ -41,13 +47,17 @@ export function buildIndex(view: RootView): FsIndex {
   const entries = new Map<string, IndexedEntry>();
   const shipped = new Map<string, string>();
   const kids = new Map<string, Set<string>>();
+  // A folder with a set of names is itself in its parent's: the walk up stops at the first one known.
   const addKid = (p: string) => {
     if (p === '/') return;
     const i = p.lastIndexOf('/');
     const parent = i === 0 ? '/' : p.slice(0, i);
-    let s = kids.get(parent);
-    if (!s) kids.set(parent, (s = new Set()));
-    s.add(p.slice(i + 1));
+    const s = kids.get(parent);
+    if (s) {
+      s.add(p.slice(i + 1));
+      return;
+    }
+    kids.set(parent, new Set([p.slice(i + 1)]));
     addKid(parent);
   };
   for (const pkg of view.packages) {
@@ -81,17 +91,26 @@ export function buildIndex(view: RootView): FsIndex {
     return done || '/';
   };
 
+  /** The path a package ships the file at canonical `p` under (a hardlink's: its target's). */
+  const shippedAs = (p: string) => {
+    const e = entries.get(p);
+    if (!e) return undefined;
+    if (e.entry.type === 'hardlink' && e.entry.target) return e.entry.target;
+    return shipped.get(p);
+  };
   return {
     view,
     entries,
     children: (dir) => [...(kids.get(dir) ?? [])].sort(),
     resolve,
     read: (p) => {
-      const e = entries.get(p);
-      if (!e) return undefined;
-      if (e.entry.type === 'hardlink' && e.entry.target) return view.read(e.entry.target);
-      const s = shipped.get(p);
+      const s = shippedAs(p);
       return s === undefined ? undefined : view.read(s);
+    },
+    readAt: (p, offset, length) => {
+      const s = shippedAs(p);
+      if (s === undefined) return undefined;
+      return view.readAt ? view.readAt(s, offset, length) : view.read(s)?.subarray(offset, offset + length);
     },
   };
 }

@@ -9,7 +9,7 @@
  * seen inode).
  */
 import { MinosError, quote } from '../../errors.js';
-import { readElf, EM } from './elf.js';
+import { readElfAt, EM } from './elf.js';
 import type { FsIndex } from './fsindex.js';
 import { normalizePath } from './fsindex.js';
 
@@ -119,8 +119,7 @@ export function cacheEntries(ix: FsIndex, arch: string): CacheEntry[] {
       const target = isLink ? ix.resolve(`${real}/${name}`) : `${real}/${name}`;
       const te = ix.entries.get(target);
       if (!te || (te.entry.type !== 'file' && te.entry.type !== 'hardlink')) continue;
-      const bytes = ix.read(target);
-      const elf = bytes && readElf(bytes);
+      const elf = readElfAt((offset, length) => ix.readAt(target, offset, length));
       if (!elf) continue;
       let soname = elf.soname ?? name;
       if (isLink) {

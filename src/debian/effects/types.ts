@@ -53,6 +53,8 @@ export interface RootView {
    * it under ("/usr/share/base-passwd/passwd.master"); undefined when absent.
    */
   read(path: string): Uint8Array | undefined;
+  /** Bytes [offset, offset + length) of such a file (fewer where it ends); without it, `read` serves. */
+  readAt?(path: string, offset: number, length: number): Uint8Array | undefined;
   /** Seconds since the epoch for dates written into files (shadow's lastchg); SOURCE_DATE_EPOCH. */
   epoch: number;
 }
