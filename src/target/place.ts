@@ -39,7 +39,7 @@ export interface BuildTemps {
   marker: string;
 }
 
-const TEMP_KINDS = /^\.(.+)\.minos-(tmp|out|old|oci)-([0-9]+)(\.pkgs)?$/;
+const TEMP_KINDS = /^\.(.+)\.minos-(tmp|out|old|oci|gone)-([0-9]+)(\.pkgs)?$/;
 
 /** The temporary names of a build of `out` by process `pid`. */
 export function buildTemps(out: string, pid = process.pid): BuildTemps {
@@ -157,7 +157,19 @@ export function sweepStale(out: string, lockFile: string, sbomFile: string): voi
 /** Remove every temporary file of this process's build of `out` (on SIGINT/SIGTERM and on failure). */
 export function removeOwnTemps(out: string, lockFile: string, sbomFile: string): void {
   const t = buildTemps(out);
-  for (const p of [t.stage, t.pkgs, t.file, t.oci, tempBeside(lockFile), tempBeside(sbomFile)]) {
+  // The folders worker threads write in (packages unpacked, the stage through a lent writer) are renamed
+  // first: a thread still at work (the process exits after this) then fails to make anything more there,
+  // instead of refilling a folder being removed. A name left behind is a stale temp sweepStale removes.
+  const gone = join(dirname(out), `.${basename(out)}.minos-gone-${process.pid}`);
+  const dirs = [[t.stage, gone], [t.pkgs, `${gone}.pkgs`]].map(([p, g]) => {
+    try {
+      beside(p, (d, name) => d.rename(name(p), name(g)));
+      return g;
+    } catch {
+      return p; // none, or not renamed: removed where it is
+    }
+  });
+  for (const p of [...dirs, t.file, t.oci, tempBeside(lockFile), tempBeside(sbomFile)]) {
     try {
       beside(p, (d, name) => d.rmTree(name(p)));
     } catch {
