@@ -45,6 +45,9 @@ interface Offered {
   withdraw(): boolean;
 }
 
+/** Offers at most: a Packages file marking every stanza Essential is not unpacked twice over before its resolution fails. */
+const MAX_OFFERS = 512;
+
 const keyOf = (repo: string, p: IndexPackage) => `${repo}\0${p.name}\0${p.version}\0${p.arch}\0${p.file}\0${p.sha256}`;
 
 /**
@@ -64,16 +67,17 @@ export function earlyUnpack(pool: UnpackPool, spec: ImageSpec, dir: string, opts
     if (alts.length === 1) named.add(alts[0].desc.name);
   }
   const seen = new Set<string>();
+  let count = 0;
   const offered = new Map<string, Offered>();
   return {
     readShared: pool.readShared,
     offer(repo, p, signer, locked) {
-      if (seen.has(p.name) || !(locked || named.has(p.name) || spec.sets.some((s) => inSet(p.debian, s)))) return;
+      if (count >= MAX_OFFERS || seen.has(p.name) || !(locked || named.has(p.name) || spec.sets.some((s) => inSet(p.debian, s)))) return;
       seen.add(p.name);
       const file = opts.files(repo, p);
       if (file === undefined) return;
       const finish = opts.finish(p.builddate);
-      const dest = join(dir, `early-${offered.size}-${p.name}`);
+      const dest = join(dir, `early-${count++}-${p.name}`);
       const entry = whole(p);
       const job: UnpackJob = { file, keyring: new Map(), expect: { size: p.size, sha256: p.sha256 }, dest, finish, deb: { entry, signer } };
       const o = pool.offer(job);
