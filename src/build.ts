@@ -37,7 +37,7 @@ import type { EntryType, FileEntry } from './types.js';
 import { buildUnpackPool, createUnpackPool, type UnpackPool } from './unpack/pool.js';
 import { earlyUnpack, presentFile, type EarlyUnpack } from './early.js';
 import { workersPay } from './workers.js';
-import type { UnpackResult } from './unpack/extract.js';
+import type { UnpackJob, UnpackResult } from './unpack/extract.js';
 import { directWriter, queuedWriter } from './unpack/fswriter.js';
 import { addOwnFile, addParents, createStage, discardStage, mappedEntry, materialize, mergePackage, type Stage } from './engine/stage.js';
 
@@ -182,6 +182,11 @@ function lockAndSbom(opts: BuildOptions, repos: Repository[], chosen: Chosen[], 
   return { lock: lockText(lockData), sbom: sbom && `${JSON.stringify(sbom, null, 2)}\n`, sbomFile: opts.sbomFile ?? sbomPathFor(opts.out), lockData, parts };
 }
 
+/** What an unpack job finishes in a folder build's files: their final modes, and this mtime. */
+function finishOf(opts: BuildOptions, mtime: number): UnpackJob['finish'] {
+  return opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
+}
+
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const { spec } = opts;
   const arch = opts.arch ?? spec.arch;
@@ -195,9 +200,11 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   // One fresh parent for every package's folder: a removal per package cost ~0.5 ms in its ENOENT error.
   rmSync(unpacked, { recursive: true, force: true });
   mkdirSync(unpacked, { mode: 0o700 });
-  const finishFor = (date: number) => (opts.format === 'dir' ? { mtime: opts.sourceDateEpoch ?? date, umask: process.umask() } : undefined);
+  // An early job guesses the mtime from its own package's build date; one that guessed wrong (an older
+  // repository's) is not taken, and its package is unpacked again with the rest (early.ts).
+  const finish = (date: number) => finishOf(opts, opts.sourceDateEpoch ?? date);
   const early = opts.unpackPool && spec.repositories.some((r) => r.debian)
-    ? earlyUnpack(opts.unpackPool, spec, unpacked, { files: presentFile(spec, opts.cacheDir), finish: finishFor }) : undefined;
+    ? earlyUnpack(opts.unpackPool, spec, unpacked, { files: presentFile(spec, opts.cacheDir), finish }) : undefined;
   try {
     return await buildChosen(opts, lock, temps, early);
   } catch (e) {
@@ -232,7 +239,7 @@ async function buildChosen(opts: BuildOptions, lock: Lockfile | undefined, temps
     let bytes = 0;
     const pkgFiles: string[] = [];
     for (const c of chosen) pkgFiles.push(await packageFile(c.repo, c.entry, opts.cacheDir));
-    const finish = opts.format === 'dir' ? { mtime, umask: process.umask() } : undefined;
+    const finish = finishOf(opts, mtime);
     // Packages a worker began while this thread resolved (early.ts); the others' early jobs are withdrawn or waited out.
     const ahead = chosen.map((c) => early?.take(c.repo.name, c.entry, finish));
     const settled = early?.settle();

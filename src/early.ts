@@ -5,9 +5,11 @@
  * do; yet part of the answer is known while the packages are read: each
  * member of the spec's Debian sets, and each package it names alone, is
  * installed whatever else is chosen, and so is every package of a lockfile
- * the build takes as it is. The first entry read of each such name is
- * offered to the worker threads (WorkerPool.offer), never to this thread,
- * which goes on reading.
+ * the build takes as it is. The best entry read so far of each such name
+ * (as the resolver prefers: repository priority, then the newest version)
+ * is offered to the worker threads (WorkerPool.offer), never to this
+ * thread, which goes on reading; an offer a better entry supersedes is
+ * withdrawn if not begun.
  *
  * Contract: `offer` is given entries of a Packages file already checked
  * against its signed Release (source.ts onPackage): no package is parsed
@@ -24,6 +26,7 @@ import type { DebianPackage } from './debian/packages.js';
 import { inSet } from './debian/source.js';
 import { whole } from './repo/source.js';
 import { parseRequest } from './solve/solver.js';
+import { compareVersions } from './version.js';
 import type { ImageSpec } from './spec/image.js';
 import type { IndexPackage } from './types.js';
 import type { UnpackJob, UnpackResult } from './unpack/extract.js';
@@ -66,14 +69,25 @@ export function earlyUnpack(pool: UnpackPool, spec: ImageSpec, dir: string, opts
     const alts = parseRequest(r).alts;
     if (alts.length === 1) named.add(alts[0].desc.name);
   }
-  const seen = new Set<string>();
+  const priority = new Map(spec.repositories.map((r) => [r.name!, r.priority]));
+  /** Per name, the entry offered and its repository (the key into `offered`). */
+  const best = new Map<string, { repo: string; p: IndexPackage; key: string }>();
+  const better = (repo: string, p: IndexPackage, than: { repo: string; p: IndexPackage }) => {
+    const a = priority.get(repo) ?? 0;
+    const b = priority.get(than.repo) ?? 0;
+    return a !== b ? a > b : compareVersions(p.version, than.p.version) > 0;
+  };
   let count = 0;
   const offered = new Map<string, Offered>();
   return {
     readShared: pool.readShared,
     offer(repo, p, signer, locked) {
-      if (count >= MAX_OFFERS || seen.has(p.name) || !(locked || named.has(p.name) || spec.sets.some((s) => inSet(p.debian, s)))) return;
-      seen.add(p.name);
+      if (count >= MAX_OFFERS || !(locked || named.has(p.name) || spec.sets.some((s) => inSet(p.debian, s)))) return;
+      const was = best.get(p.name);
+      if (was && !better(repo, p, was)) return;
+      // Taken back if not begun (a begun one runs on, and may still be taken).
+      if (was && offered.get(was.key)?.withdraw()) offered.delete(was.key);
+      best.set(p.name, { repo, p, key: keyOf(repo, p) });
       const file = opts.files(repo, p);
       if (file === undefined) return;
       const finish = opts.finish(p.builddate);

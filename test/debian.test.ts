@@ -175,6 +175,21 @@ t.test('packages unpacked while the indexes are read make the same image; a fail
   const again = build(join(dir, 'a.cpio'), '2');
   t.equal(again.resolution, 'locked');
   t.equal(sha(readFileSync(join(dir, 'a.cpio'))), sha(readFileSync(join(dir, 'b.cpio'))), 'the same cpio from the lockfile');
+  // Two repositories with the same packages, the second preferred: its entries supersede the first's offers.
+  const two = writeSpec(join(dir, 'two.yaml'), {
+    name: 'bb', arch: 'x86_64', packages: ['busybox-static', 'ncurses-base'],
+    repositories: [{ debian: mirror, name: 'one', suite: 'bookworm', keys: [KEYRING] }, { debian: mirror, name: 'two', priority: 10, suite: 'bookworm', keys: [KEYRING] }],
+  });
+  let twoAhead = 0;
+  for (let i = 0; i < 5 && twoAhead === 0; i++) {
+    rmSync(join(dir, 'two.cpio'), { force: true });
+    rmSync(join(dir, 'two.cpio.lock.json'), { force: true });
+    const r = minos(['build', two, '-o', join(dir, 'two.cpio'), '--json'], { env: { MINOS_UNPACK_WORKERS: '2' } });
+    t.equal(r.code, 0, r.stderr);
+    twoAhead = JSON.parse(r.stdout).unpackedAhead;
+  }
+  t.ok(twoAhead >= 1, `from the preferred repository, ${twoAhead} package(s) begun ahead`);
+  t.same(JSON.parse(readFileSync(join(dir, 'two.cpio.lock.json'), 'utf8')).packages.map((p: { repo: string }) => p.repo), ['two', 'two'], 'both from it');
   // A resolution that fails after the worker began: one line, nothing beside the spec.
   const bad = tempDir(t, 'minos-debearly-bad-');
   const r = minos(['build', spec(bad, mirror, { packages: ['busybox-static', 'no-such-package'] }), '-o', join(bad, 'x')], { env: { MINOS_UNPACK_WORKERS: '2' } });

@@ -53,7 +53,7 @@ export interface DebianOpenOptions {
    * read while this thread verifies the Release, and parsed from those
    * bytes once their size and sha256 match it.
    */
-  readShared?: (file: string, max: number) => Promise<SharedRead> | false;
+  readShared?: (file: string, max: number) => { result: Promise<SharedRead>; withdraw(): boolean } | false;
 }
 
 const MAX_RELEASE = 16 << 20;
@@ -180,11 +180,11 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
   const dist = `dists/${deb.suite}`;
   const debArch = DEB_ARCH[opts.arch];
   // Each plain Packages file of a folder read on another thread meanwhile; a failure there is the usual path's to report.
-  const early = new Map<string, Promise<SharedRead | undefined>>();
+  const early = new Map<string, { result: Promise<SharedRead | undefined>; withdraw(): boolean }>();
   for (const comp of spec.path !== undefined && opts.readShared ? deb.components : []) {
     const f = join(spec.path!, dist, comp, `binary-${debArch}`, 'Packages');
     const read = existsSync(f) && opts.readShared!(f, MAX_EARLY_READ);
-    if (read) early.set(comp, read.catch(() => undefined));
+    if (read) early.set(comp, { result: read.result.catch(() => undefined), withdraw: read.withdraw });
   }
   const keys = await loadPgpKeys(spec.keys);
   let signed = await get(spec, `${dist}/InRelease`, MAX_RELEASE);
@@ -214,7 +214,9 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
       const label = where(spec, rel);
       const onPackage = opts.onPackage && ((p: DebianPackage) => opts.onPackage!(p, verified.signer));
       const opts2 = { label, arch: opts.arch, date: release.date, lazy: true, only: opts.only, onPackage };
-      const read = x === '' ? await early.get(comp) : undefined;
+      // A read the other thread has not begun (busy unpacking an earlier repository's packages) is made here.
+      const pending = x === '' ? early.get(comp) : undefined;
+      const read = pending && !pending.withdraw() ? await pending.result : undefined;
       const got = read ? sharedPackages(read, want, opts2)
         : x === '' && spec.path !== undefined ? streamPackages(join(spec.path, rel), want, opts2) : await fetchPackages(spec, rel, x, want, opts2);
       if (!got) continue;
@@ -224,6 +226,8 @@ export async function openDebianRepository(spec: RepoSpec, opts: DebianOpenOptio
     }
     if (!found) throw new MinosError('MN0212', `${where(spec, `${dist}/${base}`)}: none of ${listed.map((x) => `Packages${x}`).join(', ')} is on the mirror`, { data: { file: releaseFile } });
   }
+  // Reads not needed (the Release lists a compressed file instead) and not begun are taken back.
+  for (const r of early.values()) r.withdraw();
   const iso = (t: number) => new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const digest = createHash('sha256').update(signed).digest('hex');
   const loaded: LoadedIndex = {

@@ -12,8 +12,11 @@ import { readShared, unpackPackage, type SharedRead, type SharedReadJob, type Un
 import type { FsWriter } from './fswriter.js';
 
 export interface UnpackPool extends WorkerPool<UnpackJob, UnpackResult> {
-  /** readShared on a worker thread (never this one); false without worker threads. */
-  readShared(file: string, max: number): Promise<SharedRead> | false;
+  /**
+   * readShared on a worker thread (never this one), which `withdraw` takes
+   * back if not begun (WorkerPool.offer); false without worker threads.
+   */
+  readShared(file: string, max: number): { result: Promise<SharedRead>; withdraw(): boolean } | false;
 }
 
 type ThreadJob = UnpackJob | SharedReadJob;
@@ -43,7 +46,7 @@ export function createUnpackPool(size = defaultSize(), writer?: FsWriter): Unpac
   const pool = threads as WorkerPool<UnpackJob, UnpackResult>;
   const shared = (file: string, max: number) => {
     const o = threads.offer({ sharedRead: { file, max } });
-    return o && (o.result as Promise<SharedRead>);
+    return o && { result: o.result as Promise<SharedRead>, withdraw: o.withdraw };
   };
   if (!readers) return { ...pool, readShared: shared };
   const withReaders = (job: UnpackJob): UnpackJob => ({ ...job, readers });
