@@ -55,9 +55,9 @@ const keyOf = (repo: string, p: IndexPackage) => `${repo}\0${p.name}\0${p.versio
 
 /**
  * Early unpacking into `dir` (which must exist) through `pool`'s worker
- * threads; undefined when the pool has none. `files`: where a repository's package is, if it is
- * there already (a mirror folder, or the download cache); `finish`: the job's
- * finish for a package of this build date.
+ * threads; undefined when the pool has none. `files`: where a repository's
+ * package is, if it is there already (a mirror folder, or the download
+ * cache); `finish`: the job's finish for a package of this build date.
  */
 export function earlyUnpack(pool: UnpackPool, spec: ImageSpec, dir: string, opts: {
   files: (repo: string, p: IndexPackage) => string | undefined;
