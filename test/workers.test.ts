@@ -51,14 +51,21 @@ t.test('readShared: a file read whole on a worker, into memory this thread reads
   writeFileSync(join(dir, 'f'), bytes);
   const pool = createUnpackPool(2);
   try {
-    const r = await pool.readShared(join(dir, 'f'), 4 << 20);
-    if (!r) throw new Error('no worker');
+    const read = pool.readShared(join(dir, 'f'), 4 << 20);
+    if (!read) throw new Error('no worker');
+    const r = await read.result;
+    t.equal(read.withdraw(), false, 'begun: not withdrawn');
     t.equal(r.size, bytes.length);
     t.ok(r.bytes instanceof SharedArrayBuffer, 'shared memory');
     t.ok(Buffer.from(r.bytes, 0, r.size).equals(bytes), 'the same bytes');
     t.equal(r.sha256, createHash('sha256').update(bytes).digest('hex'), 'their sha256');
-    await t.rejects(pool.readShared(join(dir, 'f'), 1 << 20) as Promise<unknown>, { code: 'MN0101', message: /larger than the 1048576 bytes accepted/ });
-    await t.rejects(pool.readShared(join(dir, 'none'), 1 << 20) as Promise<unknown>, { code: 'MN0101', message: /none/ });
+    const result = (file: string, max: number) => {
+      const x = pool.readShared(file, max);
+      if (!x) throw new Error('no worker');
+      return x.result;
+    };
+    await t.rejects(result(join(dir, 'f'), 1 << 20), { code: 'MN0101', message: /larger than the 1048576 bytes accepted/ });
+    await t.rejects(result(join(dir, 'none'), 1 << 20), { code: 'MN0101', message: /none/ });
   } finally {
     await pool.close();
   }
