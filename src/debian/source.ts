@@ -92,10 +92,15 @@ function decompress(bytes: Buffer, name: string, label: string): Buffer {
   return bytes;
 }
 
-function checked(bytes: Buffer, want: { size: number; sha256: string }, label: string): void {
-  if (bytes.length !== want.size) throw new MinosError('MN0206', `${label}: ${bytes.length} bytes, the Release says ${want.size}`, { data: { file: label } });
-  const got = createHash('sha256').update(bytes).digest('hex');
+/** A file of `size` bytes whose sha256 `digest()` gives is the one the Release lists, or MN0206 / MN0205 (the digest asked only when the size matches). */
+function asListed(label: string, size: number, digest: () => string, want: { size: number; sha256: string }): void {
+  if (size !== want.size) throw new MinosError('MN0206', `${label}: ${size} bytes, the Release says ${want.size}`, { data: { file: label } });
+  const got = digest();
   if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
+}
+
+function checked(bytes: Buffer, want: { size: number; sha256: string }, label: string): void {
+  asListed(label, bytes.length, () => createHash('sha256').update(bytes).digest('hex'), want);
 }
 
 /** A Packages file fetched whole (compressed ones, and any over http), checked, then parsed. */
@@ -157,9 +162,7 @@ function streamPackages(file: string, want: { size: number; sha256: string }, op
         }
       }
     }
-    if (total !== want.size) throw new MinosError('MN0206', `${label}: ${total} bytes, the Release says ${want.size}`, { data: { file: label } });
-    const got = hash.digest('hex');
-    if (got !== want.sha256) throw new MinosError('MN0205', `${label}: sha256 is ${got}, the Release says ${want.sha256}`, { data: { file: label } });
+    asListed(label, total, () => hash.digest('hex'), want);
     if (failed !== undefined) throw failed;
     return parser.end();
   } finally {
@@ -169,8 +172,7 @@ function streamPackages(file: string, want: { size: number; sha256: string }, op
 
 /** A Packages file read by readShared (see DebianOpenOptions), checked against the Release, then parsed from the same bytes. */
 function sharedPackages(read: SharedRead, want: { size: number; sha256: string }, opts: ParseOptions): DebianPackage[] {
-  if (read.size !== want.size) throw new MinosError('MN0206', `${opts.label}: ${read.size} bytes, the Release says ${want.size}`, { data: { file: opts.label } });
-  if (read.sha256 !== want.sha256) throw new MinosError('MN0205', `${opts.label}: sha256 is ${read.sha256}, the Release says ${want.sha256}`, { data: { file: opts.label } });
+  asListed(opts.label, read.size, () => read.sha256, want);
   return parsePackages(Buffer.from(read.bytes, 0, read.size), opts);
 }
 
