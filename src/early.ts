@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DebianPackage } from './debian/packages.js';
 import { inSet } from './debian/source.js';
-import { whole } from './repo/source.js';
+import { localFile, whole } from './repo/source.js';
 import { parseRequest } from './solve/solver.js';
 import { compareVersions } from './version.js';
 import type { ImageSpec } from './spec/image.js';
@@ -118,7 +118,7 @@ export function earlyUnpack(pool: UnpackPool, spec: ImageSpec, dir: string, opts
 export function presentFile(spec: ImageSpec, cacheDir: string): (repo: string, p: IndexPackage) => string | undefined {
   return (repo, p) => {
     const r = spec.repositories.find((x) => x.name === repo);
-    const f = r?.path !== undefined ? join(r.path, p.file) : join(cacheDir, `${p.sha256}.deb`);
-    return existsSync(f) ? f : undefined;
+    const f = r && localFile(r, p, cacheDir);
+    return f !== undefined && existsSync(f) ? f : undefined;
   };
 }

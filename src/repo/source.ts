@@ -64,6 +64,11 @@ export async function openRepository(spec: RepoSpec, opts: OpenOptions = {}): Pr
   return { spec, location, name: loaded.index.name, priority: spec.priority, loaded };
 }
 
+/** Where a package of the repository `spec` is on this machine: the file itself in a folder, else its download in `cacheDir`, named by its sha256 (it may not be there yet). */
+export function localFile(spec: RepoSpec, p: IndexPackage, cacheDir: string): string {
+  return spec.path !== undefined ? join(spec.path, p.file) : join(cacheDir, `${p.sha256}${spec.debian ? '.deb' : '.mpk'}`);
+}
+
 /**
  * A local path for a package of `repo`: the file itself for a folder, or a
  * download into `cacheDir` named by its sha256 (reused when already there).
@@ -71,13 +76,13 @@ export async function openRepository(spec: RepoSpec, opts: OpenOptions = {}): Pr
  */
 export async function packageFile(repo: Repository, p: IndexPackage, cacheDir: string): Promise<string> {
   if (repo.spec.path !== undefined) {
-    const f = join(repo.spec.path, p.file);
+    const f = localFile(repo.spec, p, cacheDir);
     if (repo.debian && !existsSync(f)) {
       throw new MinosError('MN0212', `${f}: ${p.name} ${p.version} is listed in the signed Packages but missing from the mirror`, { data: { file: f, package: p.name } });
     }
     return f;
   }
-  const dest = join(cacheDir, `${p.sha256}${repo.debian ? '.deb' : '.mpk'}`);
+  const dest = localFile(repo.spec, p, cacheDir);
   if (existsSync(dest)) return dest;
   const tmp = `${dest}.part-${process.pid}`;
   let fd: number | undefined;
