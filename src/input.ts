@@ -128,6 +128,7 @@ export function readInputTextIfAny(file: string, max: number, opts: InputOptions
   }
 }
 
-function tooLarge(file: string, max: number, code: ErrorCode): MinosError {
+/** `file` is over the `max` bytes a reader of it accepts. */
+export function tooLarge(file: string, max: number, code: ErrorCode = 'MN0101'): MinosError {
   return new MinosError(code, `${file}: larger than the ${max} bytes accepted`, { data: { file, max } });
 }

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, readSync } from 'node:fs';
-import { ioError, MinosError } from '../errors.js';
-import { openInput } from '../input.js';
+import { ioError } from '../errors.js';
+import { openInput, tooLarge } from '../input.js';
 import type { ReadResult } from '../pkg/read.js';
 import { readDeb } from '../debian/deb.js';
 import { readPackageVia, type ReaderSet } from '../privsep/read.js';
@@ -104,7 +104,7 @@ export function readShared(job: SharedReadJob): SharedRead {
   const { file, max } = job.sharedRead;
   const { fd, size } = openInput(file);
   try {
-    if (size > max) throw new MinosError('MN0101', `${file}: larger than the ${max} bytes accepted`, { data: { file, max } });
+    if (size > max) throw tooLarge(file, max);
     const bytes = new SharedArrayBuffer(size);
     const view = new Uint8Array(bytes);
     const hash = createHash('sha256');
